@@ -1,0 +1,219 @@
+package lww
+
+import (
+	"encoding/binary"
+	"math"
+)
+
+// Format bytes lead every encoding so the format can evolve: a decoder
+// rejects a format it does not know instead of misreading it.
+const (
+	// FormatRecordV1 is the first record encoding.
+	FormatRecordV1 byte = 0x01
+	// FormatChangeV1 is the first change (key plus record) encoding.
+	FormatChangeV1 byte = 0x11
+)
+
+// Record encoding, FormatRecordV1:
+//
+//	format   1 byte  0x01
+//	flags    1 byte  bits 0-1 kind (1 value, 2 tombstone), bit 2 has expiry
+//	time     uvarint event time (> 0)
+//	dc       uvarint length, bytes (1..MaxNameLen)
+//	node     uvarint length, bytes (1..MaxNameLen)
+//	expiry   uvarint, only if flag bit 2 is set (> time)
+//	value    the remaining bytes (empty for a tombstone)
+const (
+	flagKindMask  = 0x03
+	flagHasExpiry = 0x04
+	flagsKnown    = flagKindMask | flagHasExpiry
+)
+
+// MaxRecordOverhead is the most bytes a record encoding adds to its value.
+const MaxRecordOverhead = 2 + 3*binary.MaxVarintLen64 + 2*(1+MaxNameLen)
+
+// EncodedRecordSize returns the size AppendRecord will append for r.
+func EncodedRecordSize(r Record) int {
+	n := 2 + uvarintLen(uint64(r.Version.Time)) +
+		uvarintLen(uint64(len(r.Version.DC))) + len(r.Version.DC) +
+		uvarintLen(uint64(len(r.Version.Node))) + len(r.Version.Node) + len(r.Value)
+	if r.ExpiresAt != 0 {
+		n += uvarintLen(uint64(r.ExpiresAt))
+	}
+	return n
+}
+
+// AppendRecord appends the encoding of r to dst. r must be valid (see
+// Record.Validate); an invalid record is rejected so nothing undecodable is
+// ever written.
+func AppendRecord(dst []byte, r Record) ([]byte, error) {
+	if err := r.Validate(); err != nil {
+		return dst, err
+	}
+	flags := byte(r.Kind)
+	if r.ExpiresAt != 0 {
+		flags |= flagHasExpiry
+	}
+	dst = append(dst, FormatRecordV1, flags)
+	dst = binary.AppendUvarint(dst, uint64(r.Version.Time))
+	dst = appendString(dst, r.Version.DC)
+	dst = appendString(dst, r.Version.Node)
+	if r.ExpiresAt != 0 {
+		dst = binary.AppendUvarint(dst, uint64(r.ExpiresAt))
+	}
+	return append(dst, r.Value...), nil
+}
+
+// DecodeRecord decodes a record. The returned Value aliases b: copy it if b
+// will be reused. Any malformed input gives an error wrapping ErrCorrupt or
+// ErrUnknownFormat, never a panic.
+func DecodeRecord(b []byte) (Record, error) {
+	d := decoder{b: b}
+	if len(b) == 0 {
+		return Record{}, errorf(ErrCorrupt, "empty record")
+	}
+	if f := d.byte(); f != FormatRecordV1 {
+		return Record{}, errorf(ErrUnknownFormat, "record format 0x%02x", f)
+	}
+	return d.record()
+}
+
+// Change is one entry of a shard's change log: a key and the record that won
+// for it.
+type Change struct {
+	Key    []byte
+	Record Record
+}
+
+// Change encoding, FormatChangeV1:
+//
+//	format   1 byte  0x11
+//	key      uvarint length, bytes
+//	record   a FormatRecordV1 record encoding (to the end)
+
+// AppendChange appends the encoding of c to dst.
+func AppendChange(dst []byte, c Change) ([]byte, error) {
+	if len(c.Key) == 0 {
+		return dst, errorf(ErrInvalidRecord, "empty key")
+	}
+	dst = append(dst, FormatChangeV1)
+	dst = binary.AppendUvarint(dst, uint64(len(c.Key)))
+	dst = append(dst, c.Key...)
+	return AppendRecord(dst, c.Record)
+}
+
+// DecodeChange decodes a change. Key and Record.Value alias b.
+func DecodeChange(b []byte) (Change, error) {
+	d := decoder{b: b}
+	if len(b) == 0 {
+		return Change{}, errorf(ErrCorrupt, "empty change")
+	}
+	if f := d.byte(); f != FormatChangeV1 {
+		return Change{}, errorf(ErrUnknownFormat, "change format 0x%02x", f)
+	}
+	key := d.bytes(math.MaxInt32)
+	if d.err != nil || len(key) == 0 {
+		return Change{}, errorf(ErrCorrupt, "change key")
+	}
+	if f := d.byte(); d.err != nil || f != FormatRecordV1 {
+		return Change{}, errorf(ErrUnknownFormat, "change record format")
+	}
+	rec, err := d.record()
+	if err != nil {
+		return Change{}, err
+	}
+	return Change{Key: key, Record: rec}, nil
+}
+
+type decoder struct {
+	b   []byte
+	off int
+	err error
+}
+
+func (d *decoder) fail() {
+	if d.err == nil {
+		d.err = ErrCorrupt
+	}
+}
+
+func (d *decoder) byte() byte {
+	if d.err != nil || d.off >= len(d.b) {
+		d.fail()
+		return 0
+	}
+	c := d.b[d.off]
+	d.off++
+	return c
+}
+
+func (d *decoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b[d.off:])
+	if n <= 0 {
+		d.fail()
+		return 0
+	}
+	d.off += n
+	return v
+}
+
+func (d *decoder) bytes(max int) []byte {
+	n := d.uvarint()
+	if d.err != nil || n > uint64(max) || n > uint64(len(d.b)-d.off) {
+		d.fail()
+		return nil
+	}
+	s := d.b[d.off : d.off+int(n) : d.off+int(n)]
+	d.off += int(n)
+	return s
+}
+
+// record decodes what follows a record's format byte and validates it.
+func (d *decoder) record() (Record, error) {
+	flags := d.byte()
+	t := d.uvarint()
+	dc := d.bytes(MaxNameLen)
+	node := d.bytes(MaxNameLen)
+	var exp uint64
+	if flags&flagHasExpiry != 0 {
+		exp = d.uvarint()
+	}
+	if d.err != nil {
+		return Record{}, errorf(ErrCorrupt, "truncated record")
+	}
+	if flags&^flagsKnown != 0 || t > math.MaxInt64 || exp > math.MaxInt64 ||
+		(flags&flagHasExpiry != 0 && exp == 0) {
+		return Record{}, errorf(ErrCorrupt, "bad record header")
+	}
+	r := Record{
+		Version:   Version{Time: int64(t), DC: string(dc), Node: string(node)},
+		Kind:      Kind(flags & flagKindMask),
+		ExpiresAt: int64(exp),
+	}
+	if rest := d.b[d.off:]; len(rest) > 0 {
+		r.Value = rest
+	} else if r.Kind == KindValue {
+		r.Value = []byte{}
+	}
+	if err := r.Validate(); err != nil {
+		return Record{}, errorf(ErrCorrupt, "%v", err)
+	}
+	return r, nil
+}
+
+func appendString(dst []byte, s string) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(s)))
+	return append(dst, s...)
+}
+
+func uvarintLen(v uint64) int {
+	n := 1
+	for v >= 0x80 {
+		v >>= 7
+		n++
+	}
+	return n
+}
