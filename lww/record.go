@@ -45,14 +45,26 @@ func (r Record) Expired(now int64) bool { return r.ExpiresAt != 0 && r.ExpiresAt
 // records a read returns.
 func (r Record) Live(now int64) bool { return r.Kind == KindValue && !r.Expired(now) }
 
-// DeadSince returns when r stopped being visible: the event time of a
-// tombstone, the expiry of a value that has one, and 0 for a value that never
-// expires. Purging uses it to decide when a record may be forgotten.
+// DeadSince returns when r stopped (or will stop) being visible: its expiry
+// if it has one, else the event time of a tombstone, else 0 for a value that
+// never expires. A tombstone may carry an expiry when it replaced an expired
+// value, so it is kept as long as that value would have been. Purging uses
+// DeadSince to decide when a record may be forgotten.
 func (r Record) DeadSince() int64 {
+	if r.ExpiresAt != 0 {
+		return r.ExpiresAt
+	}
 	if r.Kind == KindTombstone {
 		return r.Version.Time
 	}
-	return r.ExpiresAt
+	return 0
+}
+
+// Buried returns the tombstone that stands for r once r has expired: the same
+// version and expiry, without the value. Stores keep it in place of an
+// expired value so an older write that arrives late cannot resurrect the key.
+func (r Record) Buried() Record {
+	return Record{Version: r.Version, Kind: KindTombstone, ExpiresAt: r.ExpiresAt}
 }
 
 // Compare orders records totally: by version, then by kind (tombstone above

@@ -1,0 +1,251 @@
+package store
+
+import (
+	"encoding/binary"
+	"fmt"
+	"runtime"
+
+	"github.com/linxGnu/grocksdb"
+
+	"github.com/vasto-kv/vasto/lww"
+)
+
+// commitReq is one group of changes handed to the committer.
+type commitReq struct {
+	changes []lww.Change
+	results []Result
+	local   bool   // local writes enter the change log
+	source  string // remote writes: the source replica and its position
+	seq     uint64
+	err     error
+	done    chan struct{}
+}
+
+// keyState is the committer's view of one key during a commit.
+type keyState struct {
+	key   []byte
+	cur   lww.Record
+	have  bool
+	dirty bool
+}
+
+// committer holds the buffers the committer goroutine reuses between
+// commits. Only that goroutine touches it.
+type committer struct {
+	wb      *grocksdb.WriteBatch
+	batch   []*commitReq
+	keys    [][]byte
+	states  []keyState
+	index   map[string]int
+	scratch []byte
+	idx     [8]byte
+}
+
+func (c *committer) init(s *Shard) {
+	c.wb = grocksdb.NewWriteBatch()
+	c.index = make(map[string]int)
+}
+
+func (c *committer) destroy() {
+	if c.wb != nil {
+		c.wb.Destroy()
+		c.wb = nil
+	}
+}
+
+// runCommitter is the shard's single writer. It takes every request pending
+// when it wakes up and commits them as one batch.
+func (s *Shard) runCommitter() {
+	defer close(s.committerDone)
+	max := s.e.cfg.MaxCommitWrites
+	for {
+		req, ok := <-s.reqs
+		if !ok {
+			return
+		}
+		batch := append(s.c.batch[:0], req)
+		n := len(req.changes)
+		if len(s.reqs) == 0 {
+			// Let writers that are about to submit join this commit.
+			runtime.Gosched()
+		}
+		open := true
+	drain:
+		for n < max {
+			select {
+			case r, more := <-s.reqs:
+				if !more {
+					open = false
+					break drain
+				}
+				batch = append(batch, r)
+				n += len(r.changes)
+			default:
+				break drain
+			}
+		}
+		s.commit(batch)
+		for i := range batch {
+			batch[i] = nil
+		}
+		s.c.batch = batch[:0]
+		if !open {
+			return
+		}
+	}
+}
+
+// commit applies a group of requests in one WriteBatch and answers them.
+func (s *Shard) commit(batch []*commitReq) {
+	err := s.commitBatch(batch)
+	for _, r := range batch {
+		r.err = err
+		close(r.done)
+	}
+}
+
+func (s *Shard) commitBatch(batch []*commitReq) error {
+	c := &s.c
+	c.wb.Clear()
+	slices, err := s.loadStates(batch)
+	if err != nil {
+		return err
+	}
+	defer slices.Destroy()
+
+	last := s.lastIndex.Load()
+	next := last + 1
+	cursors := map[string]uint64(nil)
+	for _, req := range batch {
+		for i, ch := range req.changes {
+			st := &c.states[c.index[string(ch.Key)]]
+			res := &req.results[i]
+			res.Written = ch.Record.Version
+			if st.have && !lww.Wins(ch.Record, st.cur) {
+				res.Version = st.cur.Version
+				continue
+			}
+			st.cur, st.have, st.dirty = ch.Record, true, true
+			res.Applied, res.Version = true, ch.Record.Version
+			if !req.local {
+				continue
+			}
+			res.LogIndex = next
+			if err := s.putLog(next, ch); err != nil {
+				return err
+			}
+			next++
+		}
+		if !req.local {
+			if cursors == nil {
+				cursors = make(map[string]uint64)
+			}
+			if req.seq > cursors[req.source] {
+				cursors[req.source] = req.seq
+			}
+		}
+	}
+	for i := range c.states {
+		st := &c.states[i]
+		if !st.dirty {
+			continue
+		}
+		var err error
+		c.scratch, err = lww.AppendRecord(c.scratch[:0], st.cur)
+		if err != nil {
+			return err
+		}
+		c.wb.PutCF(s.cfData, st.key, c.scratch)
+	}
+	if next != last+1 {
+		binary.BigEndian.PutUint64(c.idx[:], next-1)
+		c.wb.PutCF(s.cfMeta, []byte(metaLogLast), c.idx[:])
+	}
+	moved := s.putCursors(cursors)
+	if err := s.db.Write(s.wo, c.wb); err != nil {
+		s.log.Error("commit failed", "writes", c.wb.Count(), "error", err)
+		return fmt.Errorf("store: commit: %w", err)
+	}
+	s.lastIndex.Store(next - 1)
+	s.publishCursors(moved)
+	return nil
+}
+
+// loadStates collects the distinct keys of the batch and reads their current
+// records with one MultiGet. The returned slices back the decoded values and
+// must be destroyed after the batch is written.
+func (s *Shard) loadStates(batch []*commitReq) (grocksdb.Slices, error) {
+	c := &s.c
+	clear(c.index)
+	c.keys = c.keys[:0]
+	c.states = c.states[:0]
+	for _, req := range batch {
+		for _, ch := range req.changes {
+			if _, ok := c.index[string(ch.Key)]; ok {
+				continue
+			}
+			c.index[string(ch.Key)] = len(c.keys)
+			c.keys = append(c.keys, ch.Key)
+			c.states = append(c.states, keyState{key: ch.Key})
+		}
+	}
+	slices, err := s.db.MultiGetCF(s.ro, s.cfData, c.keys...)
+	if err != nil {
+		return nil, fmt.Errorf("store: read before write: %w", err)
+	}
+	for i, sl := range slices {
+		if !sl.Exists() {
+			continue
+		}
+		rec, err := lww.DecodeRecord(sl.Data())
+		if err != nil {
+			slices.Destroy()
+			return nil, fmt.Errorf("%w: key %q: %w", ErrCorrupt, c.keys[i], err)
+		}
+		c.states[i].cur, c.states[i].have = rec, true
+	}
+	return slices, nil
+}
+
+func (s *Shard) putLog(index uint64, ch lww.Change) error {
+	c := &s.c
+	var err error
+	c.scratch, err = lww.AppendChange(c.scratch[:0], ch)
+	if err != nil {
+		return err
+	}
+	binary.BigEndian.PutUint64(c.idx[:], index)
+	c.wb.PutCF(s.cfLog, c.idx[:], c.scratch)
+	return nil
+}
+
+// putCursors adds the cursors that move forward to the batch and returns them.
+func (s *Shard) putCursors(cursors map[string]uint64) map[string]uint64 {
+	if len(cursors) == 0 {
+		return nil
+	}
+	s.cursorMu.Lock()
+	defer s.cursorMu.Unlock()
+	for src, seq := range cursors {
+		cur, err := s.cursorLocked(src)
+		if err != nil || seq <= cur {
+			delete(cursors, src)
+			continue
+		}
+		var v [8]byte
+		binary.BigEndian.PutUint64(v[:], seq)
+		s.c.wb.PutCF(s.cfMeta, []byte(metaCursorPfx+src), v[:])
+	}
+	return cursors
+}
+
+func (s *Shard) publishCursors(moved map[string]uint64) {
+	if len(moved) == 0 {
+		return
+	}
+	s.cursorMu.Lock()
+	defer s.cursorMu.Unlock()
+	for src, seq := range moved {
+		s.cursors[src] = seq
+	}
+}

@@ -1,0 +1,80 @@
+package store
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/vasto-kv/vasto/lww"
+)
+
+// Config configures an Engine.
+type Config struct {
+	// Dir is the data directory; each shard lives in Dir/<keyspace>/<shard>.
+	Dir string
+	// DC and Node name this store in the versions of the writes it accepts.
+	DC   string
+	Node string
+	// Clock is the wall clock; tests and drills inject a skewed one.
+	Clock lww.Clock
+	// Logger receives the engine's logs.
+	Logger hclog.Logger
+	// Sync makes every commit fsync the write-ahead log before writers are
+	// answered. Without it an acknowledged write survives a process crash
+	// but not a machine crash.
+	Sync bool
+	// MaxFuture bounds how far ahead of Clock a client's event time may be.
+	MaxFuture time.Duration
+	// TombstoneGrace is how long a tombstone (or an expired value's stand-in)
+	// is kept after it took effect before compaction may purge it. Replicas
+	// that have been away longer than this must re-bootstrap.
+	TombstoneGrace time.Duration
+	// BlockCacheBytes is the size of the block cache shared by all shards.
+	BlockCacheBytes uint64
+	// WriteBufferBytes is the memtable size of each shard's data.
+	WriteBufferBytes uint64
+	// MaxCommitWrites bounds how many writes one group commit takes.
+	MaxCommitWrites int
+}
+
+// DefaultConfig returns a Config for dir with the defaults filled in.
+func DefaultConfig(dir string) Config {
+	return Config{
+		Dir:              dir,
+		DC:               "dc1",
+		Node:             "store1",
+		Clock:            lww.SystemClock(),
+		Logger:           hclog.NewNullLogger(),
+		MaxFuture:        lww.DefaultMaxFuture,
+		TombstoneGrace:   24 * time.Hour,
+		BlockCacheBytes:  256 << 20,
+		WriteBufferBytes: 64 << 20,
+		MaxCommitWrites:  4096,
+	}
+}
+
+// Validate reports the first problem with c.
+func (c Config) Validate() error {
+	switch {
+	case c.Dir == "":
+		return fmt.Errorf("%w: empty data dir", ErrInvalidConfig)
+	case !lww.ValidName(c.DC):
+		return fmt.Errorf("%w: bad dc name %q", ErrInvalidConfig, c.DC)
+	case !lww.ValidName(c.Node):
+		return fmt.Errorf("%w: bad node name %q", ErrInvalidConfig, c.Node)
+	case c.Clock == nil:
+		return fmt.Errorf("%w: nil clock", ErrInvalidConfig)
+	case c.Logger == nil:
+		return fmt.Errorf("%w: nil logger", ErrInvalidConfig)
+	case c.MaxFuture <= 0:
+		return fmt.Errorf("%w: max future must be positive", ErrInvalidConfig)
+	case c.TombstoneGrace < 0:
+		return fmt.Errorf("%w: negative tombstone grace", ErrInvalidConfig)
+	case c.BlockCacheBytes == 0 || c.WriteBufferBytes == 0:
+		return fmt.Errorf("%w: cache and write buffer sizes must be positive", ErrInvalidConfig)
+	case c.MaxCommitWrites <= 0:
+		return fmt.Errorf("%w: max commit writes must be positive", ErrInvalidConfig)
+	}
+	return nil
+}

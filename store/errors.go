@@ -1,0 +1,32 @@
+package store
+
+import "errors"
+
+// Sentinel errors, tested with errors.Is. Returned errors wrap them with
+// detail.
+var (
+	// ErrNotFound is returned for a key that has no live value.
+	ErrNotFound = errors.New("store: not found")
+	// ErrClosed is returned by operations on a closed shard or engine.
+	ErrClosed = errors.New("store: closed")
+	// ErrKeyTooLarge is returned for an empty key or one over MaxKeySize.
+	ErrKeyTooLarge = errors.New("store: key empty or too large")
+	// ErrValueTooLarge is returned for a value over MaxValueSize.
+	ErrValueTooLarge = errors.New("store: value too large")
+	// ErrBatchTooLarge is returned for a batch over MaxBatchWrites or
+	// MaxBatchBytes.
+	ErrBatchTooLarge = errors.New("store: batch too large")
+	// ErrBadName is returned for a keyspace name that is not 1-64 ASCII
+	// letters, digits, '-' or '_'.
+	ErrBadName = errors.New("store: bad keyspace name")
+	// ErrNoShard is returned for a (keyspace, shard) this store does not hold.
+	ErrNoShard = errors.New("store: shard not held by this store")
+	// ErrShardExists is returned when creating a shard that is already open.
+	ErrShardExists = errors.New("store: shard already exists")
+	// ErrCorrupt is returned when stored bytes cannot be decoded.
+	ErrCorrupt = errors.New("store: corrupt data")
+	// ErrInvalidConfig is returned by Config.Validate.
+	ErrInvalidConfig = errors.New("store: invalid config")
+	// ErrBadRange is returned for a scan whose bounds are inconsistent.
+	ErrBadRange = errors.New("store: bad scan range")
+)

@@ -1,0 +1,287 @@
+package store
+
+import (
+	"encoding/binary"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/linxGnu/grocksdb"
+)
+
+// Column family names and meta keys.
+const (
+	cfNameData = "default"
+	cfNameLog  = "log"
+	cfNameMeta = "meta"
+
+	metaLogLast   = "log/last"
+	metaLogFirst  = "log/first"
+	metaCursorPfx = "cursor/"
+)
+
+// Shard is one keyspace shard: one RocksDB with its data, change log and
+// bookkeeping. All methods are safe for concurrent use.
+type Shard struct {
+	id  ShardID
+	dir string
+	e   *Engine
+	log hclog.Logger
+
+	db     *grocksdb.DB
+	cfData *grocksdb.ColumnFamilyHandle
+	cfLog  *grocksdb.ColumnFamilyHandle
+	cfMeta *grocksdb.ColumnFamilyHandle
+	ro     *grocksdb.ReadOptions
+	wo     *grocksdb.WriteOptions
+	opts   []*grocksdb.Options
+	bbto   *grocksdb.BlockBasedTableOptions
+	filter *purgeFilter
+
+	// mu guards closed and keeps the database open while an operation
+	// uses it: operations hold it for reading, Close for writing.
+	mu     sync.RWMutex
+	closed bool
+
+	reqs          chan *commitReq
+	committerDone chan struct{}
+	c             committer // owned by the committer goroutine
+
+	lastIndex  atomic.Uint64 // last change-log index written
+	firstIndex atomic.Uint64 // first change-log index not trimmed
+	trimMu     sync.Mutex
+
+	cursorMu sync.Mutex
+	cursors  map[string]uint64
+}
+
+func openShard(e *Engine, id ShardID) (*Shard, error) {
+	dir := e.shardDir(id)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("store: create shard dir: %w", err)
+	}
+	s := &Shard{
+		id:            id,
+		dir:           dir,
+		e:             e,
+		log:           e.log.Named("shard").With("keyspace", id.Keyspace, "shard", id.Shard),
+		reqs:          make(chan *commitReq, 1024),
+		committerDone: make(chan struct{}),
+		cursors:       make(map[string]uint64),
+	}
+	if err := s.openDB(); err != nil {
+		return nil, err
+	}
+	if err := s.loadLogBounds(); err != nil {
+		s.closeDB()
+		return nil, err
+	}
+	s.c.init(s)
+	go s.runCommitter()
+	s.log.Debug("shard open", "dir", dir, "log_first", s.firstIndex.Load(), "log_last", s.lastIndex.Load())
+	return s, nil
+}
+
+func (s *Shard) openDB() error {
+	cfg := s.e.cfg
+	s.bbto = grocksdb.NewDefaultBlockBasedTableOptions()
+	s.bbto.SetBlockCache(s.e.cache)
+	s.bbto.SetFilterPolicy(grocksdb.NewBloomFilterFull(10))
+	s.bbto.SetCacheIndexAndFilterBlocks(true)
+	s.bbto.SetBlockSize(16 << 10)
+
+	base := grocksdb.NewDefaultOptions()
+	base.SetCreateIfMissing(true)
+	base.SetCreateIfMissingColumnFamilies(true)
+	base.SetMaxBackgroundJobs(2)
+	base.SetMaxTotalWalSize(256 << 20)
+	base.SetKeepLogFileNum(3)
+	base.SetInfoLogLevel(grocksdb.WarnInfoLogLevel)
+	base.SetMaxOpenFiles(256)
+
+	data := grocksdb.NewDefaultOptions()
+	data.SetBlockBasedTableFactory(s.bbto)
+	data.SetWriteBufferSize(cfg.WriteBufferBytes)
+	data.SetMemtableWholeKeyFiltering(true)
+	data.SetMemTablePrefixBloomSizeRatio(0.1)
+	data.SetCompression(grocksdb.LZ4Compression)
+	data.SetLevelCompactionDynamicLevelBytes(true)
+	s.filter = newPurgeFilter(s.e.cfg.Clock, cfg.TombstoneGrace)
+	data.SetCompactionFilter(s.filter)
+
+	logOpts := grocksdb.NewDefaultOptions()
+	logOpts.SetWriteBufferSize(cfg.WriteBufferBytes / 2)
+	logOpts.SetCompression(grocksdb.LZ4Compression)
+
+	meta := grocksdb.NewDefaultOptions()
+	meta.SetWriteBufferSize(4 << 20)
+
+	s.opts = []*grocksdb.Options{base, data, logOpts, meta}
+	db, cfs, err := grocksdb.OpenDbColumnFamilies(base, s.dir,
+		[]string{cfNameData, cfNameLog, cfNameMeta},
+		[]*grocksdb.Options{data, logOpts, meta})
+	if err != nil {
+		s.destroyOpts()
+		return fmt.Errorf("store: open shard %s: %w", s.id, err)
+	}
+	s.db, s.cfData, s.cfLog, s.cfMeta = db, cfs[0], cfs[1], cfs[2]
+	s.ro = grocksdb.NewDefaultReadOptions()
+	s.wo = grocksdb.NewDefaultWriteOptions()
+	s.wo.SetSync(cfg.Sync)
+	return nil
+}
+
+func (s *Shard) destroyOpts() {
+	for _, o := range s.opts {
+		o.Destroy()
+	}
+	s.opts = nil
+}
+
+func (s *Shard) closeDB() {
+	s.cfData.Destroy()
+	s.cfLog.Destroy()
+	s.cfMeta.Destroy()
+	s.db.Close()
+	s.ro.Destroy()
+	s.wo.Destroy()
+	s.destroyOpts()
+}
+
+// loadLogBounds restores the change-log indexes from the meta column family.
+func (s *Shard) loadLogBounds() error {
+	last, err := s.metaUint(metaLogLast)
+	if err != nil {
+		return err
+	}
+	first, err := s.metaUint(metaLogFirst)
+	if err != nil {
+		return err
+	}
+	if first == 0 {
+		first = 1
+	}
+	if first > last+1 {
+		return fmt.Errorf("%w: log first %d beyond last %d", ErrCorrupt, first, last)
+	}
+	s.lastIndex.Store(last)
+	s.firstIndex.Store(first)
+	return nil
+}
+
+func (s *Shard) metaUint(key string) (uint64, error) {
+	v, err := s.db.GetCF(s.ro, s.cfMeta, []byte(key))
+	if err != nil {
+		return 0, fmt.Errorf("store: read %s: %w", key, err)
+	}
+	defer v.Free()
+	if !v.Exists() {
+		return 0, nil
+	}
+	if v.Size() != 8 {
+		return 0, fmt.Errorf("%w: meta %s has %d bytes", ErrCorrupt, key, v.Size())
+	}
+	return binary.BigEndian.Uint64(v.Data()), nil
+}
+
+// ID returns the shard's keyspace and number.
+func (s *Shard) ID() ShardID { return s.id }
+
+// Dir returns the shard's directory.
+func (s *Shard) Dir() string { return s.dir }
+
+// acquire keeps the database open for one operation; release with s.mu.RUnlock.
+func (s *Shard) acquire() error {
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return fmt.Errorf("%w: shard %s", ErrClosed, s.id)
+	}
+	return nil
+}
+
+// Close stops the committer after it has committed everything already
+// submitted, flushes nothing it does not need to (the WAL is the source of
+// truth), and closes the database. It is idempotent.
+func (s *Shard) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		<-s.committerDone
+		return nil
+	}
+	s.closed = true
+	close(s.reqs)
+	s.mu.Unlock()
+	<-s.committerDone
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.db != nil {
+		err := s.db.FlushWAL(true)
+		s.closeDB()
+		s.db = nil
+		s.c.destroy()
+		if err != nil {
+			return fmt.Errorf("store: flush wal on close: %w", err)
+		}
+		s.log.Debug("shard closed")
+	}
+	return nil
+}
+
+// Checkpoint writes a consistent, openable copy of the shard to dir (hard
+// links where possible). dir must not exist.
+func (s *Shard) Checkpoint(dir string) error {
+	if err := s.acquire(); err != nil {
+		return err
+	}
+	defer s.mu.RUnlock()
+	cp, err := s.db.NewCheckpoint()
+	if err != nil {
+		return fmt.Errorf("store: checkpoint: %w", err)
+	}
+	defer cp.Destroy()
+	if err := cp.CreateCheckpoint(dir, 0); err != nil {
+		return fmt.Errorf("store: checkpoint: %w", err)
+	}
+	return nil
+}
+
+// Compact runs a full manual compaction of the data, which also purges
+// expired values and old tombstones.
+func (s *Shard) Compact() error {
+	if err := s.acquire(); err != nil {
+		return err
+	}
+	defer s.mu.RUnlock()
+	fo := flushOpts()
+	defer fo.Destroy()
+	if err := s.db.FlushCF(s.cfData, fo); err != nil {
+		return fmt.Errorf("store: flush: %w", err)
+	}
+	s.db.CompactRangeCF(s.cfData, grocksdb.Range{})
+	return nil
+}
+
+func flushOpts() *grocksdb.FlushOptions {
+	fo := grocksdb.NewDefaultFlushOptions()
+	fo.SetWait(true)
+	return fo
+}
+
+// SetPurgeWatermark bounds tombstone purging: a tombstone is purged only if it
+// took effect at or before t, in addition to the grace period. Cross-DC
+// replication sets it to the time every DC is known to have applied.
+func (s *Shard) SetPurgeWatermark(t int64) { s.filter.watermark.Store(t) }
+
+// Property returns a RocksDB property of the data column family, such as
+// "rocksdb.estimate-num-keys".
+func (s *Shard) Property(name string) string {
+	if err := s.acquire(); err != nil {
+		return ""
+	}
+	defer s.mu.RUnlock()
+	return s.db.GetPropertyCF(name, s.cfData)
+}

@@ -1,0 +1,187 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/vasto-kv/vasto/lww"
+)
+
+// Mutation is one write requested by a client.
+type Mutation struct {
+	Key   []byte
+	Value []byte
+	// Delete writes a tombstone; Value must be empty.
+	Delete bool
+	// EventTime orders the write (nanoseconds since the Unix epoch). Zero
+	// lets the store's hybrid logical clock assign one.
+	EventTime int64
+	// TTL makes the value expire TTL after its event time. Zero: never.
+	TTL time.Duration
+}
+
+// Result tells what became of one write.
+type Result struct {
+	// Applied is false when the key already held a later (or the same)
+	// version: the write lost under last-writer-wins and changed nothing.
+	Applied bool
+	// Version is the version the key holds after the write: the write's own
+	// when applied, the winner's otherwise.
+	Version lww.Version
+	// Written is the version the write carried.
+	Written lww.Version
+	// LogIndex is the change-log index of an applied local write.
+	LogIndex uint64
+}
+
+// CheckKey validates a key's size.
+func CheckKey(key []byte) error {
+	if len(key) == 0 || len(key) > MaxKeySize {
+		return fmt.Errorf("%w: %d bytes (limit %d)", ErrKeyTooLarge, len(key), MaxKeySize)
+	}
+	return nil
+}
+
+// Prepare validates a mutation and turns it into the change the shard will
+// commit: it assigns the event time, checks it against the guard rails and
+// computes the expiry. Nothing is written.
+func (s *Shard) Prepare(m Mutation) (lww.Change, error) {
+	if err := CheckKey(m.Key); err != nil {
+		return lww.Change{}, err
+	}
+	if len(m.Value) > MaxValueSize {
+		return lww.Change{}, fmt.Errorf("%w: %d bytes (limit %d)", ErrValueTooLarge, len(m.Value), MaxValueSize)
+	}
+	e := s.e
+	t := m.EventTime
+	if t == 0 {
+		t = e.hlc.Now()
+	} else {
+		if err := e.guard.CheckEventTime(t, e.cfg.Clock.Now()); err != nil {
+			return lww.Change{}, err
+		}
+		e.hlc.Observe(t)
+	}
+	rec := lww.Record{
+		Version: lww.Version{Time: t, DC: e.cfg.DC, Node: e.cfg.Node},
+		Kind:    lww.KindValue,
+		Value:   m.Value,
+	}
+	if m.Delete {
+		if len(m.Value) != 0 {
+			return lww.Change{}, fmt.Errorf("%w: delete with a value", lww.ErrInvalidRecord)
+		}
+		rec.Kind, rec.Value = lww.KindTombstone, nil
+	} else if rec.Value == nil {
+		rec.Value = []byte{}
+	}
+	if m.TTL != 0 {
+		exp, err := lww.ExpiryFor(t, m.TTL)
+		if err != nil {
+			return lww.Change{}, err
+		}
+		rec.ExpiresAt = exp
+	}
+	if err := rec.Validate(); err != nil {
+		return lww.Change{}, err
+	}
+	return lww.Change{Key: m.Key, Record: rec}, nil
+}
+
+// Write validates every mutation, then commits them together. If any
+// mutation is invalid, nothing is written. Results are in mutation order.
+func (s *Shard) Write(ctx context.Context, muts ...Mutation) ([]Result, error) {
+	if len(muts) > MaxBatchWrites {
+		return nil, fmt.Errorf("%w: %d writes (limit %d)", ErrBatchTooLarge, len(muts), MaxBatchWrites)
+	}
+	changes := make([]lww.Change, len(muts))
+	size := 0
+	for i, m := range muts {
+		c, err := s.Prepare(m)
+		if err != nil {
+			return nil, fmt.Errorf("write %d: %w", i, err)
+		}
+		size += len(m.Key) + len(m.Value)
+		changes[i] = c
+	}
+	if size > MaxBatchBytes {
+		return nil, fmt.Errorf("%w: %d bytes (limit %d)", ErrBatchTooLarge, size, MaxBatchBytes)
+	}
+	return s.Commit(ctx, changes)
+}
+
+// Put writes one value with a store-assigned event time.
+func (s *Shard) Put(ctx context.Context, key, value []byte) (Result, error) {
+	r, err := s.Write(ctx, Mutation{Key: key, Value: value})
+	if err != nil {
+		return Result{}, err
+	}
+	return r[0], nil
+}
+
+// Delete writes a tombstone with a store-assigned event time.
+func (s *Shard) Delete(ctx context.Context, key []byte) (Result, error) {
+	r, err := s.Write(ctx, Mutation{Key: key, Delete: true})
+	if err != nil {
+		return Result{}, err
+	}
+	return r[0], nil
+}
+
+// Commit commits prepared local changes as one group: each is applied if it
+// wins under last-writer-wins, and each applied change gets the next
+// change-log index, in the same RocksDB batch. Commit returns when the batch
+// is durable (see the package doc) or ctx ends; on a ctx error the writes may
+// or may not have been applied.
+func (s *Shard) Commit(ctx context.Context, changes []lww.Change) ([]Result, error) {
+	return s.submit(ctx, &commitReq{changes: changes, local: true})
+}
+
+// ApplyRemote applies changes that another replica (source) accepted, up to
+// its change-log position seq. Each change is applied if it wins; none enters
+// this shard's own change log. The source's cursor is set to seq in the same
+// batch (it never moves backwards), so a restarted consumer resumes from
+// Cursor(source)+1.
+func (s *Shard) ApplyRemote(ctx context.Context, source string, seq uint64, changes []lww.Change) ([]Result, error) {
+	if !lww.ValidName(source) {
+		return nil, fmt.Errorf("%w: source %q", ErrBadName, source)
+	}
+	if len(changes) > MaxBatchWrites {
+		return nil, fmt.Errorf("%w: %d writes", ErrBatchTooLarge, len(changes))
+	}
+	now := s.e.cfg.Clock.Now()
+	for i, c := range changes {
+		if err := CheckKey(c.Key); err != nil {
+			return nil, fmt.Errorf("change %d: %w", i, err)
+		}
+		if err := c.Record.Validate(); err != nil {
+			return nil, fmt.Errorf("change %d: %w", i, err)
+		}
+		if s.e.guard.CheckEventTime(c.Record.Version.Time, now) == nil {
+			s.e.hlc.Observe(c.Record.Version.Time)
+		}
+	}
+	return s.submit(ctx, &commitReq{changes: changes, source: source, seq: seq})
+}
+
+func (s *Shard) submit(ctx context.Context, req *commitReq) ([]Result, error) {
+	req.done = make(chan struct{})
+	req.results = make([]Result, len(req.changes))
+	if err := s.acquire(); err != nil {
+		return nil, err
+	}
+	select {
+	case s.reqs <- req:
+		s.mu.RUnlock()
+	case <-ctx.Done():
+		s.mu.RUnlock()
+		return nil, ctx.Err()
+	}
+	select {
+	case <-req.done:
+		return req.results, req.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
