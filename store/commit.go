@@ -12,7 +12,7 @@ import (
 
 // commitReq is one group of changes handed to the committer.
 type commitReq struct {
-	changes []lww.Change
+	writes  []Prepared
 	results []Result
 	local   bool   // local writes enter the change log
 	source  string // remote writes: the source replica and its position
@@ -64,7 +64,7 @@ func (s *Shard) runCommitter() {
 			return
 		}
 		batch := append(s.c.batch[:0], req)
-		n := len(req.changes)
+		n := len(req.writes)
 		if len(s.reqs) == 0 {
 			// Let writers that are about to submit join this commit.
 			runtime.Gosched()
@@ -79,7 +79,7 @@ func (s *Shard) runCommitter() {
 					break drain
 				}
 				batch = append(batch, r)
-				n += len(r.changes)
+				n += len(r.writes)
 			default:
 				break drain
 			}
@@ -117,7 +117,10 @@ func (s *Shard) commitBatch(batch []*commitReq) error {
 	next := last + 1
 	cursors := map[string]uint64(nil)
 	for _, req := range batch {
-		for i, ch := range req.changes {
+		for i := range req.writes {
+			w := &req.writes[i]
+			w.stamp(s.e.hlc)
+			ch := w.Change
 			st := &c.states[c.index[string(ch.Key)]]
 			res := &req.results[i]
 			res.Written = ch.Record.Version
@@ -180,7 +183,8 @@ func (s *Shard) loadStates(batch []*commitReq) (grocksdb.Slices, error) {
 	c.keys = c.keys[:0]
 	c.states = c.states[:0]
 	for _, req := range batch {
-		for _, ch := range req.changes {
+		for i := range req.writes {
+			ch := &req.writes[i].Change
 			if _, ok := c.index[string(ch.Key)]; ok {
 				continue
 			}

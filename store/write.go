@@ -43,25 +43,34 @@ func CheckKey(key []byte) error {
 	return nil
 }
 
-// Prepare validates a mutation and turns it into the change the shard will
-// commit: it assigns the event time, checks it against the guard rails and
-// computes the expiry. Nothing is written.
-func (s *Shard) Prepare(m Mutation) (lww.Change, error) {
+// Prepared is a validated write ready to be committed.
+type Prepared struct {
+	Change lww.Change
+	// auto: the committer assigns the event time from the hybrid clock when
+	// it commits the write, so writes without an explicit event time are
+	// ordered as the shard commits them and never lose to each other.
+	auto bool
+	ttl  time.Duration
+}
+
+// Prepare validates a mutation and turns it into the write the shard will
+// commit: it checks sizes and an explicit event time against the guard rails
+// and computes the expiry. Nothing is written.
+func (s *Shard) Prepare(m Mutation) (Prepared, error) {
 	if err := CheckKey(m.Key); err != nil {
-		return lww.Change{}, err
+		return Prepared{}, err
 	}
 	if len(m.Value) > MaxValueSize {
-		return lww.Change{}, fmt.Errorf("%w: %d bytes (limit %d)", ErrValueTooLarge, len(m.Value), MaxValueSize)
+		return Prepared{}, fmt.Errorf("%w: %d bytes (limit %d)", ErrValueTooLarge, len(m.Value), MaxValueSize)
 	}
 	e := s.e
+	p := Prepared{auto: m.EventTime == 0, ttl: m.TTL}
 	t := m.EventTime
-	if t == 0 {
-		t = e.hlc.Now()
-	} else {
-		if err := e.guard.CheckEventTime(t, e.cfg.Clock.Now()); err != nil {
-			return lww.Change{}, err
-		}
-		e.hlc.Observe(t)
+	if p.auto {
+		// Stand-in for validation; the committer sets the real time.
+		t = e.cfg.Clock.Now() + int64(e.cfg.MaxFuture)
+	} else if err := e.guard.CheckEventTime(t, e.cfg.Clock.Now()); err != nil {
+		return Prepared{}, err
 	}
 	rec := lww.Record{
 		Version: lww.Version{Time: t, DC: e.cfg.DC, Node: e.cfg.Node},
@@ -70,7 +79,7 @@ func (s *Shard) Prepare(m Mutation) (lww.Change, error) {
 	}
 	if m.Delete {
 		if len(m.Value) != 0 {
-			return lww.Change{}, fmt.Errorf("%w: delete with a value", lww.ErrInvalidRecord)
+			return Prepared{}, fmt.Errorf("%w: delete with a value", lww.ErrInvalidRecord)
 		}
 		rec.Kind, rec.Value = lww.KindTombstone, nil
 	} else if rec.Value == nil {
@@ -79,14 +88,30 @@ func (s *Shard) Prepare(m Mutation) (lww.Change, error) {
 	if m.TTL != 0 {
 		exp, err := lww.ExpiryFor(t, m.TTL)
 		if err != nil {
-			return lww.Change{}, err
+			return Prepared{}, err
 		}
 		rec.ExpiresAt = exp
 	}
 	if err := rec.Validate(); err != nil {
-		return lww.Change{}, err
+		return Prepared{}, err
 	}
-	return lww.Change{Key: m.Key, Record: rec}, nil
+	if !p.auto {
+		e.hlc.Observe(t)
+	}
+	p.Change = lww.Change{Key: m.Key, Record: rec}
+	return p, nil
+}
+
+// stamp gives an auto-timed write its event time at commit.
+func (p *Prepared) stamp(hlc *lww.HLC) {
+	if !p.auto {
+		return
+	}
+	t := hlc.Now()
+	p.Change.Record.Version.Time = t
+	if p.ttl != 0 {
+		p.Change.Record.ExpiresAt = t + int64(p.ttl) // checked in Prepare
+	}
 }
 
 // Write validates every mutation, then commits them together. If any
@@ -95,20 +120,20 @@ func (s *Shard) Write(ctx context.Context, muts ...Mutation) ([]Result, error) {
 	if len(muts) > MaxBatchWrites {
 		return nil, fmt.Errorf("%w: %d writes (limit %d)", ErrBatchTooLarge, len(muts), MaxBatchWrites)
 	}
-	changes := make([]lww.Change, len(muts))
+	writes := make([]Prepared, len(muts))
 	size := 0
 	for i, m := range muts {
-		c, err := s.Prepare(m)
+		p, err := s.Prepare(m)
 		if err != nil {
 			return nil, fmt.Errorf("write %d: %w", i, err)
 		}
 		size += len(m.Key) + len(m.Value)
-		changes[i] = c
+		writes[i] = p
 	}
 	if size > MaxBatchBytes {
 		return nil, fmt.Errorf("%w: %d bytes (limit %d)", ErrBatchTooLarge, size, MaxBatchBytes)
 	}
-	return s.Commit(ctx, changes)
+	return s.Commit(ctx, writes)
 }
 
 // Put writes one value with a store-assigned event time.
@@ -134,8 +159,8 @@ func (s *Shard) Delete(ctx context.Context, key []byte) (Result, error) {
 // change-log index, in the same RocksDB batch. Commit returns when the batch
 // is durable (see the package doc) or ctx ends; on a ctx error the writes may
 // or may not have been applied.
-func (s *Shard) Commit(ctx context.Context, changes []lww.Change) ([]Result, error) {
-	return s.submit(ctx, &commitReq{changes: changes, local: true})
+func (s *Shard) Commit(ctx context.Context, writes []Prepared) ([]Result, error) {
+	return s.submit(ctx, &commitReq{writes: writes, local: true})
 }
 
 // ApplyRemote applies changes that another replica (source) accepted, up to
@@ -151,7 +176,9 @@ func (s *Shard) ApplyRemote(ctx context.Context, source string, seq uint64, chan
 		return nil, fmt.Errorf("%w: %d writes", ErrBatchTooLarge, len(changes))
 	}
 	now := s.e.cfg.Clock.Now()
+	writes := make([]Prepared, len(changes))
 	for i, c := range changes {
+		writes[i].Change = c
 		if err := CheckKey(c.Key); err != nil {
 			return nil, fmt.Errorf("change %d: %w", i, err)
 		}
@@ -162,12 +189,12 @@ func (s *Shard) ApplyRemote(ctx context.Context, source string, seq uint64, chan
 			s.e.hlc.Observe(c.Record.Version.Time)
 		}
 	}
-	return s.submit(ctx, &commitReq{changes: changes, source: source, seq: seq})
+	return s.submit(ctx, &commitReq{writes: writes, source: source, seq: seq})
 }
 
 func (s *Shard) submit(ctx context.Context, req *commitReq) ([]Result, error) {
 	req.done = make(chan struct{})
-	req.results = make([]Result, len(req.changes))
+	req.results = make([]Result, len(req.writes))
 	if err := s.acquire(); err != nil {
 		return nil, err
 	}
