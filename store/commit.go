@@ -116,6 +116,7 @@ func (s *Shard) commitBatch(batch []*commitReq) error {
 	last := s.lastIndex.Load()
 	next := last + 1
 	cursors := map[string]uint64(nil)
+	now := s.e.cfg.Clock.Now()
 	for _, req := range batch {
 		for i := range req.writes {
 			w := &req.writes[i]
@@ -124,6 +125,7 @@ func (s *Shard) commitBatch(batch []*commitReq) error {
 			st := &c.states[c.index[string(ch.Key)]]
 			res := &req.results[i]
 			res.Written = ch.Record.Version
+			res.Existed = st.have && st.cur.Live(now)
 			if st.have && !lww.Wins(ch.Record, st.cur) {
 				res.Version = st.cur.Version
 				continue

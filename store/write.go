@@ -33,6 +33,9 @@ type Result struct {
 	Written lww.Version
 	// LogIndex is the change-log index of an applied local write.
 	LogIndex uint64
+	// Existed reports whether the key held a live value just before the
+	// write was committed.
+	Existed bool
 }
 
 // CheckKey validates a key's size.

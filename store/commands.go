@@ -1,0 +1,356 @@
+package store
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vasto-kv/vasto/lww"
+)
+
+// errSyntax marks a malformed command.
+var errSyntax = errors.New("store: syntax error")
+
+// redisError is an error worded exactly as Redis words it, sent with the ERR
+// code, so tools that match Redis' messages keep working.
+type redisError string
+
+func (e redisError) Error() string { return string(e) }
+
+func syntaxf(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", errSyntax, fmt.Sprintf(format, args...))
+}
+
+// command is one entry of the command table.
+type command struct {
+	name string
+	// arity as Redis counts it: the exact number of arguments including the
+	// name when positive, the minimum when negative.
+	arity int
+	// write commands queue their writes; others run after the queued
+	// writes of the batch have been committed, so a pipeline reads its own
+	// writes.
+	write bool
+	fn    func(c *conn, args [][]byte)
+}
+
+var commands = map[string]*command{}
+
+func init() {
+	for _, cmd := range []*command{
+		{"PING", -1, false, cmdPing},
+		{"ECHO", 2, false, cmdEcho},
+		{"QUIT", 1, false, cmdQuit},
+		{"COMMAND", -1, false, cmdEmptyArray},
+		{"CONFIG", -2, false, cmdEmptyArray},
+		{"CLIENT", -2, false, cmdOK},
+		{"HELLO", -1, false, cmdHello},
+		{"SELECT", 2, false, cmdSelect},
+		{"VUSE", -2, false, cmdUse},
+		{"INFO", -1, false, cmdInfo},
+		{"DBSIZE", 1, false, cmdDBSize},
+		{"VSHARDS", 1, false, cmdShards},
+
+		{"SET", -3, true, cmdSet},
+		{"MSET", -3, true, cmdMSet},
+		{"DEL", -2, true, cmdDel},
+		{"VSET", -3, true, cmdVSet},
+		{"VDEL", -2, true, cmdVDel},
+
+		{"GET", 2, false, cmdGet},
+		{"VGET", 2, false, cmdVGet},
+		{"MGET", -2, false, cmdMGet},
+		{"EXISTS", -2, false, cmdExists},
+		{"PTTL", 2, false, cmdPTTL},
+		{"TTL", 2, false, cmdTTL},
+		{"SCAN", -2, false, cmdScan},
+		{"VSCAN", -1, false, cmdVScan},
+		{"VLOG", -2, false, cmdVLog},
+		{"VLOGINFO", 1, false, cmdVLogInfo},
+	} {
+		commands[cmd.name] = cmd
+	}
+}
+
+// lookup finds a command case-insensitively without allocating for the
+// usual upper-case names.
+func lookup(name []byte) *command {
+	if cmd, ok := commands[string(name)]; ok {
+		return cmd
+	}
+	return commands[string(bytes.ToUpper(name))]
+}
+
+// dispatch runs one command: writes are queued, reads and the rest run once
+// the queued writes are committed.
+func (c *conn) dispatch(args [][]byte) {
+	cmd := lookup(args[0])
+	if cmd == nil {
+		c.deferError(unknownCommand(args))
+		return
+	}
+	if (cmd.arity > 0 && len(args) != cmd.arity) || (cmd.arity < 0 && len(args) < -cmd.arity) {
+		c.deferError(redisError(fmt.Sprintf("wrong number of arguments for '%s' command", strings.ToLower(cmd.name))))
+		return
+	}
+	if !cmd.write {
+		c.flushWrites()
+	}
+	cmd.fn(c, args)
+}
+
+func unknownCommand(args [][]byte) error {
+	var b strings.Builder
+	for _, a := range args[1:min(len(args), 4)] {
+		fmt.Fprintf(&b, "'%s' ", clip(a))
+	}
+	return redisError(fmt.Sprintf("unknown command '%s', with args beginning with: %s", clip(args[0]), b.String()))
+}
+
+func clip(b []byte) string {
+	if len(b) > 64 {
+		b = b[:64]
+	}
+	return strconv.Quote(string(b))[1 : len(strconv.Quote(string(b)))-1]
+}
+
+// target returns the connection's selected shard.
+func (c *conn) target() (*Shard, error) {
+	return c.srv.cfg.Engine.Shard(c.keyspace, c.shard)
+}
+
+// --- connection and server commands ---
+
+func cmdPing(c *conn, args [][]byte) {
+	switch len(args) {
+	case 1:
+		c.w.WriteSimple("PONG")
+	case 2:
+		c.w.WriteBulk(args[1])
+	default:
+		c.writeErr(redisError("wrong number of arguments for 'ping' command"))
+	}
+}
+
+func cmdEcho(c *conn, args [][]byte) { c.w.WriteBulk(args[1]) }
+
+func cmdQuit(c *conn, _ [][]byte) {
+	c.w.WriteSimple("OK")
+	c.quit = true
+}
+
+func cmdEmptyArray(c *conn, _ [][]byte) { c.w.WriteArray(0) }
+
+func cmdOK(c *conn, _ [][]byte) { c.w.WriteSimple("OK") }
+
+func cmdHello(c *conn, args [][]byte) {
+	if len(args) > 1 && string(args[1]) != "2" {
+		c.w.WriteError("NOPROTO this store speaks RESP2 only")
+		return
+	}
+	c.w.WriteArray(6)
+	c.w.WriteBulkString("server")
+	c.w.WriteBulkString("vasto")
+	c.w.WriteBulkString("proto")
+	c.w.WriteInt(2)
+	c.w.WriteBulkString("mode")
+	c.w.WriteBulkString("standalone")
+}
+
+// cmdSelect selects shard n of the current keyspace.
+func cmdSelect(c *conn, args [][]byte) {
+	n, err := strconv.ParseUint(string(args[1]), 10, 32)
+	if err != nil {
+		c.writeErr(syntaxf("shard must be a non-negative integer"))
+		return
+	}
+	c.use(c.keyspace, uint32(n))
+}
+
+// cmdUse selects a keyspace and shard (default 0): VUSE keyspace [shard].
+func cmdUse(c *conn, args [][]byte) {
+	if len(args) > 3 {
+		c.writeErr(syntaxf("VUSE keyspace [shard]"))
+		return
+	}
+	shard := uint64(0)
+	if len(args) == 3 {
+		n, err := strconv.ParseUint(string(args[2]), 10, 32)
+		if err != nil {
+			c.writeErr(syntaxf("shard must be a non-negative integer"))
+			return
+		}
+		shard = n
+	}
+	c.use(string(args[1]), uint32(shard))
+}
+
+func (c *conn) use(keyspace string, shard uint32) {
+	if _, err := c.srv.cfg.Engine.Shard(keyspace, shard); err != nil {
+		c.writeErr(err)
+		return
+	}
+	c.keyspace, c.shard = keyspace, shard
+	c.scans = scanCursors{}
+	c.w.WriteSimple("OK")
+}
+
+func cmdInfo(c *conn, _ [][]byte) {
+	e := c.srv.cfg.Engine
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Server\r\nvasto_mode:store\r\ndc:%s\r\nnode:%s\r\ntcp_addr:%s\r\n", e.cfg.DC, e.cfg.Node, c.srv.Addr())
+	fmt.Fprintf(&b, "sync:%t\r\n\r\n# Keyspace\r\n", e.cfg.Sync)
+	for _, id := range e.Shards() {
+		sh, err := e.Shard(id.Keyspace, id.Shard)
+		if err != nil {
+			continue
+		}
+		first, last := sh.LogBounds()
+		fmt.Fprintf(&b, "%s:shard=%d,keys=%s,log_first=%d,log_last=%d\r\n",
+			id.Keyspace, id.Shard, sh.Property("rocksdb.estimate-num-keys"), first, last)
+	}
+	c.w.WriteBulkString(b.String())
+}
+
+func cmdDBSize(c *conn, _ [][]byte) {
+	sh, err := c.target()
+	if err != nil {
+		c.writeErr(err)
+		return
+	}
+	n, _ := strconv.ParseInt(sh.Property("rocksdb.estimate-num-keys"), 10, 64)
+	c.w.WriteInt(n)
+}
+
+// cmdShards lists the shards this store holds as keyspace, shard pairs.
+func cmdShards(c *conn, _ [][]byte) {
+	ids := c.srv.cfg.Engine.Shards()
+	c.w.WriteArray(len(ids))
+	for _, id := range ids {
+		c.w.WriteArray(2)
+		c.w.WriteBulkString(id.Keyspace)
+		c.w.WriteInt(int64(id.Shard))
+	}
+}
+
+// --- writes ---
+
+// writeOpts are the options SET, VSET and VDEL accept.
+type writeOpts struct {
+	ttl       time.Duration
+	eventTime int64
+}
+
+// parseWriteOpts parses [EX s | PX ms] [EVENTTIME ns]; allowTime enables
+// EVENTTIME and allowTTL enables EX/PX.
+func parseWriteOpts(args [][]byte, allowTTL, allowTime bool) (writeOpts, error) {
+	var o writeOpts
+	for i := 0; i < len(args); i++ {
+		opt := strings.ToUpper(string(args[i]))
+		if i+1 >= len(args) {
+			return o, syntaxf("option %s needs a value", clip(args[i]))
+		}
+		n, err := strconv.ParseInt(string(args[i+1]), 10, 64)
+		if err != nil {
+			return o, syntaxf("value of %s is not an integer", opt)
+		}
+		switch {
+		case (opt == "EX" || opt == "PX") && allowTTL && o.ttl == 0:
+			unit := time.Millisecond
+			if opt == "EX" {
+				unit = time.Second
+			}
+			if n <= 0 || n > int64(1<<62)/int64(unit) {
+				return o, fmt.Errorf("%w: invalid expire time in '%s' command", lww.ErrInvalidTTL, strings.ToLower(opt))
+			}
+			o.ttl = time.Duration(n) * unit
+		case opt == "EVENTTIME" && allowTime && o.eventTime == 0:
+			if n <= 0 {
+				return o, fmt.Errorf("%w: event time %d", lww.ErrEventTimeNotPositive, n)
+			}
+			o.eventTime = n
+		default:
+			return o, syntaxf("unsupported or repeated option %s", clip(args[i]))
+		}
+		i++
+	}
+	return o, nil
+}
+
+// prepareOne prepares one write for the selected shard and queues it.
+func (c *conn) queue(kind replyKind, muts ...Mutation) {
+	sh, err := c.target()
+	if err != nil {
+		c.deferError(err)
+		return
+	}
+	if len(muts) > MaxBatchWrites {
+		c.deferError(fmt.Errorf("%w: %d writes", ErrBatchTooLarge, len(muts)))
+		return
+	}
+	writes := make([]Prepared, len(muts))
+	for i, m := range muts {
+		p, err := sh.Prepare(m)
+		if err != nil {
+			c.deferError(err)
+			return
+		}
+		writes[i] = p
+	}
+	c.pending.add(sh, kind, writes...)
+}
+
+// SET key value [EX seconds | PX milliseconds]
+func cmdSet(c *conn, args [][]byte) {
+	o, err := parseWriteOpts(args[3:], true, false)
+	if err != nil {
+		c.deferError(err)
+		return
+	}
+	c.queue(replyOK, Mutation{Key: args[1], Value: args[2], TTL: o.ttl})
+}
+
+// MSET key value [key value ...]
+func cmdMSet(c *conn, args [][]byte) {
+	if len(args)%2 != 1 {
+		c.deferError(redisError("wrong number of arguments for 'mset' command"))
+		return
+	}
+	muts := make([]Mutation, 0, len(args)/2)
+	for i := 1; i < len(args); i += 2 {
+		muts = append(muts, Mutation{Key: args[i], Value: args[i+1]})
+	}
+	c.queue(replyOK, muts...)
+}
+
+// DEL key [key ...]
+func cmdDel(c *conn, args [][]byte) {
+	muts := make([]Mutation, 0, len(args)-1)
+	for _, k := range args[1:] {
+		muts = append(muts, Mutation{Key: k, Delete: true})
+	}
+	c.queue(replyDelCount, muts...)
+}
+
+// VSET key value [EVENTTIME ns] [EX seconds | PX milliseconds]
+func cmdVSet(c *conn, args [][]byte) {
+	o, err := parseWriteOpts(args[3:], true, true)
+	if err != nil {
+		c.deferError(err)
+		return
+	}
+	c.queue(replyVersioned, Mutation{Key: args[1], Value: args[2], TTL: o.ttl, EventTime: o.eventTime})
+}
+
+// VDEL key [EVENTTIME ns]
+func cmdVDel(c *conn, args [][]byte) {
+	o, err := parseWriteOpts(args[2:], false, true)
+	if err != nil {
+		c.deferError(err)
+		return
+	}
+	c.queue(replyVersioned, Mutation{Key: args[1], Delete: true, EventTime: o.eventTime})
+}

@@ -1,0 +1,129 @@
+package store
+
+import "github.com/vasto-kv/vasto/store/resp"
+
+// replyKind says how a deferred write reply is rendered once its commit is
+// done.
+type replyKind uint8
+
+const (
+	replyOK        replyKind = iota // +OK once every write landed
+	replyDelCount                   // :n keys that existed
+	replyVersioned                  // VSET/VDEL result array
+	replyError                      // an error decided before the commit
+)
+
+// deferred is the reply of one write command waiting for its commit.
+type deferred struct {
+	kind  replyKind
+	group int // index into pendingWrites.groups
+	first int // first write of this command in the group
+	n     int
+	err   error
+}
+
+// writeGroup is the writes of one pipeline batch to one shard.
+type writeGroup struct {
+	shard   *Shard
+	writes  []Prepared
+	results []Result
+	err     error
+}
+
+// pendingWrites collects the writes of the commands of one pipeline batch.
+type pendingWrites struct {
+	groups  []writeGroup
+	replies []deferred
+}
+
+// add queues prepared writes of one command for sh and its reply.
+func (p *pendingWrites) add(sh *Shard, kind replyKind, writes ...Prepared) {
+	g := -1
+	for i := range p.groups {
+		if p.groups[i].shard == sh {
+			g = i
+			break
+		}
+	}
+	if g < 0 {
+		p.groups = append(p.groups, writeGroup{shard: sh})
+		g = len(p.groups) - 1
+	}
+	grp := &p.groups[g]
+	p.replies = append(p.replies, deferred{kind: kind, group: g, first: len(grp.writes), n: len(writes)})
+	grp.writes = append(grp.writes, writes...)
+}
+
+// deferError queues an error reply behind the pending writes so replies stay
+// in order.
+func (c *conn) deferError(err error) {
+	if len(c.pending.replies) == 0 {
+		c.writeErr(err)
+		return
+	}
+	c.pending.replies = append(c.pending.replies, deferred{kind: replyError, err: err})
+}
+
+// flushWrites commits every pending group and writes the deferred replies
+// in order.
+func (c *conn) flushWrites() {
+	p := &c.pending
+	if len(p.replies) == 0 {
+		return
+	}
+	ctx := c.srv.ctx
+	for i := range p.groups {
+		g := &p.groups[i]
+		g.results, g.err = g.shard.Commit(ctx, g.writes)
+	}
+	for _, d := range p.replies {
+		c.renderDeferred(d)
+	}
+	for i := range p.groups {
+		p.groups[i] = writeGroup{}
+	}
+	p.groups = p.groups[:0]
+	p.replies = p.replies[:0]
+}
+
+func (c *conn) renderDeferred(d deferred) {
+	if d.kind == replyError {
+		c.writeErr(d.err)
+		return
+	}
+	g := &c.pending.groups[d.group]
+	if g.err != nil {
+		c.writeErr(g.err)
+		return
+	}
+	res := g.results[d.first : d.first+d.n]
+	switch d.kind {
+	case replyOK:
+		c.w.WriteSimple("OK")
+	case replyDelCount:
+		n := int64(0)
+		for _, r := range res {
+			if r.Existed {
+				n++
+			}
+		}
+		c.w.WriteInt(n)
+	case replyVersioned:
+		writeResult(c.w, res[0])
+	}
+}
+
+// writeResult renders a VSET/VDEL result: applied, event time, origin DC,
+// origin node and log index of the version the key now holds.
+func writeResult(w *resp.Writer, r Result) {
+	w.WriteArray(5)
+	if r.Applied {
+		w.WriteInt(1)
+	} else {
+		w.WriteInt(0)
+	}
+	w.WriteInt(r.Version.Time)
+	w.WriteBulkString(r.Version.DC)
+	w.WriteBulkString(r.Version.Node)
+	w.WriteInt(int64(r.LogIndex))
+}

@@ -1,0 +1,314 @@
+package store
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+)
+
+// GET key
+func cmdGet(c *conn, args [][]byte) {
+	sh, err := c.target()
+	if err != nil {
+		c.writeErr(err)
+		return
+	}
+	rec, err := sh.Get(args[1])
+	switch {
+	case errors.Is(err, ErrNotFound):
+		c.w.WriteNull()
+	case err != nil:
+		c.writeErr(err)
+	default:
+		c.w.WriteBulk(rec.Value)
+	}
+}
+
+// VGET key: [value, event time, origin dc, origin node, expires at] or null.
+func cmdVGet(c *conn, args [][]byte) {
+	sh, err := c.target()
+	if err != nil {
+		c.writeErr(err)
+		return
+	}
+	rec, err := sh.Get(args[1])
+	switch {
+	case errors.Is(err, ErrNotFound):
+		c.w.WriteNullArray()
+	case err != nil:
+		c.writeErr(err)
+	default:
+		c.w.WriteArray(5)
+		c.w.WriteBulk(rec.Value)
+		c.w.WriteInt(rec.Version.Time)
+		c.w.WriteBulkString(rec.Version.DC)
+		c.w.WriteBulkString(rec.Version.Node)
+		c.w.WriteInt(rec.ExpiresAt)
+	}
+}
+
+// MGET key [key ...]
+func cmdMGet(c *conn, args [][]byte) {
+	sh, err := c.target()
+	if err != nil {
+		c.writeErr(err)
+		return
+	}
+	recs, found, err := sh.MultiGet(args[1:])
+	if err != nil {
+		c.writeErr(err)
+		return
+	}
+	c.w.WriteArray(len(recs))
+	for i, r := range recs {
+		if found[i] {
+			c.w.WriteBulk(r.Value)
+		} else {
+			c.w.WriteNull()
+		}
+	}
+}
+
+// EXISTS key [key ...]: how many of the keys (counting repeats) are live.
+func cmdExists(c *conn, args [][]byte) {
+	sh, err := c.target()
+	if err != nil {
+		c.writeErr(err)
+		return
+	}
+	_, found, err := sh.MultiGet(args[1:])
+	if err != nil {
+		c.writeErr(err)
+		return
+	}
+	n := int64(0)
+	for _, f := range found {
+		if f {
+			n++
+		}
+	}
+	c.w.WriteInt(n)
+}
+
+// PTTL key: -2 if the key has no live value, -1 if it never expires, else
+// the milliseconds left.
+func cmdPTTL(c *conn, args [][]byte) { c.ttl(args[1], 1e6, 0) }
+
+// TTL key: as PTTL in seconds.
+func cmdTTL(c *conn, args [][]byte) { c.ttl(args[1], 1e9, 5e8) }
+
+// ttl answers PTTL and TTL: the time left in unit, rounded as Redis does.
+func (c *conn) ttl(key []byte, unit, round int64) {
+	sh, err := c.target()
+	if err != nil {
+		c.writeErr(err)
+		return
+	}
+	rec, err := sh.Get(key)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		c.w.WriteInt(-2)
+	case err != nil:
+		c.writeErr(err)
+	case rec.ExpiresAt == 0:
+		c.w.WriteInt(-1)
+	default:
+		left := rec.ExpiresAt - c.srv.cfg.Engine.cfg.Clock.Now()
+		c.w.WriteInt(max(0, (left+round)/unit))
+	}
+}
+
+// SCAN cursor [MATCH pattern] [COUNT n]: Redis-style iteration over the
+// selected shard. Cursors are numbers kept by the connection.
+func cmdScan(c *conn, args [][]byte) {
+	sh, err := c.target()
+	if err != nil {
+		c.writeErr(err)
+		return
+	}
+	cur, err := strconv.ParseUint(string(args[1]), 10, 64)
+	if err != nil {
+		c.writeErr(syntaxf("invalid cursor"))
+		return
+	}
+	var pattern []byte
+	count := 10
+	for i := 2; i < len(args); i += 2 {
+		if i+1 >= len(args) {
+			c.writeErr(syntaxf("option needs a value"))
+			return
+		}
+		switch strings.ToUpper(string(args[i])) {
+		case "MATCH":
+			pattern = args[i+1]
+		case "COUNT":
+			n, err := strconv.Atoi(string(args[i+1]))
+			if err != nil || n <= 0 || n > MaxScanLimit {
+				c.writeErr(syntaxf("COUNT must be in 1..%d", MaxScanLimit))
+				return
+			}
+			count = n
+		default:
+			c.writeErr(syntaxf("unsupported SCAN option %s", clip(args[i])))
+			return
+		}
+	}
+	start := []byte(nil)
+	if cur != 0 {
+		var ok bool
+		if start, ok = c.scans.take(cur); !ok {
+			c.writeErr(syntaxf("unknown or expired cursor %d", cur))
+			return
+		}
+	}
+	res, err := sh.Scan(ScanOptions{Start: start, Prefix: literalPrefix(pattern), Limit: count})
+	if err != nil {
+		c.writeErr(err)
+		return
+	}
+	next := uint64(0)
+	if res.Next != nil {
+		next = c.scans.put(res.Next)
+	}
+	var keys [][]byte
+	for _, it := range res.Items {
+		if pattern == nil || globMatch(pattern, it.Key) {
+			keys = append(keys, it.Key)
+		}
+	}
+	c.w.WriteArray(2)
+	c.w.WriteBulkString(strconv.FormatUint(next, 10))
+	c.w.WriteArray(len(keys))
+	for _, k := range keys {
+		c.w.WriteBulk(k)
+	}
+}
+
+// VSCAN [PREFIX p] [START s] [END e] [LIMIT n] [WITHVERSIONS]: a range scan
+// in key order. Reply: [next start key or null, [key, value, ...]]; with
+// WITHVERSIONS each entry is key, value, event time, origin dc, origin node.
+func cmdVScan(c *conn, args [][]byte) {
+	sh, err := c.target()
+	if err != nil {
+		c.writeErr(err)
+		return
+	}
+	o := ScanOptions{Limit: 100}
+	versions := false
+	for i := 1; i < len(args); i++ {
+		opt := strings.ToUpper(string(args[i]))
+		if opt == "WITHVERSIONS" {
+			versions = true
+			continue
+		}
+		if i+1 >= len(args) {
+			c.writeErr(syntaxf("option %s needs a value", clip(args[i])))
+			return
+		}
+		v := args[i+1]
+		i++
+		switch opt {
+		case "PREFIX":
+			o.Prefix = v
+		case "START":
+			o.Start = v
+		case "END":
+			o.End = v
+		case "LIMIT":
+			n, err := strconv.Atoi(string(v))
+			if err != nil {
+				c.writeErr(syntaxf("LIMIT is not an integer"))
+				return
+			}
+			o.Limit = n
+		default:
+			c.writeErr(syntaxf("unsupported VSCAN option %s", clip(args[i-1])))
+			return
+		}
+	}
+	res, err := sh.Scan(o)
+	if err != nil {
+		c.writeErr(err)
+		return
+	}
+	c.w.WriteArray(2)
+	if res.Next == nil {
+		c.w.WriteNull()
+	} else {
+		c.w.WriteBulk(res.Next)
+	}
+	per := 2
+	if versions {
+		per = 5
+	}
+	c.w.WriteArray(per * len(res.Items))
+	for _, it := range res.Items {
+		c.w.WriteBulk(it.Key)
+		c.w.WriteBulk(it.Record.Value)
+		if versions {
+			c.w.WriteInt(it.Record.Version.Time)
+			c.w.WriteBulkString(it.Record.Version.DC)
+			c.w.WriteBulkString(it.Record.Version.Node)
+		}
+	}
+}
+
+// VLOG from [COUNT n]: change-log entries from index from on, each as
+// [index, key, value or null for a delete, event time, origin dc, origin node,
+// expires at].
+func cmdVLog(c *conn, args [][]byte) {
+	sh, err := c.target()
+	if err != nil {
+		c.writeErr(err)
+		return
+	}
+	from, err := strconv.ParseUint(string(args[1]), 10, 64)
+	if err != nil {
+		c.writeErr(syntaxf("from is not an integer"))
+		return
+	}
+	count := 100
+	if len(args) == 4 && strings.EqualFold(string(args[2]), "COUNT") {
+		if count, err = strconv.Atoi(string(args[3])); err != nil {
+			c.writeErr(syntaxf("COUNT is not an integer"))
+			return
+		}
+	} else if len(args) != 2 {
+		c.writeErr(syntaxf("VLOG from [COUNT n]"))
+		return
+	}
+	entries, err := sh.ReadLog(from, count)
+	if err != nil {
+		c.writeErr(err)
+		return
+	}
+	c.w.WriteArray(len(entries))
+	for _, e := range entries {
+		r := e.Change.Record
+		c.w.WriteArray(7)
+		c.w.WriteInt(int64(e.Index))
+		c.w.WriteBulk(e.Change.Key)
+		if r.IsTombstone() {
+			c.w.WriteNull()
+		} else {
+			c.w.WriteBulk(r.Value)
+		}
+		c.w.WriteInt(r.Version.Time)
+		c.w.WriteBulkString(r.Version.DC)
+		c.w.WriteBulkString(r.Version.Node)
+		c.w.WriteInt(r.ExpiresAt)
+	}
+}
+
+// VLOGINFO: [first index held, last index written].
+func cmdVLogInfo(c *conn, _ [][]byte) {
+	sh, err := c.target()
+	if err != nil {
+		c.writeErr(err)
+		return
+	}
+	first, last := sh.LogBounds()
+	c.w.WriteArray(2)
+	c.w.WriteInt(int64(first))
+	c.w.WriteInt(int64(last))
+}

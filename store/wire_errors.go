@@ -1,0 +1,65 @@
+package store
+
+import (
+	"errors"
+	"io"
+	"strings"
+
+	"github.com/vasto-kv/vasto/lww"
+	"github.com/vasto-kv/vasto/store/resp"
+)
+
+// Error codes on the wire. The first word of a RESP error is its code;
+// clients match on the code, never on the rest of the text. The codes are
+// stable: see docs/protocol.md.
+const (
+	codeErr      = "ERR"      // syntax, arity, unknown command, protocol
+	codeTooLarge = "TOOLARGE" // key, value, batch or command over a limit
+	codeBadTime  = "BADTIME"  // event time or TTL rejected by the guard rails
+	codeNoShard  = "NOSHARD"  // keyspace/shard not held by this store
+	codeBadName  = "BADNAME"  // keyspace name not allowed
+	codeClosed   = "CLOSED"   // store shutting down; retry elsewhere
+	codeCorrupt  = "CORRUPT"  // stored data could not be decoded
+	codeIO       = "IOERR"    // the storage engine failed the operation
+)
+
+// wireError maps an error to its code and message.
+func wireError(err error) string {
+	var re redisError
+	if errors.As(err, &re) {
+		return codeErr + " " + string(re)
+	}
+	code := codeIO
+	switch {
+	case errors.Is(err, ErrKeyTooLarge), errors.Is(err, ErrValueTooLarge),
+		errors.Is(err, ErrBatchTooLarge), errors.Is(err, resp.ErrTooLarge):
+		code = codeTooLarge
+	case errors.Is(err, lww.ErrEventTimeInFuture), errors.Is(err, lww.ErrEventTimeNotPositive),
+		errors.Is(err, lww.ErrInvalidTTL), errors.Is(err, lww.ErrExpiryOverflow):
+		code = codeBadTime
+	case errors.Is(err, ErrNoShard):
+		code = codeNoShard
+	case errors.Is(err, ErrBadName):
+		code = codeBadName
+	case errors.Is(err, ErrClosed):
+		code = codeClosed
+	case errors.Is(err, ErrCorrupt):
+		code = codeCorrupt
+	case errors.Is(err, errSyntax), errors.Is(err, ErrBadRange), errors.Is(err, lww.ErrInvalidRecord):
+		code = codeErr
+	}
+	msg := err.Error()
+	for _, p := range []string{"store: ", "lww: ", "resp: "} {
+		msg = strings.ReplaceAll(msg, p, "")
+	}
+	return code + " " + msg
+}
+
+func (c *conn) writeErr(err error) { c.w.WriteError(wireError(err)) }
+
+func errTooLargeWire(err error) error { return err }
+
+func isEOF(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		strings.Contains(err.Error(), "connection reset")
+}
