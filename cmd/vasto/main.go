@@ -1,0 +1,115 @@
+// Command vasto is Vasto's single binary: each subcommand runs one daemon or
+// one operator action.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// subcommand is one `vasto NAME` entry point.
+type subcommand struct {
+	summary string
+	run     func(ctx context.Context, env *env, args []string) error
+}
+
+var subcommands = map[string]subcommand{
+	"store":   {"run a store: RocksDB shards served over the Redis protocol", runStore},
+	"version": {"print the version", runVersion},
+}
+
+// env is what every subcommand gets from main: its streams and the root
+// logger.
+type env struct {
+	stdout, stderr io.Writer
+	logLevel       string
+}
+
+// errUsage marks a command-line mistake: exit code 2.
+var errUsage = errors.New("usage")
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stderr)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	sc, ok := subcommands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "vasto: unknown command %q\n\n", args[0])
+		usage(stderr)
+		return 2
+	}
+	e := &env{stdout: stdout, stderr: stderr, logLevel: envOr("VASTO_LOG_LEVEL", "info")}
+	err := sc.run(ctx, e, args[1:])
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(stderr, "vasto %s: %v\n", args[0], err)
+		return 2
+	default:
+		fmt.Fprintf(stderr, "vasto %s: %v\n", args[0], err)
+		return 1
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: vasto COMMAND [flags]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "commands:")
+	names := make([]string, 0, len(subcommands))
+	for n := range subcommands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-10s %s\n", n, subcommands[n].summary)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "run 'vasto COMMAND -h' for the flags of a command")
+}
+
+// rootLogger is the process's one root logger; components take Named
+// children of it.
+func (e *env) rootLogger() hclog.Logger {
+	return hclog.New(&hclog.LoggerOptions{
+		Name:   "vasto",
+		Level:  hclog.LevelFromString(e.logLevel),
+		Output: e.stderr,
+	})
+}
+
+func envOr(key, def string) string {
+	if v := strings.TrimSpace(os.Getenv(key)); v != "" {
+		return v
+	}
+	return def
+}
+
+func runVersion(_ context.Context, e *env, _ []string) error {
+	fmt.Fprintln(e.stdout, "vasto", version)
+	return nil
+}
