@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -19,10 +20,11 @@ type outcome struct {
 	Err  string
 }
 
-// collect reads commands from rd until a non-recoverable error, checking
-// the invariants of every result.
-func collect(t *testing.T, rd io.Reader, lim Limits, inputLen int) []outcome {
-	r := NewReader(rd, lim)
+// collect reads commands from rd with r, reset to rd, until a
+// non-recoverable error, checking the invariants of every result.
+func collect(t *testing.T, r *Reader, rd io.Reader, inputLen int) []outcome {
+	r.Reset(rd)
+	lim := r.Limits()
 	var out []outcome
 	for {
 		args, err := r.ReadCommand()
@@ -32,8 +34,9 @@ func collect(t *testing.T, rd io.Reader, lim Limits, inputLen int) []outcome {
 		} else {
 			out = append(out, outcome{Err: err.Error()})
 		}
-		// Every successful or recoverable call consumes input.
-		require.LessOrEqual(t, len(out), inputLen+1, "ReadCommand made no progress")
+		if len(out) > inputLen+1 { // every non-final call consumes input
+			t.Fatalf("ReadCommand made no progress: %q", out)
+		}
 		if err != nil && !IsRecoverable(err) {
 			checkTerminal(t, r, err)
 			return out
@@ -41,18 +44,22 @@ func collect(t *testing.T, rd io.Reader, lim Limits, inputLen int) []outcome {
 	}
 }
 
-// checkCommand checks that a returned command respects lim.
+// checkCommand checks that a returned command respects lim. It avoids
+// testify in this hot loop to keep fuzzing fast.
 func checkCommand(t *testing.T, args [][]byte, lim Limits) {
-	require.NotEmpty(t, args)
-	require.LessOrEqual(t, len(args), lim.MaxArgs)
+	if len(args) == 0 || len(args) > lim.MaxArgs {
+		t.Fatalf("%d arguments, limit %d", len(args), lim.MaxArgs)
+	}
 	total := 0
 	for _, a := range args {
-		require.NotNil(t, a)
-		require.LessOrEqual(t, len(a), lim.MaxArgSize)
-		require.Equal(t, len(a), cap(a))
+		if a == nil || len(a) > lim.MaxArgSize || len(a) != cap(a) {
+			t.Fatalf("bad argument %q (cap %d), limit %d", a, cap(a), lim.MaxArgSize)
+		}
 		total += len(a)
 	}
-	require.LessOrEqual(t, total, lim.MaxCommandSize)
+	if total > lim.MaxCommandSize {
+		t.Fatalf("%d bytes of arguments, limit %d", total, lim.MaxCommandSize)
+	}
 }
 
 // checkTerminal checks the class of a non-recoverable error and that it is
@@ -98,11 +105,19 @@ func FuzzReadCommand(f *testing.F) {
 	for _, s := range readerSeeds {
 		f.Add([]byte(s))
 	}
+	// The fuzz function runs sequentially within a worker process, so the
+	// Readers (and their 64 KiB buffers) are reused across inputs.
+	readers := make([]*Reader, len(chunkings))
+	for i := range readers {
+		readers[i] = NewReader(nil, fuzzLimits)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		want := collect(t, bytes.NewReader(data), fuzzLimits, len(data))
-		for _, c := range chunkings[1:] {
-			got := collect(t, c.wrap(bytes.NewReader(data)), fuzzLimits, len(data))
-			require.Equal(t, want, got, "results depend on read sizes (%s)", c.name)
+		want := collect(t, readers[0], bytes.NewReader(data), len(data))
+		for i, c := range chunkings[1:] {
+			got := collect(t, readers[i+1], c.wrap(bytes.NewReader(data)), len(data))
+			if !reflect.DeepEqual(want, got) {
+				t.Fatalf("results depend on read sizes (%s):\nwhole: %q\n%s: %q", c.name, want, c.name, got)
+			}
 		}
 	})
 }
