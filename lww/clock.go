@@ -1,6 +1,7 @@
 package lww
 
 import (
+	"math"
 	"sync/atomic"
 	"time"
 )
@@ -87,6 +88,9 @@ func (h *HLC) Now() int64 {
 		next := phys
 		if next <= last {
 			next = last + 1
+			if last == math.MaxInt64 {
+				return last // saturate rather than wrap
+			}
 		}
 		if h.last.CompareAndSwap(last, next) {
 			return next

@@ -96,10 +96,14 @@ func AppendChange(dst []byte, c Change) ([]byte, error) {
 	if len(c.Key) == 0 {
 		return dst, errorf(ErrInvalidRecord, "empty key")
 	}
-	dst = append(dst, FormatChangeV1)
-	dst = binary.AppendUvarint(dst, uint64(len(c.Key)))
-	dst = append(dst, c.Key...)
-	return AppendRecord(dst, c.Record)
+	out := append(dst, FormatChangeV1)
+	out = binary.AppendUvarint(out, uint64(len(c.Key)))
+	out = append(out, c.Key...)
+	out, err := AppendRecord(out, c.Record)
+	if err != nil {
+		return dst, err // like AppendRecord: nothing appended on error
+	}
+	return out, nil
 }
 
 // DecodeChange decodes a change. Key and Record.Value alias b.
@@ -115,8 +119,12 @@ func DecodeChange(b []byte) (Change, error) {
 	if d.err != nil || len(key) == 0 {
 		return Change{}, errorf(ErrCorrupt, "change key")
 	}
-	if f := d.byte(); d.err != nil || f != FormatRecordV1 {
-		return Change{}, errorf(ErrUnknownFormat, "change record format")
+	f := d.byte()
+	if d.err != nil {
+		return Change{}, errorf(ErrCorrupt, "change has no record")
+	}
+	if f != FormatRecordV1 {
+		return Change{}, errorf(ErrUnknownFormat, "change record format 0x%02x", f)
 	}
 	rec, err := d.record()
 	if err != nil {
@@ -152,7 +160,9 @@ func (d *decoder) uvarint() uint64 {
 		return 0
 	}
 	v, n := binary.Uvarint(d.b[d.off:])
-	if n <= 0 {
+	// Only the shortest (canonical) form is accepted, so every record has
+	// exactly one encoding and replicas can compare encoded bytes.
+	if n <= 0 || n != uvarintLen(v) {
 		d.fail()
 		return 0
 	}

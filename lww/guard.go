@@ -25,8 +25,11 @@ func (g Guard) CheckEventTime(eventTime, now int64) error {
 		return errorf(ErrEventTimeNotPositive, "event time %d", eventTime)
 	}
 	limit := now
-	if g.MaxFuture > 0 && now <= math.MaxInt64-int64(g.MaxFuture) {
-		limit = now + int64(g.MaxFuture)
+	if g.MaxFuture > 0 {
+		limit = math.MaxInt64 // saturate: now+MaxFuture would overflow
+		if now <= math.MaxInt64-int64(g.MaxFuture) {
+			limit = now + int64(g.MaxFuture)
+		}
 	}
 	if eventTime > limit {
 		return errorf(ErrEventTimeInFuture, "event time %d is %s ahead of the local clock (limit %s)",
