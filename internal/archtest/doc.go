@@ -1,0 +1,24 @@
+// Package archtest enforces vasto's import rules as an ordinary Go test, so
+// that `go test ./...` (and therefore CI) fails when a package crosses a layer
+// boundary. The package has no non-test code besides this comment.
+//
+// The rules (module github.com/vasto-kv/vasto):
+//
+//   - packages under lww/ import only the standard library, directly and
+//     transitively (other lww/ packages are allowed; cgo is not);
+//   - only packages under store/ import github.com/linxGnu/grocksdb directly;
+//   - only packages under bus/ import github.com/nats-io/... directly;
+//   - client/ and its subpackages never import, even transitively and even
+//     from their _test.go files, any server package: master, store, dc, bus,
+//     chaos, cmd (or anything below them);
+//   - only packages under cmd/ import "flag" directly.
+//
+// Apart from the client rule, _test.go files are exempt. Packages that do not
+// exist yet are simply not checked. The import graph comes from
+// `go list -e -deps -test -json ./...` run at the module root, so files
+// excluded by build constraints for the current GOOS/GOARCH/tags are not seen.
+//
+// The same rules (direct imports only) are expressed for golangci-lint's
+// depguard in .golangci.yml; this test is the authoritative check because it
+// also sees transitive imports.
+package archtest

@@ -1,0 +1,303 @@
+package archtest
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// modulePath is the module whose layering the rules describe.
+const modulePath = "github.com/vasto-kv/vasto"
+
+// serverDirs are the module's server-side trees; client must not depend on them.
+var serverDirs = []string{"master", "store", "dc", "bus", "chaos", "cmd"}
+
+// Package is the subset of `go list -json` output that the rules need.
+type Package struct {
+	ImportPath string // may carry a test-variant suffix: "p [q.test]"
+	Name       string
+	Standard   bool
+	ForTest    string // set on packages compiled only for q's test binary
+	Imports    []string
+	Deps       []string
+	Module     *struct{ Path string }
+	Error      *struct{ Err string }
+}
+
+// Violation is one broken import rule.
+type Violation struct {
+	Rule    string   // rule name, e.g. "lww-stdlib-only"
+	Package string   // offending package, as named by label()
+	Import  string   // forbidden package that is imported
+	Chain   []string // import path from Package to Import, if transitive
+	Why     string   // what the rule says
+}
+
+func (v Violation) String() string {
+	s := fmt.Sprintf("[%s] %s imports %s", v.Rule, v.Package, v.Import)
+	if len(v.Chain) > 2 {
+		s += " (via " + strings.Join(v.Chain, " -> ") + ")"
+	}
+	return s + ": " + v.Why
+}
+
+// key identifies a violation in tests.
+func (v Violation) key() string { return v.Rule + "|" + v.Package + "|" + v.Import }
+
+// basePath strips a test-variant suffix: "p [q.test]" -> "p".
+func basePath(importPath string) string {
+	if i := strings.Index(importPath, " ["); i >= 0 {
+		return importPath[:i]
+	}
+	return importPath
+}
+
+// under reports whether path is the module's package dir or below it.
+func under(path, dir string) bool {
+	root := modulePath + "/" + dir
+	return path == root || strings.HasPrefix(path, root+"/")
+}
+
+func inModule(path string) bool {
+	return path == modulePath || strings.HasPrefix(path, modulePath+"/")
+}
+
+// importMatches reports whether imp is pkg or one of its subpackages.
+func importMatches(imp, pkg string) bool {
+	return imp == pkg || strings.HasPrefix(imp, pkg+"/")
+}
+
+// kind classifies a package from `go list -test -deps`.
+type kind int
+
+const (
+	kindPlain    kind = iota // ordinary package, non-test files only
+	kindTest                 // p [p.test]: p compiled with its _test.go files
+	kindXTest                // p_test [p.test]: external test package
+	kindRecomp               // d [p.test]: a dependency recompiled for p's test
+	kindTestMain             // p.test: generated test main
+)
+
+func classify(p *Package) kind {
+	base := basePath(p.ImportPath)
+	switch {
+	case p.ForTest == "" && base == p.ImportPath && p.Name == "main" && strings.HasSuffix(base, ".test"):
+		return kindTestMain
+	case p.ForTest == "" && base == p.ImportPath:
+		return kindPlain
+	case base == p.ForTest:
+		return kindTest
+	case base == p.ForTest+"_test":
+		return kindXTest
+	default:
+		return kindRecomp
+	}
+}
+
+// owner is the package directory's import path that p's files belong to.
+func owner(p *Package) string {
+	if classify(p) == kindXTest {
+		return p.ForTest
+	}
+	return basePath(p.ImportPath)
+}
+
+// label names p for messages, marking test packages.
+func label(p *Package) string {
+	switch classify(p) {
+	case kindTest:
+		return basePath(p.ImportPath) + " (with _test.go files)"
+	case kindXTest:
+		return basePath(p.ImportPath) + " (external _test.go package)"
+	}
+	return basePath(p.ImportPath)
+}
+
+// isStd reports whether path is a standard-library package.
+func isStd(byPath map[string]*Package, path string) bool {
+	if p, ok := byPath[path]; ok && p.Standard {
+		return true
+	}
+	if path == "C" {
+		return false
+	}
+	first, _, _ := strings.Cut(basePath(path), "/")
+	// Standard-library import paths never have a dot in their first element.
+	return !strings.Contains(first, ".") && !inModule(basePath(path))
+}
+
+// reach walks p's import graph breadth-first and returns, for every package
+// for which bad is true, the shortest import chain from p to it. The walk
+// does not continue through bad packages.
+func reach(byPath map[string]*Package, from *Package, bad func(string) bool) map[string][]string {
+	found := map[string][]string{}
+	prev := map[string]string{from.ImportPath: ""}
+	queue := []string{from.ImportPath}
+	chain := func(to string) []string {
+		var c []string
+		for n := to; n != ""; n = prev[n] {
+			c = append([]string{basePath(n)}, c...)
+		}
+		return c
+	}
+	for len(queue) > 0 {
+		cur := queue[0]
+		queue = queue[1:]
+		p, ok := byPath[cur]
+		if !ok {
+			continue
+		}
+		for _, imp := range p.Imports {
+			if _, seen := prev[imp]; seen {
+				continue
+			}
+			prev[imp] = cur
+			if bad(imp) {
+				if _, dup := found[basePath(imp)]; !dup {
+					found[basePath(imp)] = chain(imp)
+				}
+				continue
+			}
+			queue = append(queue, imp)
+		}
+	}
+	// Deps is authoritative even where the graph is incomplete (packages
+	// with load errors): report anything the walk could not reach, except
+	// what lies behind a package already reported.
+	covered := map[string]bool{}
+	for n := range prev {
+		if bad(n) {
+			covered[n] = true
+			if p, ok := byPath[n]; ok {
+				for _, d := range p.Deps {
+					covered[d] = true
+				}
+			}
+		}
+	}
+	for _, d := range from.Deps {
+		if bad(d) && !covered[d] {
+			if _, ok := found[basePath(d)]; !ok {
+				found[basePath(d)] = []string{basePath(from.ImportPath), "...", basePath(d)}
+			}
+		}
+	}
+	return found
+}
+
+// directRule forbids a direct import outside an allowed directory.
+type directRule struct {
+	name      string
+	forbidden string // package (and subpackages) that may not be imported
+	prefix    bool   // forbidden is a path prefix such as "github.com/nats-io/"
+	allowedIn string // module dir whose packages may import it
+	why       string
+}
+
+var directRules = []directRule{
+	{
+		name:      "rocksdb-only-in-store",
+		forbidden: "github.com/linxGnu/grocksdb",
+		allowedIn: "store",
+		why:       "only packages under store/ may import RocksDB (grocksdb) directly",
+	},
+	{
+		name:      "nats-only-in-bus",
+		forbidden: "github.com/nats-io/",
+		prefix:    true,
+		allowedIn: "bus",
+		why:       "only packages under bus/ may import github.com/nats-io/... directly",
+	},
+	{
+		name:      "flag-only-in-cmd",
+		forbidden: "flag",
+		allowedIn: "cmd",
+		why:       `only packages under cmd/ may import "flag"; take configuration as parameters`,
+	},
+}
+
+func (r directRule) matches(imp string) bool {
+	if r.prefix {
+		return strings.HasPrefix(imp, r.forbidden)
+	}
+	return importMatches(imp, r.forbidden)
+}
+
+// Check applies every import rule to pkgs (the output of
+// `go list -e -deps -test -json ./...`) and returns the violations, sorted.
+func Check(pkgs []*Package) []Violation {
+	byPath := make(map[string]*Package, len(pkgs))
+	for _, p := range pkgs {
+		byPath[p.ImportPath] = p
+	}
+
+	var out []Violation
+	seen := map[string]bool{}
+	add := func(v Violation) {
+		if !seen[v.key()] {
+			seen[v.key()] = true
+			out = append(out, v)
+		}
+	}
+
+	for _, p := range pkgs {
+		k := classify(p)
+		own := owner(p)
+		if !inModule(own) || k == kindTestMain {
+			continue
+		}
+
+		// Rules that ignore _test.go files look at plain packages only:
+		// every package matched by ./... is listed in plain form.
+		if k == kindPlain {
+			for _, r := range directRules {
+				if under(own, r.allowedIn) {
+					continue
+				}
+				for _, imp := range p.Imports {
+					if r.matches(imp) {
+						add(Violation{Rule: r.name, Package: label(p), Import: imp, Chain: []string{own, imp}, Why: r.why})
+					}
+				}
+			}
+
+			if under(own, "lww") {
+				why := "packages under lww/ may use only the standard library (and other lww/ packages)"
+				for _, imp := range p.Imports {
+					if imp == "C" {
+						add(Violation{Rule: "lww-stdlib-only", Package: label(p), Import: "C", Chain: []string{own, "C"}, Why: why + "; cgo is not allowed"})
+					}
+				}
+				bad := func(path string) bool {
+					b := basePath(path)
+					return !isStd(byPath, path) && !under(b, "lww")
+				}
+				for imp, chain := range reach(byPath, p, bad) {
+					add(Violation{Rule: "lww-stdlib-only", Package: label(p), Import: imp, Chain: chain, Why: why})
+				}
+			}
+		}
+
+		// The client rule also holds for client's own tests.
+		if under(own, "client") && k != kindRecomp {
+			bad := func(path string) bool {
+				b := basePath(path)
+				for _, d := range serverDirs {
+					if under(b, d) {
+						return true
+					}
+				}
+				return false
+			}
+			for imp, chain := range reach(byPath, p, bad) {
+				add(Violation{
+					Rule: "client-no-server", Package: label(p), Import: imp, Chain: chain,
+					Why: "client/ must not depend, even transitively, on server packages (" + strings.Join(serverDirs, ", ") + ")",
+				})
+			}
+		}
+	}
+
+	sort.Slice(out, func(i, j int) bool { return out[i].key() < out[j].key() })
+	return out
+}
