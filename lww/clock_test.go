@@ -36,7 +36,8 @@ func TestSystemClock(t *testing.T) {
 
 func TestManualClock(t *testing.T) {
 	c := NewManualClock(1000)
-	if c.Now() != 1000 || c.Now() != 1000 {
+	first, second := c.Now(), c.Now()
+	if first != 1000 || second != 1000 {
 		t.Fatal("ManualClock moved on its own or did not start at start")
 	}
 	if got := c.Advance(5 * time.Nanosecond); got != 1005 {

@@ -101,8 +101,6 @@ func fmtDraw(v any) string {
 
 func custom[V any](f func(*propT) V) gen[V] { return gen[V]{f} }
 
-func just[V any](v V) gen[V] { return gen[V]{func(*propT) V { return v }} }
-
 // genInt64Range draws from [lo, hi], hitting the ends and their neighbours
 // often.
 func genInt64Range(lo, hi int64) gen[int64] {

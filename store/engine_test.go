@@ -56,7 +56,7 @@ func TestOlderWriteIsNotApplied(t *testing.T) {
 	res, err = s.Write(ctx, Mutation{Key: []byte("k"), Value: []byte("old"), EventTime: baseTime - 20})
 	require.NoError(t, err)
 	require.False(t, res[0].Applied)
-	require.Equal(t, int64(baseTime-10), res[0].Version.Time, "a losing write reports the winner")
+	require.Equal(t, baseTime-10, res[0].Version.Time, "a losing write reports the winner")
 	require.Zero(t, res[0].LogIndex)
 
 	got, err := s.Get([]byte("k"))

@@ -2,7 +2,6 @@ package store
 
 import (
 	"testing"
-	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/stretchr/testify/require"
@@ -65,5 +64,3 @@ func rec(t int64, dc, node, value string) lww.Record {
 func tomb(t int64, dc, node string) lww.Record {
 	return lww.Record{Version: lww.Version{Time: t, DC: dc, Node: node}, Kind: lww.KindTombstone}
 }
-
-func ms(n int) time.Duration { return time.Duration(n) * time.Millisecond }

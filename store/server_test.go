@@ -49,15 +49,15 @@ func TestServerVersionedCommands(t *testing.T) {
 
 	res, err := rc.Do(ctx, "VSET", "k", "new", "EVENTTIME", baseTime-100).Slice()
 	require.NoError(t, err)
-	require.Equal(t, []any{int64(1), int64(baseTime - 100), "dc1", "store1", int64(1)}, res)
+	require.Equal(t, []any{int64(1), baseTime - 100, "dc1", "store1", int64(1)}, res)
 
 	res, err = rc.Do(ctx, "VSET", "k", "old", "EVENTTIME", baseTime-200).Slice()
 	require.NoError(t, err)
-	require.Equal(t, []any{int64(0), int64(baseTime - 100), "dc1", "store1", int64(0)}, res, "an older write is not applied and reports the winner")
+	require.Equal(t, []any{int64(0), baseTime - 100, "dc1", "store1", int64(0)}, res, "an older write is not applied and reports the winner")
 
 	got, err := rc.Do(ctx, "VGET", "k").Slice()
 	require.NoError(t, err)
-	require.Equal(t, []any{"new", int64(baseTime - 100), "dc1", "store1", int64(0)}, got)
+	require.Equal(t, []any{"new", baseTime - 100, "dc1", "store1", int64(0)}, got)
 
 	res, err = rc.Do(ctx, "VDEL", "k", "EVENTTIME", baseTime-50).Slice()
 	require.NoError(t, err)
@@ -72,7 +72,7 @@ func TestServerVersionedCommands(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, log, 2)
 	first := log[0].([]any)
-	require.Equal(t, []any{int64(1), "k", "new", int64(baseTime - 100), "dc1", "store1", int64(0)}, first)
+	require.Equal(t, []any{int64(1), "k", "new", baseTime - 100, "dc1", "store1", int64(0)}, first)
 	second := log[1].([]any)
 	require.Nil(t, second[2], "a delete has a null value in the log")
 

@@ -2,6 +2,7 @@ package resp
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 )
 
@@ -56,7 +57,7 @@ func (r *Reader) readLine() ([]byte, error) {
 		return trimInline(line, limit)
 	}
 	acc := append(r.line[:0], line...)
-	for err == bufio.ErrBufferFull && len(acc) <= limit+1 {
+	for errors.Is(err, bufio.ErrBufferFull) && len(acc) <= limit+1 {
 		line, err = r.br.ReadSlice('\n')
 		acc = append(acc, line...)
 	}

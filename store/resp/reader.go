@@ -3,6 +3,7 @@ package resp
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 )
@@ -410,7 +411,7 @@ func parseLen(b []byte) (int, bool) {
 
 // unexpected turns io.EOF inside a command into io.ErrUnexpectedEOF.
 func unexpected(err error) error {
-	if err == io.EOF {
+	if errors.Is(err, io.EOF) {
 		return io.ErrUnexpectedEOF
 	}
 	return err

@@ -126,7 +126,7 @@ func TestReadCommandArgsOwnedByCaller(t *testing.T) {
 			var all [][][]byte
 			for {
 				args, err := r.ReadCommand()
-				if err == io.EOF {
+				if errors.Is(err, io.EOF) {
 					break
 				}
 				require.NoError(t, err)
