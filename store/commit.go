@@ -3,7 +3,7 @@ package store
 import (
 	"encoding/binary"
 	"fmt"
-	"runtime"
+	"sync"
 
 	"github.com/linxGnu/grocksdb"
 
@@ -18,7 +18,8 @@ type commitReq struct {
 	source  string // remote writes: the source replica and its position
 	seq     uint64
 	err     error
-	done    chan struct{}
+	done    chan struct{} // closed when committed
+	lead    chan struct{} // receives leadership
 }
 
 // keyState is the committer's view of one key during a commit.
@@ -53,46 +54,67 @@ func (c *committer) destroy() {
 	}
 }
 
-// runCommitter is the shard's single writer. It takes every request pending
-// when it wakes up and commits them as one batch.
-func (s *Shard) runCommitter() {
-	defer close(s.committerDone)
-	max := s.e.cfg.MaxCommitWrites
-	for {
-		req, ok := <-s.reqs
-		if !ok {
-			return
-		}
-		batch := append(s.c.batch[:0], req)
-		n := len(req.writes)
-		if len(s.reqs) == 0 {
-			// Let writers that are about to submit join this commit.
-			runtime.Gosched()
-		}
-		open := true
-	drain:
-		for n < max {
-			select {
-			case r, more := <-s.reqs:
-				if !more {
-					open = false
-					break drain
-				}
-				batch = append(batch, r)
-				n += len(r.writes)
-			default:
-				break drain
-			}
-		}
-		s.commit(batch)
-		for i := range batch {
-			batch[i] = nil
-		}
-		s.c.batch = batch[:0]
-		if !open {
-			return
-		}
+// commitQueue hands writes to whichever writer is committing. A writer that
+// finds nobody committing becomes the leader: it commits every request
+// pending at that moment (its own first) as one batch. Writers that arrive
+// while a leader commits queue up; when the leader is done it hands
+// leadership to the oldest of them, which commits everything that queued
+// meanwhile as the next batch (group commit). A lone writer commits on its
+// own goroutine with no hand-off, and no writer commits for others for more
+// than one batch.
+type commitQueue struct {
+	mu      sync.Mutex
+	pending []*commitReq // non-empty only while leading
+	leading bool
+}
+
+// enqueue adds req and reports whether the caller leads now.
+func (q *commitQueue) enqueue(req *commitReq) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.pending = append(q.pending, req)
+	if q.leading {
+		return false
 	}
+	q.leading = true
+	return true
+}
+
+// take removes up to max writes' worth of requests, at least one.
+func (q *commitQueue) take(buf []*commitReq, max int) []*commitReq {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	n, i := 0, 0
+	for i < len(q.pending) && (i == 0 || n+len(q.pending[i].writes) <= max) {
+		n += len(q.pending[i].writes)
+		i++
+	}
+	buf = append(buf[:0], q.pending[:i]...)
+	rest := copy(q.pending, q.pending[i:])
+	clear(q.pending[rest:])
+	q.pending = q.pending[:rest]
+	return buf
+}
+
+// handoff passes leadership to the oldest waiting request, or resigns.
+func (q *commitQueue) handoff() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.pending) == 0 {
+		q.leading = false
+		return
+	}
+	q.pending[0].lead <- struct{}{}
+}
+
+// lead commits one batch, which holds the leader's own request, and passes
+// leadership on.
+func (s *Shard) lead() {
+	batch := s.queue.take(s.c.batch, s.e.cfg.MaxCommitWrites)
+	s.commit(batch)
+	clear(batch)
+	s.c.batch = batch[:0]
+	s.queue.handoff()
 }
 
 // commit applies a group of requests in one WriteBatch and answers them.
@@ -161,10 +183,6 @@ func (s *Shard) commitBatch(batch []*commitReq) error {
 			return err
 		}
 		c.wb.PutCF(s.cfData, st.key, c.scratch)
-	}
-	if next != last+1 {
-		binary.BigEndian.PutUint64(c.idx[:], next-1)
-		c.wb.PutCF(s.cfMeta, []byte(metaLogLast), c.idx[:])
 	}
 	moved := s.putCursors(cursors)
 	if err := s.db.Write(s.wo, c.wb); err != nil {

@@ -9,7 +9,7 @@
 //
 //	default   user key -> lww record encoding (value or tombstone, version, expiry)
 //	log       8-byte big-endian log index -> lww change encoding (key + record)
-//	meta      bookkeeping: "log/last", "log/first", "cursor/<source>"
+//	meta      bookkeeping: "log/first", "cursor/<source>"
 //
 // The 64-bit hash that placement and resharding use is not stored: it is
 // xxhash64 of the key bytes, cheaper to recompute (a few nanoseconds for

@@ -17,7 +17,6 @@ const (
 	cfNameLog  = "log"
 	cfNameMeta = "meta"
 
-	metaLogLast   = "log/last"
 	metaLogFirst  = "log/first"
 	metaCursorPfx = "cursor/"
 )
@@ -45,9 +44,8 @@ type Shard struct {
 	mu     sync.RWMutex
 	closed bool
 
-	reqs          chan *commitReq
-	committerDone chan struct{}
-	c             committer // owned by the committer goroutine
+	queue commitQueue
+	c     committer // owned by the current commit leader
 
 	lastIndex  atomic.Uint64 // last change-log index written
 	firstIndex atomic.Uint64 // first change-log index not trimmed
@@ -67,8 +65,6 @@ func openShard(e *Engine, id ShardID) (*Shard, error) {
 		dir:           dir,
 		e:             e,
 		log:           e.log.Named("shard").With("keyspace", id.Keyspace, "shard", id.Shard),
-		reqs:          make(chan *commitReq, 1024),
-		committerDone: make(chan struct{}),
 		cursors:       make(map[string]uint64),
 	}
 	if err := s.openDB(); err != nil {
@@ -79,7 +75,6 @@ func openShard(e *Engine, id ShardID) (*Shard, error) {
 		return nil, err
 	}
 	s.c.init(s)
-	go s.runCommitter()
 	s.log.Debug("shard open", "dir", dir, "log_first", s.firstIndex.Load(), "log_last", s.lastIndex.Load())
 	return s, nil
 }
@@ -150,12 +145,10 @@ func (s *Shard) closeDB() {
 	s.destroyOpts()
 }
 
-// loadLogBounds restores the change-log indexes from the meta column family.
+// loadLogBounds restores the change-log indexes: the first index from the
+// meta column family (written by TrimLog), the last from the log's last key,
+// or first-1 when the log is empty. Nothing else is written per commit.
 func (s *Shard) loadLogBounds() error {
-	last, err := s.metaUint(metaLogLast)
-	if err != nil {
-		return err
-	}
 	first, err := s.metaUint(metaLogFirst)
 	if err != nil {
 		return err
@@ -163,8 +156,23 @@ func (s *Shard) loadLogBounds() error {
 	if first == 0 {
 		first = 1
 	}
-	if first > last+1 {
-		return fmt.Errorf("%w: log first %d beyond last %d", ErrCorrupt, first, last)
+	last := first - 1
+	it := s.db.NewIteratorCF(s.ro, s.cfLog)
+	defer it.Close()
+	it.SeekToLast()
+	if it.Valid() {
+		k := it.Key()
+		defer k.Free()
+		if k.Size() != 8 {
+			return fmt.Errorf("%w: log key of %d bytes", ErrCorrupt, k.Size())
+		}
+		last = binary.BigEndian.Uint64(k.Data())
+	}
+	if err := it.Err(); err != nil {
+		return fmt.Errorf("store: read log bounds: %w", err)
+	}
+	if last+1 < first {
+		return fmt.Errorf("%w: log last %d before first %d", ErrCorrupt, last, first)
 	}
 	s.lastIndex.Store(last)
 	s.firstIndex.Store(first)
@@ -202,22 +210,13 @@ func (s *Shard) acquire() error {
 	return nil
 }
 
-// Close stops the committer after it has committed everything already
-// submitted, flushes nothing it does not need to (the WAL is the source of
-// truth), and closes the database. It is idempotent.
+// Close waits for the writes and reads in flight (every submitted write is
+// committed and answered), syncs the WAL and closes the database. It is
+// idempotent.
 func (s *Shard) Close() error {
 	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		<-s.committerDone
-		return nil
-	}
-	s.closed = true
-	close(s.reqs)
-	s.mu.Unlock()
-	<-s.committerDone
-	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.closed = true
 	if s.db != nil {
 		err := s.db.FlushWAL(true)
 		s.closeDB()

@@ -160,8 +160,8 @@ func (s *Shard) Delete(ctx context.Context, key []byte) (Result, error) {
 // Commit commits prepared local changes as one group: each is applied if it
 // wins under last-writer-wins, and each applied change gets the next
 // change-log index, in the same RocksDB batch. Commit returns when the batch
-// is durable (see the package doc) or ctx ends; on a ctx error the writes may
-// or may not have been applied.
+// is durable (see the package doc); ctx only bounds the wait before the
+// writes are queued.
 func (s *Shard) Commit(ctx context.Context, writes []Prepared) ([]Result, error) {
 	return s.submit(ctx, &commitReq{writes: writes, local: true})
 }
@@ -195,23 +195,30 @@ func (s *Shard) ApplyRemote(ctx context.Context, source string, seq uint64, chan
 	return s.submit(ctx, &commitReq{writes: writes, source: source, seq: seq})
 }
 
+// submit queues a request and waits until it is committed, leading the
+// commit when it is the request's turn. Once queued a request is always
+// committed and answered: ctx only bounds the wait to queue.
 func (s *Shard) submit(ctx context.Context, req *commitReq) ([]Result, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	req.done = make(chan struct{})
+	req.lead = make(chan struct{}, 1)
 	req.results = make([]Result, len(req.writes))
+	// Holding the read lock until the write is answered keeps Close from
+	// closing the database under a leader that is committing.
 	if err := s.acquire(); err != nil {
 		return nil, err
 	}
-	select {
-	case s.reqs <- req:
-		s.mu.RUnlock()
-	case <-ctx.Done():
-		s.mu.RUnlock()
-		return nil, ctx.Err()
+	defer s.mu.RUnlock()
+	if s.queue.enqueue(req) {
+		s.lead()
 	}
 	select {
 	case <-req.done:
-		return req.results, req.err
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	case <-req.lead:
+		s.lead()
 	}
+	<-req.done
+	return req.results, req.err
 }
