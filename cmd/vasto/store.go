@@ -24,6 +24,7 @@ func runStore(ctx context.Context, e *env, args []string) error {
 	maxFuture := fs.Duration("max-future", 5*time.Second, "reject event times further than this ahead of the local clock")
 	cacheMB := fs.Uint64("block-cache-mb", 256, "block cache shared by all shards, MiB")
 	logLevel := fs.String("log-level", e.logLevel, "log level: trace, debug, info, warn, error")
+	pprofAddr := fs.String("pprof", "", "serve Go profiling (net/http/pprof) on this loopback address, e.g. 127.0.0.1:6060")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -32,6 +33,13 @@ func runStore(ctx context.Context, e *env, args []string) error {
 	}
 	e.logLevel = *logLevel
 	log := e.rootLogger()
+	if *pprofAddr != "" {
+		stop, err := servePprof(*pprofAddr, log.Named("pprof"))
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 
 	cfg := store.DefaultConfig(*dir)
 	cfg.DC, cfg.Sync, cfg.TombstoneGrace, cfg.MaxFuture = *dc, *sync, *grace, *maxFuture
