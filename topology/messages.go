@@ -69,3 +69,14 @@ const (
 	MaxShards   = 1024
 	MaxReplicas = 7
 )
+
+// Error codes at the start of an admin error reply ("CODE: message"), stable
+// so clients can map them to typed errors.
+const (
+	CodeBadName        = "BADNAME"  // a name that is not 1-64 of [A-Za-z0-9_-]
+	CodeExists         = "EXISTS"   // keyspace name taken
+	CodeUnknown        = "UNKNOWN"  // no such keyspace
+	CodeNotEnoughStore = "NOSTORES" // fewer healthy stores than replicas
+	CodeInvalid        = "INVALID"  // bad shard or replica count, malformed request
+	CodeInternal       = "INTERNAL" // the master failed (e.g. could not publish)
+)
