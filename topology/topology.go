@@ -44,9 +44,9 @@ type Keyspace struct {
 
 // Topology is the map of one DC. Version grows with every change.
 type Topology struct {
-	DC        string              `json:"dc"`
-	Version   uint64              `json:"version"`
-	Stores    map[string]*Store   `json:"stores"`
+	DC        string               `json:"dc"`
+	Version   uint64               `json:"version"`
+	Stores    map[string]*Store    `json:"stores"`
 	Keyspaces map[string]*Keyspace `json:"keyspaces"`
 }
 
