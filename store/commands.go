@@ -122,6 +122,15 @@ func (c *conn) target() (*Shard, error) {
 	return c.srv.cfg.Engine.Shard(c.keyspace, c.shard)
 }
 
+// readTarget returns the selected shard if it may serve reads.
+func (c *conn) readTarget() (*Shard, error) {
+	sh, err := c.target()
+	if err == nil && !sh.Serving() {
+		return nil, fmt.Errorf("%w: %s", ErrCatchingUp, sh.ID())
+	}
+	return sh, err
+}
+
 // --- connection and server commands ---
 
 func cmdPing(c *conn, args [][]byte) {

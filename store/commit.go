@@ -190,6 +190,12 @@ func (s *Shard) commitBatch(batch []*commitReq) error {
 		return fmt.Errorf("store: commit: %w", err)
 	}
 	s.lastIndex.Store(next - 1)
+	if next != last+1 {
+		select {
+		case s.logged <- struct{}{}:
+		default:
+		}
+	}
 	s.publishCursors(moved)
 	return nil
 }

@@ -27,6 +27,9 @@ var (
 	ErrCorrupt = errors.New("store: corrupt data")
 	// ErrInvalidConfig is returned by Config.Validate.
 	ErrInvalidConfig = errors.New("store: invalid config")
+	// ErrCatchingUp is returned for a read of a shard that is still catching
+	// up with its peers' change logs: read another replica.
+	ErrCatchingUp = errors.New("store: shard catching up")
 	// ErrBadRange is returned for a scan whose bounds are inconsistent.
 	ErrBadRange = errors.New("store: bad scan range")
 )

@@ -8,7 +8,7 @@ import (
 
 // GET key
 func cmdGet(c *conn, args [][]byte) {
-	sh, err := c.target()
+	sh, err := c.readTarget()
 	if err != nil {
 		c.writeErr(err)
 		return
@@ -26,7 +26,7 @@ func cmdGet(c *conn, args [][]byte) {
 
 // VGET key: [value, event time, origin dc, origin node, expires at] or null.
 func cmdVGet(c *conn, args [][]byte) {
-	sh, err := c.target()
+	sh, err := c.readTarget()
 	if err != nil {
 		c.writeErr(err)
 		return
@@ -49,7 +49,7 @@ func cmdVGet(c *conn, args [][]byte) {
 
 // MGET key [key ...]
 func cmdMGet(c *conn, args [][]byte) {
-	sh, err := c.target()
+	sh, err := c.readTarget()
 	if err != nil {
 		c.writeErr(err)
 		return
@@ -71,7 +71,7 @@ func cmdMGet(c *conn, args [][]byte) {
 
 // EXISTS key [key ...]: how many of the keys (counting repeats) are live.
 func cmdExists(c *conn, args [][]byte) {
-	sh, err := c.target()
+	sh, err := c.readTarget()
 	if err != nil {
 		c.writeErr(err)
 		return
@@ -99,7 +99,7 @@ func cmdTTL(c *conn, args [][]byte) { c.ttl(args[1], 1e9, 5e8) }
 
 // ttl answers PTTL and TTL: the time left in unit, rounded as Redis does.
 func (c *conn) ttl(key []byte, unit, round int64) {
-	sh, err := c.target()
+	sh, err := c.readTarget()
 	if err != nil {
 		c.writeErr(err)
 		return
@@ -121,7 +121,7 @@ func (c *conn) ttl(key []byte, unit, round int64) {
 // SCAN cursor [MATCH pattern] [COUNT n]: Redis-style iteration over the
 // selected shard. Cursors are numbers kept by the connection.
 func cmdScan(c *conn, args [][]byte) {
-	sh, err := c.target()
+	sh, err := c.readTarget()
 	if err != nil {
 		c.writeErr(err)
 		return
@@ -188,7 +188,7 @@ func cmdScan(c *conn, args [][]byte) {
 // in key order. Reply: [next start key or null, [key, value, ...]]; with
 // WITHVERSIONS each entry is key, value, event time, origin dc, origin node.
 func cmdVScan(c *conn, args [][]byte) {
-	sh, err := c.target()
+	sh, err := c.readTarget()
 	if err != nil {
 		c.writeErr(err)
 		return
@@ -257,7 +257,7 @@ func cmdVScan(c *conn, args [][]byte) {
 // [index, key, value or null for a delete, event time, origin dc, origin node,
 // expires at].
 func cmdVLog(c *conn, args [][]byte) {
-	sh, err := c.target()
+	sh, err := c.readTarget()
 	if err != nil {
 		c.writeErr(err)
 		return
@@ -302,7 +302,7 @@ func cmdVLog(c *conn, args [][]byte) {
 
 // VLOGINFO: [first index held, last index written].
 func cmdVLogInfo(c *conn, _ [][]byte) {
-	sh, err := c.target()
+	sh, err := c.readTarget()
 	if err != nil {
 		c.writeErr(err)
 		return

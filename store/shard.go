@@ -53,6 +53,13 @@ type Shard struct {
 
 	cursorMu sync.Mutex
 	cursors  map[string]uint64
+
+	// notCaughtUp is set while the shard catches up with its peers after a
+	// restart; reads through the server are refused meanwhile.
+	notCaughtUp atomic.Bool
+	// logged is signalled (without blocking) after every commit that added
+	// change-log entries.
+	logged chan struct{}
 }
 
 func openShard(e *Engine, id ShardID) (*Shard, error) {
@@ -66,6 +73,7 @@ func openShard(e *Engine, id ShardID) (*Shard, error) {
 		e:             e,
 		log:           e.log.Named("shard").With("keyspace", id.Keyspace, "shard", id.Shard),
 		cursors:       make(map[string]uint64),
+		logged:        make(chan struct{}, 1),
 	}
 	if err := s.openDB(); err != nil {
 		return nil, err
@@ -269,6 +277,17 @@ func flushOpts() *grocksdb.FlushOptions {
 	fo.SetWait(true)
 	return fo
 }
+
+// SetServing marks whether the shard may serve reads: false while it
+// catches up with its peers' change logs.
+func (s *Shard) SetServing(ok bool) { s.notCaughtUp.Store(!ok) }
+
+// Serving reports whether the shard serves reads.
+func (s *Shard) Serving() bool { return !s.notCaughtUp.Load() }
+
+// Logged returns a channel that receives (coalesced) after each commit that
+// appended to the change log, so an outbox publisher can wake up.
+func (s *Shard) Logged() <-chan struct{} { return s.logged }
 
 // SetPurgeWatermark bounds tombstone purging: a tombstone is purged only if it
 // took effect at or before t, in addition to the grace period. Cross-DC

@@ -20,6 +20,7 @@ const (
 	codeBadName  = "BADNAME"  // keyspace name not allowed
 	codeClosed   = "CLOSED"   // store shutting down; retry elsewhere
 	codeCorrupt  = "CORRUPT"  // stored data could not be decoded
+	codeCatchUp  = "CATCHUP"  // replica still catching up; read another
 	codeIO       = "IOERR"    // the storage engine failed the operation
 )
 
@@ -43,6 +44,8 @@ func wireError(err error) string {
 		code = codeBadName
 	case errors.Is(err, ErrClosed):
 		code = codeClosed
+	case errors.Is(err, ErrCatchingUp):
+		code = codeCatchUp
 	case errors.Is(err, ErrCorrupt):
 		code = codeCorrupt
 	case errors.Is(err, errSyntax), errors.Is(err, ErrBadRange), errors.Is(err, lww.ErrInvalidRecord):

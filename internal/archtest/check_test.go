@@ -176,8 +176,8 @@ func TestCheckCatchesViolations(t *testing.T) {
 		},
 		{
 			name:  "client test imports a server package",
-			extra: []string{m + "client_test+[" + m + "client.test]: " + m + "client+[" + m + "client.test] " + m + "bus"},
-			want:  []string{"client-no-server|" + m + "client_test (external _test.go package)|" + m + "bus"},
+			extra: []string{m + "client_test+[" + m + "client.test]: " + m + "client+[" + m + "client.test] " + m + "bus/embedded"},
+			want:  []string{"client-no-server|" + m + "client_test (external _test.go package)|" + m + "bus/embedded"},
 		},
 		{
 			name:  "client imports cmd",
