@@ -68,12 +68,12 @@ func openShard(e *Engine, id ShardID) (*Shard, error) {
 		return nil, fmt.Errorf("store: create shard dir: %w", err)
 	}
 	s := &Shard{
-		id:            id,
-		dir:           dir,
-		e:             e,
-		log:           e.log.Named("shard").With("keyspace", id.Keyspace, "shard", id.Shard),
-		cursors:       make(map[string]uint64),
-		logged:        make(chan struct{}, 1),
+		id:      id,
+		dir:     dir,
+		e:       e,
+		log:     e.log.Named("shard").With("keyspace", id.Keyspace, "shard", id.Shard),
+		cursors: make(map[string]uint64),
+		logged:  make(chan struct{}, 1),
 	}
 	if err := s.openDB(); err != nil {
 		return nil, err
