@@ -69,6 +69,7 @@ func init() {
 		{"SCAN", -2, false, cmdScan},
 		{"VSCAN", -1, false, cmdVScan},
 		{"VLOG", -2, false, cmdVLog},
+		{"VDUMP", -1, false, cmdVDump},
 		{"VLOGINFO", 1, false, cmdVLogInfo},
 	} {
 		commands[cmd.name] = cmd

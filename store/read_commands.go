@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+
+	"github.com/vasto-kv/vasto/lww"
 )
 
 // GET key
@@ -311,4 +313,59 @@ func cmdVLogInfo(c *conn, _ [][]byte) {
 	c.w.WriteArray(2)
 	c.w.WriteInt(int64(first))
 	c.w.WriteInt(int64(last))
+}
+
+// VDUMP [START s] [LIMIT n]: every stored record of the selected shard in
+// key order, tombstones and expired values included, each as key and its
+// lww record encoding. Replicas copy a peer with it when they re-bootstrap.
+// Reply: [next start key or null, [key, record, ...]]. Allowed while the
+// shard catches up: it serves copies, not reads.
+func cmdVDump(c *conn, args [][]byte) {
+	sh, err := c.target()
+	if err != nil {
+		c.writeErr(err)
+		return
+	}
+	o := ScanOptions{Limit: 1000, IncludeDead: true}
+	if len(args)%2 != 1 {
+		c.writeErr(syntaxf("VDUMP [START s] [LIMIT n]"))
+		return
+	}
+	for i := 1; i < len(args); i += 2 {
+		switch strings.ToUpper(string(args[i])) {
+		case "START":
+			o.Start = args[i+1]
+		case "LIMIT":
+			n, err := strconv.Atoi(string(args[i+1]))
+			if err != nil {
+				c.writeErr(syntaxf("LIMIT is not an integer"))
+				return
+			}
+			o.Limit = n
+		default:
+			c.writeErr(syntaxf("unsupported VDUMP option %s", clip(args[i])))
+			return
+		}
+	}
+	res, err := sh.Scan(o)
+	if err != nil {
+		c.writeErr(err)
+		return
+	}
+	c.w.WriteArray(2)
+	if res.Next == nil {
+		c.w.WriteNull()
+	} else {
+		c.w.WriteBulk(res.Next)
+	}
+	c.w.WriteArray(2 * len(res.Items))
+	var buf []byte
+	for _, it := range res.Items {
+		c.w.WriteBulk(it.Key)
+		buf, err = lww.AppendRecord(buf[:0], it.Record)
+		if err != nil {
+			buf = buf[:0]
+		}
+		c.w.WriteBulk(buf)
+	}
 }

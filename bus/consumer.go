@@ -1,0 +1,327 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Consumer defaults and tuning.
+const (
+	DefaultConsumerBatch   = 256
+	DefaultConsumerAckWait = 30 * time.Second
+	// DefaultNakDelay is how long a batch whose handler failed waits before
+	// it is delivered again.
+	DefaultNakDelay = 250 * time.Millisecond
+	// fetchMaxWait bounds one pull, and so how long Shutdown waits for an
+	// idle consumer.
+	fetchMaxWait = 200 * time.Millisecond
+	// consumerBackoffMax caps the pause after failed pulls.
+	consumerBackoffMax = 2 * time.Second
+	// minMaxAckPending is the least MaxAckPending a consumer gets.
+	minMaxAckPending = 1024
+)
+
+// ConsumerConfig configures a durable pull consumer.
+type ConsumerConfig struct {
+	// Stream is the stream to consume, e.g. ChangeStream(dc).
+	Stream string
+	// Durable names the consumer (ValidName); it resumes from its
+	// acknowledgement floor after a restart.
+	Durable string
+	// FilterSubject restricts the consumer to matching subjects (wildcards
+	// allowed), e.g. ChangeSubject(dc, ks, shard, peer); empty = all.
+	FilterSubject string
+	// Batch is the most messages handed to the handler at once; default 256.
+	Batch int
+	// AckWait is how long a delivered, unacknowledged message waits before
+	// it is delivered again; default 30 s.
+	AckWait time.Duration
+	// NakDelay is how long messages whose handler failed wait before they
+	// are delivered again; default 250 ms.
+	NakDelay time.Duration
+	// Logger receives the consumer's logs; default: the connection's.
+	Logger hclog.Logger
+}
+
+// Handler applies a batch of messages, in stream order. Returning nil
+// acknowledges every message of the batch; an error negatively acknowledges
+// them all (they are delivered again after NakDelay, possibly after later
+// messages) and is logged. ctx ends when the consumer shuts down.
+type Handler func(ctx context.Context, msgs []Delivered) error
+
+// Consumer runs a durable pull consumer: one goroutine fetches batches and
+// calls the handler.
+type Consumer struct {
+	conn *Conn
+	cfg  ConsumerConfig
+	h    Handler
+	log  hclog.Logger
+
+	mu       sync.Mutex
+	started  bool
+	stopping bool
+	cancel   context.CancelFunc
+	done     chan struct{}
+}
+
+// NewConsumer validates cfg and returns a consumer that is not started.
+func (c *Conn) NewConsumer(cfg ConsumerConfig, h Handler) (*Consumer, error) {
+	if cfg.Batch == 0 {
+		cfg.Batch = DefaultConsumerBatch
+	}
+	if cfg.AckWait == 0 {
+		cfg.AckWait = DefaultConsumerAckWait
+	}
+	if cfg.NakDelay == 0 {
+		cfg.NakDelay = DefaultNakDelay
+	}
+	if err := checkStream(cfg.Stream); err != nil {
+		return nil, err
+	}
+	if err := checkNames(cfg.Durable); err != nil {
+		return nil, fmt.Errorf("durable: %w", err)
+	}
+	if cfg.FilterSubject != "" {
+		if err := checkSubject(cfg.FilterSubject, true); err != nil {
+			return nil, err
+		}
+	}
+	switch {
+	case h == nil:
+		return nil, fmt.Errorf("%w: nil handler", ErrInvalidConfig)
+	case cfg.Batch < 0 || cfg.Batch > 10000:
+		return nil, fmt.Errorf("%w: batch %d not in 1..10000", ErrInvalidConfig, cfg.Batch)
+	case cfg.AckWait < 0 || cfg.NakDelay < 0:
+		return nil, fmt.Errorf("%w: negative ack wait or nak delay", ErrInvalidConfig)
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = c.log
+	}
+	return &Consumer{
+		conn: c,
+		cfg:  cfg,
+		h:    h,
+		log:  log.With("stream", cfg.Stream, "durable", cfg.Durable),
+		done: make(chan struct{}),
+	}, nil
+}
+
+func (k *Consumer) jsConfig() jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable:       k.cfg.Durable,
+		Description:   "vasto consumer",
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       k.cfg.AckWait,
+		MaxAckPending: max(4*k.cfg.Batch, minMaxAckPending),
+		FilterSubject: k.cfg.FilterSubject,
+	}
+}
+
+// Start creates the durable consumer, or updates it to the configuration,
+// and starts fetching in a goroutine; it does not block. The goroutine lives
+// until Shutdown (ctx only bounds the creation).
+func (k *Consumer) Start(ctx context.Context) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.started || k.stopping {
+		return fmt.Errorf("%w: consumer %s already started or shut down", ErrClosed, k.cfg.Durable)
+	}
+	if k.conn.isClosing() {
+		return ErrClosed
+	}
+	actx, cancel := apiCtx(ctx)
+	defer cancel()
+	cons, err := k.conn.js.CreateOrUpdateConsumer(actx, k.cfg.Stream, k.jsConfig())
+	if err != nil {
+		return fmt.Errorf("bus: create consumer %s on %s: %w", k.cfg.Durable, k.cfg.Stream, mapErr(err))
+	}
+	k.started = true
+	rctx, rcancel := context.WithCancel(context.WithoutCancel(ctx))
+	k.cancel = rcancel
+	go k.run(rctx, cons)
+	k.log.Debug("consumer started", "filter_subject", k.cfg.FilterSubject)
+	return nil
+}
+
+// Shutdown stops fetching and waits for the goroutine (and a handler call
+// in progress) to finish, or for ctx to end. Messages fetched but not yet
+// handled are negatively acknowledged so they come again at once after a
+// restart. It is idempotent and safe before Start.
+func (k *Consumer) Shutdown(ctx context.Context) error {
+	k.mu.Lock()
+	if !k.stopping {
+		k.stopping = true
+		if k.started {
+			k.cancel()
+		} else {
+			close(k.done)
+		}
+	}
+	k.mu.Unlock()
+	select {
+	case <-k.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("bus: consumer %s shutdown: %w", k.cfg.Durable, ctx.Err())
+	}
+}
+
+func (k *Consumer) run(ctx context.Context, cons jetstream.Consumer) {
+	defer close(k.done)
+	backoff := fetchMaxWait
+	for ctx.Err() == nil {
+		if k.conn.isClosing() {
+			k.log.Debug("connection closed, consumer stops")
+			return
+		}
+		err := k.fetchOnce(ctx, cons)
+		if err == nil {
+			backoff = fetchMaxWait
+			continue
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted) ||
+			errors.Is(err, nats.ErrNoResponders) {
+			k.log.Warn("consumer gone, recreating", "error", err)
+			actx, cancel := apiCtx(ctx)
+			c2, cerr := k.conn.js.CreateOrUpdateConsumer(actx, k.cfg.Stream, k.jsConfig())
+			cancel()
+			if cerr == nil {
+				cons = c2
+				continue
+			}
+			err = cerr
+		}
+		if !k.conn.isClosing() {
+			k.log.Warn("fetch failed, retrying", "error", err, "backoff", backoff)
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		case <-k.conn.reconnected():
+		}
+		t.Stop()
+		backoff = min(2*backoff, consumerBackoffMax)
+	}
+}
+
+// fetchOnce issues one pull for up to Batch messages and hands what arrives
+// to the handler in sub-batches, as soon as messages are there.
+func (k *Consumer) fetchOnce(ctx context.Context, cons jetstream.Consumer) error {
+	batch, err := cons.Fetch(k.cfg.Batch, jetstream.FetchMaxWait(fetchMaxWait))
+	if err != nil {
+		return err
+	}
+	ch := batch.Messages()
+	buf := make([]jetstream.Msg, 0, k.cfg.Batch)
+	for {
+		// Wait for one message, then take whatever else has arrived.
+		m, ok := <-ch
+		if !ok {
+			break
+		}
+		buf = append(buf[:0], m)
+	more:
+		for len(buf) < k.cfg.Batch {
+			select {
+			case m, ok := <-ch:
+				if !ok {
+					break more
+				}
+				buf = append(buf, m)
+			default:
+				break more
+			}
+		}
+		if ctx.Err() != nil {
+			k.nakAll(buf, 0)
+			for m := range ch { // the pull ends within fetchMaxWait
+				_ = m.Nak()
+			}
+			return nil
+		}
+		k.handle(ctx, buf)
+	}
+	err = batch.Error()
+	if err == nil || errors.Is(err, jetstream.ErrNoMessages) || errors.Is(err, context.DeadlineExceeded) {
+		return nil
+	}
+	return err
+}
+
+func (k *Consumer) handle(ctx context.Context, msgs []jetstream.Msg) {
+	ds := make([]Delivered, len(msgs))
+	for i, m := range msgs {
+		d := Delivered{Subject: m.Subject(), Header: headerMap(m.Headers()), Data: m.Data()}
+		if md, err := m.Metadata(); err == nil {
+			d.StreamSeq, d.Pending = md.Sequence.Stream, md.NumPending
+		}
+		ds[i] = d
+	}
+	if err := k.h(ctx, ds); err != nil {
+		k.log.Warn("handler failed, messages will be redelivered", "error", err,
+			"messages", len(msgs), "first_seq", ds[0].StreamSeq, "nak_delay", k.cfg.NakDelay)
+		k.nakAll(msgs, k.cfg.NakDelay)
+		return
+	}
+	// Acks on one connection are processed in order, so confirming the
+	// last one confirms them all: after this, a restart does not deliver
+	// the batch again.
+	for _, m := range msgs[:len(msgs)-1] {
+		if err := m.Ack(); err != nil {
+			k.log.Warn("ack failed", "error", err)
+		}
+	}
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), apiTimeout)
+	defer cancel()
+	if err := msgs[len(msgs)-1].DoubleAck(actx); err != nil {
+		k.log.Warn("ack not confirmed; the batch may be delivered again", "error", err)
+	}
+}
+
+func (k *Consumer) nakAll(msgs []jetstream.Msg, delay time.Duration) {
+	for _, m := range msgs {
+		var err error
+		if delay > 0 {
+			err = m.NakWithDelay(delay)
+		} else {
+			err = m.Nak()
+		}
+		if err != nil {
+			k.log.Debug("nak failed", "error", err)
+		}
+	}
+}
+
+// DeleteConsumer deletes the durable consumer from stream; deleting one
+// that does not exist is not an error.
+func (c *Conn) DeleteConsumer(ctx context.Context, stream, durable string) error {
+	if err := checkStream(stream); err != nil {
+		return err
+	}
+	if err := checkNames(durable); err != nil {
+		return fmt.Errorf("durable: %w", err)
+	}
+	if c.isClosing() {
+		return ErrClosed
+	}
+	ctx, cancel := apiCtx(ctx)
+	defer cancel()
+	err := c.js.DeleteConsumer(ctx, stream, durable)
+	if err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return fmt.Errorf("bus: delete consumer %s on %s: %w", durable, stream, mapErr(err))
+	}
+	return nil
+}

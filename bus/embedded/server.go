@@ -1,0 +1,243 @@
+package embedded
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+)
+
+// readyTimeout bounds how long Start waits for the server when ctx has no
+// earlier deadline.
+const readyTimeout = 10 * time.Second
+
+// readyPoll is how often Start checks for a fatal start-up error while it
+// waits for the server.
+const readyPoll = 50 * time.Millisecond
+
+// Server is an embedded NATS server with JetStream.
+type Server struct {
+	cfg Config
+	log hclog.Logger
+
+	mu       sync.Mutex
+	started  bool
+	stopping bool
+	ns       *server.Server
+	leafURL  string
+	done     chan struct{} // closed when the server has stopped
+}
+
+// New validates cfg, fills in defaults and returns a server that is not
+// started.
+func New(cfg Config) (*Server, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Server{
+		cfg:  cfg,
+		log:  cfg.Logger.Named("nats").With("dc", cfg.DC),
+		done: make(chan struct{}),
+	}, nil
+}
+
+// options builds a fresh nats-server Options value.
+func (s *Server) options() (*server.Options, error) {
+	c := s.cfg
+	opts := &server.Options{
+		ServerName:             c.Name,
+		Host:                   c.Host,
+		Port:                   c.Port,
+		NoSigs:                 true,
+		JetStream:              true,
+		JetStreamDomain:        c.DC,
+		JetStreamMaxStore:      c.MaxStore,
+		StoreDir:               c.Dir,
+		SyncInterval:           c.SyncInterval,
+		DisableJetStreamBanner: true,
+	}
+	if c.LeafListen != "" {
+		host, port, err := parseHostPort(c.LeafListen)
+		if err != nil {
+			return nil, fmt.Errorf("%w: leaf listen: %w", ErrInvalidConfig, err)
+		}
+		opts.LeafNode.Host, opts.LeafNode.Port = host, port
+	}
+	for _, r := range c.LeafRemotes {
+		urls, err := parseRemote(r)
+		if err != nil {
+			return nil, fmt.Errorf("%w: leaf remote: %w", ErrInvalidConfig, err)
+		}
+		opts.LeafNode.Remotes = append(opts.LeafNode.Remotes, &server.RemoteLeafOpts{URLs: urls})
+	}
+	return opts, nil
+}
+
+// Start starts the server and returns once it accepts clients, with
+// JetStream enabled and its streams recovered from Dir. It waits until ctx
+// ends or 10 s, whichever comes first, and fails with an error wrapping
+// ErrNotReady (carrying the server's fatal message, if any) if the server is
+// not ready by then.
+func (s *Server) Start(ctx context.Context) error {
+	s.mu.Lock()
+	if s.started || s.stopping {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	s.started = true
+	opts, err := s.options()
+	if err != nil {
+		s.mu.Unlock()
+		s.stopAsync(nil)
+		return err
+	}
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		s.mu.Unlock()
+		s.stopAsync(nil)
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	slog := &serverLogger{log: s.log}
+	ns.SetLoggerV2(slog, s.log.IsTrace(), false, false)
+	s.ns = ns
+	s.mu.Unlock()
+
+	ns.Start()
+	if err := s.waitReady(ctx, ns, slog); err != nil {
+		s.log.Error("nats server failed to start", "error", err)
+		s.stopAsync(ns)
+		<-s.done
+		return err
+	}
+
+	leafURL := ""
+	if s.cfg.LeafListen != "" {
+		if v, err := ns.Varz(nil); err == nil {
+			host := v.LeafNode.Host
+			if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+				host = DefaultHost
+			}
+			leafURL = "nats-leaf://" + net.JoinHostPort(host, strconv.Itoa(v.LeafNode.Port))
+		}
+	}
+	s.mu.Lock()
+	s.leafURL = leafURL
+	stopping := s.stopping
+	s.mu.Unlock()
+	if stopping {
+		return fmt.Errorf("%w: shut down while starting", ErrClosed)
+	}
+	s.log.Info("nats server ready", "url", ns.ClientURL(), "leaf_url", leafURL, "store_dir", s.cfg.Dir)
+	return nil
+}
+
+func (s *Server) waitReady(ctx context.Context, ns *server.Server, slog *serverLogger) error {
+	deadline := time.Now().Add(readyTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	for {
+		ready := ns.ReadyForConnections(readyPoll)
+		if msg := slog.fatalMsg(); msg != "" {
+			return fmt.Errorf("%w: %s", ErrNotReady, msg)
+		}
+		if ready {
+			if !ns.JetStreamEnabled() {
+				return fmt.Errorf("%w: JetStream is not enabled", ErrNotReady)
+			}
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("%w: %w", ErrNotReady, err)
+		}
+		s.mu.Lock()
+		stopping := s.stopping
+		s.mu.Unlock()
+		if stopping {
+			return fmt.Errorf("%w: shut down while starting", ErrClosed)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%w: not ready for connections after %s", ErrNotReady, readyTimeout)
+		}
+	}
+}
+
+// stopAsync marks the server stopping (once) and stops ns in the
+// background, closing s.done when it has stopped.
+func (s *Server) stopAsync(ns *server.Server) {
+	s.mu.Lock()
+	first := !s.stopping
+	s.stopping = true
+	s.mu.Unlock()
+	if !first {
+		return
+	}
+	if ns == nil {
+		close(s.done)
+		return
+	}
+	go func() {
+		ns.Shutdown()
+		ns.WaitForShutdown()
+		close(s.done)
+	}()
+}
+
+// Shutdown stops the server and waits until it has stopped or ctx ends. It
+// is idempotent, and safe before Start.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	ns := s.ns
+	first := !s.stopping
+	s.mu.Unlock()
+	s.stopAsync(ns)
+	select {
+	case <-s.done:
+		if first && ns != nil {
+			s.log.Info("nats server stopped")
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("bus: embedded: shutdown: %w", ctx.Err())
+	}
+}
+
+// ClientURL returns the URL clients connect to ("" before Start).
+func (s *Server) ClientURL() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ns == nil {
+		return ""
+	}
+	return s.ns.ClientURL()
+}
+
+// LeafURL returns the nats-leaf URL other DCs put in their LeafRemotes to
+// connect to this server ("" before Start or without LeafListen).
+func (s *Server) LeafURL() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.leafURL
+}
+
+// DC returns the server's DC, which is also its JetStream domain.
+func (s *Server) DC() string { return s.cfg.DC }
+
+// ConnectOptions returns nats.go options that connect a client to this
+// server in-process (over a net.Pipe, without TCP); pass them in
+// bus.ConnConfig.Options. It returns nil before Start.
+func (s *Server) ConnectOptions() []nats.Option {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ns == nil {
+		return nil
+	}
+	return []nats.Option{nats.InProcessServer(s.ns)}
+}

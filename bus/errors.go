@@ -1,0 +1,35 @@
+package bus
+
+import "errors"
+
+// Sentinel errors, tested with errors.Is. Returned errors wrap them with
+// detail.
+var (
+	// ErrBadName is returned for a name that is not 1-64 ASCII letters,
+	// digits, '-' or '_', or a subject that is not a valid Vasto subject.
+	ErrBadName = errors.New("bus: bad name")
+	// ErrBadMessage is returned for a message whose header or id cannot be
+	// sent safely (reserved Nats-* header, control characters).
+	ErrBadMessage = errors.New("bus: bad message")
+	// ErrConflict is returned by PutTopology when the topology exists
+	// (create) or its revision is not the expected one (compare-and-set).
+	ErrConflict = errors.New("bus: conflict")
+	// ErrNoTopology is returned when the topology bucket or document does
+	// not exist.
+	ErrNoTopology = errors.New("bus: no topology")
+	// ErrNoMessage is returned by FirstOnSubject when the stream holds no
+	// message on the subject at or after the sequence.
+	ErrNoMessage = errors.New("bus: no message")
+	// ErrNoStream is returned when a stream does not exist.
+	ErrNoStream = errors.New("bus: no such stream")
+	// ErrRemote wraps the error a request handler returned.
+	ErrRemote = errors.New("bus: remote error")
+	// ErrNoResponders is returned by Request when nobody handles the
+	// subject.
+	ErrNoResponders = errors.New("bus: no responders")
+	// ErrClosed is returned by operations on a closed connection or a
+	// stopped consumer.
+	ErrClosed = errors.New("bus: closed")
+	// ErrInvalidConfig is returned for an invalid configuration.
+	ErrInvalidConfig = errors.New("bus: invalid config")
+)

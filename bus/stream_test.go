@@ -1,0 +1,341 @@
+package bus
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/vasto-kv/vasto/bus/embedded"
+)
+
+func TestPublishBatchConsumeAll(t *testing.T) {
+	srv := embedded.RunTestServer(t, "dc1")
+	c := testConn(t, srv)
+	ctx := testCtx(t)
+	require.NoError(t, c.EnsureChangeStream(ctx, StreamConfig{DC: "dc1"}))
+	// Ensuring again (same config) is a no-op.
+	require.NoError(t, c.EnsureChangeStream(ctx, StreamConfig{DC: "dc1"}))
+
+	subj, err := ChangeSubject("dc1", "users", 3, "storeA")
+	require.NoError(t, err)
+	const n = 1000
+	acked, err := c.PublishBatch(ctx, changeMsgs(subj, "storeA", 1, n))
+	require.NoError(t, err)
+	require.Equal(t, n, acked)
+
+	stream, _ := ChangeStream("dc1")
+	filter, _ := ChangeSubjectsOfShard("dc1", "users", 3)
+	var (
+		mu   sync.Mutex
+		got  []Delivered
+		done = make(chan struct{})
+	)
+	k, err := c.NewConsumer(ConsumerConfig{Stream: stream, Durable: "replicaB-from-A", FilterSubject: filter}, func(_ context.Context, msgs []Delivered) error {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, msgs...)
+		if len(got) == n {
+			close(done)
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	require.NoError(t, k.Start(ctx))
+	recv(t, done)
+	require.NoError(t, k.Shutdown(ctx))
+	require.NoError(t, k.Shutdown(ctx)) // idempotent
+
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, got, n)
+	for i, d := range got {
+		require.Equal(t, uint64(i+1), d.StreamSeq)
+		require.Equal(t, subj, d.Subject)
+		require.Equal(t, "change-"+strconv.Itoa(i+1), string(d.Data))
+		require.Equal(t, strconv.Itoa(i+1), d.Header["Vasto-Log-Index"])
+		require.Equal(t, "storeA-"+strconv.Itoa(i+1), d.Header["Nats-Msg-Id"])
+		require.Equal(t, uint64(n-i-1), d.Pending)
+	}
+}
+
+func TestPublishBatchDedup(t *testing.T) {
+	srv := embedded.RunTestServer(t, "dc1")
+	c := testConn(t, srv)
+	ctx := testCtx(t)
+	require.NoError(t, c.EnsureChangeStream(ctx, StreamConfig{DC: "dc1"}))
+	subj, _ := ChangeSubject("dc1", "ks", 0, "s1")
+	stream, _ := ChangeStream("dc1")
+
+	msg := Message{Subject: subj, ID: "s1/ks/0/1", Data: []byte("v1")}
+	acked, err := c.PublishBatch(ctx, []Message{msg, msg})
+	require.NoError(t, err)
+	require.Equal(t, 2, acked) // a duplicate is acknowledged too
+	acked, err = c.PublishBatch(ctx, []Message{msg})
+	require.NoError(t, err)
+	require.Equal(t, 1, acked)
+
+	d, err := c.FirstOnSubject(ctx, stream, subj, 1)
+	require.NoError(t, err)
+	require.Equal(t, uint64(1), d.StreamSeq)
+	require.Equal(t, "v1", string(d.Data))
+	_, err = c.FirstOnSubject(ctx, stream, subj, 2)
+	require.ErrorIs(t, err, ErrNoMessage)
+
+	// Without an ID there is no de-duplication.
+	acked, err = c.PublishBatch(ctx, []Message{{Subject: subj, Data: []byte("a")}, {Subject: subj, Data: []byte("a")}})
+	require.NoError(t, err)
+	require.Equal(t, 2, acked)
+	d, err = c.FirstOnSubject(ctx, stream, subj, 2)
+	require.NoError(t, err)
+	require.Equal(t, uint64(2), d.StreamSeq)
+	d, err = c.FirstOnSubject(ctx, stream, subj, 3)
+	require.NoError(t, err)
+	require.Equal(t, uint64(3), d.StreamSeq)
+}
+
+func TestPublishBatchErrors(t *testing.T) {
+	srv := embedded.RunTestServer(t, "dc1")
+	c := testConn(t, srv)
+	ctx := testCtx(t)
+
+	// Invalid messages: nothing is sent.
+	acked, err := c.PublishBatch(ctx, []Message{{Subject: "vasto.chg.dc1.ks.0.s"}, {Subject: "vasto.chg.dc1.*"}})
+	require.ErrorIs(t, err, ErrBadName)
+	require.Zero(t, acked)
+	acked, err = c.PublishBatch(ctx, []Message{{Subject: "vasto.x", Header: map[string]string{"Nats-Rollup": "all"}}})
+	require.ErrorIs(t, err, ErrBadMessage)
+	require.Zero(t, acked)
+
+	// No stream listens: the publish fails and nothing counts as acked.
+	acked, err = c.PublishBatch(ctx, changeMsgs("vasto.chg.nowhere.ks.0.s", "x", 1, 3))
+	require.Error(t, err)
+	require.Zero(t, acked)
+
+	// An empty batch is fine.
+	acked, err = c.PublishBatch(ctx, nil)
+	require.NoError(t, err)
+	require.Zero(t, acked)
+
+	// A cancelled context stops the batch.
+	require.NoError(t, c.EnsureChangeStream(ctx, StreamConfig{DC: "dc1"}))
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	acked, err = c.PublishBatch(cctx, changeMsgs("vasto.chg.dc1.ks.0.s", "y", 1, 3))
+	require.ErrorIs(t, err, context.Canceled)
+	require.Zero(t, acked)
+
+	// Bad stream configs.
+	require.ErrorIs(t, c.EnsureChangeStream(ctx, StreamConfig{DC: "a.b"}), ErrBadName)
+	require.ErrorIs(t, c.EnsureChangeStream(ctx, StreamConfig{DC: "dc1", MaxAge: time.Minute, Duplicates: time.Hour}), ErrInvalidConfig)
+	require.ErrorIs(t, c.EnsureChangeStream(ctx, StreamConfig{DC: "dc1", MaxBytes: -2}), ErrInvalidConfig)
+
+	// After Close, operations fail with ErrClosed.
+	c.Close()
+	c.Close()
+	_, err = c.PublishBatch(ctx, changeMsgs("vasto.chg.dc1.ks.0.s", "z", 1, 1))
+	require.ErrorIs(t, err, ErrClosed)
+	require.ErrorIs(t, c.Publish("vasto.hb.dc1", nil), ErrClosed)
+}
+
+func TestConsumerRedeliversFailedAndResumes(t *testing.T) {
+	srv := embedded.RunTestServer(t, "dc1")
+	c := testConn(t, srv)
+	ctx := testCtx(t)
+	require.NoError(t, c.EnsureChangeStream(ctx, StreamConfig{DC: "dc1"}))
+	stream, _ := ChangeStream("dc1")
+	subj, _ := ChangeSubject("dc1", "ks", 1, "storeA")
+	other, _ := ChangeSubject("dc1", "ks", 1, "storeB")
+
+	acked, err := c.PublishBatch(ctx, changeMsgs(subj, "a", 1, 10))
+	require.NoError(t, err)
+	require.Equal(t, 10, acked)
+	// A message of another origin, which the filter excludes.
+	_, err = c.PublishBatch(ctx, changeMsgs(other, "b", 1, 1))
+	require.NoError(t, err)
+
+	type event struct {
+		seqs   []uint64
+		failed bool
+	}
+	events := make(chan event, 100)
+	failedOnce := false
+	handler := func(_ context.Context, msgs []Delivered) error {
+		ev := event{}
+		for _, m := range msgs {
+			require.Equal(t, subj, m.Subject)
+			ev.seqs = append(ev.seqs, m.StreamSeq)
+		}
+		for _, s := range ev.seqs {
+			if s == 5 && !failedOnce {
+				failedOnce = true
+				ev.failed = true
+			}
+		}
+		events <- ev
+		if ev.failed {
+			return fmt.Errorf("apply failed")
+		}
+		return nil
+	}
+	cfg := ConsumerConfig{Stream: stream, Durable: "b-from-a", FilterSubject: subj, Batch: 4, AckWait: 2 * time.Second, NakDelay: 20 * time.Millisecond}
+	k, err := c.NewConsumer(cfg, handler)
+	require.NoError(t, err)
+	require.NoError(t, k.Start(ctx))
+	require.ErrorIs(t, k.Start(ctx), ErrClosed) // started already
+
+	applied := map[uint64]int{}
+	sawFailure := false
+	for len(applied) < 10 {
+		ev := recv(t, events)
+		if ev.failed {
+			sawFailure = true
+			continue
+		}
+		for _, s := range ev.seqs {
+			applied[s]++
+		}
+	}
+	require.True(t, sawFailure)
+	for s := uint64(1); s <= 10; s++ {
+		require.Equal(t, 1, applied[s], "seq %d applied once", s)
+	}
+	require.NoError(t, k.Shutdown(ctx))
+
+	// Every delivered message is acknowledged on the server.
+	jc, err := c.js.Consumer(ctx, stream, "b-from-a")
+	require.NoError(t, err)
+	info, err := jc.Info(ctx)
+	require.NoError(t, err)
+	require.Zero(t, info.NumAckPending)
+	require.Equal(t, uint64(10), info.AckFloor.Stream)
+
+	// More changes while the consumer is down; a new consumer with the same
+	// durable starts after the acknowledged ones.
+	_, err = c.PublishBatch(ctx, changeMsgs(subj, "a", 11, 3))
+	require.NoError(t, err)
+	k2, err := c.NewConsumer(cfg, handler)
+	require.NoError(t, err)
+	require.NoError(t, k2.Start(ctx))
+	var seqs []uint64
+	for len(seqs) < 3 {
+		seqs = append(seqs, recv(t, events).seqs...)
+	}
+	require.Equal(t, []uint64{12, 13, 14}, seqs)
+	require.NoError(t, k2.Shutdown(ctx))
+	select {
+	case ev := <-events:
+		t.Fatalf("unexpected delivery after restart: %+v", ev)
+	default:
+	}
+
+	require.NoError(t, c.DeleteConsumer(ctx, stream, "b-from-a"))
+	require.NoError(t, c.DeleteConsumer(ctx, stream, "b-from-a")) // absent: fine
+	_, err = c.js.Consumer(ctx, stream, "b-from-a")
+	require.Error(t, err)
+}
+
+func TestConsumerShutdownIsPrompt(t *testing.T) {
+	srv := embedded.RunTestServer(t, "dc1")
+	c := testConn(t, srv)
+	ctx := testCtx(t)
+	require.NoError(t, c.EnsureChangeStream(ctx, StreamConfig{DC: "dc1"}))
+	stream, _ := ChangeStream("dc1")
+	k, err := c.NewConsumer(ConsumerConfig{Stream: stream, Durable: "idle"}, func(context.Context, []Delivered) error { return nil })
+	require.NoError(t, err)
+	require.NoError(t, k.Start(ctx))
+	sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	require.NoError(t, k.Shutdown(sctx))
+
+	// Shutdown before Start, and Start after Shutdown.
+	k2, err := c.NewConsumer(ConsumerConfig{Stream: stream, Durable: "never"}, func(context.Context, []Delivered) error { return nil })
+	require.NoError(t, err)
+	require.NoError(t, k2.Shutdown(ctx))
+	require.ErrorIs(t, k2.Start(ctx), ErrClosed)
+}
+
+func TestConsumerConfigErrors(t *testing.T) {
+	srv := embedded.RunTestServer(t, "dc1")
+	c := testConn(t, srv)
+	ctx := testCtx(t)
+	h := func(context.Context, []Delivered) error { return nil }
+	_, err := c.NewConsumer(ConsumerConfig{Stream: "S", Durable: "a.b"}, h)
+	require.ErrorIs(t, err, ErrBadName)
+	_, err = c.NewConsumer(ConsumerConfig{Stream: "S.x", Durable: "d"}, h)
+	require.ErrorIs(t, err, ErrBadName)
+	_, err = c.NewConsumer(ConsumerConfig{Stream: "S", Durable: "d", FilterSubject: "$JS.API.>"}, h)
+	require.ErrorIs(t, err, ErrBadName)
+	_, err = c.NewConsumer(ConsumerConfig{Stream: "S", Durable: "d"}, nil)
+	require.ErrorIs(t, err, ErrInvalidConfig)
+	k, err := c.NewConsumer(ConsumerConfig{Stream: "NOSUCH", Durable: "d"}, h)
+	require.NoError(t, err)
+	require.ErrorIs(t, k.Start(ctx), ErrNoStream)
+	require.NoError(t, k.Shutdown(ctx))
+}
+
+func TestFirstOnSubject(t *testing.T) {
+	srv := embedded.RunTestServer(t, "dc1")
+	c := testConn(t, srv)
+	ctx := testCtx(t)
+	require.NoError(t, c.EnsureChangeStream(ctx, StreamConfig{DC: "dc1"}))
+	stream, _ := ChangeStream("dc1")
+	a, _ := ChangeSubject("dc1", "ks", 0, "a")
+	b, _ := ChangeSubject("dc1", "ks", 0, "b")
+	_, err := c.PublishBatch(ctx, []Message{
+		{Subject: a, Data: []byte("a1"), Header: map[string]string{"Vasto-Log-Index": "1"}},
+		{Subject: b, Data: []byte("b1")},
+		{Subject: a, Data: []byte("a2"), Header: map[string]string{"Vasto-Log-Index": "2"}},
+	})
+	require.NoError(t, err)
+
+	d, err := c.FirstOnSubject(ctx, stream, a, 0)
+	require.NoError(t, err)
+	require.Equal(t, uint64(1), d.StreamSeq)
+	require.Equal(t, "a1", string(d.Data))
+	require.Equal(t, "1", d.Header["Vasto-Log-Index"])
+	d, err = c.FirstOnSubject(ctx, stream, a, 2)
+	require.NoError(t, err)
+	require.Equal(t, uint64(3), d.StreamSeq)
+	require.Equal(t, "2", d.Header["Vasto-Log-Index"])
+	_, err = c.FirstOnSubject(ctx, stream, a, 4)
+	require.ErrorIs(t, err, ErrNoMessage)
+	all, _ := ChangeSubjectsOfShard("dc1", "ks", 0)
+	d, err = c.FirstOnSubject(ctx, stream, all, 2)
+	require.NoError(t, err)
+	require.Equal(t, b, d.Subject)
+
+	_, err = c.FirstOnSubject(ctx, "NOSUCH", a, 1)
+	require.ErrorIs(t, err, ErrNoStream)
+	_, err = c.FirstOnSubject(ctx, stream, "a b", 1)
+	require.ErrorIs(t, err, ErrBadName)
+}
+
+// TestRetentionGapIsVisible shows the gap trap: after old messages age out
+// of a size-limited stream, the first message on the subject is later than
+// the consumer's cursor, and its log-index header tells how much is lost.
+func TestRetentionGapIsVisible(t *testing.T) {
+	srv := embedded.RunTestServer(t, "dc1")
+	c := testConn(t, srv)
+	ctx := testCtx(t)
+	require.NoError(t, c.EnsureChangeStream(ctx, StreamConfig{DC: "dc1", MaxBytes: 4096}))
+	stream, _ := ChangeStream("dc1")
+	subj, _ := ChangeSubject("dc1", "ks", 0, "a")
+	msgs := changeMsgs(subj, "a", 1, 100)
+	for i := range msgs {
+		msgs[i].Data = make([]byte, 200)
+	}
+	acked, err := c.PublishBatch(ctx, msgs)
+	require.NoError(t, err)
+	require.Equal(t, 100, acked)
+	d, err := c.FirstOnSubject(ctx, stream, subj, 1)
+	require.NoError(t, err)
+	require.Greater(t, d.StreamSeq, uint64(1))
+	idx, err := strconv.Atoi(d.Header["Vasto-Log-Index"])
+	require.NoError(t, err)
+	require.Greater(t, idx, 1) // a consumer at index 0 has lost 1..idx-1
+}

@@ -1,0 +1,305 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/vasto-kv/vasto/bus"
+	"github.com/vasto-kv/vasto/topology"
+)
+
+// AgentConfig configures the cluster agent of a store.
+type AgentConfig struct {
+	// DC is the store's datacenter; Store its id (the engine's Node).
+	DC    string
+	Store string
+	// Addr is the RESP address clients and peers dial.
+	Addr   string
+	Bus    *bus.Conn
+	Engine *Engine
+	Logger hclog.Logger
+	// Stream sizes the DC's change-log stream.
+	Stream bus.StreamConfig
+	// PublishBatch bounds the change-log entries published per round.
+	PublishBatch int
+	// CatchUpIdle: a peer's log counts as replayed once its consumer has
+	// been idle this long (nothing pending to deliver).
+	CatchUpIdle time.Duration
+}
+
+// DefaultAgentConfig returns an AgentConfig with defaults filled in.
+func DefaultAgentConfig(dc, store, addr string, b *bus.Conn, e *Engine) AgentConfig {
+	return AgentConfig{
+		DC: dc, Store: store, Addr: addr, Bus: b, Engine: e,
+		Logger:       hclog.NewNullLogger(),
+		Stream:       bus.StreamConfig{DC: dc},
+		PublishBatch: 256,
+		CatchUpIdle:  500 * time.Millisecond,
+	}
+}
+
+// Validate reports the first problem with c.
+func (c AgentConfig) Validate() error {
+	switch {
+	case topology.CheckName("dc", c.DC) != nil, topology.CheckName("store", c.Store) != nil:
+		return fmt.Errorf("%w: bad dc %q or store %q", ErrInvalidConfig, c.DC, c.Store)
+	case c.Addr == "":
+		return fmt.Errorf("%w: empty advertised address", ErrInvalidConfig)
+	case c.Bus == nil || c.Engine == nil || c.Logger == nil:
+		return fmt.Errorf("%w: bus, engine and logger are required", ErrInvalidConfig)
+	case c.PublishBatch <= 0 || c.CatchUpIdle <= 0:
+		return fmt.Errorf("%w: publish batch and catch-up idle must be positive", ErrInvalidConfig)
+	}
+	return nil
+}
+
+// Agent joins a store to its DC's cluster: it heartbeats to the master,
+// follows the topology (opening the shards placed on this store and dropping
+// those of deleted keyspaces), publishes each shard's change log to
+// JetStream, and applies the change logs of the shard's other replicas.
+type Agent struct {
+	cfg AgentConfig
+	log hclog.Logger
+
+	mu      sync.Mutex
+	workers map[topology.ShardRef]*shardWorker
+	seen    map[string]bool // keyspaces seen in an earlier topology
+	version uint64
+	started bool
+	stopped bool
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	watch  *bus.Watch
+	topoCh chan *topology.Topology
+}
+
+// NewAgent checks cfg and returns an agent that is not started.
+func NewAgent(cfg AgentConfig) (*Agent, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Agent{
+		cfg:     cfg,
+		log:     cfg.Logger.Named("agent"),
+		workers: map[topology.ShardRef]*shardWorker{},
+		seen:    map[string]bool{},
+		topoCh:  make(chan *topology.Topology, 1),
+	}, nil
+}
+
+// Start creates the change-log stream if needed, starts heartbeating and
+// follows the topology. It does not block.
+func (a *Agent) Start(ctx context.Context) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.started {
+		return errors.New("store: agent already started")
+	}
+	if err := a.cfg.Bus.EnsureChangeStream(ctx, a.cfg.Stream); err != nil {
+		return fmt.Errorf("store: change stream: %w", err)
+	}
+	a.ctx, a.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	w, err := a.cfg.Bus.WatchTopology(a.ctx, a.cfg.DC, a.onTopology)
+	if err != nil {
+		a.cancel()
+		return fmt.Errorf("store: watch topology: %w", err)
+	}
+	a.watch, a.started = w, true
+	a.wg.Add(2)
+	go a.heartbeatLoop()
+	go a.reconcileLoop()
+	a.log.Info("joined cluster", "dc", a.cfg.DC, "store", a.cfg.Store, "addr", a.cfg.Addr)
+	return nil
+}
+
+// onTopology hands the newest topology to the reconcile loop, dropping an
+// older one still waiting.
+func (a *Agent) onTopology(doc []byte, _ uint64) {
+	t, err := topology.Decode(doc)
+	if err != nil {
+		a.log.Error("bad topology document", "error", err)
+		return
+	}
+	for {
+		select {
+		case a.topoCh <- t:
+			return
+		default:
+		}
+		select {
+		case old := <-a.topoCh:
+			if old.Version > t.Version {
+				t = old
+			}
+		default:
+		}
+	}
+}
+
+func (a *Agent) reconcileLoop() {
+	defer a.wg.Done()
+	for {
+		select {
+		case <-a.ctx.Done():
+			return
+		case t := <-a.topoCh:
+			a.reconcile(t)
+		}
+	}
+}
+
+// reconcile makes the running shard workers match the topology.
+func (a *Agent) reconcile(t *topology.Topology) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if t.Version < a.version || a.stopped {
+		return // never go back to an older topology
+	}
+	a.version = t.Version
+	want := map[topology.ShardRef][]string{}
+	for _, name := range t.KeyspaceNames() {
+		ks := t.Keyspaces[name]
+		a.seen[name] = true
+		for i, reps := range ks.Placement {
+			for _, r := range reps {
+				if r == a.cfg.Store {
+					want[topology.ShardRef{Keyspace: name, Shard: uint32(i)}] = peersOf(reps, a.cfg.Store)
+				}
+			}
+		}
+	}
+	for ref, w := range a.workers {
+		peers, ok := want[ref]
+		if !ok || !equalStrings(peers, w.peers) {
+			w.stop()
+			delete(a.workers, ref)
+		}
+		if !ok {
+			a.dropIfDeleted(t, ref)
+		}
+	}
+	for ref, peers := range want {
+		if _, ok := a.workers[ref]; ok {
+			continue
+		}
+		sh, err := a.cfg.Engine.EnsureShard(ref.Keyspace, ref.Shard)
+		if err != nil {
+			a.log.Error("open shard", "shard", ref.String(), "error", err)
+			continue
+		}
+		w := newShardWorker(a, sh, ref, peers, t)
+		a.workers[ref] = w
+		w.start(a.ctx)
+	}
+}
+
+// dropIfDeleted drops a shard whose keyspace this agent saw and that is now
+// gone from the topology: the keyspace was deleted.
+func (a *Agent) dropIfDeleted(t *topology.Topology, ref topology.ShardRef) {
+	if _, ok := t.Keyspaces[ref.Keyspace]; ok || !a.seen[ref.Keyspace] {
+		return
+	}
+	if err := a.cfg.Engine.DropShard(ref.Keyspace, ref.Shard); err != nil && !errors.Is(err, ErrNoShard) {
+		a.log.Error("drop shard", "shard", ref.String(), "error", err)
+		return
+	}
+	a.log.Info("dropped shard of deleted keyspace", "shard", ref.String())
+}
+
+func (a *Agent) heartbeatLoop() {
+	defer a.wg.Done()
+	subj, err := bus.HeartbeatSubject(a.cfg.DC)
+	if err != nil {
+		a.log.Error("heartbeat subject", "error", err)
+		return
+	}
+	tick := time.NewTicker(topology.HeartbeatInterval)
+	defer tick.Stop()
+	var seq uint64
+	for {
+		seq++
+		hb := a.heartbeat(seq)
+		if doc, err := jsonMarshal(hb); err == nil {
+			if err := a.cfg.Bus.Publish(subj, doc); err != nil {
+				a.log.Debug("heartbeat not sent", "error", err)
+			}
+		}
+		select {
+		case <-a.ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func (a *Agent) heartbeat(seq uint64) topology.Heartbeat {
+	hb := topology.Heartbeat{Store: a.cfg.Store, Addr: a.cfg.Addr, Seq: seq}
+	for _, id := range a.cfg.Engine.Shards() {
+		name := id.String()
+		hb.Holding = append(hb.Holding, name)
+		if sh, err := a.cfg.Engine.Shard(id.Keyspace, id.Shard); err == nil && sh.Serving() {
+			hb.Serving = append(hb.Serving, name)
+		}
+	}
+	return hb
+}
+
+// Shutdown stops heartbeats, the topology watch and every shard worker, and
+// waits for them. It is idempotent.
+func (a *Agent) Shutdown(ctx context.Context) error {
+	a.mu.Lock()
+	if !a.started || a.stopped {
+		a.stopped = true
+		a.mu.Unlock()
+		return nil
+	}
+	a.stopped = true
+	workers := a.workers
+	a.workers = map[topology.ShardRef]*shardWorker{}
+	a.mu.Unlock()
+	a.watch.Stop()
+	a.cancel()
+	for _, w := range workers {
+		w.stop()
+	}
+	done := make(chan struct{})
+	go func() { a.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		a.log.Info("left cluster")
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("store: agent shutdown: %w", ctx.Err())
+	}
+}
+
+func peersOf(reps []string, self string) []string {
+	var out []string
+	for _, r := range reps {
+		if r != self {
+			out = append(out, r)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

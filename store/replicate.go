@@ -1,0 +1,323 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/vasto-kv/vasto/bus"
+	"github.com/vasto-kv/vasto/lww"
+	"github.com/vasto-kv/vasto/topology"
+)
+
+// Headers carried by every change-log message.
+const (
+	hdrIndex = "Vasto-Index" // the origin's change-log index
+	hdrStore = "Vasto-Store" // the store that accepted the write
+	hdrDC    = "Vasto-DC"    // the DC where the write was accepted
+)
+
+func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
+
+// shardWorker replicates one shard: it publishes the shard's change log and
+// applies the change logs of the shard's other replicas.
+type shardWorker struct {
+	a     *Agent
+	sh    *Shard
+	ref   topology.ShardRef
+	peers []string
+	top   *topology.Topology
+	log   hclog.Logger
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu        sync.Mutex
+	consumers []*bus.Consumer
+	pending   map[string]bool // peers whose log is not replayed yet
+	lastBatch map[string]time.Time
+}
+
+func newShardWorker(a *Agent, sh *Shard, ref topology.ShardRef, peers []string, t *topology.Topology) *shardWorker {
+	return &shardWorker{
+		a: a, sh: sh, ref: ref, peers: peers, top: t,
+		log:       a.log.Named("replica").With("shard", ref.String()),
+		pending:   map[string]bool{},
+		lastBatch: map[string]time.Time{},
+	}
+}
+
+func (w *shardWorker) start(parent context.Context) {
+	ctx, cancel := context.WithCancel(parent)
+	w.cancel = cancel
+	if len(w.peers) > 0 {
+		w.sh.SetServing(false)
+	}
+	w.wg.Add(2)
+	go w.publishLoop(ctx)
+	go w.replicate(ctx)
+}
+
+func (w *shardWorker) stop() {
+	w.cancel()
+	w.wg.Wait()
+	w.mu.Lock()
+	cs := w.consumers
+	w.consumers = nil
+	w.mu.Unlock()
+	for _, c := range cs {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = c.Shutdown(ctx)
+		cancel()
+	}
+}
+
+// publishLoop drains the shard's change log to JetStream and trims what
+// JetStream acknowledged. It never drops an entry: on error it retries the
+// same entries (the message id makes a retry idempotent).
+func (w *shardWorker) publishLoop(ctx context.Context) {
+	defer w.wg.Done()
+	subj, err := bus.ChangeSubject(w.a.cfg.DC, w.ref.Keyspace, w.ref.Shard, w.a.cfg.Store)
+	if err != nil {
+		w.log.Error("change subject", "error", err)
+		return
+	}
+	backoff := newBackoff()
+	idle := time.NewTicker(time.Second)
+	defer idle.Stop()
+	for ctx.Err() == nil {
+		first, last := w.sh.LogBounds()
+		if first > last {
+			select {
+			case <-ctx.Done():
+			case <-w.sh.Logged():
+			case <-idle.C:
+			}
+			continue
+		}
+		if err := w.publishFrom(ctx, subj, first); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			w.log.Warn("change log not published; will retry", "from", first, "error", err)
+			if !backoff.wait(ctx) {
+				return
+			}
+			continue
+		}
+		backoff.reset()
+	}
+}
+
+func (w *shardWorker) publishFrom(ctx context.Context, subj string, from uint64) error {
+	entries, err := w.sh.ReadLog(from, w.a.cfg.PublishBatch)
+	if err != nil || len(entries) == 0 {
+		return err
+	}
+	msgs := make([]bus.Message, len(entries))
+	for i, e := range entries {
+		data, err := lww.AppendChange(nil, e.Change)
+		if err != nil {
+			return err
+		}
+		idx := strconv.FormatUint(e.Index, 10)
+		msgs[i] = bus.Message{
+			Subject: subj,
+			ID:      w.a.cfg.Store + "." + w.ref.String() + "." + idx,
+			Header:  map[string]string{hdrIndex: idx, hdrStore: w.a.cfg.Store, hdrDC: e.Change.Record.Version.DC},
+			Data:    data,
+		}
+	}
+	acked, perr := w.a.cfg.Bus.PublishBatch(ctx, msgs)
+	if acked > 0 {
+		if err := w.sh.TrimLog(entries[acked-1].Index + 1); err != nil {
+			return err
+		}
+	}
+	return perr
+}
+
+// replicate starts one consumer per peer, after checking that the stream
+// still holds everything this replica has not applied (else it copies the
+// peer first), and marks the shard serving once every peer's log has been
+// replayed.
+func (w *shardWorker) replicate(ctx context.Context) {
+	defer w.wg.Done()
+	if len(w.peers) == 0 {
+		w.sh.SetServing(true)
+		return
+	}
+	stream, err := bus.ChangeStream(w.a.cfg.DC)
+	if err != nil {
+		w.log.Error("change stream", "error", err)
+		return
+	}
+	for _, peer := range w.peers {
+		w.mu.Lock()
+		w.pending[peer] = true
+		w.mu.Unlock()
+		for ctx.Err() == nil {
+			if err := w.startConsumer(ctx, stream, peer); err != nil {
+				w.log.Warn("replication from peer not started; will retry", "peer", peer, "error", err)
+				if !sleepCtx(ctx, time.Second) {
+					return
+				}
+				continue
+			}
+			break
+		}
+	}
+	w.watchCatchUp(ctx)
+}
+
+// watchCatchUp marks a peer replayed once its consumer delivered the last
+// pending message or has been idle for CatchUpIdle, and the shard serving
+// once all peers are.
+func (w *shardWorker) watchCatchUp(ctx context.Context) {
+	start := time.Now()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		w.mu.Lock()
+		for peer := range w.pending {
+			last, ok := w.lastBatch[peer]
+			if !ok {
+				last = start
+			}
+			if time.Since(last) >= w.a.cfg.CatchUpIdle {
+				delete(w.pending, peer)
+			}
+		}
+		done := len(w.pending) == 0
+		w.mu.Unlock()
+		if done {
+			w.sh.SetServing(true)
+			w.log.Info("caught up with peers", "peers", len(w.peers), "took", time.Since(start).String())
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func (w *shardWorker) source(peer string) string { return "r_" + peer }
+
+func (w *shardWorker) startConsumer(ctx context.Context, stream, peer string) error {
+	subj, err := bus.ChangeSubject(w.a.cfg.DC, w.ref.Keyspace, w.ref.Shard, peer)
+	if err != nil {
+		return err
+	}
+	if err := w.checkGap(ctx, stream, subj, peer); err != nil {
+		return err
+	}
+	durable := fmt.Sprintf("r_%s_%s_%d_%s", w.a.cfg.Store, w.ref.Keyspace, w.ref.Shard, peer)
+	c, err := w.a.cfg.Bus.NewConsumer(bus.ConsumerConfig{
+		Stream: stream, Durable: durable, FilterSubject: subj, Logger: w.log,
+	}, func(ctx context.Context, msgs []bus.Delivered) error { return w.apply(ctx, peer, msgs) })
+	if err != nil {
+		return err
+	}
+	if err := c.Start(ctx); err != nil {
+		return err
+	}
+	w.mu.Lock()
+	w.consumers = append(w.consumers, c)
+	w.mu.Unlock()
+	return nil
+}
+
+// apply applies a batch of a peer's change log with LWW. Order does not
+// matter; the cursor keeps the highest index applied.
+func (w *shardWorker) apply(ctx context.Context, peer string, msgs []bus.Delivered) error {
+	changes := make([]lww.Change, 0, len(msgs))
+	var top uint64
+	for _, m := range msgs {
+		ch, err := lww.DecodeChange(m.Data)
+		if err != nil {
+			w.log.Error("skipping undecodable change", "peer", peer, "stream_seq", m.StreamSeq, "error", err)
+			continue
+		}
+		if idx, err := strconv.ParseUint(m.Header[hdrIndex], 10, 64); err == nil && idx > top {
+			top = idx
+		}
+		changes = append(changes, ch)
+	}
+	if _, err := w.sh.ApplyRemote(ctx, w.source(peer), top, changes); err != nil {
+		return err
+	}
+	w.mu.Lock()
+	w.lastBatch[peer] = time.Now()
+	if len(msgs) > 0 && msgs[len(msgs)-1].Pending == 0 {
+		delete(w.pending, peer)
+	}
+	w.mu.Unlock()
+	return nil
+}
+
+// checkGap compares this replica's cursor for peer with the oldest entry the
+// stream still holds for it. If entries this replica never applied have aged
+// out of the stream, it copies the peer's shard first (re-bootstrap), so
+// nothing is skipped silently.
+func (w *shardWorker) checkGap(ctx context.Context, stream, subj, peer string) error {
+	first, err := w.a.cfg.Bus.FirstOnSubject(ctx, stream, subj, 0)
+	if errors.Is(err, bus.ErrNoMessage) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	firstIdx, err := strconv.ParseUint(first.Header[hdrIndex], 10, 64)
+	if err != nil {
+		return fmt.Errorf("store: change message without index: %w", err)
+	}
+	cursor, err := w.sh.Cursor(w.source(peer))
+	if err != nil {
+		return err
+	}
+	if firstIdx <= cursor+1 {
+		return nil
+	}
+	w.log.Warn("peer's change log no longer holds what this replica missed; copying the peer",
+		"peer", peer, "cursor", cursor, "stream_first_index", firstIdx)
+	if err := w.bootstrapFrom(ctx, peer); err != nil {
+		return fmt.Errorf("store: re-bootstrap from %s: %w", peer, err)
+	}
+	_, err = w.sh.ApplyRemote(ctx, w.source(peer), firstIdx-1, nil)
+	return err
+}
+
+// backoff is a bounded exponential back-off.
+type backoff struct{ d time.Duration }
+
+func newBackoff() *backoff { return &backoff{d: 50 * time.Millisecond} }
+
+func (b *backoff) reset() { b.d = 50 * time.Millisecond }
+
+func (b *backoff) wait(ctx context.Context) bool {
+	ok := sleepCtx(ctx, b.d)
+	if b.d *= 2; b.d > 2*time.Second {
+		b.d = 2 * time.Second
+	}
+	return ok
+}
+
+// sleepCtx waits d or until ctx ends; it reports whether ctx is still live.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
