@@ -47,8 +47,10 @@
 //
 // The master writes the topology document with PutTopology (create, then
 // compare-and-set on the last revision, which fences a stale master).
-// WatchTopology delivers the current document at once and every later one
-// in order, survives reconnects and waits for the bucket to be created.
+// WatchTopology delivers the current document at once and later ones in
+// increasing revision order (a watcher that falls more than the bucket's 64
+// kept revisions behind skips to the latest: topology is state), survives
+// reconnects and waits for the bucket to be created.
 //
 // # Lifecycle
 //

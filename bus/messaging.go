@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
 )
@@ -15,6 +16,9 @@ const ErrorHeader = "Vasto-Error"
 
 // maxErrorLen bounds the error text sent in a reply.
 const maxErrorLen = 4096
+
+// flushTimeout bounds the round trip Subscription.Stop waits for.
+const flushTimeout = time.Second
 
 // Publish publishes data on subject with core NATS (at most once, no
 // persistence): for heartbeats and notifications. Wildcards are rejected.
@@ -33,6 +37,7 @@ func (c *Conn) Publish(subject string, data []byte) error {
 
 // Subscription is a running subscription.
 type Subscription struct {
+	c      *Conn
 	sub    *nats.Subscription
 	cancel context.CancelFunc
 
@@ -52,8 +57,9 @@ func (s *Subscription) enter() bool {
 	return true
 }
 
-// Stop unsubscribes and waits until a callback in progress has returned;
-// no callback starts after Stop returns. It is idempotent. Do not call it
+// Stop unsubscribes, waits until the server has processed that (up to 1 s)
+// and until a callback in progress has returned; no callback starts after
+// Stop returns. It is idempotent. Do not call it
 // from the callback.
 func (s *Subscription) Stop() {
 	s.mu.Lock()
@@ -62,13 +68,19 @@ func (s *Subscription) Stop() {
 	s.mu.Unlock()
 	if first {
 		s.cancel()
-		_ = s.sub.Unsubscribe()
+		if s.sub.Unsubscribe() == nil {
+			// Once the server has answered a ping it has processed the
+			// unsubscribe: no more requests are routed here.
+			s.c.flush()
+		}
 	}
 	s.active.Wait()
 }
 
 // Subscribe calls fn for every message on subject (wildcards allowed), one
-// message at a time, in order, until Stop.
+// message at a time, in order, until Stop. When it returns, the server has
+// registered the subscription (unless the connection is down: then it is
+// registered on reconnect).
 func (c *Conn) Subscribe(subject string, fn func(subject string, data []byte)) (*Subscription, error) {
 	if err := checkSubject(subject, true); err != nil {
 		return nil, err
@@ -79,7 +91,7 @@ func (c *Conn) Subscribe(subject string, fn func(subject string, data []byte)) (
 	if c.isClosing() {
 		return nil, ErrClosed
 	}
-	s := &Subscription{cancel: func() {}}
+	s := &Subscription{c: c, cancel: func() {}}
 	sub, err := c.nc.Subscribe(subject, func(m *nats.Msg) {
 		if !s.enter() {
 			return
@@ -91,6 +103,7 @@ func (c *Conn) Subscribe(subject string, fn func(subject string, data []byte)) (
 		return nil, fmt.Errorf("bus: subscribe %s: %w", subject, mapErr(err))
 	}
 	s.sub = sub
+	c.flush()
 	return s, nil
 }
 
@@ -99,6 +112,8 @@ func (c *Conn) Subscribe(subject string, fn func(subject string, data []byte)) (
 // that Request returns as an error wrapping ErrRemote. With a non-empty
 // queue (a ValidName), each request goes to one member of the queue group.
 // Requests are handled one at a time; the ctx given to fn ends at Stop.
+// When Handle returns, the server routes requests to it (unless the
+// connection is down: then once it reconnects).
 func (c *Conn) Handle(subject, queue string, fn func(ctx context.Context, data []byte) ([]byte, error)) (*Subscription, error) {
 	if err := checkSubject(subject, true); err != nil {
 		return nil, err
@@ -115,7 +130,7 @@ func (c *Conn) Handle(subject, queue string, fn func(ctx context.Context, data [
 		return nil, ErrClosed
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Subscription{cancel: cancel}
+	s := &Subscription{c: c, cancel: cancel}
 	log := c.log.With("subject", subject)
 	sub, err := c.nc.QueueSubscribe(subject, queue, func(m *nats.Msg) {
 		if !s.enter() {
@@ -144,7 +159,17 @@ func (c *Conn) Handle(subject, queue string, fn func(ctx context.Context, data [
 		return nil, fmt.Errorf("bus: handle %s: %w", subject, mapErr(err))
 	}
 	s.sub = sub
+	c.flush()
 	return s, nil
+}
+
+// flush waits (up to 1 s) until the server has processed what was sent, so
+// that a new subscription is in place. A failure (e.g. while reconnecting)
+// is harmless: subscriptions are sent again on reconnect.
+func (c *Conn) flush() {
+	if err := c.nc.FlushTimeout(flushTimeout); err != nil {
+		c.log.Debug("flush failed", "error", err)
+	}
 }
 
 // errorText renders err for a header value: one line, bounded, never empty.

@@ -29,7 +29,8 @@ type StreamConfig struct {
 	MaxAge time.Duration
 	// MaxBytes bounds the stream's size (oldest messages are dropped);
 	// default 1 GiB, -1 for no limit. It is reserved against the server's
-	// JetStream MaxStore when the stream is created.
+	// JetStream MaxStore (default 10 GiB) when the stream is created, so a
+	// server holds at most MaxStore/MaxBytes such streams.
 	MaxBytes int64
 	// Duplicates is the Nats-Msg-Id de-duplication window; default 2 min.
 	// At most MaxAge.
@@ -83,11 +84,20 @@ func (c *Conn) EnsureChangeStream(ctx context.Context, cfg StreamConfig) error {
 		Duplicates:  cfg.Duplicates,
 		Replicas:    1,
 	})
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && apiErr.ErrorCode == jsErrStorageResourcesExceeded {
+		return fmt.Errorf("bus: ensure stream %s: MaxBytes %d does not fit in what is left of the server's JetStream MaxStore (every stream's MaxBytes is reserved up front): %w",
+			name, cfg.MaxBytes, err)
+	}
 	if err != nil {
 		return fmt.Errorf("bus: ensure stream %s: %w", name, mapErr(err))
 	}
 	return nil
 }
+
+// jsErrStorageResourcesExceeded is the JetStream API error code for a
+// stream whose MaxBytes cannot be reserved against the server's MaxStore.
+const jsErrStorageResourcesExceeded = 10047
 
 // Message is a message to publish to a stream.
 type Message struct {
@@ -153,6 +163,11 @@ func natsMsg(m *Message) *nats.Msg {
 //
 // Invalid messages are rejected before anything is sent (acked 0, error
 // wrapping ErrBadName or ErrBadMessage).
+//
+// Data is not copied. After an early return (error or ctx), messages still
+// in flight may be retransmitted by the client library (it retries a
+// publish that found no stream responder), so do not reuse their Data
+// buffers then.
 func (c *Conn) PublishBatch(ctx context.Context, msgs []Message) (acked int, err error) {
 	for i := range msgs {
 		if err := checkMessage(&msgs[i]); err != nil {

@@ -339,3 +339,19 @@ func TestRetentionGapIsVisible(t *testing.T) {
 	require.NoError(t, err)
 	require.Greater(t, idx, 1) // a consumer at index 0 has lost 1..idx-1
 }
+
+// A stream's MaxBytes is reserved against the server's MaxStore when the
+// stream is created; the error says so.
+func TestStreamMaxBytesReservation(t *testing.T) {
+	cfg := embedded.TestConfig(t, "dc1", t.TempDir())
+	cfg.MaxStore = 64 << 20
+	srv := embedded.StartTestServer(t, cfg)
+	c := testConn(t, srv)
+	ctx := testCtx(t)
+	err := c.EnsureChangeStream(ctx, StreamConfig{DC: "dc1"}) // 1 GiB > 64 MiB
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "MaxStore")
+	require.NoError(t, c.EnsureChangeStream(ctx, StreamConfig{DC: "dc1", MaxBytes: 48 << 20}))
+	err = c.EnsureChangeStream(ctx, StreamConfig{DC: "dc2", MaxBytes: 48 << 20}) // 96 MiB > 64 MiB
+	require.Error(t, err)
+}

@@ -7,23 +7,35 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
 // topologyHistory is how many revisions of the topology document the bucket
-// keeps: the last few masters' decisions, for post-mortems. Watches and
-// compare-and-set only ever use the latest.
-const topologyHistory = 5
+// keeps (64, the most NATS allows). A watcher that lags further behind skips
+// to the oldest revision still kept, so more history means fewer skipped
+// intermediate documents (and the last masters' decisions stay readable for
+// post-mortems), at the cost of up to 64 copies of the document on disk.
+// Compare-and-set only ever uses the latest.
+const topologyHistory = 64
 
 // watchBackoffMax caps the pause between attempts to (re)create a watch.
 const watchBackoffMax = time.Second
+
+// Subject of the advisory JetStream publishes when a stream is deleted
+// (followed by the stream name), and the prefix of a bucket's stream name.
+const (
+	streamDeletedAdvisory = "$JS.EVENT.ADVISORY.STREAM.DELETED."
+	kvStreamPrefix        = "KV_"
+)
 
 // watchDrainTimeout bounds how long stopping a nats watcher waits for its
 // delivery goroutine.
 const watchDrainTimeout = 5 * time.Second
 
 // EnsureTopologyBucket creates dc's topology bucket (file storage, the last
-// 5 revisions kept), or updates it to that configuration.
+// 64 revisions kept), or updates it to that configuration.
 func (c *Conn) EnsureTopologyBucket(ctx context.Context, dc string) error {
 	bucket, err := TopologyBucket(dc)
 	if err != nil {
@@ -154,12 +166,20 @@ func (w *Watch) Stop() {
 }
 
 // WatchTopology calls fn with dc's current topology document at once (if
-// there is one) and then with every later one, in revision order, from a
-// single goroutine, until ctx ends or Stop. It survives reconnects and
-// server restarts (it re-watches and skips revisions already delivered) and
-// a bucket that does not exist yet (it retries until it does). Deletions are
-// not delivered. If the bucket is deleted and created again, the first
-// document of the new bucket is delivered even though its revision is lower.
+// there is one) and then with later ones, in increasing revision order,
+// from a single goroutine, until ctx ends or Stop. fn never sees a revision
+// twice and always ends up with the current document, but it may skip
+// intermediate ones: the bucket keeps only the last 64 revisions, so a
+// watcher that lags further behind (or is re-watching after a reconnect)
+// jumps to what is still there. Topology is state, so only the latest
+// document matters. If the bucket exists when WatchTopology returns, the
+// updates made after that are watched.
+//
+// It survives reconnects and server restarts (it watches again and skips
+// revisions already delivered) and a bucket that does not exist yet (it
+// retries until it does). Deleted documents are not delivered. If the
+// bucket is deleted and created again, the watch follows the new bucket and
+// delivers its first document even though its revision is lower.
 func (c *Conn) WatchTopology(ctx context.Context, dc string, fn func(doc []byte, rev uint64)) (*Watch, error) {
 	bucket, err := TopologyBucket(dc)
 	if err != nil {
@@ -172,34 +192,49 @@ func (c *Conn) WatchTopology(ctx context.Context, dc string, fn func(doc []byte,
 		return nil, ErrClosed
 	}
 	wctx, cancel := context.WithCancel(ctx)
+	tw := &topoWatch{c: c, dc: dc, fn: fn, log: c.log.With("bucket", bucket)}
+	// Watch once synchronously, so that updates made after WatchTopology
+	// returns are not collapsed; on failure the goroutine retries.
+	reconn := c.reconnected()
+	kw, stop, err := tw.open(wctx)
+	if err != nil {
+		tw.logRetry(err, reconnectWait)
+	}
 	w := &Watch{cancel: cancel, done: make(chan struct{})}
-	go c.runWatch(wctx, dc, bucket, fn, w.done)
+	go tw.run(wctx, kw, stop, reconn, w.done)
 	return w, nil
 }
 
-func (c *Conn) runWatch(ctx context.Context, dc, bucket string, fn func([]byte, uint64), done chan struct{}) {
+// topoWatch is the state of one WatchTopology goroutine.
+type topoWatch struct {
+	c    *Conn
+	dc   string
+	fn   func([]byte, uint64)
+	log  hclog.Logger
+	last uint64 // last revision seen
+
+	deleted <-chan struct{} // of the current nats watcher, see open
+}
+
+func (tw *topoWatch) logRetry(err error, backoff time.Duration) {
+	if errors.Is(err, ErrNoTopology) {
+		tw.log.Debug("topology bucket does not exist yet, waiting", "error", err)
+	} else {
+		tw.log.Warn("topology watch failed, retrying", "error", err, "backoff", backoff)
+	}
+}
+
+// run pumps kw (if not nil), then re-watches until ctx ends or the
+// connection closes.
+func (tw *topoWatch) run(ctx context.Context, kw jetstream.KeyWatcher, stop func(), reconn <-chan struct{}, done chan struct{}) {
 	defer close(done)
-	log := c.log.With("bucket", bucket)
-	var last uint64 // last revision delivered
 	backoff := reconnectWait
 	for {
-		if ctx.Err() != nil || c.isClosing() {
-			return
-		}
-		reconn := c.reconnected()
-		ok, err := c.watchOnce(ctx, dc, reconn, &last, fn)
-		if ok {
+		if kw != nil {
+			tw.pump(ctx, kw, reconn)
+			stop()
 			backoff = reconnectWait
-		}
-		if ctx.Err() != nil || c.isClosing() {
-			return
-		}
-		if err != nil {
-			if errors.Is(err, ErrNoTopology) {
-				log.Debug("topology bucket does not exist yet, waiting", "error", err)
-			} else {
-				log.Warn("topology watch failed, retrying", "error", err, "backoff", backoff)
-			}
+		} else {
 			t := time.NewTimer(backoff)
 			select {
 			case <-ctx.Done():
@@ -209,53 +244,89 @@ func (c *Conn) runWatch(ctx context.Context, dc, bucket string, fn func([]byte, 
 			t.Stop()
 			backoff = min(2*backoff, watchBackoffMax)
 		}
+		if ctx.Err() != nil || tw.c.isClosing() {
+			return
+		}
+		reconn = tw.c.reconnected()
+		var err error
+		kw, stop, err = tw.open(ctx)
+		if err != nil {
+			if ctx.Err() != nil || tw.c.isClosing() {
+				return
+			}
+			tw.logRetry(err, backoff)
+		}
 	}
 }
 
-// watchOnce runs one nats watcher until it fails, the connection
-// reconnects or ctx ends. ok reports whether the watcher was created.
-func (c *Conn) watchOnce(ctx context.Context, dc string, reconn <-chan struct{}, last *uint64, fn func([]byte, uint64)) (ok bool, err error) {
+// open creates a nats watcher on the topology key; stop ends it. deleted
+// receives a value when the bucket's stream is deleted (the nats watcher
+// would not notice).
+func (tw *topoWatch) open(ctx context.Context) (kw jetstream.KeyWatcher, stop func(), err error) {
 	actx, acancel := apiCtx(ctx)
-	kv, err := c.topologyKV(actx, dc)
+	kv, err := tw.c.topologyKV(actx, tw.dc)
 	acancel()
 	if err != nil {
-		return false, err
+		return nil, nil, err
+	}
+	bucket, _ := TopologyBucket(tw.dc)
+	deleted := make(chan struct{}, 1)
+	adv, err := tw.c.nc.Subscribe(streamDeletedAdvisory+kvStreamPrefix+bucket, func(*nats.Msg) {
+		select {
+		case deleted <- struct{}{}:
+		default:
+		}
+	})
+	if err != nil {
+		return nil, nil, mapErr(err)
 	}
 	sctx, scancel := context.WithCancel(ctx)
-	defer scancel()
-	kw, err := kv.Watch(sctx, topologyKey)
+	kw, err = kv.Watch(sctx, topologyKey)
 	if err != nil {
+		scancel()
+		_ = adv.Unsubscribe()
 		if errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, jetstream.ErrBucketNotFound) {
-			c.forgetKV(dc)
-			return false, fmt.Errorf("%w: %w", ErrNoTopology, err)
+			tw.c.forgetKV(tw.dc)
+			return nil, nil, fmt.Errorf("%w: %w", ErrNoTopology, err)
 		}
-		return false, mapErr(err)
+		return nil, nil, mapErr(err)
 	}
-	defer stopWatcher(kw)
+	tw.deleted = deleted
+	return kw, func() { _ = adv.Unsubscribe(); stopWatcher(kw); scancel() }, nil
+}
+
+// pump delivers kw's updates until it closes, the connection reconnects or
+// ctx ends.
+func (tw *topoWatch) pump(ctx context.Context, kw jetstream.KeyWatcher, reconn <-chan struct{}) {
 	first := true
 	for {
 		select {
 		case e, open := <-kw.Updates():
 			if !open {
-				return true, fmt.Errorf("bus: topology watcher closed")
+				tw.log.Warn("topology watcher closed, watching again")
+				return
 			}
 			if e == nil { // all initial values delivered
 				continue
 			}
 			rev := e.Revision()
-			fresh := rev > *last || (first && rev < *last) // rev < last: bucket re-created
+			fresh := rev > tw.last || (first && rev < tw.last) // rev < last: bucket re-created
 			first = false
 			if !fresh {
 				continue
 			}
-			*last = rev
+			tw.last = rev
 			if e.Operation() == jetstream.KeyValuePut {
-				fn(e.Value(), rev)
+				tw.fn(e.Value(), rev)
 			}
+		case <-tw.deleted:
+			tw.log.Warn("topology bucket deleted, watching again")
+			tw.c.forgetKV(tw.dc)
+			return
 		case <-reconn:
-			return true, nil
+			return
 		case <-ctx.Done():
-			return true, nil
+			return
 		}
 	}
 }

@@ -216,8 +216,15 @@ func (w *shardWorker) startConsumer(ctx context.Context, stream, peer string) er
 	if err != nil {
 		return err
 	}
-	if err := w.checkGap(ctx, stream, subj, peer); err != nil {
+	empty, err := w.checkGap(ctx, stream, subj, peer)
+	if err != nil {
 		return err
+	}
+	if empty {
+		// The peer never logged anything this replica could miss.
+		w.mu.Lock()
+		delete(w.pending, peer)
+		w.mu.Unlock()
 	}
 	durable := fmt.Sprintf("r_%s_%s_%d_%s", w.a.cfg.Store, w.ref.Keyspace, w.ref.Shard, peer)
 	c, err := w.a.cfg.Bus.NewConsumer(bus.ConsumerConfig{
@@ -266,33 +273,34 @@ func (w *shardWorker) apply(ctx context.Context, peer string, msgs []bus.Deliver
 // checkGap compares this replica's cursor for peer with the oldest entry the
 // stream still holds for it. If entries this replica never applied have aged
 // out of the stream, it copies the peer's shard first (re-bootstrap), so
-// nothing is skipped silently.
-func (w *shardWorker) checkGap(ctx context.Context, stream, subj, peer string) error {
+// nothing is skipped silently. It reports whether the stream holds nothing
+// from the peer.
+func (w *shardWorker) checkGap(ctx context.Context, stream, subj, peer string) (bool, error) {
 	first, err := w.a.cfg.Bus.FirstOnSubject(ctx, stream, subj, 0)
 	if errors.Is(err, bus.ErrNoMessage) {
-		return nil
+		return true, nil
 	}
 	if err != nil {
-		return err
+		return false, err
 	}
 	firstIdx, err := strconv.ParseUint(first.Header[hdrIndex], 10, 64)
 	if err != nil {
-		return fmt.Errorf("store: change message without index: %w", err)
+		return false, fmt.Errorf("store: change message without index: %w", err)
 	}
 	cursor, err := w.sh.Cursor(w.source(peer))
 	if err != nil {
-		return err
+		return false, err
 	}
 	if firstIdx <= cursor+1 {
-		return nil
+		return false, nil
 	}
 	w.log.Warn("peer's change log no longer holds what this replica missed; copying the peer",
 		"peer", peer, "cursor", cursor, "stream_first_index", firstIdx)
 	if err := w.bootstrapFrom(ctx, peer); err != nil {
-		return fmt.Errorf("store: re-bootstrap from %s: %w", peer, err)
+		return false, fmt.Errorf("store: re-bootstrap from %s: %w", peer, err)
 	}
 	_, err = w.sh.ApplyRemote(ctx, w.source(peer), firstIdx-1, nil)
-	return err
+	return false, err
 }
 
 // backoff is a bounded exponential back-off.

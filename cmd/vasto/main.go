@@ -27,8 +27,17 @@ type subcommand struct {
 }
 
 var subcommands = map[string]subcommand{
-	"store":   {"run a store: RocksDB shards served over the Redis protocol", runStore},
-	"version": {"print the version", runVersion},
+	"dev":      {"run a whole DC in one process: NATS, the master and N stores", runDev},
+	"nats":     {"run the DC's embedded NATS server (JetStream)", runNATS},
+	"master":   {"run the DC's master", runMaster},
+	"store":    {"run a store (alone, or joined to a DC with --nats); 'store list' lists them", runStore},
+	"keyspace": {"create, delete, list or describe keyspaces", runKeyspace},
+	"put":      {"write a value: put KEYSPACE KEY VALUE", runPut},
+	"get":      {"read a value: get KEYSPACE KEY (exit code 1 when not found)", runGet},
+	"del":      {"delete a key: del KEYSPACE KEY", runDel},
+	"scan":     {"list keys in key order: scan KEYSPACE [--prefix P]", runScan},
+	"bench":    {"load a keyspace and report throughput and latency percentiles", runBench},
+	"version":  {"print the version", runVersion},
 }
 
 // env is what every subcommand gets from main: its streams and the root
@@ -67,6 +76,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0
+	case errors.Is(err, errNotFound):
+		return 1
 	case errors.Is(err, errUsage):
 		fmt.Fprintf(stderr, "vasto %s: %v\n", args[0], err)
 		return 2

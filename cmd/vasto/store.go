@@ -7,17 +7,26 @@ import (
 	"net"
 	"time"
 
+	"github.com/vasto-kv/vasto/bus"
 	"github.com/vasto-kv/vasto/store"
 )
 
-// runStore runs a store in the foreground until SIGINT or SIGTERM.
+// runStore runs a store in the foreground until SIGINT or SIGTERM. Without
+// --nats it runs alone and serves a default keyspace of one shard; with
+// --nats it joins its DC's cluster and serves the shards the master places
+// on it. `vasto store list` lists the stores of a DC instead.
 func runStore(ctx context.Context, e *env, args []string) error {
+	if len(args) > 0 && args[0] == "list" {
+		return runStoreList(ctx, e, args[1:])
+	}
 	fs := flag.NewFlagSet("store", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	dir := fs.String("dir", "./data/store", "data directory")
 	listen := fs.String("listen", "127.0.0.1:6380", "address to serve the Redis protocol on")
+	advertise := fs.String("advertise", "", "address clients dial (default: the listen address)")
+	natsURL := fs.String("nats", envOr("VASTO_NATS", ""), "NATS URL of the DC to join (env VASTO_NATS); empty: run alone")
 	dc := fs.String("dc", envOr("VASTO_DC", "dc1"), "datacenter name (env VASTO_DC)")
-	node := fs.String("node", "", "store name in write versions (default: derived from the listen port)")
+	node := fs.String("id", "", "store id, unique in the DC (default: derived from the listen port)")
 	sync := fs.Bool("sync", false, "fsync the write-ahead log before acknowledging each commit")
 	keyspace := fs.String("keyspace", store.DefaultKeyspace, "keyspace served when running alone (one shard)")
 	grace := fs.Duration("tombstone-grace", 24*time.Hour, "how long tombstones are kept before compaction may purge them")
@@ -25,11 +34,8 @@ func runStore(ctx context.Context, e *env, args []string) error {
 	cacheMB := fs.Uint64("block-cache-mb", 256, "block cache shared by all shards, MiB")
 	logLevel := fs.String("log-level", e.logLevel, "log level: trace, debug, info, warn, error")
 	pprofAddr := fs.String("pprof", "", "serve Go profiling (net/http/pprof) on this loopback address, e.g. 127.0.0.1:6060")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() != 0 {
-		return fmt.Errorf("%w: unexpected arguments %v", errUsage, fs.Args())
 	}
 	e.logLevel = *logLevel
 	log := e.rootLogger()
@@ -58,8 +64,10 @@ func runStore(ctx context.Context, e *env, args []string) error {
 			log.Error("close engine", "error", err)
 		}
 	}()
-	if _, err := eng.EnsureShard(*keyspace, 0); err != nil {
-		return err
+	if *natsURL == "" {
+		if _, err := eng.EnsureShard(*keyspace, 0); err != nil {
+			return err
+		}
 	}
 	scfg := store.DefaultServerConfig(*listen, eng)
 	scfg.Logger = log.Named("store")
@@ -70,15 +78,47 @@ func runStore(ctx context.Context, e *env, args []string) error {
 	if err := srv.Start(ctx); err != nil {
 		return err
 	}
-	_, port, _ := net.SplitHostPort(srv.Addr().String())
-	fmt.Fprintf(e.stdout, "vasto store %s/%s ready on %s (data in %s, sync=%t)\n", cfg.DC, cfg.Node, srv.Addr(), *dir, *sync)
-	fmt.Fprintf(e.stdout, "  try: redis-cli -p %s SET hello world && redis-cli -p %s GET hello\n", port, port)
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(sctx); err != nil {
+			log.Error("stop server", "error", err)
+		}
+	}()
+	addr := srv.Addr().String()
+	if *advertise != "" {
+		addr = *advertise
+	}
+	if *natsURL != "" {
+		conn, err := bus.Connect(ctx, bus.ConnConfig{URL: *natsURL, Name: "vasto-store-" + cfg.Node, Logger: log.Named("bus")})
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		acfg := store.DefaultAgentConfig(*dc, cfg.Node, addr, conn, eng)
+		acfg.Logger = log.Named("store")
+		agent, err := store.NewAgent(acfg)
+		if err != nil {
+			return err
+		}
+		if err := agent.Start(ctx); err != nil {
+			return err
+		}
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = agent.Shutdown(sctx)
+		}()
+		fmt.Fprintf(e.stdout, "vasto store %s/%s ready on %s, joined %s\n", cfg.DC, cfg.Node, addr, *natsURL)
+	} else {
+		_, port, _ := net.SplitHostPort(srv.Addr().String())
+		fmt.Fprintf(e.stdout, "vasto store %s/%s ready on %s (data in %s, sync=%t)\n", cfg.DC, cfg.Node, addr, *dir, *sync)
+		fmt.Fprintf(e.stdout, "  try: redis-cli -p %s SET hello world && redis-cli -p %s GET hello\n", port, port)
+	}
 	fmt.Fprintln(e.stdout, "  stop with Ctrl-C")
 	<-ctx.Done()
 	log.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	return srv.Shutdown(sctx)
+	return nil
 }
 
 // nodeName derives a stable store name from a listen address.

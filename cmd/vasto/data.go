@@ -1,0 +1,278 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/vasto-kv/vasto/client"
+)
+
+// errNotFound makes `vasto get` exit with code 1.
+var errNotFound = errors.New("not found")
+
+// clientCmd parses the common flags plus the command's own, with positional
+// arguments allowed, and connects a client.
+func clientCmd(ctx context.Context, e *env, name string, args []string, npos int, usage string, define func(fs *flag.FlagSet)) (*client.Client, []string, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	c := addCommon(fs)
+	timeout := fs.Duration("timeout", 10*time.Second, "give up after this long")
+	if define != nil {
+		define(fs)
+	}
+	// Positional arguments come first: vasto put KS KEY VALUE --ttl 1m.
+	var pos []string
+	for len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		pos, args = append(pos, args[0]), args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, nil, err
+	}
+	pos = append(pos, fs.Args()...)
+	if len(pos) != npos {
+		return nil, nil, fmt.Errorf("%w: %s", errUsage, usage)
+	}
+	cctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	e.logLevel = envOr("VASTO_LOG_LEVEL", "warn")
+	cl, err := client.New(cctx, clientConfig(*c.nats, *c.dc, e))
+	if err != nil {
+		return nil, nil, err
+	}
+	return cl, pos, nil
+}
+
+func clientConfig(natsURL, dc string, e *env) client.Config {
+	cfg := client.DefaultConfig(natsURL, dc)
+	cfg.Logger = e.rootLogger().Named("client")
+	return cfg
+}
+
+func runPut(ctx context.Context, e *env, args []string) error {
+	var eventTime *int64
+	var ttl *time.Duration
+	cl, pos, err := clientCmd(ctx, e, "put", args, 3, "vasto put KEYSPACE KEY VALUE [--event-time NS] [--ttl DUR]", func(fs *flag.FlagSet) {
+		eventTime = fs.Int64("event-time", 0, "event time in ns since the Unix epoch (default: the store's clock)")
+		ttl = fs.Duration("ttl", 0, "expire the value this long after its event time")
+	})
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	var opts []client.WriteOption
+	if *eventTime != 0 {
+		opts = append(opts, client.WithEventTime(*eventTime))
+	}
+	if *ttl != 0 {
+		opts = append(opts, client.WithTTL(*ttl))
+	}
+	r, err := cl.Put(ctx, pos[0], []byte(pos[1]), []byte(pos[2]), opts...)
+	if err != nil {
+		return err
+	}
+	printWrite(e, r)
+	return nil
+}
+
+func runDel(ctx context.Context, e *env, args []string) error {
+	var eventTime *int64
+	cl, pos, err := clientCmd(ctx, e, "del", args, 2, "vasto del KEYSPACE KEY [--event-time NS]", func(fs *flag.FlagSet) {
+		eventTime = fs.Int64("event-time", 0, "event time in ns since the Unix epoch (default: the store's clock)")
+	})
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	var opts []client.WriteOption
+	if *eventTime != 0 {
+		opts = append(opts, client.WithEventTime(*eventTime))
+	}
+	r, err := cl.Delete(ctx, pos[0], []byte(pos[1]), opts...)
+	if err != nil {
+		return err
+	}
+	printWrite(e, r)
+	return nil
+}
+
+func printWrite(e *env, r client.WriteResult) {
+	if r.Applied {
+		fmt.Fprintf(e.stdout, "applied: event time %d, origin %s/%s, shard %d on %s, log index %d\n",
+			r.Version.Time, r.Version.DC, r.Version.Node, r.Shard, r.Store, r.LogIndex)
+		return
+	}
+	fmt.Fprintf(e.stdout, "not applied: the key holds a later write (event time %d, origin %s/%s)\n",
+		r.Version.Time, r.Version.DC, r.Version.Node)
+}
+
+func runGet(ctx context.Context, e *env, args []string) error {
+	var verbose *bool
+	cl, pos, err := clientCmd(ctx, e, "get", args, 2, "vasto get KEYSPACE KEY [-v]", func(fs *flag.FlagSet) {
+		verbose = fs.Bool("v", false, "also print the event time, origin and expiry")
+	})
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	it, err := cl.Get(ctx, pos[0], []byte(pos[1]))
+	if errors.Is(err, client.ErrNotFound) {
+		fmt.Fprintln(e.stderr, "(not found)")
+		return errNotFound
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, string(it.Value))
+	if *verbose {
+		fmt.Fprintf(e.stdout, "event time %d (%s), origin %s/%s", it.Version.Time,
+			time.Unix(0, it.Version.Time).UTC().Format(time.RFC3339Nano), it.Version.DC, it.Version.Node)
+		if it.ExpiresAt != 0 {
+			fmt.Fprintf(e.stdout, ", expires %s", time.Unix(0, it.ExpiresAt).UTC().Format(time.RFC3339))
+		}
+		fmt.Fprintln(e.stdout)
+	}
+	return nil
+}
+
+func runScan(ctx context.Context, e *env, args []string) error {
+	var prefix, start, end *string
+	var limit *int
+	cl, pos, err := clientCmd(ctx, e, "scan", args, 1, "vasto scan KEYSPACE [--prefix P] [--start S] [--end E] [--limit N]", func(fs *flag.FlagSet) {
+		prefix = fs.String("prefix", "", "only keys with this prefix")
+		start = fs.String("start", "", "first key (inclusive)")
+		end = fs.String("end", "", "last key (exclusive)")
+		limit = fs.Int("limit", 100, "most keys to print")
+	})
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	items, err := cl.Scan(ctx, pos[0], client.ScanOptions{Prefix: []byte(*prefix), Start: []byte(*start), End: []byte(*end), Limit: *limit})
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	for _, it := range items {
+		fmt.Fprintf(tw, "%s\t%s\n", it.Key, it.Value)
+	}
+	_ = tw.Flush()
+	fmt.Fprintf(e.stderr, "(%d keys)\n", len(items))
+	return nil
+}
+
+// runKeyspace: vasto keyspace create|delete|list|describe.
+func runKeyspace(ctx context.Context, e *env, args []string) error {
+	if len(args) == 0 {
+		return fmt.Errorf("%w: vasto keyspace create|delete|list|describe ...", errUsage)
+	}
+	switch args[0] {
+	case "create":
+		var shards, replicas *int
+		cl, pos, err := clientCmd(ctx, e, "keyspace create", args[1:], 1, "vasto keyspace create NAME --shards N --replicas R", func(fs *flag.FlagSet) {
+			shards = fs.Int("shards", 1, "number of shards")
+			replicas = fs.Int("replicas", 1, "replicas of each shard, on distinct stores")
+		})
+		if err != nil {
+			return err
+		}
+		defer cl.Close()
+		if err := cl.CreateKeyspace(ctx, pos[0], *shards, *replicas); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "created keyspace %s: %d shards x %d replicas\n", pos[0], *shards, *replicas)
+		return describe(ctx, e, cl, pos[0])
+	case "delete":
+		cl, pos, err := clientCmd(ctx, e, "keyspace delete", args[1:], 1, "vasto keyspace delete NAME", nil)
+		if err != nil {
+			return err
+		}
+		defer cl.Close()
+		if err := cl.DeleteKeyspace(ctx, pos[0]); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "deleted keyspace %s\n", pos[0])
+		return nil
+	case "list":
+		cl, _, err := clientCmd(ctx, e, "keyspace list", args[1:], 0, "vasto keyspace list", nil)
+		if err != nil {
+			return err
+		}
+		defer cl.Close()
+		list, err := cl.ListKeyspaces(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "KEYSPACE\tSHARDS\tREPLICAS")
+		for _, ks := range list {
+			fmt.Fprintf(tw, "%s\t%d\t%d\n", ks.Name, ks.Shards, ks.Replicas)
+		}
+		return tw.Flush()
+	case "describe":
+		cl, pos, err := clientCmd(ctx, e, "keyspace describe", args[1:], 1, "vasto keyspace describe NAME", nil)
+		if err != nil {
+			return err
+		}
+		defer cl.Close()
+		return describe(ctx, e, cl, pos[0])
+	}
+	return fmt.Errorf("%w: unknown keyspace command %q", errUsage, args[0])
+}
+
+func describe(ctx context.Context, e *env, cl *client.Client, name string) error {
+	ks, err := cl.DescribeKeyspace(ctx, name)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "keyspace %s: %d shards x %d replicas (topology version %d)\n", ks.Name, ks.Shards, ks.Replicas, ks.Version)
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SHARD\tREPLICA\tSTORE\tADDRESS\tHEALTH")
+	for _, sh := range ks.Placement {
+		for i, r := range sh.Replicas {
+			role := strconv.Itoa(i + 1)
+			if i == 0 {
+				role += " (preferred)"
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", sh.Shard, role, r.Store, r.Addr, health(r.Healthy, r.Serving))
+		}
+	}
+	return tw.Flush()
+}
+
+func health(healthy, serving bool) string {
+	switch {
+	case !healthy:
+		return "down"
+	case !serving:
+		return "catching up"
+	}
+	return "up"
+}
+
+func runStoreList(ctx context.Context, e *env, args []string) error {
+	cl, _, err := clientCmd(ctx, e, "store list", args, 0, "vasto store list", nil)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	stores, err := cl.ListStores(ctx)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "STORE\tADDRESS\tHEALTH\tSERVING")
+	for _, s := range stores {
+		state := "up"
+		if !s.Healthy {
+			state = "down"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.ID, s.Addr, state, strings.Join(s.Serving, " "))
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,310 @@
+// Package devcluster runs a whole Vasto datacenter in one process: an
+// embedded NATS server with JetStream, the master, and N stores, each store
+// with its own RocksDB directory, RESP server and cluster agent. `vasto dev`
+// runs it, and end-to-end tests use it to start, kill and restart stores.
+package devcluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/vasto-kv/vasto/bus"
+	"github.com/vasto-kv/vasto/bus/embedded"
+	"github.com/vasto-kv/vasto/lww"
+	"github.com/vasto-kv/vasto/master"
+	"github.com/vasto-kv/vasto/store"
+)
+
+// Config configures a development cluster.
+type Config struct {
+	// Dir holds NATS's JetStream files and one directory per store.
+	Dir string
+	DC  string
+	// Stores is how many stores to run.
+	Stores int
+	// Host is the loopback address everything listens on.
+	Host string
+	// NATSPort and FirstStorePort choose ports; 0 picks free ones (stores
+	// then keep the port they got the first time, across restarts in this
+	// process).
+	NATSPort       int
+	FirstStorePort int
+	// Sync makes stores fsync every commit.
+	Sync   bool
+	Logger hclog.Logger
+	// Clock is the wall clock of every store and the master.
+	Clock lww.Clock
+	// Stream sizes the change-log stream (zero fields: defaults).
+	Stream bus.StreamConfig
+}
+
+// DefaultConfig returns a Config with defaults filled in.
+func DefaultConfig(dir string) Config {
+	return Config{Dir: dir, DC: "dc1", Stores: 3, Host: "127.0.0.1", Logger: hclog.NewNullLogger(), Clock: lww.SystemClock()}
+}
+
+// Cluster is a running development cluster.
+type Cluster struct {
+	cfg  Config
+	log  hclog.Logger
+	nats *embedded.Server
+
+	mu      sync.Mutex
+	master  *master.Master
+	mconn   *bus.Conn
+	stores  []*Store
+	stopped bool
+}
+
+// Store is one store of the cluster.
+type Store struct {
+	ID   string
+	Dir  string
+	Addr string
+
+	engine *store.Engine
+	server *store.Server
+	agent  *store.Agent
+	conn   *bus.Conn
+}
+
+// Running reports whether the store is up.
+func (s *Store) Running() bool { return s.engine != nil }
+
+// Start starts NATS, the master and every store, and returns when all are
+// ready.
+func Start(ctx context.Context, cfg Config) (*Cluster, error) {
+	if cfg.Stores < 1 {
+		return nil, errors.New("devcluster: need at least one store")
+	}
+	c := &Cluster{cfg: cfg, log: cfg.Logger}
+	ncfg := embedded.DefaultConfig(cfg.DC, filepath.Join(cfg.Dir, "nats"))
+	ncfg.Host, ncfg.Port, ncfg.Logger = cfg.Host, cfg.NATSPort, cfg.Logger.Named("nats")
+	if ncfg.Port == 0 {
+		ncfg.Port = -1
+	}
+	ns, err := embedded.New(ncfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := ns.Start(ctx); err != nil {
+		return nil, err
+	}
+	c.nats = ns
+	if err := c.StartMaster(ctx); err != nil {
+		_ = c.Shutdown(context.Background())
+		return nil, err
+	}
+	for i := 0; i < cfg.Stores; i++ {
+		port := 0
+		if cfg.FirstStorePort != 0 {
+			port = cfg.FirstStorePort + i
+		}
+		st := &Store{ID: "store" + strconv.Itoa(i+1), Dir: filepath.Join(cfg.Dir, "store"+strconv.Itoa(i+1)),
+			Addr: net.JoinHostPort(cfg.Host, strconv.Itoa(port))}
+		c.stores = append(c.stores, st)
+		if err := c.StartStore(ctx, i); err != nil {
+			_ = c.Shutdown(context.Background())
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// NATSURL is the URL clients and the other vasto commands connect to.
+func (c *Cluster) NATSURL() string { return c.nats.ClientURL() }
+
+// DC is the cluster's datacenter name.
+func (c *Cluster) DC() string { return c.cfg.DC }
+
+// Stores lists the cluster's stores.
+func (c *Cluster) Stores() []*Store {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]*Store(nil), c.stores...)
+}
+
+// Master returns the running master, or nil.
+func (c *Cluster) Master() *master.Master {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.master
+}
+
+// StartMaster starts the master (again).
+func (c *Cluster) StartMaster(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.master != nil {
+		return errors.New("devcluster: master already running")
+	}
+	conn, err := bus.Connect(ctx, bus.ConnConfig{URL: c.nats.ClientURL(), Name: "vasto-master-" + c.cfg.DC, Logger: c.log.Named("master")})
+	if err != nil {
+		return err
+	}
+	mcfg := master.DefaultConfig(c.cfg.DC, conn)
+	mcfg.Logger = c.log
+	mcfg.Clock = c.cfg.Clock
+	m, err := master.New(mcfg)
+	if err == nil {
+		err = m.Start(ctx)
+	}
+	if err != nil {
+		conn.Close()
+		return err
+	}
+	c.master, c.mconn = m, conn
+	return nil
+}
+
+// StopMaster stops the master, as if its process died: it holds only soft
+// state, so nothing is lost.
+func (c *Cluster) StopMaster(ctx context.Context) error {
+	c.mu.Lock()
+	m, conn := c.master, c.mconn
+	c.master, c.mconn = nil, nil
+	c.mu.Unlock()
+	if m == nil {
+		return nil
+	}
+	err := m.Shutdown(ctx)
+	conn.Close()
+	return err
+}
+
+// StartStore starts store i (again), keeping its data and address.
+func (c *Cluster) StartStore(ctx context.Context, i int) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st := c.stores[i]
+	if st.engine != nil {
+		return fmt.Errorf("devcluster: %s already running", st.ID)
+	}
+	if err := os.MkdirAll(st.Dir, 0o755); err != nil {
+		return err
+	}
+	log := c.log.Named(st.ID)
+	ecfg := store.DefaultConfig(st.Dir)
+	ecfg.DC, ecfg.Node, ecfg.Sync, ecfg.Logger, ecfg.Clock = c.cfg.DC, st.ID, c.cfg.Sync, log, c.cfg.Clock
+	ecfg.BlockCacheBytes, ecfg.WriteBufferBytes = 32<<20, 16<<20
+	eng, err := store.Open(ecfg)
+	if err != nil {
+		return err
+	}
+	scfg := store.DefaultServerConfig(st.Addr, eng)
+	scfg.Logger = log
+	srv, err := store.NewServer(scfg)
+	if err == nil {
+		err = srv.Start(ctx)
+	}
+	if err != nil {
+		_ = eng.Close()
+		return err
+	}
+	st.Addr = srv.Addr().String()
+	conn, err := bus.Connect(ctx, bus.ConnConfig{URL: c.nats.ClientURL(), Name: "vasto-" + st.ID, Logger: log})
+	if err != nil {
+		_ = srv.Shutdown(ctx)
+		_ = eng.Close()
+		return err
+	}
+	acfg := store.DefaultAgentConfig(c.cfg.DC, st.ID, st.Addr, conn, eng)
+	acfg.Logger = log
+	acfg.Stream = c.cfg.Stream
+	acfg.Stream.DC = c.cfg.DC
+	agent, err := store.NewAgent(acfg)
+	if err == nil {
+		err = agent.Start(ctx)
+	}
+	if err != nil {
+		conn.Close()
+		_ = srv.Shutdown(ctx)
+		_ = eng.Close()
+		return err
+	}
+	st.engine, st.server, st.agent, st.conn = eng, srv, agent, conn
+	return nil
+}
+
+// StopStore stops store i cleanly (its data stays).
+func (c *Cluster) StopStore(ctx context.Context, i int) error {
+	c.mu.Lock()
+	st := c.stores[i]
+	eng, srv, agent, conn := st.engine, st.server, st.agent, st.conn
+	st.engine, st.server, st.agent, st.conn = nil, nil, nil, nil
+	c.mu.Unlock()
+	if eng == nil {
+		return nil
+	}
+	return errors.Join(agent.Shutdown(ctx), srv.Shutdown(ctx), closeConn(conn), eng.Close())
+}
+
+func closeConn(c *bus.Conn) error {
+	c.Close()
+	return nil
+}
+
+// Engine returns store i's engine while it runs (for tests).
+func (c *Cluster) Engine(i int) *store.Engine {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stores[i].engine
+}
+
+// Shutdown stops every store, the master and NATS. It is idempotent.
+func (c *Cluster) Shutdown(ctx context.Context) error {
+	c.mu.Lock()
+	if c.stopped {
+		c.mu.Unlock()
+		return nil
+	}
+	c.stopped = true
+	n := len(c.stores)
+	c.mu.Unlock()
+	var errs []error
+	for i := 0; i < n; i++ {
+		errs = append(errs, c.StopStore(ctx, i))
+	}
+	errs = append(errs, c.StopMaster(ctx))
+	if c.nats != nil {
+		errs = append(errs, c.nats.Shutdown(ctx))
+	}
+	return errors.Join(errs...)
+}
+
+// WaitReady waits until the master sees every running store healthy.
+func (c *Cluster) WaitReady(ctx context.Context) error {
+	for {
+		m := c.Master()
+		if m != nil {
+			t := m.Topology()
+			ok := true
+			for _, st := range c.Stores() {
+				if !st.Running() {
+					continue
+				}
+				s, found := t.Stores[st.ID]
+				if !found || !s.Healthy {
+					ok = false
+				}
+			}
+			if ok {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("devcluster: stores not ready: %w", ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
