@@ -123,6 +123,10 @@ func (c *conn) target() (*Shard, error) {
 	return c.srv.cfg.Engine.Shard(c.keyspace, c.shard)
 }
 
+// noTarget is the target after a failed VUSE or SELECT: no shard has an
+// empty keyspace name, so every data command fails with NOSHARD.
+const noTarget = ""
+
 // readTarget returns the selected shard if it may serve reads.
 func (c *conn) readTarget() (*Shard, error) {
 	sh, err := c.target()
@@ -200,6 +204,9 @@ func cmdUse(c *conn, args [][]byte) {
 
 func (c *conn) use(keyspace string, shard uint32) {
 	if _, err := c.srv.cfg.Engine.Shard(keyspace, shard); err != nil {
+		// Clear the target: the commands pipelined after a failed
+		// selection must fail too, not act on the previous target.
+		c.keyspace, c.shard = noTarget, 0
 		c.writeErr(err)
 		return
 	}

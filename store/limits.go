@@ -7,7 +7,7 @@ const (
 	// MaxKeySize is the largest key, 64 KiB.
 	MaxKeySize = 64 << 10
 	// MaxValueSize is the largest value: 1 MiB less the largest key and
-	// 32 KiB for the record and message envelopes (960 KiB in all).
+	// 32 KiB for the record and message envelopes (928 KiB in all).
 	MaxValueSize = 1<<20 - MaxKeySize - 32<<10
 	// MaxBatchWrites is the most writes one batch request may carry.
 	MaxBatchWrites = 10000

@@ -91,6 +91,7 @@ func (w *shardWorker) publishLoop(ctx context.Context) {
 	backoff := newBackoff()
 	idle := time.NewTicker(time.Second)
 	defer idle.Stop()
+	defer w.drain(subj)
 	for ctx.Err() == nil {
 		first, last := w.sh.LogBounds()
 		if first > last {
@@ -112,6 +113,24 @@ func (w *shardWorker) publishLoop(ctx context.Context) {
 			continue
 		}
 		backoff.reset()
+	}
+}
+
+// drain publishes what is left in the change log when the worker stops, so
+// a store stopped cleanly leaves nothing only it knows about. Bounded: what
+// is not published in time stays in the outbox for the next start.
+func (w *shardWorker) drain(subj string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for ctx.Err() == nil {
+		first, last := w.sh.LogBounds()
+		if first > last {
+			return
+		}
+		if err := w.publishFrom(ctx, subj, first); err != nil {
+			w.log.Warn("change log not drained; it will be published on restart", "from", first, "error", err)
+			return
+		}
 	}
 }
 

@@ -78,13 +78,16 @@ func runStore(ctx context.Context, e *env, args []string) error {
 	if err := srv.Start(ctx); err != nil {
 		return err
 	}
-	defer func() {
+	// The server stops first (no new writes), then the agent drains the
+	// change logs, then the engine closes.
+	stopServer := func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := srv.Shutdown(sctx); err != nil {
 			log.Error("stop server", "error", err)
 		}
-	}()
+	}
+	defer stopServer()
 	addr := srv.Addr().String()
 	if *advertise != "" {
 		addr = *advertise
@@ -105,9 +108,12 @@ func runStore(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		defer func() {
+			stopServer()
 			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			_ = agent.Shutdown(sctx)
+			if err := agent.Shutdown(sctx); err != nil {
+				log.Error("stop agent", "error", err)
+			}
 		}()
 		fmt.Fprintf(e.stdout, "vasto store %s/%s ready on %s, joined %s\n", cfg.DC, cfg.Node, addr, *natsURL)
 	} else {

@@ -245,7 +245,8 @@ func (c *Cluster) StopStore(ctx context.Context, i int) error {
 	if eng == nil {
 		return nil
 	}
-	return errors.Join(agent.Shutdown(ctx), srv.Shutdown(ctx), closeConn(conn), eng.Close())
+	// Stop taking requests first, then let the agent drain the change logs.
+	return errors.Join(srv.Shutdown(ctx), agent.Shutdown(ctx), closeConn(conn), eng.Close())
 }
 
 func closeConn(c *bus.Conn) error {

@@ -1,0 +1,178 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+
+	"github.com/vasto-kv/vasto/bus"
+	"github.com/vasto-kv/vasto/topology"
+)
+
+// KeyspaceInfo describes a keyspace.
+type KeyspaceInfo struct {
+	Name     string
+	Shards   int
+	Replicas int
+	// Placement[i] describes shard i: its replicas, preferred first.
+	Placement []ShardInfo
+	// Version is the topology version the master answered from.
+	Version uint64
+}
+
+// ShardInfo describes one shard of a keyspace.
+type ShardInfo struct {
+	Shard    uint32
+	Replicas []ReplicaInfo
+}
+
+// ReplicaInfo describes one replica of a shard. ListKeyspaces fills in only
+// Store; DescribeKeyspace fills in every field.
+type ReplicaInfo struct {
+	// Store is the store's id, Addr its RESP address.
+	Store, Addr string
+	// Healthy is false once the store missed its heartbeats.
+	Healthy bool
+	// Serving is true when the store reports the shard caught up.
+	Serving bool
+}
+
+// StoreInfo describes a store.
+type StoreInfo struct {
+	ID, Addr string
+	Healthy  bool
+	// Serving lists the shards ("keyspace/shard") the store serves.
+	Serving []string
+}
+
+// request sends an admin request to the DC's master and decodes the reply.
+func (c *Client) request(ctx context.Context, op string, req, reply any) error {
+	if c.isClosed() {
+		return ErrClosed
+	}
+	subj, err := bus.AdminSubject(c.cfg.DC, op)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrBadName, err)
+	}
+	data := []byte("{}")
+	if req != nil {
+		if data, err = json.Marshal(req); err != nil {
+			return fmt.Errorf("client: %s: %w", op, err)
+		}
+	}
+	out, err := c.conn.Request(ctx, subj, data)
+	if err != nil {
+		return mapAdminError(op, c.cfg.DC, err)
+	}
+	if reply == nil {
+		return nil
+	}
+	if err := json.Unmarshal(out, reply); err != nil {
+		return fmt.Errorf("client: %s: bad reply from the master: %w", op, err)
+	}
+	return nil
+}
+
+// CreateKeyspace asks the DC's master to create a keyspace of shards shards
+// (1..topology.MaxShards), each on replicas stores (1..MaxReplicas), and
+// waits until the keyspace is in the local topology (or ctx ends).
+// Names are checked locally (ErrBadName); the master answers
+// ErrKeyspaceExists, ErrNotEnoughStores or ErrInvalid.
+func (c *Client) CreateKeyspace(ctx context.Context, name string, shards, replicas int) error {
+	if err := checkKeyspace(name); err != nil {
+		return err
+	}
+	if shards < 1 || shards > topology.MaxShards {
+		return fmt.Errorf("%w: %d shards, want 1..%d", ErrInvalid, shards, topology.MaxShards)
+	}
+	if replicas < 1 || replicas > topology.MaxReplicas {
+		return fmt.Errorf("%w: %d replicas, want 1..%d", ErrInvalid, replicas, topology.MaxReplicas)
+	}
+	req := topology.CreateKeyspaceRequest{Name: name, Shards: shards, Replicas: replicas}
+	if err := c.request(ctx, topology.OpCreateKeyspace, req, nil); err != nil {
+		return err
+	}
+	return c.WaitForKeyspace(ctx, name)
+}
+
+// DeleteKeyspace asks the DC's master to delete a keyspace and waits until
+// it is gone from the local topology (or ctx ends).
+func (c *Client) DeleteKeyspace(ctx context.Context, name string) error {
+	if err := checkKeyspace(name); err != nil {
+		return err
+	}
+	if err := c.request(ctx, topology.OpDeleteKeyspace, topology.NameRequest{Name: name}, nil); err != nil {
+		return err
+	}
+	return c.waitFor(ctx, func(t *topology.Topology) bool {
+		_, ok := t.Keyspaces[name]
+		return !ok
+	}, "the deletion of keyspace "+name)
+}
+
+// ListKeyspaces asks the master for every keyspace, ordered by name. The
+// replicas carry store ids only: DescribeKeyspace adds addresses and health.
+func (c *Client) ListKeyspaces(ctx context.Context) ([]KeyspaceInfo, error) {
+	var r topology.ListKeyspacesReply
+	if err := c.request(ctx, topology.OpListKeyspaces, nil, &r); err != nil {
+		return nil, err
+	}
+	out := make([]KeyspaceInfo, 0, len(r.Keyspaces))
+	for _, ks := range r.Keyspaces {
+		if ks != nil {
+			out = append(out, keyspaceInfo(ks, nil, r.Version))
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// DescribeKeyspace asks the master for a keyspace with the address, health
+// and serving state of every replica.
+func (c *Client) DescribeKeyspace(ctx context.Context, name string) (KeyspaceInfo, error) {
+	if err := checkKeyspace(name); err != nil {
+		return KeyspaceInfo{}, err
+	}
+	var r topology.KeyspaceReply
+	if err := c.request(ctx, topology.OpDescribeKeyspace, topology.NameRequest{Name: name}, &r); err != nil {
+		return KeyspaceInfo{}, err
+	}
+	if r.Keyspace == nil {
+		return KeyspaceInfo{}, fmt.Errorf("client: %s: reply without keyspace", topology.OpDescribeKeyspace)
+	}
+	return keyspaceInfo(r.Keyspace, r.Stores, r.Version), nil
+}
+
+// ListStores asks the master for every store of the DC, ordered by id.
+func (c *Client) ListStores(ctx context.Context) ([]StoreInfo, error) {
+	var r topology.ListStoresReply
+	if err := c.request(ctx, topology.OpListStores, nil, &r); err != nil {
+		return nil, err
+	}
+	out := make([]StoreInfo, 0, len(r.Stores))
+	for _, s := range r.Stores {
+		out = append(out, StoreInfo{ID: s.ID, Addr: s.Addr, Healthy: s.Healthy, Serving: s.Serving})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+// keyspaceInfo converts a keyspace, with the stores that hold it when known.
+func keyspaceInfo(ks *topology.Keyspace, stores map[string]topology.Store, version uint64) KeyspaceInfo {
+	info := KeyspaceInfo{Name: ks.Name, Shards: ks.Shards, Replicas: ks.Replicas, Version: version,
+		Placement: make([]ShardInfo, len(ks.Placement))}
+	for i, reps := range ks.Placement {
+		si := ShardInfo{Shard: uint32(i), Replicas: make([]ReplicaInfo, len(reps))}
+		for j, id := range reps {
+			ri := ReplicaInfo{Store: id}
+			if s, ok := stores[id]; ok {
+				ri.Addr, ri.Healthy = s.Addr, s.Healthy
+				ri.Serving = serves(&s, ks.Name, uint32(i))
+			}
+			si.Replicas[j] = ri
+		}
+		info.Placement[i] = si
+	}
+	return info
+}

@@ -1,0 +1,312 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/vasto-kv/vasto/bus"
+	"github.com/vasto-kv/vasto/topology"
+)
+
+// Client is a Vasto client of one DC. It is safe for concurrent use. Create
+// it with New and release it with Close.
+type Client struct {
+	cfg Config
+	log hclog.Logger
+
+	conn  *bus.Conn
+	watch *bus.Watch
+
+	top     atomic.Pointer[topology.Topology]
+	first   chan struct{} // closed at the first topology
+	firstMu sync.Once
+
+	mu      sync.Mutex
+	changed chan struct{}            // closed and replaced at every topology
+	pools   map[string]*redis.Client // by store address
+	closed  bool
+
+	// suspects maps the address of a store that failed at the transport
+	// level to the time until which it is tried last.
+	suspects sync.Map
+
+	closeOnce sync.Once
+}
+
+// New connects to the DC's NATS, starts following its topology and waits,
+// until ctx ends, for the first topology document. ctx bounds only the
+// start; the client lives until Close.
+func New(ctx context.Context, cfg Config) (*Client, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	c := newClient(cfg)
+	conn, err := bus.Connect(ctx, bus.ConnConfig{URL: cfg.NATSURL, Name: "vasto-client-" + cfg.DC, Logger: cfg.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("client: connect to NATS: %w", err)
+	}
+	c.conn = conn
+	// The watch lives until Close, not until ctx ends.
+	w, err := conn.WatchTopology(context.WithoutCancel(ctx), cfg.DC, c.onTopology)
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("client: watch the topology of DC %s: %w", cfg.DC, err)
+	}
+	c.watch = w
+	select {
+	case <-c.first:
+	case <-ctx.Done():
+		_ = c.Close()
+		return nil, fmt.Errorf("client: waiting for the topology of DC %s: %w", cfg.DC, ctx.Err())
+	}
+	c.log.Debug("started", "dc", cfg.DC, "version", c.top.Load().Version)
+	return c, nil
+}
+
+// newClient builds a client without connecting (tests use it directly).
+func newClient(cfg Config) *Client {
+	c := &Client{
+		cfg:     cfg,
+		log:     cfg.Logger.Named("client"),
+		first:   make(chan struct{}),
+		changed: make(chan struct{}),
+		pools:   map[string]*redis.Client{},
+	}
+	return c
+}
+
+// dialPool makes the connection pool of one store.
+func (c *Client) dialPool(addr string) *redis.Client {
+	return redis.NewClient(&redis.Options{
+		Addr: addr,
+		// Stores speak RESP2 only.
+		Protocol: 2,
+		// Every command is a pipeline (VUSE first), so pipelines share the
+		// one pool of PoolSize connections.
+		PoolSize:         c.cfg.PoolSize,
+		PipelinePoolSize: -1,
+		DialTimeout:      c.cfg.DialTimeout,
+		// One dial per attempt: the client fails over to another replica
+		// rather than redialling a dead store.
+		DialerRetries:         1,
+		ReadTimeout:           c.cfg.ReadTimeout,
+		WriteTimeout:          c.cfg.WriteTimeout,
+		ContextTimeoutEnabled: true,
+		// Retries are the client's (it picks another replica).
+		MaxRetries:      -1,
+		DisableIdentity: true,
+	})
+}
+
+// Close stops following the topology, closes the NATS connection and every
+// store connection. Operations in flight and later fail with ErrClosed.
+// It is idempotent.
+func (c *Client) Close() error {
+	c.closeOnce.Do(func() {
+		c.mu.Lock()
+		c.closed = true
+		pools := c.pools
+		c.pools = map[string]*redis.Client{}
+		c.mu.Unlock()
+		if c.watch != nil {
+			c.watch.Stop()
+		}
+		if c.conn != nil {
+			c.conn.Close()
+		}
+		for _, p := range pools {
+			_ = p.Close()
+		}
+		c.mu.Lock()
+		close(c.changed) // wake waiters
+		c.changed = make(chan struct{})
+		c.mu.Unlock()
+	})
+	return nil
+}
+
+// isClosed reports whether Close was called.
+func (c *Client) isClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
+}
+
+// onTopology receives every topology document, in order.
+func (c *Client) onTopology(doc []byte, rev uint64) {
+	if len(doc) == 0 {
+		c.log.Warn("empty topology document, keeping the last one", "rev", rev)
+		return
+	}
+	t, err := topology.Decode(doc)
+	if err != nil {
+		c.log.Error("bad topology document, keeping the last one", "rev", rev, "error", err)
+		return
+	}
+	if t.DC != "" && t.DC != c.cfg.DC {
+		c.log.Warn("topology of another DC", "want", c.cfg.DC, "got", t.DC, "rev", rev)
+	}
+	c.setTopology(t)
+	c.log.Debug("topology", "rev", rev, "version", t.Version, "stores", len(t.Stores), "keyspaces", len(t.Keyspaces))
+}
+
+// setTopology installs t as the latest topology, closes the pools of
+// stores that left or came back, and wakes waiters.
+func (c *Client) setTopology(t *topology.Topology) {
+	old := c.top.Swap(t)
+	if old != nil && t.Version < old.Version {
+		c.log.Warn("topology version went back", "old", old.Version, "new", t.Version)
+	}
+	// Addresses to keep: every store still listed. A store that was
+	// unhealthy and is healthy again gets a fresh pool, so the old pool's
+	// dial-error back-off does not delay it.
+	keep := make(map[string]bool, len(t.Stores))
+	for _, s := range t.Stores {
+		keep[s.Addr] = true
+	}
+	if old != nil {
+		for id, s := range t.Stores {
+			if o, ok := old.Stores[id]; ok && o.Addr == s.Addr && !o.Healthy && s.Healthy {
+				keep[s.Addr] = false
+			}
+		}
+	}
+	var drop []*redis.Client
+	c.mu.Lock()
+	for addr, p := range c.pools {
+		if !keep[addr] {
+			drop = append(drop, p)
+			delete(c.pools, addr)
+		}
+	}
+	if !c.closed {
+		close(c.changed)
+		c.changed = make(chan struct{})
+	}
+	c.mu.Unlock()
+	for _, p := range drop {
+		_ = p.Close()
+	}
+	c.firstMu.Do(func() { close(c.first) })
+}
+
+// changes returns a channel closed at the next topology (or Close).
+func (c *Client) changes() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.changed
+}
+
+// pool returns the connection pool of the store at addr.
+func (c *Client) pool(addr string) (*redis.Client, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, ErrClosed
+	}
+	p, ok := c.pools[addr]
+	if !ok {
+		p = c.dialPool(addr)
+		c.pools[addr] = p
+	}
+	return p, nil
+}
+
+// Topology returns a copy of the latest topology.
+func (c *Client) Topology() *topology.Topology {
+	t := c.top.Load()
+	if t == nil {
+		return nil
+	}
+	return t.Clone()
+}
+
+// topo returns the latest topology (not a copy: do not modify it).
+func (c *Client) topo() (*topology.Topology, error) {
+	if c.isClosed() {
+		return nil, ErrClosed
+	}
+	t := c.top.Load()
+	if t == nil {
+		return nil, errors.New("client: no topology yet")
+	}
+	return t, nil
+}
+
+// WaitForKeyspace waits until the keyspace is in the local topology, or ctx
+// ends.
+func (c *Client) WaitForKeyspace(ctx context.Context, name string) error {
+	if err := checkKeyspace(name); err != nil {
+		return err
+	}
+	return c.waitFor(ctx, func(t *topology.Topology) bool {
+		_, ok := t.Keyspaces[name]
+		return ok
+	}, "keyspace "+name)
+}
+
+// WaitForServing waits until the keyspace is in the local topology and
+// every shard has a healthy replica, each of its healthy replicas listing
+// it as served (so the shard is open and caught up where requests go), or
+// ctx ends. Stores report what they serve in their heartbeats, so this
+// follows WaitForKeyspace by a heartbeat or two.
+func (c *Client) WaitForServing(ctx context.Context, name string) error {
+	if err := checkKeyspace(name); err != nil {
+		return err
+	}
+	return c.waitFor(ctx, func(t *topology.Topology) bool {
+		return keyspaceServed(t, name)
+	}, "keyspace "+name+" served")
+}
+
+// keyspaceServed reports whether every shard of the keyspace has a healthy
+// replica and every healthy replica serves it.
+func keyspaceServed(t *topology.Topology, name string) bool {
+	ks, ok := t.Keyspaces[name]
+	if !ok {
+		return false
+	}
+	for shard, reps := range ks.Placement {
+		healthy := 0
+		for _, id := range reps {
+			s, ok := t.Stores[id]
+			if !ok || s == nil || !s.Healthy {
+				continue
+			}
+			if !serves(s, name, uint32(shard)) {
+				return false
+			}
+			healthy++
+		}
+		if healthy == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// waitFor waits until cond holds for the local topology.
+func (c *Client) waitFor(ctx context.Context, cond func(*topology.Topology) bool, what string) error {
+	for {
+		ch := c.changes()
+		t, err := c.topo()
+		if err != nil {
+			return err
+		}
+		if cond(t) {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("client: waiting for %s in the topology: %w", what, ctx.Err())
+		}
+	}
+}

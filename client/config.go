@@ -1,0 +1,113 @@
+package client
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/vasto-kv/vasto/topology"
+)
+
+// Defaults of Config.
+const (
+	DefaultPoolSize     = 16
+	DefaultDialTimeout  = 2 * time.Second
+	DefaultReadTimeout  = 3 * time.Second
+	DefaultWriteTimeout = 3 * time.Second
+	DefaultMaxRetries   = 3
+)
+
+// Config configures a Client. The zero value of every field except NATSURL
+// and DC means its default.
+type Config struct {
+	// NATSURL is the URL of the DC's NATS server(s), e.g.
+	// "nats://127.0.0.1:4222" (several separated by commas).
+	NATSURL string
+	// DC names the datacenter whose topology the client follows and whose
+	// master it sends admin requests to.
+	DC string
+	// Logger receives the client's logs; default: discard.
+	Logger hclog.Logger
+	// PoolSize is the number of connections kept per store; default 16.
+	PoolSize int
+	// DialTimeout bounds connecting to a store; default 2 s.
+	DialTimeout time.Duration
+	// ReadTimeout and WriteTimeout bound one socket read or write to a
+	// store; default 3 s. A context deadline that comes first wins.
+	ReadTimeout, WriteTimeout time.Duration
+	// MaxRetries is how many times an operation is sent again after a
+	// retryable failure (connection error, NOSHARD, CLOSED, CATCHUP, IOERR,
+	// no healthy replica), so it makes at most 1+MaxRetries attempts.
+	// 0 means the default, 3; a negative value disables retries.
+	MaxRetries int
+}
+
+// DefaultConfig returns a Config with every default filled in.
+func DefaultConfig(natsURL, dc string) Config {
+	return Config{
+		NATSURL:      natsURL,
+		DC:           dc,
+		Logger:       hclog.NewNullLogger(),
+		PoolSize:     DefaultPoolSize,
+		DialTimeout:  DefaultDialTimeout,
+		ReadTimeout:  DefaultReadTimeout,
+		WriteTimeout: DefaultWriteTimeout,
+		MaxRetries:   DefaultMaxRetries,
+	}
+}
+
+// withDefaults fills zero fields with their defaults.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig(c.NATSURL, c.DC)
+	if c.Logger == nil {
+		c.Logger = d.Logger
+	}
+	if c.PoolSize == 0 {
+		c.PoolSize = d.PoolSize
+	}
+	if c.DialTimeout == 0 {
+		c.DialTimeout = d.DialTimeout
+	}
+	if c.ReadTimeout == 0 {
+		c.ReadTimeout = d.ReadTimeout
+	}
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = d.WriteTimeout
+	}
+	if c.MaxRetries == 0 {
+		c.MaxRetries = d.MaxRetries
+	}
+	return c
+}
+
+// attempts is the most attempts an operation makes.
+func (c Config) attempts() int {
+	if c.MaxRetries < 0 {
+		return 1
+	}
+	return 1 + c.MaxRetries
+}
+
+// Validate reports an invalid configuration with an error wrapping
+// ErrInvalid (or ErrBadName for the DC). Zero values are valid (defaults).
+func (c Config) Validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: config: %s", ErrInvalid, fmt.Sprintf(format, args...))
+	}
+	switch {
+	case c.NATSURL == "":
+		return bad("NATSURL is empty")
+	case !topology.ValidName(c.DC):
+		return fmt.Errorf("%w: config: DC %q: use 1-64 of A-Z a-z 0-9 - _", ErrBadName, c.DC)
+	case c.PoolSize < 0:
+		return bad("PoolSize %d is negative", c.PoolSize)
+	case c.DialTimeout < 0:
+		return bad("DialTimeout %v is negative", c.DialTimeout)
+	case c.ReadTimeout < 0:
+		return bad("ReadTimeout %v is negative", c.ReadTimeout)
+	case c.WriteTimeout < 0:
+		return bad("WriteTimeout %v is negative", c.WriteTimeout)
+	}
+	return nil
+}

@@ -1,0 +1,70 @@
+// Package client is the Go client of a Vasto datacenter (DC).
+//
+// A Client follows the DC's topology, which the master publishes in a NATS
+// key-value bucket (bus.WatchTopology): the stores with their addresses,
+// health and the shards they serve, and the keyspaces with the placement of
+// every shard. It routes every key itself and talks RESP2 to the stores
+// directly (one go-redis connection pool per store address); NATS carries
+// only the topology and the admin requests to the master.
+//
+//	c, err := client.New(ctx, client.DefaultConfig("nats://127.0.0.1:4222", "dc1"))
+//	...
+//	defer c.Close()
+//	err = c.CreateKeyspace(ctx, "users", 8, 3)
+//	res, err := c.Put(ctx, "users", []byte("alice"), []byte("..."), client.WithTTL(time.Hour))
+//	item, err := c.Get(ctx, "users", []byte("alice"))
+//
+// # Routing
+//
+// A key's shard is topology.ShardOf(key, shards): jump consistent hash of
+// xxhash64 of the key, the rule stores and master share. The shard's
+// replicas are Keyspace.Placement[shard], preferred first.
+//
+//   - Writes (Put, Delete, BatchPut) go to the first healthy replica in
+//     placement order, failing over down the list.
+//   - Reads (Get, BatchGet, Scan) go to the first healthy replica that lists
+//     the shard in Store.Serving (caught up), else to the first healthy one.
+//
+// Every request to a store is one pipeline on one pooled connection:
+// "VUSE keyspace shard" and then the commands of that shard (the selected
+// target is connection state, so it must travel with the commands). Batch
+// operations group their keys by shard and send the shards' pipelines in
+// parallel; results come back in input order.
+//
+// # Retries
+//
+// A command is sent again, on the newest topology, after a connection
+// error, a pool closed by a topology change, no healthy replica, or the
+// store codes NOSHARD, CLOSED, CATCHUP and IOERR; at most 1+Config.MaxRetries
+// attempts, never past the context. A retry goes at once to a replica the
+// operation has not tried yet; once every replica was tried it waits a
+// back-off (25 ms doubling up to 1 s) cut short by a new topology, and
+// starts over. A store that failed at the transport level is tried last for
+// topology.DeadAfter, until the master marks it unhealthy. ERR, TOOLARGE,
+// BADTIME, BADNAME and CORRUPT are final. Batches retry only their failed
+// items. Retrying a write whose reply was lost may apply it twice; with
+// WithEventTime both carry the same version, so the second is a no-op under
+// last-writer-wins.
+//
+// # Errors
+//
+// Errors wrap the sentinels of errors.go (test them with errors.Is):
+// ErrNotFound, ErrUnknownKeyspace, ErrBadName, ErrKeyspaceExists,
+// ErrNotEnoughStores, ErrNoReplica, ErrUnavailable, ErrTooLarge,
+// ErrBadTime, ErrInvalid, ErrClosed and ErrNoMaster. Store replies are
+// *StoreError (with the code, matched to a sentinel where one exists),
+// master replies *AdminError, and failed batch items *BatchError. Names, key
+// and value sizes, event times and TTLs are checked locally before anything
+// is sent; an operation on a keyspace that is not in the local topology
+// fails with ErrUnknownKeyspace without being sent.
+//
+// # Lifecycle
+//
+// New connects and waits (bounded by its context) for the first topology.
+// CreateKeyspace returns once the keyspace is in the client's topology;
+// WaitForServing additionally waits until the stores report its shards
+// served, which end-to-end tests may want before the first request.
+// Close stops the watch and closes every connection; it is idempotent, and
+// operations fail with ErrClosed afterwards. A Client is safe for concurrent
+// use.
+package client

@@ -1,0 +1,113 @@
+package client
+
+import (
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestWriteOptions(t *testing.T) {
+	o, err := buildWriteOptions(nil, false)
+	require.NoError(t, err)
+	require.Empty(t, o.args())
+
+	o, err = buildWriteOptions([]WriteOption{WithEventTime(42), WithTTL(2500 * time.Millisecond), nil}, false)
+	require.NoError(t, err)
+	require.Equal(t, []any{"EVENTTIME", "42", "PX", "2500"}, o.args())
+
+	// Whole milliseconds are kept, the rest truncated.
+	o, err = buildWriteOptions([]WriteOption{WithTTL(1999 * time.Microsecond)}, false)
+	require.NoError(t, err)
+	require.Equal(t, []any{"PX", "1"}, o.args())
+
+	// The last of a repeated option wins.
+	o, err = buildWriteOptions([]WriteOption{WithEventTime(1), WithEventTime(2)}, false)
+	require.NoError(t, err)
+	require.Equal(t, []any{"EVENTTIME", "2"}, o.args())
+
+	// Delete takes an event time but no TTL.
+	o, err = buildWriteOptions([]WriteOption{WithEventTime(7)}, true)
+	require.NoError(t, err)
+	require.Equal(t, []any{"EVENTTIME", "7"}, o.args())
+	_, err = buildWriteOptions([]WriteOption{WithTTL(time.Second)}, true)
+	require.ErrorIs(t, err, ErrInvalid)
+
+	for _, bad := range []WriteOption{
+		WithEventTime(0), WithEventTime(-1),
+		WithTTL(0), WithTTL(-time.Second), WithTTL(time.Microsecond), WithTTL(999 * time.Microsecond),
+	} {
+		_, err = buildWriteOptions([]WriteOption{bad}, false)
+		require.ErrorIs(t, err, ErrBadTime)
+	}
+	_, err = buildWriteOptions([]WriteOption{WithTTL(500 * time.Microsecond)}, false)
+	require.ErrorContains(t, err, "1ms resolution")
+
+	_, err = buildWriteOptions([]WriteOption{WithEventTime(math.MaxInt64 - 10), WithTTL(time.Second)}, false)
+	require.ErrorIs(t, err, ErrBadTime)
+	require.ErrorContains(t, err, "overflows")
+}
+
+func TestKeyValueAndNameChecks(t *testing.T) {
+	require.ErrorIs(t, checkKey(nil), ErrInvalid)
+	require.ErrorIs(t, checkKey([]byte{}), ErrInvalid)
+	require.NoError(t, checkKey([]byte("k")))
+	require.NoError(t, checkKey(make([]byte, MaxKeySize)))
+	require.ErrorIs(t, checkKey(make([]byte, MaxKeySize+1)), ErrTooLarge)
+
+	// The store's limit: 1 MiB less the largest key and 32 KiB of envelope
+	// (928 KiB; docs/protocol.md says 960 KiB, the store enforces this).
+	require.Equal(t, 1<<20-64<<10-32<<10, MaxValueSize)
+	require.NoError(t, checkValue(nil))
+	require.NoError(t, checkValue(make([]byte, MaxValueSize)))
+	require.ErrorIs(t, checkValue(make([]byte, MaxValueSize+1)), ErrTooLarge)
+
+	for _, ok := range []string{"a", "users_v2", "A-Z", strings.Repeat("x", 64)} {
+		require.NoError(t, checkKeyspace(ok), ok)
+	}
+	for _, bad := range []string{"", "a.b", "a/b", "a b", "*", ">", "$SYS", strings.Repeat("x", 65), "ü"} {
+		require.ErrorIs(t, checkKeyspace(bad), ErrBadName, bad)
+	}
+}
+
+func TestConfig(t *testing.T) {
+	cfg := DefaultConfig("nats://127.0.0.1:4222", "dc1")
+	require.NoError(t, cfg.Validate())
+	require.Equal(t, DefaultPoolSize, cfg.PoolSize)
+	require.Equal(t, 16, cfg.PoolSize)
+	require.Equal(t, 3, cfg.MaxRetries)
+	require.Equal(t, 4, cfg.attempts())
+
+	// Zero fields get defaults.
+	z := Config{NATSURL: "nats://x", DC: "dc1"}.withDefaults()
+	require.Equal(t, DefaultConfig("nats://x", "dc1").PoolSize, z.PoolSize)
+	require.Equal(t, DefaultDialTimeout, z.DialTimeout)
+	require.Equal(t, DefaultReadTimeout, z.ReadTimeout)
+	require.Equal(t, DefaultWriteTimeout, z.WriteTimeout)
+	require.Equal(t, DefaultMaxRetries, z.MaxRetries)
+	require.NotNil(t, z.Logger)
+
+	// Negative MaxRetries disables retries.
+	z.MaxRetries = -1
+	require.Equal(t, 1, z.attempts())
+	require.NoError(t, z.Validate())
+
+	for name, mut := range map[string]func(*Config){
+		"no url":        func(c *Config) { c.NATSURL = "" },
+		"pool":          func(c *Config) { c.PoolSize = -1 },
+		"dial timeout":  func(c *Config) { c.DialTimeout = -1 },
+		"read timeout":  func(c *Config) { c.ReadTimeout = -1 },
+		"write timeout": func(c *Config) { c.WriteTimeout = -1 },
+	} {
+		c := cfg
+		mut(&c)
+		require.ErrorIs(t, c.Validate(), ErrInvalid, name)
+	}
+	for _, dc := range []string{"", "dc.1", "dc 1", "dc>"} {
+		c := cfg
+		c.DC = dc
+		require.ErrorIs(t, c.Validate(), ErrBadName, dc)
+	}
+}
