@@ -6,7 +6,7 @@
 #   make test       race tests + a short fuzz pass (FUZZTIME=10s per target)
 #   make fuzz       the same fuzz pass with FUZZTIME=$(FUZZ_LONGTIME) (2m)
 #   make lint       go vet, gofmt, golangci-lint, import rules
-#   make run        single store on $(RUN_ADDR), data in $(RUN_DIR)
+#   make run        one DC in one process (NATS, master, $(RUN_STORES) stores), data in $(RUN_DIR)
 #   make bench      go benchmarks + vasto vs redis-server (redis-benchmark)
 #   make clean      remove bin/ and data/
 #
@@ -37,10 +37,8 @@ FUZZTIME ?= 10s
 FUZZ_LONGTIME ?= 2m
 TEST_TIMEOUT ?= 14m
 
-RUN_DIR ?= ./data/run
-RUN_ADDR ?= 127.0.0.1:6380
-RUN_PORT := $(lastword $(subst :, ,$(RUN_ADDR)))
-RUN_HOST := $(subst [,,$(subst ],,$(patsubst %:$(RUN_PORT),%,$(RUN_ADDR))))
+RUN_DIR ?= ./data/dev
+RUN_STORES ?= 3
 
 BENCHTIME ?= 2s
 # Passed to scripts/bench-server.sh: rounds of redis-benchmark per server and
@@ -123,10 +121,7 @@ lint: deps
 
 run: build
 	@mkdir -p "$(RUN_DIR)"
-	@echo "Starting a single vasto store on $(RUN_ADDR) (data in $(RUN_DIR)). Talk to it with:"
-	@echo "  redis-cli -h $(RUN_HOST) -p $(RUN_PORT) SET hello world"
-	@echo "  redis-cli -h $(RUN_HOST) -p $(RUN_PORT) GET hello"
-	exec ./bin/vasto store --dir "$(RUN_DIR)" --listen "$(RUN_ADDR)"
+	exec ./bin/vasto dev --dir "$(RUN_DIR)" --stores $(RUN_STORES)
 
 bench: build bench-deps
 	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) ./lww/ ./store/...

@@ -1,6 +1,22 @@
 package e2e
 
 import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/stretchr/testify/require"
+
+	"github.com/vasto-kv/vasto/bus"
 	"github.com/vasto-kv/vasto/store"
 	"github.com/vasto-kv/vasto/topology"
 )
@@ -9,6 +25,108 @@ func shardOf(key string, n int) uint32 { return topology.ShardOf([]byte(key), n)
 
 func scanAll() store.ScanOptions { return store.ScanOptions{Limit: store.MaxScanLimit} }
 
-const childEnv = "VASTO_E2E_CHILD"
+// The child store process: the test binary re-executed with these set.
+const (
+	childEnv     = "VASTO_E2E_CHILD_DIR"
+	childNATSEnv = "VASTO_E2E_CHILD_NATS"
+	childAddrEnv = "VASTO_E2E_CHILD_ADDR"
+	childIDEnv   = "VASTO_E2E_CHILD_ID"
+	childDCEnv   = "VASTO_E2E_CHILD_DC"
+)
 
-func runChild() {}
+// runChild runs a store that joins the cluster, prints "ready" and serves
+// until it is killed.
+func runChild() {
+	fail := func(err error) {
+		fmt.Fprintln(os.Stderr, "child:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+	log := hclog.New(&hclog.LoggerOptions{Name: "child", Level: hclog.Warn, Output: os.Stderr})
+	cfg := store.DefaultConfig(os.Getenv(childEnv))
+	cfg.DC, cfg.Node, cfg.Logger = os.Getenv(childDCEnv), os.Getenv(childIDEnv), log
+	cfg.BlockCacheBytes, cfg.WriteBufferBytes = 16<<20, 8<<20
+	eng, err := store.Open(cfg)
+	if err != nil {
+		fail(err)
+	}
+	srv, err := store.NewServer(store.DefaultServerConfig(os.Getenv(childAddrEnv), eng))
+	if err != nil {
+		fail(err)
+	}
+	if err := srv.Start(ctx); err != nil {
+		fail(err)
+	}
+	conn, err := bus.Connect(ctx, bus.ConnConfig{URL: os.Getenv(childNATSEnv), Name: cfg.Node, Logger: log})
+	if err != nil {
+		fail(err)
+	}
+	agent, err := store.NewAgent(store.DefaultAgentConfig(cfg.DC, cfg.Node, srv.Addr().String(), conn, eng))
+	if err != nil {
+		fail(err)
+	}
+	if err := agent.Start(ctx); err != nil {
+		fail(err)
+	}
+	fmt.Println("ready")
+	<-ctx.Done()
+}
+
+// childStore is a store running in a child process.
+type childStore struct {
+	t    *testing.T
+	dir  string
+	addr string
+	id   string
+	nats string
+	dc   string
+	cmd  *exec.Cmd
+}
+
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	return addr
+}
+
+// start starts (or restarts) the child and waits until it is ready.
+func (c *childStore) start() {
+	c.t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"="+c.dir, childNATSEnv+"="+c.nats,
+		childAddrEnv+"="+c.addr, childIDEnv+"="+c.id, childDCEnv+"="+c.dc)
+	out, err := cmd.StdoutPipe()
+	require.NoError(c.t, err)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	require.NoError(c.t, cmd.Start())
+	c.cmd = cmd
+	ready := make(chan bool, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		ok := sc.Scan() && sc.Text() == "ready"
+		ready <- ok
+		for sc.Scan() {
+		}
+	}()
+	select {
+	case ok := <-ready:
+		require.True(c.t, ok, "child store failed: %s", stderr.String())
+	case <-time.After(30 * time.Second):
+		c.kill()
+		c.t.Fatalf("child store not ready: %s", stderr.String())
+	}
+}
+
+// kill kills the child with SIGKILL: no flush, no drain.
+func (c *childStore) kill() {
+	if c.cmd == nil {
+		return
+	}
+	_ = c.cmd.Process.Kill()
+	_ = c.cmd.Wait()
+	c.cmd = nil
+}
