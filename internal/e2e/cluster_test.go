@@ -259,4 +259,3 @@ func holds(reps []string, id string) bool {
 	}
 	return false
 }
-

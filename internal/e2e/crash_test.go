@@ -77,7 +77,9 @@ func TestReplicaPastRetentionReBootstraps(t *testing.T) {
 }
 
 func keyN(i int) string { return "key-" + itoa(i) }
-func valN(i int) string { return "value-" + itoa(i) + "-padding-padding-padding-padding-padding-padding" }
+func valN(i int) string {
+	return "value-" + itoa(i) + "-padding-padding-padding-padding-padding-padding"
+}
 
 func itoa(i int) string {
 	const digits = "0123456789"
