@@ -133,7 +133,7 @@ func runDev(ctx context.Context, e *env, args []string) error {
 func splitHostPort(addr string) (string, int, error) {
 	host, p, err := net.SplitHostPort(addr)
 	if err != nil {
-		return "", 0, fmt.Errorf("%w: address %q: %v", errUsage, addr, err)
+		return "", 0, fmt.Errorf("%w: address %q: %w", errUsage, addr, err)
 	}
 	port, err := strconv.Atoi(p)
 	if err != nil {

@@ -169,7 +169,7 @@ func runScan(ctx context.Context, e *env, args []string) error {
 // runKeyspace: vasto keyspace create|delete|list|describe.
 func runKeyspace(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: vasto keyspace create|delete|list|describe ...", errUsage)
+		return fmt.Errorf("%w: vasto keyspace create|delete|list|describe NAME", errUsage)
 	}
 	switch args[0] {
 	case "create":

@@ -41,7 +41,7 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 func applyConfigFile(fs *flag.FlagSet, path string) error {
 	f, err := os.Open(path)
 	if err != nil {
-		return fmt.Errorf("%w: config file: %v", errUsage, err)
+		return fmt.Errorf("%w: config file: %w", errUsage, err)
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
@@ -59,7 +59,7 @@ func applyConfigFile(fs *flag.FlagSet, path string) error {
 			return fmt.Errorf("%w: %s:%d: unknown setting %q", errUsage, path, n, name)
 		}
 		if err := fs.Set(name, value); err != nil {
-			return fmt.Errorf("%w: %s:%d: %v", errUsage, path, n, err)
+			return fmt.Errorf("%w: %s:%d: %w", errUsage, path, n, err)
 		}
 	}
 	return sc.Err()

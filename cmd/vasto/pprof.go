@@ -17,7 +17,7 @@ import (
 func servePprof(addr string, log hclog.Logger) (stop func(), err error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return nil, fmt.Errorf("%w: pprof address %q: %v", errUsage, addr, err)
+		return nil, fmt.Errorf("%w: pprof address %q: %w", errUsage, addr, err)
 	}
 	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
 		return nil, fmt.Errorf("%w: pprof address %q must be on loopback", errUsage, addr)
