@@ -223,6 +223,8 @@ func mapErr(err error) error {
 		return fmt.Errorf("%w: %w", ErrClosed, err)
 	case errors.Is(err, jetstream.ErrStreamNotFound):
 		return fmt.Errorf("%w: %w", ErrNoStream, err)
+	case errors.Is(err, jetstream.ErrConsumerNotFound):
+		return fmt.Errorf("%w: %w", ErrNoConsumer, err)
 	case errors.Is(err, nats.ErrNoResponders):
 		return fmt.Errorf("%w: %w", ErrNoResponders, err)
 	}

@@ -266,7 +266,7 @@ func (k *Consumer) handle(ctx context.Context, msgs []jetstream.Msg) {
 	for i, m := range msgs {
 		d := Delivered{Subject: m.Subject(), Header: headerMap(m.Headers()), Data: m.Data()}
 		if md, err := m.Metadata(); err == nil {
-			d.StreamSeq, d.Pending = md.Sequence.Stream, md.NumPending
+			d.StreamSeq, d.Pending, d.Time = md.Sequence.Stream, md.NumPending, md.Timestamp.UTC()
 		}
 		ds[i] = d
 	}

@@ -17,11 +17,14 @@ var (
 	// ErrNoTopology is returned when the topology bucket or document does
 	// not exist.
 	ErrNoTopology = errors.New("bus: no topology")
-	// ErrNoMessage is returned by FirstOnSubject when the stream holds no
-	// message on the subject at or after the sequence.
+	// ErrNoMessage is returned by FirstOnSubject and LastOnSubject when the
+	// stream holds no message on the subject (at or after the sequence).
 	ErrNoMessage = errors.New("bus: no message")
 	// ErrNoStream is returned when a stream does not exist.
 	ErrNoStream = errors.New("bus: no such stream")
+	// ErrNoConsumer is returned by ConsumerPending when the durable
+	// consumer (or its stream) does not exist.
+	ErrNoConsumer = errors.New("bus: no such consumer")
 	// ErrRemote wraps the error a request handler returned.
 	ErrRemote = errors.New("bus: remote error")
 	// ErrNoResponders is returned by Request when nobody handles the

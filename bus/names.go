@@ -11,6 +11,7 @@ import (
 // Prefixes of Vasto's subjects, streams and buckets.
 const (
 	changeStreamPrefix  = "VASTO_CHG_"
+	sourceStreamPrefix  = "VASTO_SRC_"
 	changeSubjectPrefix = "vasto.chg."
 	topologyPrefix      = "vasto_topo_"
 	heartbeatPrefix     = "vasto.hb."
@@ -66,6 +67,31 @@ func ChangeSubjectsOfShard(dc, keyspace string, shard uint32) (string, error) {
 		return "", err
 	}
 	return changeSubjectPrefix + dc + "." + keyspace + "." + strconv.FormatUint(uint64(shard), 10) + ".*", nil
+}
+
+// ChangeSubjectsOfKeyspace returns the filter of every change to keyspace
+// in dc, whatever the shard and origin: "vasto.chg.<dc>.<keyspace>.>". It
+// selects a keyspace's changes in dc's change stream and, as sourced
+// messages keep their subjects, in another DC's source stream of dc
+// (SourceStream).
+func ChangeSubjectsOfKeyspace(dc, keyspace string) (string, error) {
+	if err := checkNames(dc, keyspace); err != nil {
+		return "", err
+	}
+	return changeSubjectPrefix + dc + "." + keyspace + ".>", nil
+}
+
+// SourceStream returns the name of the stream in localDC's JetStream domain
+// that holds a copy of remoteDC's change stream (see EnsureSourceStream):
+// "VASTO_SRC_<remoteDC>". The two DCs must differ.
+func SourceStream(localDC, remoteDC string) (string, error) {
+	if err := checkNames(localDC, remoteDC); err != nil {
+		return "", err
+	}
+	if localDC == remoteDC {
+		return "", fmt.Errorf("%w: DC %q cannot source its own changes", ErrInvalidConfig, localDC)
+	}
+	return sourceStreamPrefix + remoteDC, nil
 }
 
 // TopologyBucket returns the name of dc's topology key-value bucket,

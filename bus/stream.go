@@ -223,8 +223,15 @@ type Delivered struct {
 	// StreamSeq is the message's sequence in the stream.
 	StreamSeq uint64
 	// Pending is how many more messages the consumer had to deliver after
-	// this one when it was delivered (0 from FirstOnSubject).
+	// this one when it was delivered (0 from FirstOnSubject and
+	// LastOnSubject).
 	Pending uint64
+	// Time is when the stream read from stored the message (its server's
+	// clock, in UTC). For a message of a source stream (SourceStream) that is when
+	// it arrived in the local DC, not when it was published in its origin
+	// DC: to measure replication lag end to end, carry the origin's time in
+	// a header.
+	Time time.Time
 }
 
 // FirstOnSubject returns the first message still in stream on subject
@@ -261,5 +268,42 @@ func (c *Conn) FirstOnSubject(ctx context.Context, stream, subject string, fromS
 		Header:    headerMap(raw.Header),
 		Data:      raw.Data,
 		StreamSeq: raw.Sequence,
+		Time:      raw.Time.UTC(),
+	}, nil
+}
+
+// LastOnSubject returns the last message in stream on subject (wildcards
+// allowed), or an error wrapping ErrNoMessage when there is none, e.g. the
+// last change of a keyspace copied from another DC
+// (ChangeSubjectsOfKeyspace) and its Time.
+func (c *Conn) LastOnSubject(ctx context.Context, stream, subject string) (Delivered, error) {
+	if err := checkStream(stream); err != nil {
+		return Delivered{}, err
+	}
+	if err := checkSubject(subject, true); err != nil {
+		return Delivered{}, err
+	}
+	if c.isClosing() {
+		return Delivered{}, ErrClosed
+	}
+	ctx, cancel := apiCtx(ctx)
+	defer cancel()
+	s, err := c.js.Stream(ctx, stream)
+	if err != nil {
+		return Delivered{}, fmt.Errorf("bus: stream %s: %w", stream, mapErr(err))
+	}
+	raw, err := s.GetLastMsgForSubject(ctx, subject)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return Delivered{}, fmt.Errorf("%w: %s on %s", ErrNoMessage, stream, subject)
+	}
+	if err != nil {
+		return Delivered{}, fmt.Errorf("bus: get last of %s on %s: %w", stream, subject, mapErr(err))
+	}
+	return Delivered{
+		Subject:   raw.Subject,
+		Header:    headerMap(raw.Header),
+		Data:      raw.Data,
+		StreamSeq: raw.Sequence,
+		Time:      raw.Time.UTC(),
 	}, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -31,6 +32,8 @@ type AgentConfig struct {
 	// CatchUpIdle: a peer's log counts as replayed once its consumer has
 	// been idle this long (nothing pending to deliver).
 	CatchUpIdle time.Duration
+	// RemoteDCs are the other datacenters whose changes this store applies.
+	RemoteDCs []string
 }
 
 // DefaultAgentConfig returns an AgentConfig with defaults filled in.
@@ -56,6 +59,11 @@ func (c AgentConfig) Validate() error {
 	case c.PublishBatch <= 0 || c.CatchUpIdle <= 0:
 		return fmt.Errorf("%w: publish batch and catch-up idle must be positive", ErrInvalidConfig)
 	}
+	for _, r := range c.RemoteDCs {
+		if topology.CheckName("dc", r) != nil || r == c.DC {
+			return fmt.Errorf("%w: bad remote dc %q", ErrInvalidConfig, r)
+		}
+	}
 	return nil
 }
 
@@ -69,6 +77,8 @@ type Agent struct {
 
 	mu      sync.Mutex
 	workers map[topology.ShardRef]*shardWorker
+	xdc     map[string]*xdcWorker // remote dc + "/" + keyspace
+	top     atomic.Pointer[topology.Topology]
 	seen    map[string]bool // keyspaces seen in an earlier topology
 	version uint64
 	started bool
@@ -90,6 +100,7 @@ func NewAgent(cfg AgentConfig) (*Agent, error) {
 		cfg:     cfg,
 		log:     cfg.Logger.Named("agent"),
 		workers: map[topology.ShardRef]*shardWorker{},
+		xdc:     map[string]*xdcWorker{},
 		seen:    map[string]bool{},
 		topoCh:  make(chan *topology.Topology, 1),
 	}, nil
@@ -105,6 +116,12 @@ func (a *Agent) Start(ctx context.Context) error {
 	}
 	if err := a.cfg.Bus.EnsureChangeStream(ctx, a.cfg.Stream); err != nil {
 		return fmt.Errorf("store: change stream: %w", err)
+	}
+	for _, r := range a.cfg.RemoteDCs {
+		src := bus.SourceConfig{LocalDC: a.cfg.DC, RemoteDC: r, MaxAge: a.cfg.Stream.MaxAge, MaxBytes: a.cfg.Stream.MaxBytes}
+		if err := a.cfg.Bus.EnsureSourceStream(ctx, src); err != nil {
+			return fmt.Errorf("store: source stream of %s: %w", r, err)
+		}
 	}
 	a.ctx, a.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	w, err := a.cfg.Bus.WatchTopology(a.ctx, a.cfg.DC, a.onTopology)
@@ -164,6 +181,7 @@ func (a *Agent) reconcile(t *topology.Topology) {
 		return // never go back to an older topology
 	}
 	a.version = t.Version
+	a.top.Store(t)
 	want := map[topology.ShardRef][]string{}
 	for _, name := range t.KeyspaceNames() {
 		ks := t.Keyspaces[name]
@@ -199,7 +217,45 @@ func (a *Agent) reconcile(t *topology.Topology) {
 		a.workers[ref] = w
 		w.start(a.ctx)
 	}
+	a.reconcileXDC(t, want)
 }
+
+// reconcileXDC runs one cross-DC applier per remote DC and keyspace this
+// store holds shards of.
+func (a *Agent) reconcileXDC(t *topology.Topology, want map[topology.ShardRef][]string) {
+	need := map[string][2]string{}
+	for ref := range want {
+		for _, r := range a.cfg.RemoteDCs {
+			need[r+"/"+ref.Keyspace] = [2]string{r, ref.Keyspace}
+		}
+	}
+	for k, w := range a.xdc {
+		if _, ok := need[k]; !ok {
+			w.stop()
+			delete(a.xdc, k)
+			if _, exists := t.Keyspaces[w.keyspace]; !exists {
+				stream, _ := bus.SourceStream(a.cfg.DC, w.remote)
+				ctx, cancel := context.WithTimeout(a.ctx, 5*time.Second)
+				_ = a.cfg.Bus.DeleteConsumer(ctx, stream, xdcDurable(a.cfg.Store, w.remote, w.keyspace))
+				cancel()
+			}
+		}
+	}
+	for k, rk := range need {
+		if _, ok := a.xdc[k]; ok {
+			continue
+		}
+		w, err := a.startXDC(a.ctx, rk[0], rk[1])
+		if err != nil {
+			a.log.Error("start cross-DC applier", "remote_dc", rk[0], "keyspace", rk[1], "error", err)
+			continue
+		}
+		a.xdc[k] = w
+	}
+}
+
+// currentTopology returns the newest topology the agent acted on.
+func (a *Agent) currentTopology() *topology.Topology { return a.top.Load() }
 
 // dropIfDeleted drops a shard whose keyspace this agent saw and that is now
 // gone from the topology: the keyspace was deleted.
@@ -264,7 +320,12 @@ func (a *Agent) Shutdown(ctx context.Context) error {
 	a.stopped = true
 	workers := a.workers
 	a.workers = map[topology.ShardRef]*shardWorker{}
+	xdc := a.xdc
+	a.xdc = map[string]*xdcWorker{}
 	a.mu.Unlock()
+	for _, w := range xdc {
+		w.stop()
+	}
 	a.watch.Stop()
 	a.cancel()
 	for _, w := range workers {

@@ -228,7 +228,7 @@ func (w *shardWorker) watchCatchUp(ctx context.Context) {
 	}
 }
 
-func (w *shardWorker) source(peer string) string { return "r_" + peer }
+func (w *shardWorker) source(peer string) string { return peerSource(peer) }
 
 func (w *shardWorker) startConsumer(ctx context.Context, stream, peer string) error {
 	subj, err := bus.ChangeSubject(w.a.cfg.DC, w.ref.Keyspace, w.ref.Shard, peer)

@@ -38,6 +38,25 @@ type Result struct {
 	Existed bool
 }
 
+// ValidSource reports whether s can name the source of remote writes (and
+// so a cursor): 1 to 255 bytes of ASCII letters, digits, '_', '-', '.' and
+// ':'. Sources combine names, e.g. "x:dc2:store3:users:4".
+func ValidSource(s string) bool {
+	if len(s) == 0 || len(s) > 255 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9',
+			c == '-', c == '_', c == '.', c == ':':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 // CheckKey validates a key's size.
 func CheckKey(key []byte) error {
 	if len(key) == 0 || len(key) > MaxKeySize {
@@ -172,7 +191,7 @@ func (s *Shard) Commit(ctx context.Context, writes []Prepared) ([]Result, error)
 // batch (it never moves backwards), so a restarted consumer resumes from
 // Cursor(source)+1.
 func (s *Shard) ApplyRemote(ctx context.Context, source string, seq uint64, changes []lww.Change) ([]Result, error) {
-	if !lww.ValidName(source) {
+	if !ValidSource(source) {
 		return nil, fmt.Errorf("%w: source %q", ErrBadName, source)
 	}
 	if len(changes) > MaxBatchWrites {

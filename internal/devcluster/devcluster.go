@@ -45,6 +45,12 @@ type Config struct {
 	Clock lww.Clock
 	// Stream sizes the change-log stream (zero fields: defaults).
 	Stream bus.StreamConfig
+	// LeafListen accepts leafnode links from other DCs on host:port (port
+	// -1: any free port); LeafRemotes links to other DCs' leaf URLs.
+	LeafListen  string
+	LeafRemotes []string
+	// RemoteDCs are the other DCs whose changes the stores apply.
+	RemoteDCs []string
 }
 
 // DefaultConfig returns a Config with defaults filled in.
@@ -89,6 +95,7 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	c := &Cluster{cfg: cfg, log: cfg.Logger}
 	ncfg := embedded.DefaultConfig(cfg.DC, filepath.Join(cfg.Dir, "nats"))
 	ncfg.Host, ncfg.Port, ncfg.Logger = cfg.Host, cfg.NATSPort, cfg.Logger.Named("nats")
+	ncfg.LeafListen, ncfg.LeafRemotes = cfg.LeafListen, cfg.LeafRemotes
 	if ncfg.Port == 0 {
 		ncfg.Port = -1
 	}
@@ -119,6 +126,9 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	}
 	return c, nil
 }
+
+// LeafURL is the URL other DCs link to ("" without LeafListen).
+func (c *Cluster) LeafURL() string { return c.nats.LeafURL() }
 
 // NATSURL is the URL clients and the other vasto commands connect to.
 func (c *Cluster) NATSURL() string { return c.nats.ClientURL() }
@@ -221,6 +231,7 @@ func (c *Cluster) StartStore(ctx context.Context, i int) error {
 	acfg.Logger = log
 	acfg.Stream = c.cfg.Stream
 	acfg.Stream.DC = c.cfg.DC
+	acfg.RemoteDCs = c.cfg.RemoteDCs
 	agent, err := store.NewAgent(acfg)
 	if err == nil {
 		err = agent.Start(ctx)

@@ -1,0 +1,257 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// SourceConfig configures a DC's copy of another DC's change stream.
+type SourceConfig struct {
+	// LocalDC is the DC whose JetStream domain holds the copy: the DC of
+	// the server the connection is connected to.
+	LocalDC string
+	// RemoteDC is the DC whose change stream (ChangeStream(RemoteDC)) is
+	// copied. It is also that DC's JetStream domain.
+	RemoteDC string
+	// MaxAge is how long copied messages are kept; default 24 h.
+	MaxAge time.Duration
+	// MaxBytes bounds the copy's size (oldest messages are dropped);
+	// default 1 GiB, -1 for no limit. Like a change stream's, it is
+	// reserved against the server's JetStream MaxStore.
+	MaxBytes int64
+}
+
+func (cfg SourceConfig) withDefaults() SourceConfig {
+	if cfg.MaxAge == 0 {
+		cfg.MaxAge = DefaultStreamMaxAge
+	}
+	if cfg.MaxBytes == 0 {
+		cfg.MaxBytes = DefaultStreamMaxBytes
+	}
+	return cfg
+}
+
+// domainAPIPrefix is the API prefix of JetStream domain dc as seen from
+// another domain.
+func domainAPIPrefix(dc string) string { return "$JS." + dc + ".API" }
+
+// EnsureSourceStream creates, or updates to cfg, the stream
+// SourceStream(LocalDC, RemoteDC) in the connection's own JetStream domain,
+// which must be LocalDC (else ErrInvalidConfig): file storage, limits
+// retention discarding the oldest messages, no subjects of its own, and one
+// source, RemoteDC's change stream in the JetStream domain RemoteDC,
+// filtered to "vasto.chg.<RemoteDC>.>".
+//
+// The local server copies the remote stream's messages into it over the
+// leafnode link, keeping their subjects and headers (plus a
+// Nats-Stream-Source header that the server sets), so a consumer of the
+// copy filters with ChangeSubjectsOfKeyspace(RemoteDC, keyspace) or
+// ChangeSubjectsOfShard(RemoteDC, ...). The copy is store-and-forward:
+// while the link or the remote DC is down the local DC keeps working, and
+// the server catches up from where it stopped when the link returns (which
+// can take tens of seconds, see SourceStatus), as long as the remote stream
+// still holds the messages (its MaxAge and MaxBytes).
+//
+// The stream can be created while the link is down. Nothing is ever
+// published back: a copied message does not match any change stream's
+// subjects in this DC, so DCs sourcing each other do not loop.
+func (c *Conn) EnsureSourceStream(ctx context.Context, cfg SourceConfig) error {
+	cfg = cfg.withDefaults()
+	name, err := SourceStream(cfg.LocalDC, cfg.RemoteDC)
+	if err != nil {
+		return err
+	}
+	switch {
+	case cfg.MaxAge < 0:
+		return fmt.Errorf("%w: negative max age", ErrInvalidConfig)
+	case cfg.MaxBytes < -1:
+		return fmt.Errorf("%w: max bytes %d", ErrInvalidConfig, cfg.MaxBytes)
+	}
+	remoteStream, _ := ChangeStream(cfg.RemoteDC)
+	if c.isClosing() {
+		return ErrClosed
+	}
+	ctx, cancel := apiCtx(ctx)
+	defer cancel()
+	// The stream must live in LocalDC's domain: a connection to another
+	// DC's server would create it there.
+	ai, err := c.js.AccountInfo(ctx)
+	if err != nil {
+		return fmt.Errorf("bus: ensure stream %s: account info: %w", name, mapErr(err))
+	}
+	if ai.Domain != cfg.LocalDC {
+		return fmt.Errorf("%w: ensure stream %s: connected to JetStream domain %q, not the local DC %q",
+			ErrInvalidConfig, name, ai.Domain, cfg.LocalDC)
+	}
+	_, err = c.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        name,
+		Description: "Vasto changes of DC " + cfg.RemoteDC + " copied into DC " + cfg.LocalDC,
+		Retention:   jetstream.LimitsPolicy,
+		Discard:     jetstream.DiscardOld,
+		Storage:     jetstream.FileStorage,
+		MaxAge:      cfg.MaxAge,
+		MaxBytes:    cfg.MaxBytes,
+		Replicas:    1,
+		Sources: []*jetstream.StreamSource{{
+			Name:          remoteStream,
+			FilterSubject: changeStreamSubjects(cfg.RemoteDC),
+			// Domain is turned into External.APIPrefix "$JS.<remote>.API".
+			Domain: cfg.RemoteDC,
+		}},
+	})
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && apiErr.ErrorCode == jsErrStorageResourcesExceeded {
+		return fmt.Errorf("bus: ensure stream %s: MaxBytes %d does not fit in what is left of the server's JetStream MaxStore (every stream's MaxBytes is reserved up front): %w",
+			name, cfg.MaxBytes, err)
+	}
+	if err != nil {
+		return fmt.Errorf("bus: ensure stream %s: %w", name, mapErr(err))
+	}
+	return nil
+}
+
+// SourceInfo is the state of one source stream (SourceStream) and of the
+// copying into it.
+type SourceInfo struct {
+	// RemoteDC is the DC whose changes the stream copies.
+	RemoteDC string
+	// Stream is the source stream's name, SourceStream(local, RemoteDC).
+	Stream string
+	// Exists is false when the stream does not exist; the fields below are
+	// then zero.
+	Exists bool
+	// Active is how long ago the local server last heard from the remote
+	// stream (a message or a heartbeat, every second while the link is
+	// healthy); negative when it has not heard from it since the stream or
+	// the server started. More than ~10 s means the copying is stalled
+	// (link or remote DC down, or the server backing off before retrying).
+	Active time.Duration
+	// Lag is how many messages the copy was behind the remote stream when
+	// the last message arrived. It is only current while Active is small
+	// and Error empty: after a restart it reads 0 until copying resumes.
+	Lag uint64
+	// Error is the server's error for the copying, e.g. the remote stream
+	// does not exist; empty when healthy.
+	Error string
+	// Msgs, LastSeq and LastTime describe the local copy: messages held,
+	// the last sequence and when the last message arrived (local clock).
+	Msgs     uint64
+	LastSeq  uint64
+	LastTime time.Time
+}
+
+// SourceStatus reports, for each remote DC, the state of localDC's copy of
+// that DC's change stream, in the order of remoteDCs. It must be called on
+// a connection to localDC. A missing stream is not an error (Exists false).
+//
+// The copy is caught up when Exists, Error is empty, Active is small (a few
+// seconds at most) and Lag is 0. After the local server restarts, the
+// server may take tens of seconds to resume copying (it first waits 30 s
+// for an answer to a request it sent before the leafnode link was up, then
+// backs off); Active shows it.
+func (c *Conn) SourceStatus(ctx context.Context, localDC string, remoteDCs []string) ([]SourceInfo, error) {
+	names := make([]string, len(remoteDCs))
+	for i, dc := range remoteDCs {
+		n, err := SourceStream(localDC, dc)
+		if err != nil {
+			return nil, err
+		}
+		names[i] = n
+	}
+	if c.isClosing() {
+		return nil, ErrClosed
+	}
+	ctx, cancel := apiCtx(ctx)
+	defer cancel()
+	out := make([]SourceInfo, len(remoteDCs))
+	for i, dc := range remoteDCs {
+		si := SourceInfo{RemoteDC: dc, Stream: names[i]}
+		s, err := c.js.Stream(ctx, names[i])
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			out[i] = si
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("bus: source status of %s: %w", names[i], mapErr(err))
+		}
+		info := s.CachedInfo()
+		si.Exists = true
+		si.Msgs, si.LastSeq, si.LastTime = info.State.Msgs, info.State.LastSeq, info.State.LastTime.UTC()
+		si.Active = -1
+		remoteStream, _ := ChangeStream(dc)
+		var src *jetstream.StreamSourceInfo
+		for _, ss := range info.Sources {
+			if ss != nil && ss.Name == remoteStream && ss.External != nil && ss.External.APIPrefix == domainAPIPrefix(dc) {
+				src = ss
+				break
+			}
+		}
+		if src == nil {
+			si.Error = fmt.Sprintf("stream %s does not source %s from domain %s (not made by EnsureSourceStream?)", names[i], remoteStream, dc)
+		} else {
+			si.Active, si.Lag = src.Active, src.Lag
+			if src.Error != nil {
+				si.Error = src.Error.Error()
+			}
+		}
+		out[i] = si
+	}
+	return out, nil
+}
+
+// ConsumerPending reports how far the durable consumer on stream is
+// behind: pending is how many messages matching its filter it has not
+// acknowledged yet (not yet delivered, NumPending, plus delivered but not
+// acknowledged, NumAckPending), and ackFloorTime is when the message at its
+// acknowledgement floor (the last one before the first unacknowledged one)
+// was stored in stream. ackFloorTime is zero when nothing has been
+// acknowledged yet or that message is no longer in the stream.
+//
+// When pending is not 0, the consumer is at least LastTime-ackFloorTime
+// behind in time (LastTime of the stream, e.g. SourceInfo.LastTime). A
+// missing consumer or stream gives an error wrapping ErrNoConsumer (and
+// ErrNoStream for a missing stream).
+func (c *Conn) ConsumerPending(ctx context.Context, stream, durable string) (pending uint64, ackFloorTime time.Time, err error) {
+	if err := checkStream(stream); err != nil {
+		return 0, time.Time{}, err
+	}
+	if err := checkNames(durable); err != nil {
+		return 0, time.Time{}, fmt.Errorf("durable: %w", err)
+	}
+	if c.isClosing() {
+		return 0, time.Time{}, ErrClosed
+	}
+	ctx, cancel := apiCtx(ctx)
+	defer cancel()
+	cons, err := c.js.Consumer(ctx, stream, durable)
+	switch {
+	case errors.Is(err, jetstream.ErrConsumerNotFound):
+		return 0, time.Time{}, fmt.Errorf("%w: %s on %s", ErrNoConsumer, durable, stream)
+	case errors.Is(err, jetstream.ErrStreamNotFound):
+		return 0, time.Time{}, fmt.Errorf("%w: %s on %s: %w", ErrNoConsumer, durable, stream, ErrNoStream)
+	case err != nil:
+		return 0, time.Time{}, fmt.Errorf("bus: consumer %s on %s: %w", durable, stream, mapErr(err))
+	}
+	info := cons.CachedInfo()
+	pending = info.NumPending + uint64(max(info.NumAckPending, 0))
+	if floor := info.AckFloor.Stream; floor > 0 {
+		s, err := c.js.Stream(ctx, stream)
+		if err != nil {
+			return 0, time.Time{}, fmt.Errorf("bus: stream %s: %w", stream, mapErr(err))
+		}
+		raw, err := s.GetMsg(ctx, floor)
+		switch {
+		case err == nil:
+			ackFloorTime = raw.Time.UTC()
+		case errors.Is(err, jetstream.ErrMsgNotFound):
+			// Aged out or deleted: no time.
+		default:
+			return 0, time.Time{}, fmt.Errorf("bus: get %s seq %d: %w", stream, floor, mapErr(err))
+		}
+	}
+	return pending, ackFloorTime, nil
+}

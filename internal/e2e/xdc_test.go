@@ -1,0 +1,107 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/vasto-kv/vasto/client"
+	"github.com/vasto-kv/vasto/internal/devcluster"
+)
+
+func startDCs(t *testing.T, stores int, dcs ...string) []*devcluster.Cluster {
+	t.Helper()
+	cfg := devcluster.DefaultConfig(t.TempDir())
+	cfg.Stores = stores
+	cfg.Logger = testLogger(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cs, err := devcluster.StartMulti(ctx, cfg, dcs)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		for i := len(cs) - 1; i >= 0; i-- {
+			require.NoError(t, cs[i].Shutdown(ctx))
+		}
+	})
+	for _, c := range cs {
+		require.NoError(t, c.WaitReady(ctx))
+	}
+	return cs
+}
+
+// TestActiveActiveConvergence writes the same keys in two DCs whose
+// keyspaces have different shard counts, with interleaved event times, and
+// checks both DCs converge on the latest write of every key.
+func TestActiveActiveConvergence(t *testing.T) {
+	cs := startDCs(t, 2, "dc1", "dc2")
+	c1, c2 := newClient(t, cs[0]), newClient(t, cs[1])
+	createKeyspace(t, cs[0], c1, "aa", 3, 2)
+	createKeyspace(t, cs[1], c2, "aa", 2, 1)
+	ctx := ctxT(t)
+	base := time.Now().UnixNano() - int64(time.Second)
+	want := map[string]string{}
+	for i := 0; i < 100; i++ {
+		k := fmt.Sprintf("k%03d", i)
+		// dc1 writes at even offsets, dc2 at odd; for some keys dc1 is later.
+		t1, t2 := base+int64(2*i), base+int64(2*i+1)
+		if i%3 == 0 {
+			t1, t2 = t2+10, t1
+		}
+		_, err := c1.Put(ctx, "aa", []byte(k), []byte("from-dc1"), client.WithEventTime(t1))
+		require.NoError(t, err)
+		_, err = c2.Put(ctx, "aa", []byte(k), []byte("from-dc2"), client.WithEventTime(t2))
+		require.NoError(t, err)
+		if t1 > t2 {
+			want[k] = "from-dc1"
+		} else {
+			want[k] = "from-dc2"
+		}
+	}
+	// A delete in dc2 wins everywhere too.
+	_, err := c2.Delete(ctx, "aa", []byte("k050"), client.WithEventTime(base+int64(time.Millisecond)))
+	require.NoError(t, err)
+	delete(want, "k050")
+
+	for _, cl := range []*client.Client{c1, c2} {
+		require.Eventually(t, func() bool {
+			for k, v := range want {
+				it, err := cl.Get(ctx, "aa", []byte(k))
+				if err != nil || string(it.Value) != v {
+					return false
+				}
+			}
+			_, err := cl.Get(ctx, "aa", []byte("k050"))
+			return err != nil
+		}, 30*time.Second, 100*time.Millisecond, "DCs converge on the latest write of every key")
+	}
+	it, err := c1.Get(ctx, "aa", []byte("k001"))
+	require.NoError(t, err)
+	require.Equal(t, want["k001"][5:], it.Version.DC, "the origin DC travels with the record")
+}
+
+// TestRemoteChangesWaitForTheKeyspace writes in dc1 to a keyspace dc2 does
+// not have yet; once dc2 creates it, the changes apply.
+func TestRemoteChangesWaitForTheKeyspace(t *testing.T) {
+	cs := startDCs(t, 1, "dc1", "dc2")
+	c1, c2 := newClient(t, cs[0]), newClient(t, cs[1])
+	createKeyspace(t, cs[0], c1, "later", 2, 1)
+	ctx := ctxT(t)
+	for i := 0; i < 30; i++ {
+		_, err := c1.Put(ctx, "later", []byte(fmt.Sprintf("k%d", i)), []byte("v"))
+		require.NoError(t, err)
+	}
+	createKeyspace(t, cs[1], c2, "later", 1, 1)
+	require.Eventually(t, func() bool {
+		for i := 0; i < 30; i++ {
+			if _, err := c2.Get(ctx, "later", []byte(fmt.Sprintf("k%d", i))); err != nil {
+				return false
+			}
+		}
+		return true
+	}, 30*time.Second, 100*time.Millisecond)
+}

@@ -1,0 +1,178 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/vasto-kv/vasto/bus"
+	"github.com/vasto-kv/vasto/lww"
+	"github.com/vasto-kv/vasto/topology"
+)
+
+// Cross-DC replication. Each DC keeps a local copy of every other DC's
+// change-log stream (a source stream, store-and-forward over the leafnode
+// link). Every store consumes, for each remote DC and each keyspace it holds
+// shards of, that keyspace's remote changes, routes each key through THIS
+// DC's topology (the keyspace may have a different number of shards here),
+// and applies the keys that land on shards it holds with LWW. Every replica
+// applies for itself; applied remote changes never enter a local change log,
+// so nothing is echoed back. A keyspace that does not exist here yet has no
+// consumer: its remote changes wait in the source stream and are applied
+// from the beginning once it is created.
+
+// xdcSource names the cursor of one remote origin: remote DC, origin store
+// and the origin's shard number in the remote DC's layout.
+func xdcSource(dc, store, shard string) string { return "x:" + dc + ":" + store + ":" + shard }
+
+// peerSource names the cursor of an in-DC peer replica.
+func peerSource(store string) string { return "r_" + store }
+
+// xdcWorker applies one remote DC's changes to one keyspace.
+type xdcWorker struct {
+	a        *Agent
+	remote   string
+	keyspace string
+	log      hclog.Logger
+	consumer *bus.Consumer
+
+	mu          sync.Mutex
+	lastApplied time.Time // when the latest batch was applied
+	lastEvent   time.Time // stream timestamp of the latest message applied
+}
+
+func xdcDurable(store, remote, keyspace string) string {
+	name := "x_" + store + "_" + remote + "_" + keyspace
+	if len(name) <= lww.MaxNameLen {
+		return name
+	}
+	return "x_" + strconv.FormatUint(xxhash.Sum64String(store+"\x00"+remote+"\x00"+keyspace), 36)
+}
+
+func (a *Agent) startXDC(ctx context.Context, remote, keyspace string) (*xdcWorker, error) {
+	w := &xdcWorker{a: a, remote: remote, keyspace: keyspace,
+		log: a.log.Named("xdc").With("remote_dc", remote, "keyspace", keyspace)}
+	stream, err := bus.SourceStream(a.cfg.DC, remote)
+	if err != nil {
+		return nil, err
+	}
+	filter, err := bus.ChangeSubjectsOfKeyspace(remote, keyspace)
+	if err != nil {
+		return nil, err
+	}
+	c, err := a.cfg.Bus.NewConsumer(bus.ConsumerConfig{
+		Stream: stream, Durable: xdcDurable(a.cfg.Store, remote, keyspace), FilterSubject: filter, Logger: w.log,
+	}, w.apply)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Start(ctx); err != nil {
+		return nil, err
+	}
+	w.consumer = c
+	w.log.Info("applying remote DC's changes")
+	return w, nil
+}
+
+func (w *xdcWorker) stop() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = w.consumer.Shutdown(ctx)
+}
+
+// group is the changes of one batch bound for one local shard from one
+// remote origin.
+type xdcGroup struct {
+	shard   *Shard
+	source  string
+	top     uint64
+	changes []lww.Change
+}
+
+// apply routes a batch of remote changes through the local topology and
+// applies those that land on shards this store holds.
+func (w *xdcWorker) apply(ctx context.Context, msgs []bus.Delivered) error {
+	t := w.a.currentTopology()
+	if t == nil {
+		return fmt.Errorf("store: no topology yet")
+	}
+	ks, ok := t.Keyspaces[w.keyspace]
+	if !ok {
+		return fmt.Errorf("store: keyspace %s not in the local topology", w.keyspace)
+	}
+	groups := map[string]*xdcGroup{}
+	var order []string
+	var newest time.Time
+	for _, m := range msgs {
+		origin, rshard, ok := parseChangeSubject(m.Subject)
+		if !ok {
+			w.log.Error("skipping change with a malformed subject", "subject", m.Subject)
+			continue
+		}
+		ch, err := lww.DecodeChange(m.Data)
+		if err != nil {
+			w.log.Error("skipping undecodable change", "subject", m.Subject, "error", err)
+			continue
+		}
+		if m.Time.After(newest) {
+			newest = m.Time
+		}
+		shard := topology.ShardOf(ch.Key, ks.Shards)
+		if !holds(ks.Placement[shard], w.a.cfg.Store) {
+			continue
+		}
+		sh, err := w.a.cfg.Engine.Shard(w.keyspace, shard)
+		if err != nil {
+			return err // placed here but not open yet: retry the batch later
+		}
+		src := xdcSource(w.remote, origin, rshard)
+		key := strconv.FormatUint(uint64(shard), 10) + "|" + src
+		g, ok := groups[key]
+		if !ok {
+			g = &xdcGroup{shard: sh, source: src}
+			groups[key] = g
+			order = append(order, key)
+		}
+		if idx, err := strconv.ParseUint(m.Header[hdrIndex], 10, 64); err == nil && idx > g.top {
+			g.top = idx
+		}
+		g.changes = append(g.changes, ch)
+	}
+	for _, k := range order {
+		g := groups[k]
+		if _, err := g.shard.ApplyRemote(ctx, g.source, g.top, g.changes); err != nil {
+			return err
+		}
+	}
+	w.mu.Lock()
+	w.lastApplied = time.Now()
+	if newest.After(w.lastEvent) {
+		w.lastEvent = newest
+	}
+	w.mu.Unlock()
+	return nil
+}
+
+// parseChangeSubject splits vasto.chg.<dc>.<keyspace>.<shard>.<origin>.
+func parseChangeSubject(subj string) (origin, shard string, ok bool) {
+	parts := strings.Split(subj, ".")
+	if len(parts) != 6 || parts[0] != "vasto" || parts[1] != "chg" {
+		return "", "", false
+	}
+	return parts[5], parts[4], true
+}
+
+func holds(reps []string, id string) bool {
+	for _, r := range reps {
+		if r == id {
+			return true
+		}
+	}
+	return false
+}
