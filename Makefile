@@ -6,7 +6,7 @@
 #   make test       race tests + a short fuzz pass (FUZZTIME=10s per target)
 #   make fuzz       the same fuzz pass with FUZZTIME=$(FUZZ_LONGTIME) (2m)
 #   make lint       go vet, gofmt, golangci-lint, import rules
-#   make run        one DC in one process (NATS, master, $(RUN_STORES) stores), data in $(RUN_DIR)
+#   make run        $(RUN_DCS) DCs in one process (per DC: NATS, master, $(RUN_STORES) stores), data in $(RUN_DIR)
 #   make bench      go benchmarks + vasto vs redis-server (redis-benchmark)
 #   make clean      remove bin/ and data/
 #
@@ -39,6 +39,7 @@ TEST_TIMEOUT ?= 14m
 
 RUN_DIR ?= ./data/dev
 RUN_STORES ?= 3
+RUN_DCS ?= 2
 
 BENCHTIME ?= 2s
 # Passed to scripts/bench-server.sh: rounds of redis-benchmark per server and
@@ -121,7 +122,7 @@ lint: deps
 
 run: build
 	@mkdir -p "$(RUN_DIR)"
-	exec ./bin/vasto dev --dir "$(RUN_DIR)" --stores $(RUN_STORES)
+	exec ./bin/vasto dev --dir "$(RUN_DIR)" --dcs $(RUN_DCS) --stores $(RUN_STORES)
 
 bench: build bench-deps
 	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) ./lww/ ./store/...

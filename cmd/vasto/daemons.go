@@ -22,6 +22,7 @@ func runNATS(ctx context.Context, e *env, args []string) error {
 	dir := fs.String("dir", "./data/nats", "JetStream storage directory")
 	listen := fs.String("listen", "127.0.0.1:4222", "client address")
 	leafListen := fs.String("leaf-listen", "", "accept leafnode connections from other DCs on host:port")
+	leafRemote := fs.String("leaf-remote", "", "link to another DC's NATS: its nats-leaf://host:port (comma-separated for one DC's several servers)")
 	logLevel := fs.String("log-level", e.logLevel, "log level")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -34,6 +35,9 @@ func runNATS(ctx context.Context, e *env, args []string) error {
 	}
 	cfg := embedded.DefaultConfig(*dc, *dir)
 	cfg.Host, cfg.Port, cfg.LeafListen, cfg.Logger = host, port, *leafListen, log.Named("nats")
+	if *leafRemote != "" {
+		cfg.LeafRemotes = []string{*leafRemote}
+	}
 	ns, err := embedded.New(cfg)
 	if err != nil {
 		return err
@@ -80,49 +84,81 @@ func runMaster(ctx context.Context, e *env, args []string) error {
 	return m.Shutdown(sctx)
 }
 
-// runDev runs a whole DC in one process: NATS, the master and N stores.
+// runDev runs whole DCs in one process: per DC an embedded NATS (linked to
+// the first DC's by a leafnode), the master and N stores.
 func runDev(ctx context.Context, e *env, args []string) error {
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	dir := fs.String("dir", "./data/dev", "data directory (NATS and every store); reuse it to keep the data")
-	stores := fs.Int("stores", 3, "number of stores")
-	dc := fs.String("dc", envOr("VASTO_DC", "dc1"), "datacenter name")
-	natsPort := fs.Int("nats-port", 4222, "NATS client port (0: any free port)")
-	storePort := fs.Int("store-port", 6380, "RESP port of the first store; the others follow (0: any free ports)")
+	stores := fs.Int("stores", 3, "stores per DC")
+	dcs := fs.Int("dcs", 1, "number of DCs (dc1, dc2, ...), linked by NATS leafnodes, replicating active-active")
+	natsPort := fs.Int("nats-port", 4222, "NATS client port of dc1; dcN uses +100*(N-1) (0: any free port)")
+	storePort := fs.Int("store-port", 6380, "RESP port of dc1's first store; the others follow, +100 per DC (0: any free ports)")
 	logLevel := fs.String("log-level", envOr("VASTO_LOG_LEVEL", "warn"), "log level")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if *dcs < 1 || *dcs > 9 || *stores < 1 {
+		return fmt.Errorf("%w: --dcs must be 1..9 and --stores positive", errUsage)
+	}
 	e.logLevel = *logLevel
 	cfg := devcluster.DefaultConfig(*dir)
-	cfg.DC, cfg.Stores, cfg.NATSPort, cfg.FirstStorePort = *dc, *stores, *natsPort, *storePort
+	cfg.Stores, cfg.NATSPort, cfg.FirstStorePort = *stores, *natsPort, *storePort
 	cfg.Logger = e.rootLogger()
-	fmt.Fprintf(e.stdout, "starting %s: NATS, master and %d stores in %s ...\n", *dc, *stores, *dir)
-	c, err := devcluster.Start(ctx, cfg)
+	names := make([]string, *dcs)
+	for i := range names {
+		names[i] = "dc" + strconv.Itoa(i+1)
+	}
+	fmt.Fprintf(e.stdout, "starting %d DC(s) with %d stores each in %s ...\n", *dcs, *stores, *dir)
+	var clusters []*devcluster.Cluster
+	var err error
+	if *dcs == 1 {
+		cfg.DC = envOr("VASTO_DC", "dc1")
+		names[0] = cfg.DC
+		var c *devcluster.Cluster
+		c, err = devcluster.Start(ctx, cfg)
+		clusters = []*devcluster.Cluster{c}
+	} else {
+		clusters, err = devcluster.StartMulti(ctx, cfg, names)
+	}
 	if err != nil {
 		return err
 	}
 	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if err := c.Shutdown(sctx); err != nil {
-			fmt.Fprintln(e.stderr, "shutdown:", err)
+		for i := len(clusters) - 1; i >= 0; i-- {
+			if err := clusters[i].Shutdown(sctx); err != nil {
+				fmt.Fprintln(e.stderr, "shutdown:", err)
+			}
 		}
 		fmt.Fprintln(e.stdout, "stopped")
 	}()
-	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	rctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	if err := c.WaitReady(rctx); err != nil {
-		return err
+	for _, c := range clusters {
+		if err := c.WaitReady(rctx); err != nil {
+			return err
+		}
 	}
-	fmt.Fprintf(e.stdout, "ready. NATS %s, DC %s\n", c.NATSURL(), *dc)
-	for _, st := range c.Stores() {
-		fmt.Fprintf(e.stdout, "  %-8s %s\n", st.ID, st.Addr)
+	fmt.Fprintln(e.stdout, "ready.")
+	for _, c := range clusters {
+		fmt.Fprintf(e.stdout, "%s: --nats %s --dc %s\n", c.DC(), c.NATSURL(), c.DC())
+		for _, st := range c.Stores() {
+			fmt.Fprintf(e.stdout, "  %-8s %s\n", st.ID, st.Addr)
+		}
 	}
+	first := clusters[0]
 	fmt.Fprintf(e.stdout, "\nuse it from another terminal:\n")
-	fmt.Fprintf(e.stdout, "  export VASTO_NATS=%s VASTO_DC=%s\n", c.NATSURL(), *dc)
+	fmt.Fprintf(e.stdout, "  export VASTO_NATS=%s VASTO_DC=%s\n", first.NATSURL(), first.DC())
 	fmt.Fprintf(e.stdout, "  vasto keyspace create users --shards 3 --replicas 2\n")
 	fmt.Fprintf(e.stdout, "  vasto put users alice 42 && vasto get users alice\n")
+	if len(clusters) > 1 {
+		second := clusters[1]
+		fmt.Fprintf(e.stdout, "  vasto keyspace create users --shards 2 --replicas 1 --nats %s --dc %s\n", second.NATSURL(), second.DC())
+		fmt.Fprintf(e.stdout, "  vasto get users alice --nats %s --dc %s      # replicated from %s\n", second.NATSURL(), second.DC(), first.DC())
+		fmt.Fprintf(e.stdout, "  vasto dc status\n")
+	}
 	fmt.Fprintf(e.stdout, "  vasto bench --keyspace users -n 100000 -c 50\n")
 	fmt.Fprintf(e.stdout, "stop with Ctrl-C\n")
 	<-ctx.Done()

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/vasto-kv/vasto/bus"
@@ -27,6 +28,7 @@ func runStore(ctx context.Context, e *env, args []string) error {
 	natsURL := fs.String("nats", envOr("VASTO_NATS", ""), "NATS URL of the DC to join (env VASTO_NATS); empty: run alone")
 	dc := fs.String("dc", envOr("VASTO_DC", "dc1"), "datacenter name (env VASTO_DC)")
 	node := fs.String("id", "", "store id, unique in the DC (default: derived from the listen port)")
+	remoteDCs := fs.String("remote-dcs", envOr("VASTO_REMOTE_DCS", ""), "comma-separated other DCs whose changes to apply (env VASTO_REMOTE_DCS)")
 	sync := fs.Bool("sync", false, "fsync the write-ahead log before acknowledging each commit")
 	keyspace := fs.String("keyspace", store.DefaultKeyspace, "keyspace served when running alone (one shard)")
 	grace := fs.Duration("tombstone-grace", 24*time.Hour, "how long tombstones are kept before compaction may purge them")
@@ -100,6 +102,9 @@ func runStore(ctx context.Context, e *env, args []string) error {
 		defer conn.Close()
 		acfg := store.DefaultAgentConfig(*dc, cfg.Node, addr, conn, eng)
 		acfg.Logger = log.Named("store")
+		if *remoteDCs != "" {
+			acfg.RemoteDCs = strings.Split(*remoteDCs, ",")
+		}
 		agent, err := store.NewAgent(acfg)
 		if err != nil {
 			return err
