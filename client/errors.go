@@ -37,6 +37,9 @@ var (
 	// error (connection error, NOSHARD, CLOSED, CATCHUP, IOERR); the last
 	// failure is wrapped too.
 	ErrUnavailable = errors.New("client: unavailable")
+	// ErrBehind is returned (wrapped in ErrUnavailable) when no replica
+	// applied the write of a read-your-writes token within the wait.
+	ErrBehind = errors.New("client: replica behind the awaited write")
 	// ErrTooLarge is returned for a key over MaxKeySize or a value over
 	// MaxValueSize (checked locally), and for the TOOLARGE code.
 	ErrTooLarge = errors.New("client: too large")
@@ -67,6 +70,9 @@ const (
 	// CodeCatchUp is answered by a replica that is still catching up on a
 	// shard; another replica may serve the request.
 	CodeCatchUp = "CATCHUP"
+	// CodeBehind is answered by a replica that has not applied the write a
+	// read-your-writes token names within the wait; another may have.
+	CodeBehind = "BEHIND"
 )
 
 // storeSentinel maps store codes to sentinels (codes without one are
@@ -76,6 +82,7 @@ var storeSentinel = map[string]error{
 	CodeTooLarge: ErrTooLarge,
 	CodeBadTime:  ErrBadTime,
 	CodeBadName:  ErrBadName,
+	CodeBehind:   ErrBehind,
 }
 
 // retryableCodes are the store codes after which the request is sent again,
@@ -85,6 +92,7 @@ var retryableCodes = map[string]bool{
 	CodeClosed:  true,
 	CodeCatchUp: true,
 	CodeIOErr:   true,
+	CodeBehind:  true,
 }
 
 // StoreError is an error reply of a store. errors.Is matches it against the

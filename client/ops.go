@@ -48,6 +48,16 @@ type WriteResult struct {
 	Shard uint32
 }
 
+// Token names an applied write for read-your-writes: pass it to Get with
+// WithAfter, in any replica or DC, to read a state that includes this write.
+// It is empty when the write was not applied.
+func (r WriteResult) Token() string {
+	if !r.Applied || r.LogIndex == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s:%s:%d:%d", r.Version.DC, r.Version.Node, r.Shard, r.LogIndex)
+}
+
 // BatchError reports the items of a batch that failed; the results of the
 // other items are valid. errors.Is and errors.As look into every item's
 // error.
@@ -208,8 +218,18 @@ func itemErr(n, i int, err error) error {
 // Get reads key in keyspace ks (VGET) from a replica that serves the shard.
 // It returns ErrNotFound for a key without a live value (missing, deleted
 // or expired).
-func (c *Client) Get(ctx context.Context, ks string, key []byte) (Item, error) {
-	items, errs, err := c.read(ctx, ks, [][]byte{key})
+//
+// WithAfter(token) makes the read wait (bounded) until the replica has
+// applied the write the token names, which may have been taken in another
+// replica or another DC: read-your-writes across DCs.
+func (c *Client) Get(ctx context.Context, ks string, key []byte, opts ...ReadOption) (Item, error) {
+	var ro readOptions
+	for _, f := range opts {
+		if f != nil {
+			f(&ro)
+		}
+	}
+	items, errs, err := c.readWith(ctx, ks, [][]byte{key}, ro)
 	if err != nil {
 		return Item{}, err
 	}
@@ -236,6 +256,10 @@ func (c *Client) BatchGet(ctx context.Context, ks string, keys [][]byte) ([]*Ite
 
 // read runs VGETs of keys.
 func (c *Client) read(ctx context.Context, ks string, keys [][]byte) ([]*Item, []error, error) {
+	return c.readWith(ctx, ks, keys, readOptions{})
+}
+
+func (c *Client) readWith(ctx context.Context, ks string, keys [][]byte, ro readOptions) ([]*Item, []error, error) {
 	if err := checkKeyspace(ks); err != nil {
 		return nil, nil, err
 	}
@@ -253,6 +277,9 @@ func (c *Client) read(ctx context.Context, ks string, keys [][]byte) ([]*Item, [
 		n:       len(keys),
 		shardOf: shardOfKey(keys),
 		add: func(ctx context.Context, p redis.Pipeliner, i int) redis.Cmder {
+			if ro.after != "" {
+				return p.Do(ctx, "VGET", keys[i], "AFTER", ro.after, "TIMEOUT", ro.timeout.Milliseconds())
+			}
 			return p.Do(ctx, "VGET", keys[i])
 		},
 		done: func(i int, cmd redis.Cmder, s *topology.Store, _ uint32) error {

@@ -111,3 +111,24 @@ func checkValue(value []byte) error {
 	}
 	return nil
 }
+
+// ReadOption tunes Get.
+type ReadOption func(*readOptions)
+
+type readOptions struct {
+	after   string
+	timeout time.Duration
+}
+
+// WithAfter makes a read wait until the replica has applied the write that
+// token names (WriteResult.Token), for at most timeout (0: 1 s; at most
+// 30 s). The write may have been taken by another replica or in another DC.
+// If no replica has applied it in time the read fails with ErrBehind.
+func WithAfter(token string, timeout time.Duration) ReadOption {
+	return func(o *readOptions) {
+		if timeout <= 0 {
+			timeout = time.Second
+		}
+		o.after, o.timeout = token, min(timeout, 30*time.Second)
+	}
+}

@@ -61,7 +61,7 @@ func init() {
 		{"VDEL", -2, true, cmdVDel},
 
 		{"GET", 2, false, cmdGet},
-		{"VGET", 2, false, cmdVGet},
+		{"VGET", -2, false, cmdVGet},
 		{"MGET", -2, false, cmdMGet},
 		{"EXISTS", -2, false, cmdExists},
 		{"PTTL", 2, false, cmdPTTL},

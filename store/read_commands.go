@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/vasto-kv/vasto/lww"
 )
@@ -26,12 +27,21 @@ func cmdGet(c *conn, args [][]byte) {
 	}
 }
 
-// VGET key: [value, event time, origin dc, origin node, expires at] or null.
+// VGET key [AFTER token [TIMEOUT ms]]: [value, event time, origin dc,
+// origin node, expires at] or null. With AFTER the read first waits (up to
+// TIMEOUT, default 1000 ms) until this replica has applied the write the
+// token names, so a reader sees a given write in any replica or DC.
 func cmdVGet(c *conn, args [][]byte) {
 	sh, err := c.readTarget()
 	if err != nil {
 		c.writeErr(err)
 		return
+	}
+	if len(args) > 2 {
+		if err := c.waitAfter(sh, args[2:]); err != nil {
+			c.writeErr(err)
+			return
+		}
 	}
 	rec, err := sh.Get(args[1])
 	switch {
@@ -47,6 +57,29 @@ func cmdVGet(c *conn, args [][]byte) {
 		c.w.WriteBulkString(rec.Version.Node)
 		c.w.WriteInt(rec.ExpiresAt)
 	}
+}
+
+// maxAfterWait bounds how long one read may wait for a token.
+const maxAfterWait = 30 * time.Second
+
+// waitAfter parses AFTER token [TIMEOUT ms] and waits for the token.
+func (c *conn) waitAfter(sh *Shard, opts [][]byte) error {
+	if (len(opts) != 2 && len(opts) != 4) || !strings.EqualFold(string(opts[0]), "AFTER") {
+		return syntaxf("VGET key [AFTER token [TIMEOUT ms]]")
+	}
+	tok, err := ParseToken(string(opts[1]))
+	if err != nil {
+		return err
+	}
+	timeout := time.Second
+	if len(opts) == 4 {
+		ms, err := strconv.ParseInt(string(opts[3]), 10, 64)
+		if !strings.EqualFold(string(opts[2]), "TIMEOUT") || err != nil || ms < 0 || time.Duration(ms)*time.Millisecond > maxAfterWait {
+			return syntaxf("TIMEOUT must be 0..%d milliseconds", maxAfterWait.Milliseconds())
+		}
+		timeout = time.Duration(ms) * time.Millisecond
+	}
+	return sh.WaitApplied(c.srv.ctx, tok, timeout)
 }
 
 // MGET key [key ...]

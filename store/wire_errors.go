@@ -21,6 +21,7 @@ const (
 	codeClosed   = "CLOSED"   // store shutting down; retry elsewhere
 	codeCorrupt  = "CORRUPT"  // stored data could not be decoded
 	codeCatchUp  = "CATCHUP"  // replica still catching up; read another
+	codeBehind   = "BEHIND"   // replica has not applied the awaited write yet
 	codeIO       = "IOERR"    // the storage engine failed the operation
 )
 
@@ -46,6 +47,8 @@ func wireError(err error) string {
 		code = codeClosed
 	case errors.Is(err, ErrCatchingUp):
 		code = codeCatchUp
+	case errors.Is(err, ErrBehind):
+		code = codeBehind
 	case errors.Is(err, ErrCorrupt):
 		code = codeCorrupt
 	case errors.Is(err, errSyntax), errors.Is(err, ErrBadRange), errors.Is(err, lww.ErrInvalidRecord):

@@ -105,3 +105,28 @@ func TestRemoteChangesWaitForTheKeyspace(t *testing.T) {
 		return true
 	}, 30*time.Second, 100*time.Millisecond)
 }
+
+// TestReadYourWritesAcrossDCs writes in dc1 and reads in dc2 with the
+// write's token: the read waits until dc2 applied it.
+func TestReadYourWritesAcrossDCs(t *testing.T) {
+	cs := startDCs(t, 1, "dc1", "dc2")
+	c1, c2 := newClient(t, cs[0]), newClient(t, cs[1])
+	createKeyspace(t, cs[0], c1, "ryw", 2, 1)
+	createKeyspace(t, cs[1], c2, "ryw", 3, 1)
+	ctx := ctxT(t)
+	for i := 0; i < 20; i++ {
+		k := []byte(fmt.Sprintf("k%d", i))
+		r, err := c1.Put(ctx, "ryw", k, []byte(fmt.Sprintf("v%d", i)))
+		require.NoError(t, err)
+		require.NotEmpty(t, r.Token())
+		it, err := c2.Get(ctx, "ryw", k, client.WithAfter(r.Token(), 10*time.Second))
+		require.NoError(t, err, "a read with the token sees the write at once")
+		require.Equal(t, fmt.Sprintf("v%d", i), string(it.Value))
+	}
+	// A token for a write that never happened times out with ErrBehind.
+	_, err := c2.Get(ctx, "ryw", []byte("k0"), client.WithAfter("dc1:store1:0:999999", 50*time.Millisecond))
+	require.ErrorIs(t, err, client.ErrBehind)
+	// A malformed token is refused.
+	_, err = c2.Get(ctx, "ryw", []byte("k0"), client.WithAfter("garbage", time.Second))
+	require.ErrorIs(t, err, client.ErrInvalid)
+}
