@@ -1,6 +1,7 @@
-// Package chaos runs failover drills against a Vasto cluster: process kills,
-// partitions and clock skew, followed by a convergence check that no
-// acknowledged write was lost and that every replica and DC holds the same
-// records. The end-to-end tests in internal/e2e already kill stores (SIGKILL
-// of a child process) and masters during traffic.
+// Package chaos injects faults into a running Vasto deployment for failover
+// drills and tests: Proxy is a TCP proxy that can cut a link (a NATS
+// leafnode between DCs, a client's path to a store) and restore it.
+//
+// Everything here works on loopback or inside network namespaces the caller
+// made; loops are bounded and stop by themselves.
 package chaos
