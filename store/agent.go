@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -79,6 +80,8 @@ type Agent struct {
 	workers map[topology.ShardRef]*shardWorker
 	xdc     map[string]*xdcWorker // remote dc + "/" + keyspace
 	top     atomic.Pointer[topology.Topology]
+	wm      map[string]int64 // per remote DC: applied everything published before; owned by watermarkLoop
+	purge   atomic.Int64     // the last purge watermark set on the shards
 	seen    map[string]bool // keyspaces seen in an earlier topology
 	version uint64
 	started bool
@@ -96,14 +99,17 @@ func NewAgent(cfg AgentConfig) (*Agent, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Agent{
+	a := &Agent{
 		cfg:     cfg,
 		log:     cfg.Logger.Named("agent"),
 		workers: map[topology.ShardRef]*shardWorker{},
 		xdc:     map[string]*xdcWorker{},
+		wm:      map[string]int64{},
 		seen:    map[string]bool{},
 		topoCh:  make(chan *topology.Topology, 1),
-	}, nil
+	}
+	a.purge.Store(math.MinInt64)
+	return a, nil
 }
 
 // Start creates the change-log stream if needed, starts heartbeating and
@@ -130,9 +136,10 @@ func (a *Agent) Start(ctx context.Context) error {
 		return fmt.Errorf("store: watch topology: %w", err)
 	}
 	a.watch, a.started = w, true
-	a.wg.Add(2)
+	a.wg.Add(3)
 	go a.heartbeatLoop()
 	go a.reconcileLoop()
+	go a.watermarkLoop()
 	a.log.Info("joined cluster", "dc", a.cfg.DC, "store", a.cfg.Store, "addr", a.cfg.Addr)
 	return nil
 }
@@ -212,6 +219,9 @@ func (a *Agent) reconcile(t *topology.Topology) {
 		if err != nil {
 			a.log.Error("open shard", "shard", ref.String(), "error", err)
 			continue
+		}
+		if len(a.cfg.RemoteDCs) > 0 {
+			sh.SetPurgeWatermark(a.purge.Load())
 		}
 		w := newShardWorker(a, sh, ref, peers, t)
 		a.workers[ref] = w

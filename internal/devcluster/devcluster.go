@@ -51,6 +51,11 @@ type Config struct {
 	LeafRemotes []string
 	// RemoteDCs are the other DCs whose changes the stores apply.
 	RemoteDCs []string
+	// TombstoneGrace overrides the stores' tombstone grace period.
+	TombstoneGrace time.Duration
+	// LinkVia, if set, returns the address a spoke DC dials to reach the
+	// hub's leafnode URL (tests put a chaos.Proxy there to cut the link).
+	LinkVia func(leafURL string) string
 }
 
 // DefaultConfig returns a Config with defaults filled in.
@@ -206,6 +211,9 @@ func (c *Cluster) StartStore(ctx context.Context, i int) error {
 	ecfg := store.DefaultConfig(st.Dir)
 	ecfg.DC, ecfg.Node, ecfg.Sync, ecfg.Logger, ecfg.Clock = c.cfg.DC, st.ID, c.cfg.Sync, log, c.cfg.Clock
 	ecfg.BlockCacheBytes, ecfg.WriteBufferBytes = 32<<20, 16<<20
+	if c.cfg.TombstoneGrace != 0 {
+		ecfg.TombstoneGrace = c.cfg.TombstoneGrace
+	}
 	eng, err := store.Open(ecfg)
 	if err != nil {
 		return err

@@ -43,7 +43,11 @@ func StartMulti(ctx context.Context, base Config, dcs []string) ([]*Cluster, err
 				cfg.LeafListen = fmt.Sprintf("%s:%d", cfg.Host, base.NATSPort+1000)
 			}
 		} else {
-			cfg.LeafRemotes = []string{out[0].LeafURL()}
+			url := out[0].LeafURL()
+			if base.LinkVia != nil {
+				url = base.LinkVia(url)
+			}
+			cfg.LeafRemotes = []string{url}
 		}
 		c, err := Start(ctx, cfg)
 		if err != nil {

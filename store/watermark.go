@@ -1,0 +1,101 @@
+package store
+
+import (
+	"context"
+	"math"
+	"time"
+
+	"github.com/vasto-kv/vasto/bus"
+)
+
+// Tombstone purge across DCs. A tombstone may be forgotten only once no
+// write it must beat can still arrive: every remote DC's writes accepted
+// before the tombstone took effect must have been applied here. The agent
+// tracks, per remote DC, a time W(D) such that everything D published
+// before W(D) has been applied by this store: it advances W(D) to
+// "now - time since the source stream last heard from D" whenever the copy
+// of D's stream is current (no lag, no error) and this store's appliers for
+// D have nothing pending. A cut link freezes W(D). Shards purge tombstones
+// dead before min over D of W(D), less the event-time guard (MaxFuture,
+// since a write's event time may lead its acceptance by that much), on top
+// of the grace period. With no remote DC only the grace period applies.
+
+// watermarkInterval is how often the purge watermark is recomputed.
+const watermarkInterval = time.Second
+
+func (a *Agent) watermarkLoop() {
+	defer a.wg.Done()
+	if len(a.cfg.RemoteDCs) == 0 {
+		return
+	}
+	tick := time.NewTicker(watermarkInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-a.ctx.Done():
+			return
+		case <-tick.C:
+		}
+		w := a.computeWatermark(a.ctx)
+		a.purge.Store(w)
+		for _, id := range a.cfg.Engine.Shards() {
+			if sh, err := a.cfg.Engine.Shard(id.Keyspace, id.Shard); err == nil {
+				sh.SetPurgeWatermark(w)
+			}
+		}
+	}
+}
+
+// computeWatermark advances each remote DC's W(D) where it can and returns
+// the purge watermark for local shards.
+func (a *Agent) computeWatermark(ctx context.Context) int64 {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	now := a.cfg.Engine.cfg.Clock.Now()
+	infos, err := a.cfg.Bus.SourceStatus(ctx, a.cfg.DC, a.cfg.RemoteDCs)
+	if err == nil {
+		for _, info := range infos {
+			if !info.Exists || info.Error != "" || info.Active < 0 || info.Lag > 0 {
+				continue
+			}
+			if !a.appliersIdle(ctx, info.RemoteDC) {
+				continue
+			}
+			w := now - int64(info.Active) - int64(time.Second)
+			if w > a.wm[info.RemoteDC] {
+				a.wm[info.RemoteDC] = w
+			}
+		}
+	}
+	min := int64(math.MaxInt64)
+	for _, r := range a.cfg.RemoteDCs {
+		if a.wm[r] < min {
+			min = a.wm[r]
+		}
+	}
+	return min - int64(a.cfg.Engine.cfg.MaxFuture)
+}
+
+// appliersIdle reports whether this store's appliers of remote have nothing
+// pending.
+func (a *Agent) appliersIdle(ctx context.Context, remote string) bool {
+	a.mu.Lock()
+	var keyspaces []string
+	for _, w := range a.xdc {
+		if w.remote == remote {
+			keyspaces = append(keyspaces, w.keyspace)
+		}
+	}
+	a.mu.Unlock()
+	stream, err := bus.SourceStream(a.cfg.DC, remote)
+	if err != nil {
+		return false
+	}
+	for _, ks := range keyspaces {
+		pending, _, err := a.cfg.Bus.ConsumerPending(ctx, stream, xdcDurable(a.cfg.Store, remote, ks))
+		if err != nil || pending > 0 {
+			return false
+		}
+	}
+	return true
+}
