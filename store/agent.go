@@ -246,7 +246,7 @@ func (a *Agent) reconcileXDC(t *topology.Topology, want map[topology.ShardRef][]
 			if _, exists := t.Keyspaces[w.keyspace]; !exists {
 				stream, _ := bus.SourceStream(a.cfg.DC, w.remote)
 				ctx, cancel := context.WithTimeout(a.ctx, 5*time.Second)
-				_ = a.cfg.Bus.DeleteConsumer(ctx, stream, xdcDurable(a.cfg.Store, w.remote, w.keyspace))
+				_ = a.cfg.Bus.DeleteConsumer(ctx, stream, XDCDurable(a.cfg.Store, w.remote, w.keyspace))
 				cancel()
 			}
 		}

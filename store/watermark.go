@@ -92,7 +92,7 @@ func (a *Agent) appliersIdle(ctx context.Context, remote string) bool {
 		return false
 	}
 	for _, ks := range keyspaces {
-		pending, _, err := a.cfg.Bus.ConsumerPending(ctx, stream, xdcDurable(a.cfg.Store, remote, ks))
+		pending, _, err := a.cfg.Bus.ConsumerPending(ctx, stream, XDCDurable(a.cfg.Store, remote, ks))
 		if err != nil || pending > 0 {
 			return false
 		}

@@ -47,7 +47,9 @@ type xdcWorker struct {
 	lastEvent   time.Time // stream timestamp of the latest message applied
 }
 
-func xdcDurable(store, remote, keyspace string) string {
+// XDCDurable names the durable consumer with which store applies remote's
+// changes to keyspace (operators see it in `vasto dc status`).
+func XDCDurable(store, remote, keyspace string) string {
 	name := "x_" + store + "_" + remote + "_" + keyspace
 	if len(name) <= lww.MaxNameLen {
 		return name
@@ -67,7 +69,7 @@ func (a *Agent) startXDC(ctx context.Context, remote, keyspace string) (*xdcWork
 		return nil, err
 	}
 	c, err := a.cfg.Bus.NewConsumer(bus.ConsumerConfig{
-		Stream: stream, Durable: xdcDurable(a.cfg.Store, remote, keyspace), FilterSubject: filter, Logger: w.log,
+		Stream: stream, Durable: XDCDurable(a.cfg.Store, remote, keyspace), FilterSubject: filter, Logger: w.log,
 	}, w.apply)
 	if err != nil {
 		return nil, err

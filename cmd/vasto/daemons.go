@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/vasto-kv/vasto/bus"
@@ -157,7 +158,11 @@ func runDev(ctx context.Context, e *env, args []string) error {
 		second := clusters[1]
 		fmt.Fprintf(e.stdout, "  vasto keyspace create users --shards 2 --replicas 1 --nats %s --dc %s\n", second.NATSURL(), second.DC())
 		fmt.Fprintf(e.stdout, "  vasto get users alice --nats %s --dc %s      # replicated from %s\n", second.NATSURL(), second.DC(), first.DC())
-		fmt.Fprintf(e.stdout, "  vasto dc status\n")
+		var others []string
+		for _, c := range clusters[1:] {
+			others = append(others, c.DC())
+		}
+		fmt.Fprintf(e.stdout, "  vasto dc status --remote-dcs %s\n", strings.Join(others, ","))
 	}
 	fmt.Fprintf(e.stdout, "  vasto bench --keyspace users -n 100000 -c 50\n")
 	fmt.Fprintf(e.stdout, "stop with Ctrl-C\n")

@@ -37,6 +37,7 @@ var subcommands = map[string]subcommand{
 	"del":      {"delete a key: del KEYSPACE KEY", runDel},
 	"scan":     {"list keys in key order: scan KEYSPACE [--prefix P]", runScan},
 	"bench":    {"load a keyspace and report throughput and latency percentiles", runBench},
+	"dc":       {"cross-DC replication: 'dc status' shows link, lag and last applied per remote DC", runDC},
 	"version":  {"print the version", runVersion},
 }
 
