@@ -82,7 +82,7 @@ type Agent struct {
 	top     atomic.Pointer[topology.Topology]
 	wm      map[string]int64 // per remote DC: applied everything published before; owned by watermarkLoop
 	purge   atomic.Int64     // the last purge watermark set on the shards
-	seen    map[string]bool // keyspaces seen in an earlier topology
+	seen    map[string]bool  // keyspaces seen in an earlier topology
 	version uint64
 	started bool
 	stopped bool
