@@ -21,6 +21,7 @@
 //
 //	change stream     VASTO_CHG_<dc>                                 subjects vasto.chg.<dc>.>
 //	change subject    vasto.chg.<dc>.<keyspace>.<shard>.<origin>     origin: store that accepted the write
+//	source stream     VASTO_SRC_<remote>  (in <local>'s domain)      no subjects; copy of VASTO_CHG_<remote>
 //	topology bucket   vasto_topo_<dc>                                key "topology"
 //	heartbeats        vasto.hb.<dc>
 //	admin             vasto.adm.<dc>.<op>
@@ -42,6 +43,41 @@
 // starts at its first retained message when older ones aged out (MaxAge,
 // MaxBytes): carry a per-shard log index in a header, check continuity, and
 // use FirstOnSubject to find where the stream now starts.
+//
+// # Several datacenters
+//
+// Each DC runs its own JetStream domain, named after the DC, and DCs are
+// linked by leafnodes (see bus/embedded). EnsureSourceStream makes, in the
+// local DC's domain, a stream SourceStream(local, remote) with no subjects
+// of its own that the local server fills with a copy of the remote DC's
+// change stream, fetched across the leafnode from the remote domain. The
+// copied messages keep their subjects and headers, so the local DC's
+// appliers consume the copy with durable consumers filtered by
+// ChangeSubjectsOfKeyspace(remote, keyspace) or ChangeSubjectsOfShard, just
+// as the remote DC's own replicas consume its change stream. The copy is
+// store-and-forward: a cut link or a stopped DC only delays it, as long as
+// the remote stream still holds the messages (its MaxAge, MaxBytes).
+//
+// There are no loops: a DC's change stream listens only to
+// vasto.chg.<its dc>.>, source streams listen to nothing, and appliers
+// never re-publish what they apply. The server's own cycle check does not
+// cover sources across domains, and it replaces the Nats-Stream-Source
+// header at each hop, so anything that needs the origin DC must carry it
+// in a header of its own.
+//
+// SourceStatus reports each copy's Active (time since the local server last
+// heard from the remote stream), Lag and Error, and ConsumerPending and
+// LastOnSubject how far the appliers are. Copying resumes by itself after
+// an outage, but not always at once. Measured on loopback: a DC that
+// restarts resumes copying from the others within ~0.2 s of its leafnode
+// reconnecting; the DC that stayed up resumes copying from the restarted
+// one when the server's 10 s health check, its 30 s wait for an answer to a
+// consumer-create request sent while the other DC was down, and its retry
+// back-off (10 s per failure so far, at most 2 min) let it: 0.2 s to 40 s
+// after outages of 2 s to 90 s, up to ~2.5 min in the worst case after a
+// long outage. Watch SourceInfo.Active. A change published in one DC is
+// consumed from the copy in the other ~1 ms later (p50 0.6-1.3 ms, p99 3-10
+// ms).
 //
 // # Topology
 //

@@ -142,17 +142,42 @@ type SourceInfo struct {
 	Msgs     uint64
 	LastSeq  uint64
 	LastTime time.Time
+
+	// SourceSeq is the sequence, in the remote change stream, of the last
+	// message copied (0 before the first).
+	SourceSeq uint64
+	// RemoteLastSeq is the remote change stream's last sequence, read from
+	// the remote DC across the leafnode link during SourceStatus; 0 when it
+	// could not be read (RemoteError says why: link or remote DC down).
+	RemoteLastSeq uint64
+	RemoteError   string
+	// CaughtUp reports that the remote stream could be read and that every
+	// message it held then is in the copy (SourceSeq >= RemoteLastSeq): every
+	// change the remote DC stored before SourceStatus was called has been
+	// copied. Unlike Lag, it is never stale. (A remote stream deleted and
+	// created again, so that its sequences restart, can look caught up
+	// until the server notices, within seconds.)
+	CaughtUp bool
 }
+
+// remoteInfoTimeout bounds the read of one remote DC's change stream info
+// in SourceStatus.
+const remoteInfoTimeout = 2 * time.Second
 
 // SourceStatus reports, for each remote DC, the state of localDC's copy of
 // that DC's change stream, in the order of remoteDCs. It must be called on
-// a connection to localDC. A missing stream is not an error (Exists false).
+// a connection to localDC. A missing stream is not an error (Exists false),
+// nor is an unreachable remote DC (RemoteError).
 //
-// The copy is caught up when Exists, Error is empty, Active is small (a few
-// seconds at most) and Lag is 0. After the local server restarts, the
-// server may take tens of seconds to resume copying (it first waits 30 s
-// for an answer to a request it sent before the leafnode link was up, then
-// backs off); Active shows it.
+// It reads each remote DC's change stream across the link (at most 2 s
+// each) before the local copy, so CaughtUp means that every change the
+// remote DC stored before the call is in the local copy: the basis for a
+// replication watermark. The server's own view (Active, Lag, Error) is
+// cheaper but weaker: Lag is only updated when a message arrives, so right
+// after copying resumes (Active small again) it can read 0 while a backlog
+// is still on its way. After an outage the server may take from a fraction
+// of a second to minutes to resume copying (see the package doc); Active
+// shows it.
 func (c *Conn) SourceStatus(ctx context.Context, localDC string, remoteDCs []string) ([]SourceInfo, error) {
 	names := make([]string, len(remoteDCs))
 	for i, dc := range remoteDCs {
@@ -170,6 +195,9 @@ func (c *Conn) SourceStatus(ctx context.Context, localDC string, remoteDCs []str
 	out := make([]SourceInfo, len(remoteDCs))
 	for i, dc := range remoteDCs {
 		si := SourceInfo{RemoteDC: dc, Stream: names[i]}
+		// The remote stream first: whatever it held then and the copy
+		// holds afterwards was copied.
+		si.RemoteLastSeq, si.RemoteError = c.remoteLastSeq(ctx, dc)
 		s, err := c.js.Stream(ctx, names[i])
 		if errors.Is(err, jetstream.ErrStreamNotFound) {
 			out[i] = si
@@ -193,14 +221,32 @@ func (c *Conn) SourceStatus(ctx context.Context, localDC string, remoteDCs []str
 		if src == nil {
 			si.Error = fmt.Sprintf("stream %s does not source %s from domain %s (not made by EnsureSourceStream?)", names[i], remoteStream, dc)
 		} else {
-			si.Active, si.Lag = src.Active, src.Lag
+			si.Active, si.Lag, si.SourceSeq = src.Active, src.Lag, src.Seq
 			if src.Error != nil {
 				si.Error = src.Error.Error()
 			}
+			si.CaughtUp = si.RemoteError == "" && si.SourceSeq >= si.RemoteLastSeq
 		}
 		out[i] = si
 	}
 	return out, nil
+}
+
+// remoteLastSeq reads the last sequence of dc's change stream from dc's
+// JetStream domain, or says why it cannot.
+func (c *Conn) remoteLastSeq(ctx context.Context, dc string) (uint64, string) {
+	stream, _ := ChangeStream(dc)
+	js, err := jetstream.NewWithDomain(c.nc, dc)
+	if err != nil {
+		return 0, err.Error()
+	}
+	ctx, cancel := context.WithTimeout(ctx, remoteInfoTimeout)
+	defer cancel()
+	s, err := js.Stream(ctx, stream)
+	if err != nil {
+		return 0, fmt.Sprintf("read %s in domain %s: %v", stream, dc, mapErr(err))
+	}
+	return s.CachedInfo().State.LastSeq, ""
 }
 
 // ConsumerPending reports how far the durable consumer on stream is

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"strconv"
 	"sync"
 	"time"
 
@@ -171,7 +173,9 @@ func (m *Master) read(ctx context.Context) (*topology.Topology, uint64, error) {
 	defer cancel()
 	doc, rev, err := m.cfg.Bus.GetTopology(ctx, m.cfg.DC)
 	if errors.Is(err, bus.ErrNoTopology) {
-		return topology.New(m.cfg.DC), 0, nil
+		t := topology.New(m.cfg.DC)
+		t.ID = strconv.FormatUint(rand.Uint64(), 36)
+		return t, 0, nil
 	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("master: read topology: %w", err)

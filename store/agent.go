@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -82,6 +84,8 @@ type Agent struct {
 	top     atomic.Pointer[topology.Topology]
 	wm      map[string]int64 // per remote DC: applied everything published before; owned by watermarkLoop
 	purge   atomic.Int64     // the last purge watermark set on the shards
+	runID   string           // this process's prefix of change message ids
+	topID   string           // the incarnation of the topology followed
 	seen    map[string]bool  // keyspaces seen in an earlier topology
 	version uint64
 	started bool
@@ -109,6 +113,10 @@ func NewAgent(cfg AgentConfig) (*Agent, error) {
 		topoCh:  make(chan *topology.Topology, 1),
 	}
 	a.purge.Store(math.MinInt64)
+	// Message ids de-duplicate retried publishes of one process. A crash
+	// without fsync can reuse log indexes already published; a new run id
+	// keeps JetStream from dropping those new writes as duplicates.
+	a.runID = cfg.Store + "." + strconv.FormatUint(rand.Uint64(), 36)
 	return a, nil
 }
 
@@ -184,7 +192,22 @@ func (a *Agent) reconcileLoop() {
 func (a *Agent) reconcile(t *topology.Topology) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if t.Version < a.version || a.stopped {
+	if a.stopped {
+		return
+	}
+	if t.ID != a.topID {
+		if a.topID != "" {
+			// The topology was lost and rebuilt: follow the new one, but
+			// forget which keyspaces were seen, so nothing is dropped
+			// because the new topology does not know them (yet).
+			a.log.Error("the DC's topology was replaced; not deleting any shard because of it",
+				"old_id", a.topID, "new_id", t.ID, "version", t.Version)
+			a.seen = map[string]bool{}
+			a.version = 0
+		}
+		a.topID = t.ID
+	}
+	if t.Version < a.version {
 		return // never go back to an older topology
 	}
 	a.version = t.Version

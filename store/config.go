@@ -36,6 +36,9 @@ type Config struct {
 	WriteBufferBytes uint64
 	// MaxCommitWrites bounds how many writes one group commit takes.
 	MaxCommitWrites int
+	// StartNotServing opens shards refusing reads until a cluster agent
+	// has caught them up with their peers (cluster mode).
+	StartNotServing bool
 }
 
 // DefaultConfig returns a Config for dir with the defaults filled in.

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/vasto-kv/vasto/bus"
@@ -148,7 +149,7 @@ func (w *shardWorker) publishFrom(ctx context.Context, subj string, from uint64)
 		idx := strconv.FormatUint(e.Index, 10)
 		msgs[i] = bus.Message{
 			Subject: subj,
-			ID:      w.a.cfg.Store + "." + w.ref.String() + "." + idx,
+			ID:      w.a.runID + "." + w.ref.String() + "." + idx,
 			Header:  map[string]string{hdrIndex: idx, hdrStore: w.a.cfg.Store, hdrDC: e.Change.Record.Version.DC},
 			Data:    data,
 		}
@@ -230,6 +231,16 @@ func (w *shardWorker) watchCatchUp(ctx context.Context) {
 
 func (w *shardWorker) source(peer string) string { return peerSource(peer) }
 
+// peerDurable names the durable consumer with which store applies peer's
+// change log of one shard; long names are hashed to fit a NATS name.
+func peerDurable(store string, ref topology.ShardRef, peer string) string {
+	name := fmt.Sprintf("r_%s_%s_%d_%s", store, ref.Keyspace, ref.Shard, peer)
+	if len(name) <= lww.MaxNameLen {
+		return name
+	}
+	return "r_" + strconv.FormatUint(xxhash.Sum64String(name), 36)
+}
+
 func (w *shardWorker) startConsumer(ctx context.Context, stream, peer string) error {
 	subj, err := bus.ChangeSubject(w.a.cfg.DC, w.ref.Keyspace, w.ref.Shard, peer)
 	if err != nil {
@@ -245,7 +256,18 @@ func (w *shardWorker) startConsumer(ctx context.Context, stream, peer string) er
 		delete(w.pending, peer)
 		w.mu.Unlock()
 	}
-	durable := fmt.Sprintf("r_%s_%s_%d_%s", w.a.cfg.Store, w.ref.Keyspace, w.ref.Shard, peer)
+	durable := peerDurable(w.a.cfg.Store, w.ref, peer)
+	if cur, err := w.sh.Cursor(w.source(peer)); err == nil && cur == 0 {
+		// Nothing of this peer applied here (a new replica, or one whose
+		// data was lost): replay the peer's log from the start of the
+		// stream instead of resuming an old consumer's position.
+		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := w.a.cfg.Bus.DeleteConsumer(dctx, stream, durable)
+		cancel()
+		if err != nil && !errors.Is(err, bus.ErrNoConsumer) {
+			w.log.Debug("could not reset consumer", "durable", durable, "error", err)
+		}
+	}
 	c, err := w.a.cfg.Bus.NewConsumer(bus.ConsumerConfig{
 		Stream: stream, Durable: durable, FilterSubject: subj, Logger: w.log,
 	}, func(ctx context.Context, msgs []bus.Delivered) error { return w.apply(ctx, peer, msgs) })

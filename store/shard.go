@@ -78,6 +78,7 @@ func openShard(e *Engine, id ShardID) (*Shard, error) {
 	if err := s.openDB(); err != nil {
 		return nil, err
 	}
+	s.notCaughtUp.Store(e.cfg.StartNotServing)
 	if err := s.loadLogBounds(); err != nil {
 		s.closeDB()
 		return nil, err

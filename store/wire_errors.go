@@ -54,11 +54,22 @@ func wireError(err error) string {
 	case errors.Is(err, errSyntax), errors.Is(err, ErrBadRange), errors.Is(err, lww.ErrInvalidRecord):
 		code = codeErr
 	}
-	msg := err.Error()
-	for _, p := range []string{"store: ", "lww: ", "resp: "} {
-		msg = strings.ReplaceAll(msg, p, "")
+	return code + " " + stripPackages(err.Error())
+}
+
+// stripPackages drops the "store: " style package prefixes of wrapped
+// errors, at the start and after each ": ", leaving other words alone.
+func stripPackages(msg string) string {
+	parts := strings.Split(msg, ": ")
+	out := parts[:0]
+	for _, p := range parts {
+		switch p {
+		case "store", "lww", "resp":
+			continue
+		}
+		out = append(out, p)
 	}
-	return code + " " + msg
+	return strings.Join(out, ": ")
 }
 
 func (c *conn) writeErr(err error) { c.w.WriteError(wireError(err)) }

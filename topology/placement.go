@@ -26,6 +26,7 @@ func Place(stores []string, load map[string]int, shards, replicas int) ([][]stri
 		cur[s] = load[s]
 	}
 	order := append([]string(nil), stores...)
+	first := make(map[string]int, len(stores))
 	out := make([][]string, shards)
 	for i := 0; i < shards; i++ {
 		sort.SliceStable(order, func(a, b int) bool {
@@ -34,12 +35,19 @@ func Place(stores []string, load map[string]int, shards, replicas int) ([][]stri
 			}
 			return order[a] < order[b]
 		})
-		// Rotate the start among equally loaded stores so the preferred
-		// (first) replica is spread too.
 		reps := append([]string(nil), order[:replicas]...)
 		for _, s := range reps {
 			cur[s]++
 		}
+		// The preferred (first) replica takes the writes: spread it too,
+		// to the chosen store that is preferred least often so far.
+		sort.SliceStable(reps, func(a, b int) bool {
+			if first[reps[a]] != first[reps[b]] {
+				return first[reps[a]] < first[reps[b]]
+			}
+			return reps[a] < reps[b]
+		})
+		first[reps[0]]++
 		out[i] = reps
 	}
 	return out, nil

@@ -44,7 +44,12 @@ type Keyspace struct {
 
 // Topology is the map of one DC. Version grows with every change.
 type Topology struct {
-	DC        string               `json:"dc"`
+	DC string `json:"dc"`
+	// ID names this incarnation of the DC's topology. It is drawn when a
+	// master finds no topology at all; a different ID means the topology
+	// was lost and rebuilt (for example NATS's data was wiped), and stores
+	// then never delete data because of it.
+	ID        string               `json:"id,omitempty"`
 	Version   uint64               `json:"version"`
 	Stores    map[string]*Store    `json:"stores"`
 	Keyspaces map[string]*Keyspace `json:"keyspaces"`

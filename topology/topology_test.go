@@ -53,6 +53,11 @@ func TestPlaceBalancedDeterministicDistinct(t *testing.T) {
 		require.Equal(t, 6, load[s])
 		require.Equal(t, 2, first[s], "preferred replicas are spread")
 	}
+	// With as many replicas as stores, the preferred replica still rotates.
+	all, err := Place([]string{"a", "b", "c"}, nil, 3, 3)
+	require.NoError(t, err)
+	require.ElementsMatch(t, []string{"a", "b", "c"}, []string{all[0][0], all[1][0], all[2][0]})
+
 	_, err = Place(stores, nil, 1, 5)
 	require.ErrorIs(t, err, ErrNotEnoughStores)
 

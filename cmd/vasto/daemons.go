@@ -35,6 +35,9 @@ func runNATS(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	cfg := embedded.DefaultConfig(*dc, *dir)
+	if port == 0 {
+		port = -1 // any free port
+	}
 	cfg.Host, cfg.Port, cfg.LeafListen, cfg.Logger = host, port, *leafListen, log.Named("nats")
 	if *leafRemote != "" {
 		cfg.LeafRemotes = []string{*leafRemote}

@@ -57,6 +57,7 @@ func runStore(ctx context.Context, e *env, args []string) error {
 		cfg.Node = nodeName(*listen)
 	}
 	cfg.Logger = log.Named("store")
+	cfg.StartNotServing = *natsURL != ""
 	eng, err := store.Open(cfg)
 	if err != nil {
 		return err

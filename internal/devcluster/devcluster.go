@@ -211,6 +211,7 @@ func (c *Cluster) StartStore(ctx context.Context, i int) error {
 	ecfg := store.DefaultConfig(st.Dir)
 	ecfg.DC, ecfg.Node, ecfg.Sync, ecfg.Logger, ecfg.Clock = c.cfg.DC, st.ID, c.cfg.Sync, log, c.cfg.Clock
 	ecfg.BlockCacheBytes, ecfg.WriteBufferBytes = 32<<20, 16<<20
+	ecfg.StartNotServing = true
 	if c.cfg.TombstoneGrace != 0 {
 		ecfg.TombstoneGrace = c.cfg.TombstoneGrace
 	}

@@ -47,6 +47,7 @@ func runChild() {
 	cfg := store.DefaultConfig(os.Getenv(childEnv))
 	cfg.DC, cfg.Node, cfg.Logger = os.Getenv(childDCEnv), os.Getenv(childIDEnv), log
 	cfg.BlockCacheBytes, cfg.WriteBufferBytes = 16<<20, 8<<20
+	cfg.StartNotServing = true
 	eng, err := store.Open(cfg)
 	if err != nil {
 		fail(err)
