@@ -66,8 +66,10 @@
 // in a header of its own.
 //
 // SourceStatus reports each copy's Active (time since the local server last
-// heard from the remote stream), Lag and Error, and ConsumerPending and
-// LastOnSubject how far the appliers are. Copying resumes by itself after
+// heard from the remote stream), Lag and Error as the server sees them, and
+// CaughtUp, checked against the remote stream's last sequence read across
+// the link (the server's Lag can read 0 while a backlog is still coming);
+// ConsumerPending and LastOnSubject tell how far the appliers are. Copying resumes by itself after
 // an outage, but not always at once. Measured on loopback: a DC that
 // restarts resumes copying from the others within ~0.2 s of its leafnode
 // reconnecting; the DC that stayed up resumes copying from the restarted
