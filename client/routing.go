@@ -309,7 +309,14 @@ func (c *Client) send(ctx context.Context, o *op, s *topology.Store, shard uint3
 		return
 	}
 	pipe := p.Pipeline()
-	use := pipe.Do(ctx, "VUSE", o.ks, strconv.FormatUint(uint64(shard), 10))
+	// The epoch names the incarnation of the keyspace this client routes
+	// for; a store still holding an earlier one (deleted and created again)
+	// refuses it with NOSHARD instead of taking the writes.
+	useArgs := []any{"VUSE", o.ks, strconv.FormatUint(uint64(shard), 10)}
+	if ks, ok := c.top.Load().Keyspaces[o.ks]; ok && ks.Epoch != 0 {
+		useArgs = append(useArgs, "EPOCH", strconv.FormatUint(ks.Epoch, 10))
+	}
+	use := pipe.Do(ctx, useArgs...)
 	cmds := make([]redis.Cmder, len(res.items))
 	for j, i := range res.items {
 		cmds[j] = o.add(ctx, pipe, i)

@@ -231,13 +231,14 @@ func (s *State) CreateKeyspace(req topology.CreateKeyspaceRequest) error {
 	if err != nil {
 		return err
 	}
+	s.bump()
 	s.topo.Keyspaces[req.Name] = &topology.Keyspace{
 		Name:      req.Name,
 		Shards:    req.Shards,
 		Replicas:  req.Replicas,
 		Placement: placement,
+		Epoch:     s.topo.Version,
 	}
-	s.bump()
 	return nil
 }
 

@@ -226,7 +226,9 @@ func (a *Agent) reconcile(t *topology.Topology) {
 	}
 	for ref, w := range a.workers {
 		peers, ok := want[ref]
-		if !ok || !equalStrings(peers, w.peers) {
+		// A different epoch: the keyspace was deleted and created again
+		// (possibly between two topologies this agent saw).
+		if !ok || !equalStrings(peers, w.peers) || w.sh.Epoch() != t.Keyspaces[ref.Keyspace].Epoch {
 			w.stop()
 			delete(a.workers, ref)
 		}
@@ -238,7 +240,7 @@ func (a *Agent) reconcile(t *topology.Topology) {
 		if _, ok := a.workers[ref]; ok {
 			continue
 		}
-		sh, err := a.cfg.Engine.EnsureShard(ref.Keyspace, ref.Shard)
+		sh, err := a.openShard(ref, t.Keyspaces[ref.Keyspace].Epoch)
 		if err != nil {
 			a.log.Error("open shard", "shard", ref.String(), "error", err)
 			continue
@@ -285,6 +287,32 @@ func (a *Agent) reconcileXDC(t *topology.Topology, want map[topology.ShardRef][]
 		}
 		a.xdc[k] = w
 	}
+}
+
+// openShard opens a shard placed here for keyspace incarnation epoch. A
+// shard left from an older incarnation of the same name (the keyspace was
+// deleted and created again while this store missed it) is dropped first.
+func (a *Agent) openShard(ref topology.ShardRef, epoch uint64) (*Shard, error) {
+	sh, err := a.cfg.Engine.EnsureShard(ref.Keyspace, ref.Shard)
+	if err != nil {
+		return nil, err
+	}
+	if old := sh.Epoch(); old != 0 && old != epoch {
+		a.log.Warn("dropping shard of an earlier incarnation of the keyspace",
+			"shard", ref.String(), "old_epoch", old, "epoch", epoch)
+		if err := a.cfg.Engine.DropShard(ref.Keyspace, ref.Shard); err != nil {
+			return nil, err
+		}
+		if sh, err = a.cfg.Engine.CreateShard(ref.Keyspace, ref.Shard); err != nil {
+			return nil, err
+		}
+	}
+	if sh.Epoch() != epoch {
+		if err := sh.SetEpoch(epoch); err != nil {
+			return nil, err
+		}
+	}
+	return sh, nil
 }
 
 // currentTopology returns the newest topology the agent acted on.

@@ -184,10 +184,30 @@ func cmdSelect(c *conn, args [][]byte) {
 	c.use(c.keyspace, uint32(n))
 }
 
-// cmdUse selects a keyspace and shard (default 0): VUSE keyspace [shard].
+// cmdUse selects a keyspace and shard (default 0): VUSE keyspace [shard
+// [EPOCH e]]. With EPOCH the selection fails with NOSHARD unless the shard
+// belongs to that incarnation of the keyspace.
 func cmdUse(c *conn, args [][]byte) {
+	if len(args) == 5 && strings.EqualFold(string(args[3]), "EPOCH") {
+		want, err := strconv.ParseUint(string(args[4]), 10, 64)
+		if err != nil {
+			c.writeErr(syntaxf("EPOCH must be a non-negative integer"))
+			return
+		}
+		shard, err := strconv.ParseUint(string(args[2]), 10, 32)
+		if err != nil {
+			c.writeErr(syntaxf("shard must be a non-negative integer"))
+			return
+		}
+		if sh, err := c.srv.cfg.Engine.Shard(string(args[1]), uint32(shard)); err == nil && sh.Epoch() != want {
+			c.keyspace, c.shard = noTarget, 0
+			c.writeErr(fmt.Errorf("%w: %s is epoch %d, not %d", ErrNoShard, sh.ID(), sh.Epoch(), want))
+			return
+		}
+		args = args[:3]
+	}
 	if len(args) > 3 {
-		c.writeErr(syntaxf("VUSE keyspace [shard]"))
+		c.writeErr(syntaxf("VUSE keyspace [shard [EPOCH e]]"))
 		return
 	}
 	shard := uint64(0)

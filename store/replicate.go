@@ -22,6 +22,7 @@ const (
 	hdrIndex = "Vasto-Index" // the origin's change-log index
 	hdrStore = "Vasto-Store" // the store that accepted the write
 	hdrDC    = "Vasto-DC"    // the DC where the write was accepted
+	hdrEpoch = "Vasto-Epoch" // the keyspace incarnation (in-DC replication)
 )
 
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
@@ -149,9 +150,12 @@ func (w *shardWorker) publishFrom(ctx context.Context, subj string, from uint64)
 		idx := strconv.FormatUint(e.Index, 10)
 		msgs[i] = bus.Message{
 			Subject: subj,
-			ID:      w.a.runID + "." + w.ref.String() + "." + idx,
-			Header:  map[string]string{hdrIndex: idx, hdrStore: w.a.cfg.Store, hdrDC: e.Change.Record.Version.DC},
-			Data:    data,
+			// Unique per process run, shard incarnation and index: a
+			// retry is de-duplicated, a new incarnation's index 1 is not.
+			ID: w.a.runID + "." + w.ref.String() + "." + strconv.FormatUint(w.sh.Epoch(), 10) + "." + idx,
+			Header: map[string]string{hdrIndex: idx, hdrStore: w.a.cfg.Store, hdrDC: e.Change.Record.Version.DC,
+				hdrEpoch: strconv.FormatUint(w.sh.Epoch(), 10)},
+			Data: data,
 		}
 	}
 	acked, perr := w.a.cfg.Bus.PublishBatch(ctx, msgs)
@@ -288,7 +292,11 @@ func (w *shardWorker) startConsumer(ctx context.Context, stream, peer string) er
 func (w *shardWorker) apply(ctx context.Context, peer string, msgs []bus.Delivered) error {
 	changes := make([]lww.Change, 0, len(msgs))
 	var top uint64
+	epoch := strconv.FormatUint(w.sh.Epoch(), 10)
 	for _, m := range msgs {
+		if e, ok := m.Header[hdrEpoch]; ok && e != epoch {
+			continue // a change of an earlier incarnation of the keyspace
+		}
 		ch, err := lww.DecodeChange(m.Data)
 		if err != nil {
 			w.log.Error("skipping undecodable change", "peer", peer, "stream_seq", m.StreamSeq, "error", err)

@@ -18,6 +18,7 @@ const (
 	cfNameMeta = "meta"
 
 	metaLogFirst  = "log/first"
+	metaEpoch     = "epoch"
 	metaCursorPfx = "cursor/"
 )
 
@@ -57,6 +58,8 @@ type Shard struct {
 	// notCaughtUp is set while the shard catches up with its peers after a
 	// restart; reads through the server are refused meanwhile.
 	notCaughtUp atomic.Bool
+	// epoch is the keyspace incarnation (see topology.Keyspace.Epoch).
+	epoch atomic.Uint64
 	// logged is signalled (without blocking) after every commit that added
 	// change-log entries.
 	logged chan struct{}
@@ -79,6 +82,12 @@ func openShard(e *Engine, id ShardID) (*Shard, error) {
 		return nil, err
 	}
 	s.notCaughtUp.Store(e.cfg.StartNotServing)
+	epoch, err := s.metaUint(metaEpoch)
+	if err != nil {
+		s.closeDB()
+		return nil, err
+	}
+	s.epoch.Store(epoch)
 	if err := s.loadLogBounds(); err != nil {
 		s.closeDB()
 		return nil, err
@@ -277,6 +286,25 @@ func flushOpts() *grocksdb.FlushOptions {
 	fo := grocksdb.NewDefaultFlushOptions()
 	fo.SetWait(true)
 	return fo
+}
+
+// Epoch returns the keyspace incarnation the shard belongs to (0: none
+// recorded, e.g. a store running alone).
+func (s *Shard) Epoch() uint64 { return s.epoch.Load() }
+
+// SetEpoch records the keyspace incarnation the shard belongs to.
+func (s *Shard) SetEpoch(epoch uint64) error {
+	if err := s.acquire(); err != nil {
+		return err
+	}
+	defer s.mu.RUnlock()
+	var v [8]byte
+	binary.BigEndian.PutUint64(v[:], epoch)
+	if err := s.db.PutCF(s.wo, s.cfMeta, []byte(metaEpoch), v[:]); err != nil {
+		return fmt.Errorf("store: set epoch: %w", err)
+	}
+	s.epoch.Store(epoch)
+	return nil
 }
 
 // SetServing marks whether the shard may serve reads: false while it

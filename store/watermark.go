@@ -12,10 +12,10 @@ import (
 // write it must beat can still arrive: every remote DC's writes accepted
 // before the tombstone took effect must have been applied here. The agent
 // tracks, per remote DC, a time W(D) such that everything D published
-// before W(D) has been applied by this store: it advances W(D) to
-// "now - time since the source stream last heard from D" whenever the copy
-// of D's stream is current (no lag, no error) and this store's appliers for
-// D have nothing pending. A cut link freezes W(D). Shards purge tombstones
+// before W(D) has been applied by this store: it advances W(D) to the time
+// just before it asked, whenever the local copy of D's stream holds
+// everything D's stream held when asked (CaughtUp) and this store's
+// appliers for D have nothing pending. A cut link freezes W(D). Shards purge tombstones
 // dead before min over D of W(D), less the event-time guard (MaxFuture,
 // since a write's event time may lead its acceptance by that much), on top
 // of the grace period. With no remote DC only the grace period applies.
@@ -51,17 +51,20 @@ func (a *Agent) watermarkLoop() {
 func (a *Agent) computeWatermark(ctx context.Context) int64 {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	now := a.cfg.Engine.cfg.Clock.Now()
+	// Everything a remote DC published before "before" is in the local copy
+	// when SourceStatus (which reads the remote's last sequence afterwards)
+	// says CaughtUp, and applied when the appliers have nothing pending.
+	before := a.cfg.Engine.cfg.Clock.Now()
 	infos, err := a.cfg.Bus.SourceStatus(ctx, a.cfg.DC, a.cfg.RemoteDCs)
 	if err == nil {
 		for _, info := range infos {
-			if !info.Exists || info.Error != "" || info.Active < 0 || info.Lag > 0 {
+			if !info.Exists || info.Error != "" || info.RemoteError != "" || !info.CaughtUp {
 				continue
 			}
 			if !a.appliersIdle(ctx, info.RemoteDC) {
 				continue
 			}
-			w := now - int64(info.Active) - int64(time.Second)
+			w := before - int64(time.Second)
 			if w > a.wm[info.RemoteDC] {
 				a.wm[info.RemoteDC] = w
 			}

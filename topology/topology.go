@@ -40,6 +40,10 @@ type Keyspace struct {
 	Replicas int    `json:"replicas"`
 	// Placement[i] lists the stores that hold shard i, preferred first.
 	Placement [][]string `json:"placement"`
+	// Epoch is the topology version that created this incarnation of the
+	// keyspace. A keyspace deleted and created again under the same name
+	// has a new epoch, so stores and clients never mix the two.
+	Epoch uint64 `json:"epoch,omitempty"`
 }
 
 // Topology is the map of one DC. Version grows with every change.

@@ -259,3 +259,45 @@ func holds(reps []string, id string) bool {
 	}
 	return false
 }
+
+// TestDeleteAndRecreateKeyspace deletes a keyspace and creates it again at
+// once: no acknowledged write to the new keyspace is lost, and nothing of
+// the old one comes back.
+func TestDeleteAndRecreateKeyspace(t *testing.T) {
+	c := startCluster(t, 2, nil)
+	cl := newClient(t, c)
+	createKeyspace(t, c, cl, "re", 2, 2)
+	ctx := ctxT(t)
+	for i := 0; i < 30; i++ {
+		_, err := cl.Put(ctx, "re", []byte(fmt.Sprintf("old%d", i)), []byte("old"))
+		require.NoError(t, err)
+	}
+	require.NoError(t, cl.DeleteKeyspace(ctx, "re"))
+	require.NoError(t, cl.CreateKeyspace(ctx, "re", 2, 2))
+	acked := map[string]bool{}
+	for i := 0; i < 30; i++ {
+		k := fmt.Sprintf("new%d", i)
+		if _, err := cl.Put(ctx, "re", []byte(k), []byte("new")); err == nil {
+			acked[k] = true
+		}
+	}
+	require.NotEmpty(t, acked)
+	waitServing(t, cl, "re")
+	for k := range acked {
+		it, err := cl.Get(ctx, "re", []byte(k))
+		require.NoError(t, err, "acknowledged write %s to the new keyspace lost", k)
+		require.Equal(t, "new", string(it.Value))
+	}
+	// Every replica converges on the new incarnation only.
+	require.Eventually(t, func() bool {
+		for i := range c.Stores() {
+			if n := countKeys(t, c, i, "re"); n != len(acked) {
+				t.Logf("store %d holds %d keys, want %d", i, n, len(acked))
+				return false
+			}
+		}
+		return true
+	}, 20*time.Second, 500*time.Millisecond)
+	_, err := cl.Get(ctx, "re", []byte("old1"))
+	require.ErrorIs(t, err, client.ErrNotFound)
+}
