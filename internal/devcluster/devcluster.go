@@ -94,6 +94,18 @@ func (s *Store) Running() bool { return s.engine != nil }
 // Start starts NATS, the master and every store, and returns when all are
 // ready.
 func Start(ctx context.Context, cfg Config) (*Cluster, error) {
+	c, err := startNATS(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.startServices(ctx); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// startNATS starts the cluster's NATS server only.
+func startNATS(ctx context.Context, cfg Config) (*Cluster, error) {
 	if cfg.Stores < 1 {
 		return nil, errors.New("devcluster: need at least one store")
 	}
@@ -112,9 +124,15 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 		return nil, err
 	}
 	c.nats = ns
+	return c, nil
+}
+
+// startServices starts the master and the stores.
+func (c *Cluster) startServices(ctx context.Context) error {
+	cfg := c.cfg
 	if err := c.StartMaster(ctx); err != nil {
 		_ = c.Shutdown(context.Background())
-		return nil, err
+		return err
 	}
 	for i := 0; i < cfg.Stores; i++ {
 		port := 0
@@ -126,10 +144,10 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 		c.stores = append(c.stores, st)
 		if err := c.StartStore(ctx, i); err != nil {
 			_ = c.Shutdown(context.Background())
-			return nil, err
+			return err
 		}
 	}
-	return c, nil
+	return nil
 }
 
 // LeafURL is the URL other DCs link to ("" without LeafListen).

@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"time"
+
+	"github.com/vasto-kv/vasto/bus"
 )
 
 // StartMulti starts one cluster per DC name, linked hub-and-spoke by NATS
@@ -49,12 +52,64 @@ func StartMulti(ctx context.Context, base Config, dcs []string) ([]*Cluster, err
 			}
 			cfg.LeafRemotes = []string{url}
 		}
-		c, err := Start(ctx, cfg)
+		c, err := startNATS(ctx, cfg)
 		if err != nil {
 			stop()
 			return nil, fmt.Errorf("devcluster: start %s: %w", dc, err)
 		}
 		out = append(out, c)
 	}
+	// Start the stores only once every DC's link is up: a copy stream
+	// created while its remote DC is unreachable waits for nats-server's
+	// back-off (tens of seconds) before it starts copying.
+	for _, c := range out[1:] {
+		if err := waitLinked(ctx, out[0], c); err != nil {
+			stop()
+			return nil, err
+		}
+	}
+	for _, c := range out {
+		if err := c.startServices(ctx); err != nil {
+			stop()
+			return nil, fmt.Errorf("devcluster: start %s: %w", c.cfg.DC, err)
+		}
+	}
 	return out, nil
+}
+
+// waitLinked waits until a request from spoke's NATS is answered on hub's:
+// the leafnode link between them is up.
+func waitLinked(ctx context.Context, hub, spoke *Cluster) error {
+	hc, err := bus.Connect(ctx, bus.ConnConfig{URL: hub.NATSURL(), Name: "vasto-link-check", Logger: hub.log})
+	if err != nil {
+		return err
+	}
+	defer hc.Close()
+	subj := "vasto.link." + spoke.cfg.DC
+	sub, err := hc.Handle(subj, "", func(context.Context, []byte) ([]byte, error) { return []byte("ok"), nil })
+	if err != nil {
+		return err
+	}
+	defer sub.Stop()
+	sc, err := bus.Connect(ctx, bus.ConnConfig{URL: spoke.NATSURL(), Name: "vasto-link-check", Logger: spoke.log})
+	if err != nil {
+		return err
+	}
+	defer sc.Close()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		rctx, cancel := context.WithTimeout(ctx, time.Second)
+		_, err := sc.Request(rctx, subj, nil)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("devcluster: link %s-%s not up: %w", hub.cfg.DC, spoke.cfg.DC, err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
