@@ -301,3 +301,39 @@ func (c *Conn) ConsumerPending(ctx context.Context, stream, durable string) (pen
 	}
 	return pending, ackFloorTime, nil
 }
+
+// RestartSource makes the local copy of a remote DC's change stream start
+// copying again at once. nats-server retries a source whose remote was
+// unreachable only after a back-off of up to minutes, even once the link is
+// back; removing the source and adding it again (two stream updates) makes it
+// resume from the last message it copied, without duplicates. The server
+// rescans the copy to find that message, so call it only for a stalled copy.
+func (c *Conn) RestartSource(ctx context.Context, cfg SourceConfig) error {
+	name, err := SourceStream(cfg.LocalDC, cfg.RemoteDC)
+	if err != nil {
+		return err
+	}
+	if c.isClosing() {
+		return ErrClosed
+	}
+	uctx, cancel := apiCtx(ctx)
+	defer cancel()
+	s, err := c.js.Stream(uctx, name)
+	if err != nil {
+		return fmt.Errorf("bus: restart source %s: %w", name, mapErr(err))
+	}
+	conf := s.CachedInfo().Config
+	conf.Sources = nil
+	conf.Subjects = []string{sourceParkingSubject(cfg.LocalDC, cfg.RemoteDC)}
+	if _, err := c.js.UpdateStream(uctx, conf); err != nil {
+		return fmt.Errorf("bus: restart source %s: detach: %w", name, mapErr(err))
+	}
+	return c.EnsureSourceStream(ctx, cfg)
+}
+
+// sourceParkingSubject is the subject a copy stream holds for the moment its
+// source is detached (a stream needs subjects or sources); nothing publishes
+// on it.
+func sourceParkingSubject(local, remote string) string {
+	return "vasto.src." + local + "." + remote
+}

@@ -82,11 +82,12 @@ type Agent struct {
 	workers map[topology.ShardRef]*shardWorker
 	xdc     map[string]*xdcWorker // remote dc + "/" + keyspace
 	top     atomic.Pointer[topology.Topology]
-	wm      map[string]int64 // per remote DC: applied everything published before; owned by watermarkLoop
-	purge   atomic.Int64     // the last purge watermark set on the shards
-	runID   string           // this process's prefix of change message ids
-	topID   string           // the incarnation of the topology followed
-	seen    map[string]bool  // keyspaces seen in an earlier topology
+	wm      map[string]int64     // per remote DC: applied everything published before; owned by watermarkLoop
+	purge   atomic.Int64         // the last purge watermark set on the shards
+	runID   string               // this process's prefix of change message ids
+	topID   string               // the incarnation of the topology followed
+	kicked  map[string]time.Time // last restart of each remote DC's copy; owned by watermarkLoop
+	seen    map[string]bool      // keyspaces seen in an earlier topology
 	version uint64
 	started bool
 	stopped bool
@@ -109,6 +110,7 @@ func NewAgent(cfg AgentConfig) (*Agent, error) {
 		workers: map[topology.ShardRef]*shardWorker{},
 		xdc:     map[string]*xdcWorker{},
 		wm:      map[string]int64{},
+		kicked:  map[string]time.Time{},
 		seen:    map[string]bool{},
 		topoCh:  make(chan *topology.Topology, 1),
 	}

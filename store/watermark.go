@@ -57,6 +57,7 @@ func (a *Agent) computeWatermark(ctx context.Context) int64 {
 	before := a.cfg.Engine.cfg.Clock.Now()
 	infos, err := a.cfg.Bus.SourceStatus(ctx, a.cfg.DC, a.cfg.RemoteDCs)
 	if err == nil {
+		a.kickStalled(ctx, infos)
 		for _, info := range infos {
 			if !info.Exists || info.Error != "" || info.RemoteError != "" || !info.CaughtUp {
 				continue
@@ -101,4 +102,31 @@ func (a *Agent) appliersIdle(ctx context.Context, remote string) bool {
 		}
 	}
 	return true
+}
+
+// Copy streams whose remote DC is reachable but that have not copied for a
+// while are restarted, at most once per kickInterval each: nats-server
+// otherwise waits out a back-off of up to minutes after an outage.
+const (
+	stalledAfter = 5 * time.Second
+	kickInterval = 30 * time.Second
+)
+
+func (a *Agent) kickStalled(ctx context.Context, infos []bus.SourceInfo) {
+	for _, info := range infos {
+		stalled := info.Active < 0 || info.Active > stalledAfter
+		if !info.Exists || info.RemoteError != "" || info.CaughtUp || !stalled {
+			continue
+		}
+		if last, ok := a.kicked[info.RemoteDC]; ok && time.Since(last) < kickInterval {
+			continue
+		}
+		a.kicked[info.RemoteDC] = time.Now()
+		src := bus.SourceConfig{LocalDC: a.cfg.DC, RemoteDC: info.RemoteDC, MaxAge: a.cfg.Stream.MaxAge, MaxBytes: a.cfg.Stream.MaxBytes}
+		if err := a.cfg.Bus.RestartSource(ctx, src); err != nil {
+			a.log.Warn("could not restart stalled copy of remote DC", "remote_dc", info.RemoteDC, "error", err)
+			continue
+		}
+		a.log.Info("restarted stalled copy of remote DC", "remote_dc", info.RemoteDC, "silent_for", info.Active.String())
+	}
 }

@@ -204,3 +204,39 @@ func TestThreeDCsConflictingWritesConverge(t *testing.T) {
 		require.Equal(t, uint64(applied[d]), logged, "%s's change logs hold only its own writes (no echo)", dcs[d])
 	}
 }
+
+// TestRemoteDCStartingLaterIsCopiedPromptly starts dc1 (which expects dc2)
+// well before dc2 exists, then dc2: dc1's copy of dc2's changes must start
+// within seconds, not after nats-server's back-off.
+func TestRemoteDCStartingLaterIsCopiedPromptly(t *testing.T) {
+	base := devcluster.DefaultConfig(t.TempDir())
+	base.Stores = 1
+	base.Logger = testLogger(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cfg1 := base
+	cfg1.DC, cfg1.Dir, cfg1.RemoteDCs, cfg1.LeafListen = "dc1", base.Dir+"/dc1", []string{"dc2"}, "127.0.0.1:-1"
+	dc1, err := devcluster.Start(ctx, cfg1)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, dc1.Shutdown(context.Background())) })
+	require.NoError(t, dc1.WaitReady(ctx))
+	c1 := newClient(t, dc1)
+	createKeyspace(t, dc1, c1, "late", 1, 1)
+
+	cfg2 := base
+	cfg2.DC, cfg2.Dir, cfg2.RemoteDCs, cfg2.LeafRemotes = "dc2", base.Dir+"/dc2", []string{"dc1"}, []string{dc1.LeafURL()}
+	dc2, err := devcluster.Start(ctx, cfg2)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, dc2.Shutdown(context.Background())) })
+	require.NoError(t, dc2.WaitReady(ctx))
+	c2 := newClient(t, dc2)
+	createKeyspace(t, dc2, c2, "late", 1, 1)
+	_, err = c2.Put(ctx, "late", []byte("k"), []byte("from-dc2"))
+	require.NoError(t, err)
+	start := time.Now()
+	require.Eventually(t, func() bool {
+		_, err := c1.Get(ctx, "late", []byte("k"))
+		return err == nil
+	}, 20*time.Second, 100*time.Millisecond)
+	t.Logf("dc1 applied dc2's first write %s after it was acknowledged", time.Since(start))
+}
