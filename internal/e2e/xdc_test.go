@@ -155,9 +155,10 @@ func TestThreeDCsConflictingWritesConverge(t *testing.T) {
 			for i := 0; i < 40; i++ {
 				k := fmt.Sprintf("k%02d", i)
 				ts := base + int64(i)*1000 // equal in every DC: ties
-				if i%4 == 1 {
+				switch i % 4 {
+				case 1:
 					ts += int64(d) * 7 // dc3 latest
-				} else if i%4 == 2 {
+				case 2:
 					ts -= int64(d) * 7 // dc1 latest
 				}
 				r, err := cls[d].Put(ctx, "tri", []byte(k), []byte("from-"+dcs[d]), client.WithEventTime(ts))
