@@ -227,3 +227,50 @@ func uvarintLen(v uint64) int {
 	}
 	return n
 }
+
+// Header is what a read needs of a record: everything but the origin names.
+type Header struct {
+	Kind      Kind
+	Time      int64
+	ExpiresAt int64
+}
+
+// Live reports whether the record is a value that has not expired at now.
+func (h Header) Live(now int64) bool {
+	return h.Kind == KindValue && (h.ExpiresAt == 0 || h.ExpiresAt > now)
+}
+
+// PeekRecord decodes a record's header and returns its value, aliasing b,
+// without allocating: the read path uses it where the origin is not needed.
+// It checks the encoding as DecodeRecord does.
+func PeekRecord(b []byte) (Header, []byte, error) {
+	d := decoder{b: b}
+	if len(b) == 0 {
+		return Header{}, nil, errorf(ErrCorrupt, "empty record")
+	}
+	if f := d.byte(); f != FormatRecordV1 {
+		return Header{}, nil, errorf(ErrUnknownFormat, "record format 0x%02x", f)
+	}
+	flags := d.byte()
+	t := d.uvarint()
+	dc := d.bytes(MaxNameLen)
+	node := d.bytes(MaxNameLen)
+	var exp uint64
+	if flags&flagHasExpiry != 0 {
+		exp = d.uvarint()
+	}
+	kind := Kind(flags & flagKindMask)
+	switch {
+	case d.err != nil:
+		return Header{}, nil, errorf(ErrCorrupt, "truncated record")
+	case flags&^flagsKnown != 0, t == 0, t > math.MaxInt64, exp > math.MaxInt64,
+		flags&flagHasExpiry != 0 && (exp == 0 || exp <= t),
+		kind != KindValue && kind != KindTombstone, !validNameBytes(dc), !validNameBytes(node):
+		return Header{}, nil, errorf(ErrCorrupt, "bad record header")
+	}
+	val := d.b[d.off:]
+	if kind == KindTombstone && len(val) != 0 {
+		return Header{}, nil, errorf(ErrCorrupt, "tombstone carries a value")
+	}
+	return Header{Kind: kind, Time: int64(t), ExpiresAt: int64(exp)}, val, nil
+}

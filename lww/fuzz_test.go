@@ -254,3 +254,26 @@ func FuzzMerge(f *testing.F) {
 		}
 	})
 }
+
+// FuzzPeekRecord checks that PeekRecord agrees with DecodeRecord on every
+// input: same acceptance, same kind, times and value.
+func FuzzPeekRecord(f *testing.F) {
+	f.Add([]byte{0x01, 0x01, 0x01, 0x01, 'a', 0x01, 'b', 'v'})
+	f.Add([]byte{0x01, 0x06, 0x01, 0x01, 'a', 0x01, 'b', 0x05})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		r, derr := DecodeRecord(in)
+		h, v, perr := PeekRecord(in)
+		if (derr == nil) != (perr == nil) {
+			t.Fatalf("DecodeRecord err %v, PeekRecord err %v", derr, perr)
+		}
+		if derr != nil {
+			return
+		}
+		if h.Kind != r.Kind || h.Time != r.Version.Time || h.ExpiresAt != r.ExpiresAt || !bytes.Equal(v, r.Value) {
+			t.Fatalf("PeekRecord %+v %q, DecodeRecord %+v", h, v, r)
+		}
+		if h.Live(r.Version.Time) != r.Live(r.Version.Time) {
+			t.Fatal("Live differs")
+		}
+	})
+}

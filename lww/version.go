@@ -44,7 +44,12 @@ func (v Version) String() string { return fmt.Sprintf("%d@%s/%s", v.Time, v.DC, 
 // ValidName reports whether s can be used as an origin DC or node name: 1 to
 // MaxNameLen bytes of ASCII letters, digits, '-' and '_'. The same rule keeps
 // names safe to embed in NATS subjects and file paths.
-func ValidName(s string) bool {
+func ValidName(s string) bool { return validName(s) }
+
+// validNameBytes is ValidName without converting to a string.
+func validNameBytes(b []byte) bool { return validName(b) }
+
+func validName[S string | []byte](s S) bool {
 	if len(s) == 0 || len(s) > MaxNameLen {
 		return false
 	}

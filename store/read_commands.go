@@ -16,14 +16,12 @@ func cmdGet(c *conn, args [][]byte) {
 		c.writeErr(err)
 		return
 	}
-	rec, err := sh.Get(args[1])
+	found, err := sh.View(args[1], func(_ lww.Header, v []byte) { c.w.WriteBulk(v) })
 	switch {
-	case errors.Is(err, ErrNotFound):
-		c.w.WriteNull()
 	case err != nil:
 		c.writeErr(err)
-	default:
-		c.w.WriteBulk(rec.Value)
+	case !found:
+		c.w.WriteNull()
 	}
 }
 
