@@ -181,8 +181,18 @@ func (d *decoder) bytes(max int) []byte {
 	return s
 }
 
-// record decodes what follows a record's format byte and validates it.
-func (d *decoder) record() (Record, error) {
+// rawRecord is a parsed record encoding whose byte fields alias the input.
+type rawRecord struct {
+	kind       Kind
+	time, exp  int64
+	dc, node   []byte
+	value      []byte
+	hasExpires bool
+}
+
+// raw parses and checks what follows a record's format byte, allocating
+// nothing: every invariant Record.Validate checks is checked here too.
+func (d *decoder) raw() (rawRecord, error) {
 	flags := d.byte()
 	t := d.uvarint()
 	dc := d.bytes(MaxNameLen)
@@ -192,24 +202,43 @@ func (d *decoder) record() (Record, error) {
 		exp = d.uvarint()
 	}
 	if d.err != nil {
-		return Record{}, errorf(ErrCorrupt, "truncated record")
+		return rawRecord{}, errorf(ErrCorrupt, "truncated record")
 	}
-	if flags&^flagsKnown != 0 || t > math.MaxInt64 || exp > math.MaxInt64 ||
-		(flags&flagHasExpiry != 0 && exp == 0) {
-		return Record{}, errorf(ErrCorrupt, "bad record header")
+	r := rawRecord{kind: Kind(flags & flagKindMask), time: int64(t), exp: int64(exp),
+		dc: dc, node: node, value: d.b[d.off:], hasExpires: flags&flagHasExpiry != 0}
+	switch {
+	case flags&^flagsKnown != 0, t > math.MaxInt64, exp > math.MaxInt64,
+		r.hasExpires && exp == 0:
+		return rawRecord{}, errorf(ErrCorrupt, "bad record header")
+	case r.kind != KindValue && r.kind != KindTombstone:
+		return rawRecord{}, errorf(ErrCorrupt, "unknown kind %d", r.kind)
+	case r.time <= 0:
+		return rawRecord{}, errorf(ErrCorrupt, "event time %d", r.time)
+	case r.kind == KindTombstone && len(r.value) != 0:
+		return rawRecord{}, errorf(ErrCorrupt, "tombstone carries a value")
+	case r.hasExpires && r.exp <= r.time:
+		return rawRecord{}, errorf(ErrCorrupt, "expiry %d not after event time %d", r.exp, r.time)
+	case !validNameBytes(dc), !validNameBytes(node):
+		return rawRecord{}, errorf(ErrCorrupt, "bad origin name")
+	}
+	return r, nil
+}
+
+// record decodes what follows a record's format byte.
+func (d *decoder) record() (Record, error) {
+	raw, err := d.raw()
+	if err != nil {
+		return Record{}, err
 	}
 	r := Record{
-		Version:   Version{Time: int64(t), DC: string(dc), Node: string(node)},
-		Kind:      Kind(flags & flagKindMask),
-		ExpiresAt: int64(exp),
+		Version:   Version{Time: raw.time, DC: string(raw.dc), Node: string(raw.node)},
+		Kind:      raw.kind,
+		ExpiresAt: raw.exp,
 	}
-	if rest := d.b[d.off:]; len(rest) > 0 {
-		r.Value = rest
+	if len(raw.value) > 0 {
+		r.Value = raw.value
 	} else if r.Kind == KindValue {
 		r.Value = []byte{}
-	}
-	if err := r.Validate(); err != nil {
-		return Record{}, errorf(ErrCorrupt, "%v", err)
 	}
 	return r, nil
 }
@@ -242,7 +271,7 @@ func (h Header) Live(now int64) bool {
 
 // PeekRecord decodes a record's header and returns its value, aliasing b,
 // without allocating: the read path uses it where the origin is not needed.
-// It checks the encoding as DecodeRecord does.
+// It accepts exactly what DecodeRecord accepts.
 func PeekRecord(b []byte) (Header, []byte, error) {
 	d := decoder{b: b}
 	if len(b) == 0 {
@@ -251,26 +280,9 @@ func PeekRecord(b []byte) (Header, []byte, error) {
 	if f := d.byte(); f != FormatRecordV1 {
 		return Header{}, nil, errorf(ErrUnknownFormat, "record format 0x%02x", f)
 	}
-	flags := d.byte()
-	t := d.uvarint()
-	dc := d.bytes(MaxNameLen)
-	node := d.bytes(MaxNameLen)
-	var exp uint64
-	if flags&flagHasExpiry != 0 {
-		exp = d.uvarint()
+	raw, err := d.raw()
+	if err != nil {
+		return Header{}, nil, err
 	}
-	kind := Kind(flags & flagKindMask)
-	switch {
-	case d.err != nil:
-		return Header{}, nil, errorf(ErrCorrupt, "truncated record")
-	case flags&^flagsKnown != 0, t == 0, t > math.MaxInt64, exp > math.MaxInt64,
-		flags&flagHasExpiry != 0 && (exp == 0 || exp <= t),
-		kind != KindValue && kind != KindTombstone, !validNameBytes(dc), !validNameBytes(node):
-		return Header{}, nil, errorf(ErrCorrupt, "bad record header")
-	}
-	val := d.b[d.off:]
-	if kind == KindTombstone && len(val) != 0 {
-		return Header{}, nil, errorf(ErrCorrupt, "tombstone carries a value")
-	}
-	return Header{Kind: kind, Time: int64(t), ExpiresAt: int64(exp)}, val, nil
+	return Header{Kind: raw.kind, Time: raw.time, ExpiresAt: raw.exp}, raw.value, nil
 }
