@@ -33,6 +33,9 @@ GOLANGCI_LINT_PKG := github.com/golangci/golangci-lint/v2/cmd/golangci-lint
 # or fuzz function fails the build.
 FUZZ_TARGETS ?= ./lww:FuzzDecodeRecord ./lww:FuzzDecodeChange ./lww:FuzzPeekRecord ./lww:FuzzMerge ./store/resp:FuzzReadCommand ./store/resp:FuzzInline ./store:FuzzServerCommands
 FUZZTIME ?= 10s
+# Bounds the minimisation of a new interesting input, so a short fuzz run is
+# not cut off in the middle of one (reported as "context deadline exceeded").
+FUZZMINTIME ?= 100x
 # FUZZTIME used by `make fuzz` (the long fuzzing run).
 FUZZ_LONGTIME ?= 2m
 TEST_TIMEOUT ?= 14m
@@ -91,7 +94,7 @@ fuzz-run:
 		if ! grep -qx "$$name" <<<"$$listed"; then \
 			echo "fuzz: fuzz target $$name not found in $$pkg" >&2; failed+=("$$t"); continue; \
 		fi; \
-		if ! $(GO) test -run='^$$' -fuzz="^$${name}"'$$' -fuzztime=$(FUZZTIME) "$$pkg"; then \
+		if ! $(GO) test -run='^$$' -fuzz="^$${name}"'$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=$(FUZZMINTIME) "$$pkg"; then \
 			failed+=("$$t"); \
 		fi; \
 	done; \
