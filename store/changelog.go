@@ -34,12 +34,21 @@ func (s *Shard) ReadLog(from uint64, max int) ([]LogEntry, error) {
 	}
 	defer s.mu.RUnlock()
 	last := s.lastIndex.Load()
+	// Everything below the first index was trimmed with range deletes: start
+	// at the first index and let the iterator ignore range deletes, which
+	// all lie below it. Otherwise every new iterator re-reads every range
+	// delete still in the memtable, and a publisher that trims after each
+	// round makes each following read slower.
+	if first := s.firstIndex.Load(); from < first {
+		from = first
+	}
 	if from > last {
 		return nil, nil
 	}
 	ro := grocksdb.NewDefaultReadOptions()
 	defer ro.Destroy()
 	ro.SetFillCache(false)
+	ro.SetIgnoreRangeDeletions(true)
 	var upper [8]byte
 	binary.BigEndian.PutUint64(upper[:], last+1)
 	ro.SetIterateUpperBound(upper[:])

@@ -25,6 +25,7 @@ import (
 // load, e.g. 1000).
 const (
 	lagWrites   = 20000
+	lagWarmup   = 3000  // writes before the measured rounds, at the same rate
 	lagRate     = 10000 // writes/s, all writers together
 	lagWriters  = 32
 	lagPoll     = 50 * time.Microsecond // poller back-off when nothing new is visible
@@ -87,18 +88,16 @@ func BenchmarkReplicationLag(b *testing.B) {
 	}
 	value := []byte(strings.Repeat("v", 100))
 
-	// Warm up: connections, both replicas' consumers and publishers.
-	for i := 0; i < 200; i++ {
-		if _, err := cl.Put(ctx, lagKeyspace, fmt.Appendf(nil, "warm:%04d", i), value); err != nil {
-			b.Fatal(err)
-		}
-	}
+	// Warm up at the same rate (connections of every writer, both
+	// replicas' publishers and consumers) so the rounds measure the steady
+	// state.
+	runLagRound(b, cl, replica, writer, "warm", lagWarmup, rate, value)
 
 	var lags, puts []time.Duration
 	var writeTime time.Duration
 	b.ResetTimer()
 	for it := 0; it < b.N; it++ {
-		r := runLagRound(b, cl, replica, writer, it, rate, value)
+		r := runLagRound(b, cl, replica, writer, strconv.Itoa(it), lagWrites, rate, value)
 		lags = append(lags, r.lags...)
 		puts = append(puts, r.puts...)
 		writeTime += r.writeTime
@@ -145,12 +144,12 @@ func (h *ackHeap) Pop() any {
 	return x
 }
 
-// runLagRound writes lagWrites keys at rate writes/s and returns every write's lag
-// and Put latency.
-func runLagRound(b *testing.B, cl *client.Client, replica *store.Shard, writer string, round, rate int, value []byte) lagRound {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(lagWrites/rate)*time.Second+2*lagDeadline)
+// runLagRound writes n keys named after prefix at rate writes/s and returns
+// every write's lag and Put latency.
+func runLagRound(b *testing.B, cl *client.Client, replica *store.Shard, writer, prefix string, n, rate int, value []byte) lagRound {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(n/rate)*time.Second+2*lagDeadline)
 	defer cancel()
-	acks := make(chan acked, lagWrites)
+	acks := make(chan acked, n)
 	tokens := make(chan int, lagWriters)
 	var failOnce sync.Once
 	var failed error // the first error
@@ -168,8 +167,8 @@ func runLagRound(b *testing.B, cl *client.Client, replica *store.Shard, writer s
 		tick := time.NewTicker(time.Millisecond)
 		defer tick.Stop()
 		sent := 0
-		for sent < lagWrites {
-			due := min(int(time.Since(start).Seconds()*float64(rate))+1, lagWrites)
+		for sent < n {
+			due := min(int(time.Since(start).Seconds()*float64(rate))+1, n)
 			for ; sent < due; sent++ {
 				select {
 				case tokens <- sent:
@@ -194,7 +193,7 @@ func runLagRound(b *testing.B, cl *client.Client, replica *store.Shard, writer s
 		go func() {
 			defer wg.Done()
 			for i := range tokens {
-				key := fmt.Appendf(nil, "lag:%d:%08d", round, i)
+				key := fmt.Appendf(nil, "lag:%s:%08d", prefix, i)
 				t0 := time.Now()
 				res, err := cl.Put(ctx, lagKeyspace, key, value)
 				at := time.Now()
@@ -219,7 +218,7 @@ func runLagRound(b *testing.B, cl *client.Client, replica *store.Shard, writer s
 
 	// Poller: the oldest acknowledged write (by log index) not yet seen on
 	// the replica is the only one that needs reading.
-	lags := make([]time.Duration, 0, lagWrites)
+	lags := make([]time.Duration, 0, n)
 	var pending ackHeap
 	var deadline <-chan time.Time
 	writing := true
@@ -275,8 +274,8 @@ func runLagRound(b *testing.B, cl *client.Client, replica *store.Shard, writer s
 	if failed != nil {
 		b.Fatal(failed)
 	}
-	if len(lags) != lagWrites {
-		b.Fatalf("measured %d lags for %d writes", len(lags), lagWrites)
+	if len(lags) != n {
+		b.Fatalf("measured %d lags for %d writes", len(lags), n)
 	}
 	var puts []time.Duration
 	for _, p := range putLat {
