@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -54,6 +55,32 @@ func (w *shardWorker) bootstrapFrom(ctx context.Context, peer string) error {
 	}
 	w.log.Info("copied shard from peer", "peer", peer, "records", copied)
 	return nil
+}
+
+// peerLastIndex asks a peer for the last index of its change log of this
+// shard (VLOGINFO).
+func (w *shardWorker) peerLastIndex(ctx context.Context, peer string) (uint64, error) {
+	st, ok := w.top.Stores[peer]
+	if !ok || st.Addr == "" {
+		return 0, fmt.Errorf("no address for peer %s", peer)
+	}
+	rc := redis.NewClient(&redis.Options{Addr: st.Addr, Protocol: 2, DisableIdentity: true, PoolSize: 1, MaxRetries: 1})
+	defer func() { _ = rc.Close() }()
+	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	cmds, err := rc.Pipelined(cctx, func(p redis.Pipeliner) error {
+		p.Do(cctx, "VUSE", w.ref.Keyspace, w.ref.Shard)
+		p.Do(cctx, "VLOGINFO")
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	res, err := cmds[1].(*redis.Cmd).Int64Slice()
+	if err != nil || len(res) != 2 {
+		return 0, fmt.Errorf("VLOGINFO reply: %v %v", res, err)
+	}
+	return uint64(res[1]), nil
 }
 
 // decodeDump turns a VDUMP reply into changes.

@@ -290,7 +290,7 @@ func cmdVScan(c *conn, args [][]byte) {
 // [index, key, value or null for a delete, event time, origin dc, origin node,
 // expires at].
 func cmdVLog(c *conn, args [][]byte) {
-	sh, err := c.readTarget()
+	sh, err := c.target()
 	if err != nil {
 		c.writeErr(err)
 		return
@@ -335,7 +335,7 @@ func cmdVLog(c *conn, args [][]byte) {
 
 // VLOGINFO: [first index held, last index written].
 func cmdVLogInfo(c *conn, _ [][]byte) {
-	sh, err := c.readTarget()
+	sh, err := c.target()
 	if err != nil {
 		c.writeErr(err)
 		return

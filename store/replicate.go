@@ -327,7 +327,7 @@ func (w *shardWorker) apply(ctx context.Context, peer string, msgs []bus.Deliver
 func (w *shardWorker) checkGap(ctx context.Context, stream, subj, peer string) (bool, error) {
 	first, err := w.a.cfg.Bus.FirstOnSubject(ctx, stream, subj, 0)
 	if errors.Is(err, bus.ErrNoMessage) {
-		return true, nil
+		return w.checkEmptyGap(ctx, peer)
 	}
 	if err != nil {
 		return false, err
@@ -350,6 +350,34 @@ func (w *shardWorker) checkGap(ctx context.Context, stream, subj, peer string) (
 	}
 	_, err = w.sh.ApplyRemote(ctx, w.source(peer), firstIdx-1, nil)
 	return false, err
+}
+
+// checkEmptyGap handles a peer of which the stream holds nothing: either it
+// never logged anything, or everything it logged aged out. The peer's own
+// log bounds (VLOGINFO) tell: if it logged past this replica's cursor, copy
+// it. It reports whether there is nothing to replay.
+func (w *shardWorker) checkEmptyGap(ctx context.Context, peer string) (bool, error) {
+	cursor, err := w.sh.Cursor(w.source(peer))
+	if err != nil {
+		return false, err
+	}
+	last, err := w.peerLastIndex(ctx, peer)
+	if err != nil {
+		// Unreachable peer: it cannot be copied now; its writes, if any,
+		// arrive through the stream once it publishes again.
+		w.log.Debug("peer log bounds unknown", "peer", peer, "error", err)
+		return true, nil
+	}
+	if last <= cursor {
+		return true, nil
+	}
+	w.log.Warn("peer logged changes the stream no longer holds; copying the peer",
+		"peer", peer, "cursor", cursor, "peer_last_index", last)
+	if err := w.bootstrapFrom(ctx, peer); err != nil {
+		return false, fmt.Errorf("store: re-bootstrap from %s: %w", peer, err)
+	}
+	_, err = w.sh.ApplyRemote(ctx, w.source(peer), last, nil)
+	return true, err
 }
 
 // backoff is a bounded exponential back-off.

@@ -108,6 +108,11 @@ func (w *xdcWorker) apply(ctx context.Context, msgs []bus.Delivered) error {
 	if !ok {
 		return fmt.Errorf("store: keyspace %s not in the local topology", w.keyspace)
 	}
+	// Changes lost to the retention make this store copy the keyspace from
+	// the remote DC first (xdc_gap.go).
+	if err := w.checkGaps(ctx, ks, msgs); err != nil {
+		return err
+	}
 	groups := map[string]*xdcGroup{}
 	var order []string
 	var newest time.Time
@@ -145,6 +150,10 @@ func (w *xdcWorker) apply(ctx context.Context, msgs []bus.Delivered) error {
 			g.top = idx
 		}
 		g.changes = append(g.changes, ch)
+	}
+	order, err := w.spreadCursors(ks, msgs, groups, order)
+	if err != nil {
+		return err
 	}
 	for _, k := range order {
 		g := groups[k]

@@ -92,3 +92,50 @@ func itoa(i int) string {
 	}
 	return string(b)
 }
+
+// TestQuietShardAgedOutReBootstraps: every change a peer logged for a quiet
+// shard ages out of the stream (busier shards push it out) while a replica
+// is down; back up, the replica sees an empty subject, asks the peer for its
+// log bounds and copies it instead of resuming with a hole.
+func TestQuietShardAgedOutReBootstraps(t *testing.T) {
+	c := startCluster(t, 2, func(cfg *devcluster.Config) {
+		cfg.Stream = bus.StreamConfig{MaxBytes: 64 << 10}
+	})
+	cl := newClient(t, c)
+	createKeyspace(t, c, cl, "quiet", 2, 2)
+	ctx := ctxT(t)
+	var quiet, busy []string
+	for i := 0; len(quiet) < 10 || len(busy) < 1500; i++ {
+		k := keyN(i)
+		if shardOf(k, 2) == 0 {
+			quiet = append(quiet, k)
+		} else {
+			busy = append(busy, k)
+		}
+	}
+	quiet = quiet[:10]
+	busy = busy[:1500]
+	require.NoError(t, c.StopStore(ctx, 1))
+	for _, k := range quiet {
+		_, err := cl.Put(ctx, "quiet", []byte(k), []byte(valN(0)))
+		require.NoError(t, err)
+	}
+	for _, k := range busy {
+		_, err := cl.Put(ctx, "quiet", []byte(k), []byte(valN(1)))
+		require.NoError(t, err)
+	}
+	require.NoError(t, c.StartStore(ctx, 1))
+	waitServing(t, cl, "quiet")
+	require.Eventually(t, func() bool {
+		sh, err := c.Engine(1).Shard("quiet", 0)
+		if err != nil {
+			return false
+		}
+		for _, k := range quiet {
+			if _, err := sh.Get([]byte(k)); err != nil {
+				return false
+			}
+		}
+		return true
+	}, 20*time.Second, 50*time.Millisecond, "the quiet shard's writes reached the replica that was down")
+}
