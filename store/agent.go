@@ -247,8 +247,10 @@ func (a *Agent) reconcile(t *topology.Topology) {
 			a.log.Error("open shard", "shard", ref.String(), "error", err)
 			continue
 		}
-		if len(a.cfg.RemoteDCs) > 0 {
-			sh.SetPurgeWatermark(a.purge.Load())
+		if len(a.cfg.RemoteDCs) > 0 || len(peers) > 0 {
+			// Until the watermark loop has seen the peers and remote DCs
+			// caught up, keep every tombstone.
+			sh.SetPurgeWatermark(math.MinInt64)
 		}
 		w := newShardWorker(a, sh, ref, peers, t)
 		a.workers[ref] = w

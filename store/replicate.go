@@ -40,6 +40,10 @@ type shardWorker struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
+	// peerWM holds W(P) per peer (see watermark.go); owned by the agent's
+	// watermark loop.
+	peerWM map[string]int64
+
 	mu        sync.Mutex
 	consumers []*bus.Consumer
 	pending   map[string]bool // peers whose log is not replayed yet
@@ -51,6 +55,7 @@ func newShardWorker(a *Agent, sh *Shard, ref topology.ShardRef, peers []string, 
 		a: a, sh: sh, ref: ref, peers: peers, top: t,
 		log:       a.log.Named("replica").With("shard", ref.String()),
 		pending:   map[string]bool{},
+		peerWM:    map[string]int64{},
 		lastBatch: map[string]time.Time{},
 	}
 }

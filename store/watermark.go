@@ -15,19 +15,21 @@ import (
 // before W(D) has been applied by this store: it advances W(D) to the time
 // just before it asked, whenever the local copy of D's stream holds
 // everything D's stream held when asked (CaughtUp) and this store's
-// appliers for D have nothing pending. A cut link freezes W(D). Shards purge tombstones
-// dead before min over D of W(D), less the event-time guard (MaxFuture,
-// since a write's event time may lead its acceptance by that much), on top
-// of the grace period. With no remote DC only the grace period applies.
+// appliers for D have nothing pending. A cut link freezes W(D).
+//
+// Inside the DC the same holds per shard and peer replica: W(P) advances
+// while this replica's consumer of P's change log has nothing pending. A
+// shard purges tombstones dead before the minimum of every W(D) and of its
+// peers' W(P), less the event-time guard (MaxFuture, since a write's event
+// time may lead its acceptance by that much), on top of the grace period.
+// A shard with no peer in a DC with no remote DC purges on the grace period
+// alone.
 
 // watermarkInterval is how often the purge watermark is recomputed.
 const watermarkInterval = time.Second
 
 func (a *Agent) watermarkLoop() {
 	defer a.wg.Done()
-	if len(a.cfg.RemoteDCs) == 0 {
-		return
-	}
 	tick := time.NewTicker(watermarkInterval)
 	defer tick.Stop()
 	for {
@@ -36,14 +38,45 @@ func (a *Agent) watermarkLoop() {
 			return
 		case <-tick.C:
 		}
-		w := a.computeWatermark(a.ctx)
+		w := int64(math.MaxInt64)
+		if len(a.cfg.RemoteDCs) > 0 {
+			w = a.computeWatermark(a.ctx)
+		}
 		a.purge.Store(w)
-		for _, id := range a.cfg.Engine.Shards() {
-			if sh, err := a.cfg.Engine.Shard(id.Keyspace, id.Shard); err == nil {
-				sh.SetPurgeWatermark(w)
-			}
+		a.mu.Lock()
+		workers := make([]*shardWorker, 0, len(a.workers))
+		for _, sw := range a.workers {
+			workers = append(workers, sw)
+		}
+		a.mu.Unlock()
+		for _, sw := range workers {
+			sw.sh.SetPurgeWatermark(min(w, sw.peerWatermark(a.ctx)))
 		}
 	}
+}
+
+// peerWatermark advances each peer's W(P) where it can and returns the
+// shard's in-DC bound (MaxInt64 without peers).
+func (w *shardWorker) peerWatermark(ctx context.Context) int64 {
+	if len(w.peers) == 0 {
+		return math.MaxInt64
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	before := w.a.cfg.Engine.cfg.Clock.Now()
+	stream, err := bus.ChangeStream(w.a.cfg.DC)
+	if err != nil {
+		return math.MinInt64
+	}
+	out := int64(math.MaxInt64)
+	for _, p := range w.peers {
+		pending, _, err := w.a.cfg.Bus.ConsumerPending(ctx, stream, peerDurable(w.a.cfg.Store, w.ref, p))
+		if err == nil && pending == 0 && before-int64(time.Second) > w.peerWM[p] {
+			w.peerWM[p] = before - int64(time.Second)
+		}
+		out = min(out, w.peerWM[p])
+	}
+	return out - int64(w.a.cfg.Engine.cfg.MaxFuture)
 }
 
 // computeWatermark advances each remote DC's W(D) where it can and returns
