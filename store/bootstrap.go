@@ -10,9 +10,13 @@ import (
 	"github.com/vasto-kv/vasto/lww"
 )
 
-// bootstrapFrom copies every record of this shard from a peer replica with
-// VDUMP and merges it in with LWW. The peer keeps serving meanwhile; writes
-// it takes during the copy reach this replica through its change log.
+// bootstrapFrom makes this shard a copy of a peer replica's, read with VDUMP
+// page by page: the peer's records are merged in with LWW, and records this
+// replica holds that the peer no longer has (the peer purged a tombstone
+// this replica never saw) are removed, except this replica's own writes
+// still waiting in its outbox. A plain merge would let a key deleted long
+// ago live on here. The peer keeps serving meanwhile; writes it takes during
+// the copy reach this replica through its change log.
 func (w *shardWorker) bootstrapFrom(ctx context.Context, peer string) error {
 	st, ok := w.top.Stores[peer]
 	if !ok || st.Addr == "" {
@@ -20,8 +24,12 @@ func (w *shardWorker) bootstrapFrom(ctx context.Context, peer string) error {
 	}
 	rc := redis.NewClient(&redis.Options{Addr: st.Addr, Protocol: 2, DisableIdentity: true, PoolSize: 1, MaxRetries: 2})
 	defer func() { _ = rc.Close() }()
+	outbox, err := w.outboxKeys()
+	if err != nil {
+		return err
+	}
 	var start []byte
-	copied := 0
+	copied, removed := 0, 0
 	for {
 		var res []any
 		cmds, err := rc.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -48,13 +56,69 @@ func (w *shardWorker) bootstrapFrom(ctx context.Context, peer string) error {
 		}
 		copied += len(changes)
 		next, _ := res[0].(string)
-		if res[0] == nil || next == "" {
+		var end []byte
+		if res[0] != nil && next != "" {
+			end = []byte(next)
+		}
+		n, err := w.forgetAbsent(ctx, start, end, changes, outbox)
+		if err != nil {
+			return err
+		}
+		removed += n
+		if end == nil {
 			break
 		}
-		start = []byte(next)
+		start = end
 	}
-	w.log.Info("copied shard from peer", "peer", peer, "records", copied)
+	w.log.Info("copied shard from peer", "peer", peer, "records", copied, "removed", removed)
 	return nil
+}
+
+// outboxKeys lists the keys of this shard's writes not yet published.
+func (w *shardWorker) outboxKeys() (map[string]bool, error) {
+	keys := map[string]bool{}
+	first, last := w.sh.LogBounds()
+	for from := first; from <= last; {
+		entries, err := w.sh.ReadLog(from, MaxScanLimit)
+		if err != nil || len(entries) == 0 {
+			return keys, err
+		}
+		for _, e := range entries {
+			keys[string(e.Change.Key)] = true
+		}
+		from = entries[len(entries)-1].Index + 1
+	}
+	return keys, nil
+}
+
+// forgetAbsent removes the records of [start, end) (end nil: to the end)
+// that the peer's page does not hold, but for keys in the outbox.
+func (w *shardWorker) forgetAbsent(ctx context.Context, start, end []byte, page []lww.Change, outbox map[string]bool) (int, error) {
+	peerHas := make(map[string]bool, len(page))
+	for _, ch := range page {
+		peerHas[string(ch.Key)] = true
+	}
+	removed := 0
+	for {
+		res, err := w.sh.Scan(ScanOptions{Start: start, End: end, Limit: 1000, IncludeDead: true})
+		if err != nil {
+			return removed, err
+		}
+		var gone []Item
+		for _, it := range res.Items {
+			if !peerHas[string(it.Key)] && !outbox[string(it.Key)] {
+				gone = append(gone, it)
+			}
+		}
+		if err := w.sh.forget(ctx, gone); err != nil {
+			return removed, err
+		}
+		removed += len(gone)
+		if res.Next == nil {
+			return removed, nil
+		}
+		start = res.Next
+	}
 }
 
 // peerLastIndex asks a peer for the last index of its change log of this

@@ -146,6 +146,15 @@ func (s *Shard) commitBatch(batch []*commitReq) error {
 			ch := w.Change
 			st := &c.states[c.index[string(ch.Key)]]
 			res := &req.results[i]
+			if w.forget {
+				// Remove the record only if it is still the one the
+				// caller saw (re-bootstrap replacing a replica's copy).
+				if st.have && lww.Compare(st.cur, ch.Record) == 0 {
+					st.have, st.dirty = false, true
+					res.Applied = true
+				}
+				continue
+			}
 			res.Written = ch.Record.Version
 			res.Existed = st.have && st.cur.Live(now)
 			if st.have && !lww.Wins(ch.Record, st.cur) {
@@ -175,6 +184,10 @@ func (s *Shard) commitBatch(batch []*commitReq) error {
 	for i := range c.states {
 		st := &c.states[i]
 		if !st.dirty {
+			continue
+		}
+		if !st.have {
+			c.wb.DeleteCF(s.cfData, st.key)
 			continue
 		}
 		var err error

@@ -495,3 +495,27 @@ func TestCheckpointIsOpenable(t *testing.T) {
 	_, last := s2.LogBounds()
 	require.Equal(t, uint64(1), last)
 }
+
+func TestForgetRemovesOnlyTheRecordSeen(t *testing.T) {
+	s, _ := testShard(t, nil)
+	ctx := context.Background()
+	_, err := s.Write(ctx, Mutation{Key: []byte("a"), Value: []byte("1")}, Mutation{Key: []byte("b"), Value: []byte("2")})
+	require.NoError(t, err)
+	a, _, err := s.GetRecord([]byte("a"))
+	require.NoError(t, err)
+	b, _, err := s.GetRecord([]byte("b"))
+	require.NoError(t, err)
+	// b changes after it was seen: forgetting the old b must keep the new.
+	_, err = s.Put(ctx, []byte("b"), []byte("3"))
+	require.NoError(t, err)
+	_, lastBefore := s.LogBounds()
+	require.NoError(t, s.forget(ctx, []Item{{Key: []byte("a"), Record: a}, {Key: []byte("b"), Record: b}}))
+	_, ok, err := s.GetRecord([]byte("a"))
+	require.NoError(t, err)
+	require.False(t, ok, "the record seen is removed, without a tombstone")
+	got, err := s.Get([]byte("b"))
+	require.NoError(t, err)
+	require.Equal(t, "3", string(got.Value), "a newer write is kept")
+	_, lastAfter := s.LogBounds()
+	require.Equal(t, lastBefore, lastAfter, "forgetting writes nothing to the change log")
+}

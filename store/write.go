@@ -73,6 +73,9 @@ type Prepared struct {
 	// ordered as the shard commits them and never lose to each other.
 	auto bool
 	ttl  time.Duration
+	// forget removes the key's record if it equals Change.Record, without
+	// a tombstone and without a log entry (re-bootstrap only).
+	forget bool
 }
 
 // Prepare validates a mutation and turns it into the write the shard will
@@ -217,6 +220,21 @@ func (s *Shard) ApplyRemote(ctx context.Context, source string, seq uint64, chan
 // submit queues a request and waits until it is committed, leading the
 // commit when it is the request's turn. Once queued a request is always
 // committed and answered: ctx only bounds the wait to queue.
+// forget removes records of this replica that a re-bootstrap found absent
+// from the peer copied, each only if it is still the record given, through
+// the committer so no concurrent write is lost. Nothing enters the log.
+func (s *Shard) forget(ctx context.Context, items []Item) error {
+	if len(items) == 0 {
+		return nil
+	}
+	writes := make([]Prepared, len(items))
+	for i, it := range items {
+		writes[i] = Prepared{Change: lww.Change{Key: it.Key, Record: it.Record}, forget: true}
+	}
+	_, err := s.submit(ctx, &commitReq{writes: writes, source: "bootstrap"})
+	return err
+}
+
 func (s *Shard) submit(ctx context.Context, req *commitReq) ([]Result, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
