@@ -15,7 +15,9 @@ const (
 	DefaultDialTimeout  = 2 * time.Second
 	DefaultReadTimeout  = 3 * time.Second
 	DefaultWriteTimeout = 3 * time.Second
-	DefaultMaxRetries   = 3
+	// DefaultMaxRetries covers a replica catching up after a restart or a
+	// keyspace change (about a second): attempts back off from 25 ms to 1 s.
+	DefaultMaxRetries = 8
 )
 
 // Config configures a Client. The zero value of every field except NATSURL
@@ -39,7 +41,7 @@ type Config struct {
 	// MaxRetries is how many times an operation is sent again after a
 	// retryable failure (connection error, NOSHARD, CLOSED, CATCHUP, IOERR,
 	// no healthy replica), so it makes at most 1+MaxRetries attempts.
-	// 0 means the default, 3; a negative value disables retries.
+	// 0 means the default, 8; a negative value disables retries.
 	MaxRetries int
 }
 

@@ -77,8 +77,8 @@ func TestConfig(t *testing.T) {
 	require.NoError(t, cfg.Validate())
 	require.Equal(t, DefaultPoolSize, cfg.PoolSize)
 	require.Equal(t, 16, cfg.PoolSize)
-	require.Equal(t, 3, cfg.MaxRetries)
-	require.Equal(t, 4, cfg.attempts())
+	require.Equal(t, 8, cfg.MaxRetries)
+	require.Equal(t, 9, cfg.attempts())
 
 	// Zero fields get defaults.
 	z := Config{NATSURL: "nats://x", DC: "dc1"}.withDefaults()
