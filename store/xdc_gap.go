@@ -142,22 +142,30 @@ func (w *xdcWorker) batchTops(msgs []bus.Delivered) (map[string]uint64, []xdcOri
 	tops := map[string]uint64{}
 	var order []xdcOrigin
 	for _, m := range msgs {
-		origin, rshard, ok := parseChangeSubject(m.Subject)
+		o, idx, ok := w.originOf(m)
 		if !ok {
 			continue
 		}
-		idx, err := strconv.ParseUint(m.Header[hdrIndex], 10, 64)
-		if err != nil || idx == 0 {
-			continue
-		}
-		src := xdcSource(w.remote, origin, rshard)
-		top, seen := tops[src]
+		top, seen := tops[o.src]
 		if !seen {
-			order = append(order, xdcOrigin{src: src, origin: origin, rshard: rshard, subject: m.Subject})
+			order = append(order, o)
 		}
-		tops[src] = max(top, idx)
+		tops[o.src] = max(top, idx)
 	}
 	return tops, order
+}
+
+// originOf parses the origin and the origin's log index of a change message.
+func (w *xdcWorker) originOf(m bus.Delivered) (xdcOrigin, uint64, bool) {
+	origin, rshard, ok := parseChangeSubject(m.Subject)
+	if !ok {
+		return xdcOrigin{}, 0, false
+	}
+	idx, err := strconv.ParseUint(m.Header[hdrIndex], 10, 64)
+	if err != nil || idx == 0 {
+		return xdcOrigin{}, 0, false
+	}
+	return xdcOrigin{src: xdcSource(w.remote, origin, rshard), origin: origin, rshard: rshard, subject: m.Subject}, idx, true
 }
 
 // spreadCursors makes the batch record, for every origin in it, that this
@@ -209,19 +217,14 @@ func (w *xdcWorker) checkGaps(ctx context.Context, ks *topology.Keyspace, msgs [
 	bySrc := map[string][]entry{}
 	var origins []xdcOrigin
 	for _, m := range msgs {
-		origin, rshard, ok := parseChangeSubject(m.Subject)
+		o, idx, ok := w.originOf(m)
 		if !ok {
 			continue
 		}
-		idx, err := strconv.ParseUint(m.Header[hdrIndex], 10, 64)
-		if err != nil || idx == 0 {
-			continue
+		if _, seen := bySrc[o.src]; !seen {
+			origins = append(origins, o)
 		}
-		src := xdcSource(w.remote, origin, rshard)
-		if _, seen := bySrc[src]; !seen {
-			origins = append(origins, xdcOrigin{src: src, origin: origin, rshard: rshard, subject: m.Subject})
-		}
-		bySrc[src] = append(bySrc[src], entry{idx, m.StreamSeq})
+		bySrc[o.src] = append(bySrc[o.src], entry{idx, m.StreamSeq})
 	}
 	if len(origins) == 0 {
 		return nil
