@@ -274,17 +274,19 @@ func TestDeleteAndRecreateKeyspace(t *testing.T) {
 	}
 	require.NoError(t, cl.DeleteKeyspace(ctx, "re"))
 	require.NoError(t, cl.CreateKeyspace(ctx, "re", 2, 2))
-	acked := map[string]bool{}
+	acked := map[string]string{} // key -> read-your-writes token
 	for i := 0; i < 30; i++ {
 		k := fmt.Sprintf("new%d", i)
-		if _, err := cl.Put(ctx, "re", []byte(k), []byte("new")); err == nil {
-			acked[k] = true
+		if r, err := cl.Put(ctx, "re", []byte(k), []byte("new")); err == nil {
+			acked[k] = r.Token()
 		}
 	}
 	require.NotEmpty(t, acked)
 	waitServing(t, cl, "re")
-	for k := range acked {
-		it, err := cl.Get(ctx, "re", []byte(k))
+	for k, tok := range acked {
+		// Replicas converge asynchronously: read with the write's token so
+		// whichever replica answers has applied it.
+		it, err := cl.Get(ctx, "re", []byte(k), client.WithAfter(tok, 10*time.Second))
 		require.NoError(t, err, "acknowledged write %s to the new keyspace lost", k)
 		require.Equal(t, "new", string(it.Value))
 	}
