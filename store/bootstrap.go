@@ -121,12 +121,12 @@ func (w *shardWorker) forgetAbsent(ctx context.Context, start, end []byte, page 
 	}
 }
 
-// peerLastIndex asks a peer for the last index of its change log of this
-// shard (VLOGINFO).
-func (w *shardWorker) peerLastIndex(ctx context.Context, peer string) (uint64, error) {
+// peerLogBounds asks a peer for the bounds of its change log of this shard
+// (VLOGINFO): the first index still held (not yet published) and the last.
+func (w *shardWorker) peerLogBounds(ctx context.Context, peer string) (first, last uint64, err error) {
 	st, ok := w.top.Stores[peer]
 	if !ok || st.Addr == "" {
-		return 0, fmt.Errorf("no address for peer %s", peer)
+		return 0, 0, fmt.Errorf("no address for peer %s", peer)
 	}
 	rc := redis.NewClient(&redis.Options{Addr: st.Addr, Protocol: 2, DisableIdentity: true, PoolSize: 1, MaxRetries: 1})
 	defer func() { _ = rc.Close() }()
@@ -138,13 +138,13 @@ func (w *shardWorker) peerLastIndex(ctx context.Context, peer string) (uint64, e
 		return nil
 	})
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	res, err := cmds[1].(*redis.Cmd).Int64Slice()
 	if err != nil || len(res) != 2 {
-		return 0, fmt.Errorf("VLOGINFO reply: %v %v", res, err)
+		return 0, 0, fmt.Errorf("VLOGINFO reply: %v %v", res, err)
 	}
-	return uint64(res[1]), nil
+	return uint64(res[0]), uint64(res[1]), nil
 }
 
 // decodeDump turns a VDUMP reply into changes.

@@ -358,23 +358,25 @@ func (w *shardWorker) checkGap(ctx context.Context, stream, subj, peer string) (
 }
 
 // checkEmptyGap handles a peer of which the stream holds nothing: either it
-// never logged anything, or everything it logged aged out. The peer's own
-// log bounds (VLOGINFO) tell: if it logged past this replica's cursor, copy
-// it. It reports whether there is nothing to replay.
+// published nothing yet, or everything it published aged out. The peer's
+// own log bounds (VLOGINFO: the first entry not yet published and trimmed,
+// and the last) tell: if it published entries past this replica's cursor,
+// they are lost to the stream and the peer is copied. It reports whether
+// there is nothing to replay.
 func (w *shardWorker) checkEmptyGap(ctx context.Context, peer string) (bool, error) {
 	cursor, err := w.sh.Cursor(w.source(peer))
 	if err != nil {
 		return false, err
 	}
-	last, err := w.peerLastIndex(ctx, peer)
+	first, last, err := w.peerLogBounds(ctx, peer)
 	if err != nil {
 		// Unreachable peer: it cannot be copied now; its writes, if any,
 		// arrive through the stream once it publishes again.
 		w.log.Debug("peer log bounds unknown", "peer", peer, "error", err)
 		return true, nil
 	}
-	if last <= cursor {
-		return true, nil
+	if first <= cursor+1 {
+		return true, nil // whatever it logged after the cursor is still to be published
 	}
 	w.log.Warn("peer logged changes the stream no longer holds; copying the peer",
 		"peer", peer, "cursor", cursor, "peer_last_index", last)
