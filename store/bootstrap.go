@@ -141,8 +141,11 @@ func (w *shardWorker) peerLogBounds(ctx context.Context, peer string) (first, la
 		return 0, 0, err
 	}
 	res, err := cmds[1].(*redis.Cmd).Int64Slice()
-	if err != nil || len(res) != 2 {
-		return 0, 0, fmt.Errorf("VLOGINFO reply: %v %v", res, err)
+	if err != nil {
+		return 0, 0, fmt.Errorf("VLOGINFO: %w", err)
+	}
+	if len(res) != 2 {
+		return 0, 0, fmt.Errorf("%w: VLOGINFO reply %v", ErrCorrupt, res)
 	}
 	return uint64(res[0]), uint64(res[1]), nil
 }

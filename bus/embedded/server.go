@@ -69,6 +69,10 @@ func (s *Server) options() (*server.Options, error) {
 			return nil, fmt.Errorf("%w: leaf listen: %w", ErrInvalidConfig, err)
 		}
 		opts.LeafNode.Host, opts.LeafNode.Port = host, port
+		// Spokes reconnect only to the URLs they were given: advertising
+		// this server's own leaf address would let them bypass a proxy or
+		// load balancer in between (and a drill's cut link).
+		opts.LeafNode.NoAdvertise = true
 	}
 	for _, r := range c.LeafRemotes {
 		urls, err := parseRemote(r)
