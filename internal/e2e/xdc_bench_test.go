@@ -1,15 +1,10 @@
 package e2e
 
 import (
-	"bufio"
-	"bytes"
 	"container/heap"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"net"
 	"os"
 	"slices"
 	"strconv"
@@ -23,6 +18,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/vasto-kv/vasto/bus"
+	"github.com/vasto-kv/vasto/chaos"
 	"github.com/vasto-kv/vasto/client"
 	"github.com/vasto-kv/vasto/internal/devcluster"
 	"github.com/vasto-kv/vasto/lww"
@@ -96,21 +92,23 @@ func xbLogger(b *testing.B) hclog.Logger {
 }
 
 // xbStartDCs starts dc1 and dc2, one store each, linked by a leafnode; with
-// cut, the link goes through an xbLinkProxy the benchmark can cut.
-func xbStartDCs(b *testing.B, cut bool) ([]*devcluster.Cluster, *xbLinkProxy) {
+// cut, the link goes through a chaos.Proxy the benchmark can cut (the hub
+// does not advertise its own leaf address, so the spoke cannot go around
+// the proxy).
+func xbStartDCs(b *testing.B, cut bool) ([]*devcluster.Cluster, *chaos.Proxy) {
 	b.Helper()
-	var proxy *xbLinkProxy
+	var proxy *chaos.Proxy
 	cfg := devcluster.DefaultConfig(b.TempDir())
 	cfg.Stores = 1
 	cfg.Logger = xbLogger(b)
 	var perr error
 	if cut {
 		cfg.LinkVia = func(leafURL string) string {
-			proxy, perr = xbNewLinkProxy(trimScheme(leafURL))
-			if perr != nil {
+			proxy = chaos.NewProxy(trimScheme(leafURL))
+			if perr = proxy.Start(context.Background(), "127.0.0.1:0"); perr != nil {
 				return leafURL
 			}
-			return "nats-leaf://" + proxy.addr
+			return "nats-leaf://" + proxy.Addr()
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -124,7 +122,7 @@ func xbStartDCs(b *testing.B, cut bool) ([]*devcluster.Cluster, *xbLinkProxy) {
 	}
 	if err != nil {
 		if proxy != nil {
-			proxy.shutdown()
+			proxy.Shutdown()
 		}
 		b.Fatal(err)
 	}
@@ -137,7 +135,7 @@ func xbStartDCs(b *testing.B, cut bool) ([]*devcluster.Cluster, *xbLinkProxy) {
 			}
 		}
 		if proxy != nil {
-			proxy.shutdown()
+			proxy.Shutdown()
 		}
 	})
 	for _, c := range cs {
@@ -146,221 +144,6 @@ func xbStartDCs(b *testing.B, cut bool) ([]*devcluster.Cluster, *xbLinkProxy) {
 		}
 	}
 	return cs, proxy
-}
-
-// xbLinkProxy forwards the spoke's leafnode connections to the hub and can
-// cut the link, like chaos.Proxy, with one difference that makes the cut
-// hold: the hub's INFOs are rewritten so that the hub advertises the proxy.
-//
-// A hub announces its own leafnode address in its INFOs ("leafnode_urls")
-// and the spoke adds it to the URLs it reconnects to. Through chaos.Proxy,
-// the spoke therefore reconnects straight to the hub about a second after a
-// cut (the embedded server sets neither LeafNode.NoAdvertise on the hub nor
-// IgnoreDiscoveredServers on the spoke): the DCs are not partitioned at all.
-// Rewriting leafnode_urls to the proxy's address is what a hub configured
-// with `leafnodes { advertise: <proxy> }` would send. The "compression"
-// field of the hub's first INFO is dropped too, so the link runs
-// uncompressed as with a server without compression support: once
-// compression is negotiated, the hub's next INFO (with its address) travels
-// inside the S2 stream, out of the proxy's reach. (On loopback, s2_auto
-// would pick its uncompressed mode anyway: it chooses by round-trip time.)
-type xbLinkProxy struct {
-	target, addr string
-	ln           net.Listener
-
-	mu      sync.Mutex
-	conns   map[net.Conn]struct{}
-	cut     bool
-	closed  bool
-	linked  int // connections forwarded so far
-	wg      sync.WaitGroup
-	badInfo atomic.Value // error rewriting the hub's INFO, if any
-}
-
-func xbNewLinkProxy(target string) (*xbLinkProxy, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	p := &xbLinkProxy{target: target, addr: ln.Addr().String(), ln: ln, conns: map[net.Conn]struct{}{}}
-	p.wg.Add(1)
-	go p.accept()
-	return p, nil
-}
-
-func (p *xbLinkProxy) accept() {
-	defer p.wg.Done()
-	for {
-		in, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.mu.Lock()
-		refuse := p.cut || p.closed
-		p.mu.Unlock()
-		if refuse {
-			_ = in.Close()
-			continue
-		}
-		out, err := net.Dial("tcp", p.target)
-		if err != nil {
-			_ = in.Close()
-			continue
-		}
-		p.mu.Lock()
-		if p.cut || p.closed {
-			p.mu.Unlock()
-			_ = in.Close()
-			_ = out.Close()
-			continue
-		}
-		p.conns[in], p.conns[out] = struct{}{}, struct{}{}
-		p.linked++
-		p.wg.Add(2)
-		p.mu.Unlock()
-		go p.pipe(in, out, true) // hub -> spoke, INFO rewritten
-		go p.pipe(out, in, false)
-	}
-}
-
-func (p *xbLinkProxy) pipe(dst, src net.Conn, fromHub bool) {
-	defer p.wg.Done()
-	defer func() {
-		_ = dst.Close()
-		_ = src.Close()
-		p.mu.Lock()
-		delete(p.conns, dst)
-		delete(p.conns, src)
-		p.mu.Unlock()
-	}()
-	if !fromHub {
-		_, _ = io.Copy(dst, src)
-		return
-	}
-	br := bufio.NewReader(src)
-	line, err := br.ReadString('\n')
-	if err != nil {
-		return
-	}
-	line, err = p.rewriteInfo(line)
-	if err != nil {
-		p.badInfo.Store(err)
-		return
-	}
-	if _, err := io.WriteString(dst, line); err != nil {
-		return
-	}
-	// The hub sends its URL again in the INFO that follows the spoke's
-	// CONNECT: rewrite it wherever it appears. Both addresses are
-	// 127.0.0.1 with an ephemeral port, so the lengths match and no frame
-	// changes size.
-	from := []byte(`"leafnode_urls":["` + p.target + `"]`)
-	to := []byte(`"leafnode_urls":["` + p.addr + `"]`)
-	if len(from) != len(to) {
-		p.badInfo.Store(fmt.Errorf("proxy address %s and hub address %s differ in length", p.addr, p.target))
-		return
-	}
-	_ = xbCopyReplacing(dst, br, from, to)
-}
-
-// xbCopyReplacing copies src to dst, replacing every occurrence of from by
-// to (same length), also across reads. It holds back only a tail of what it
-// read that could begin an occurrence.
-func xbCopyReplacing(dst io.Writer, src io.Reader, from, to []byte) error {
-	chunk := make([]byte, 64<<10)
-	var buf []byte
-	for {
-		n, rerr := src.Read(chunk)
-		buf = append(buf, chunk[:n]...)
-		for i := 0; ; {
-			j := bytes.Index(buf[i:], from)
-			if j < 0 {
-				break
-			}
-			copy(buf[i+j:], to)
-			i += j + len(from)
-		}
-		keep := 0
-		if rerr == nil {
-			for k := min(len(from)-1, len(buf)); k > 0; k-- {
-				if bytes.HasPrefix(from, buf[len(buf)-k:]) {
-					keep = k
-					break
-				}
-			}
-		}
-		if _, err := dst.Write(buf[:len(buf)-keep]); err != nil {
-			return err
-		}
-		buf = append(buf[:0], buf[len(buf)-keep:]...)
-		if rerr != nil {
-			return rerr
-		}
-	}
-}
-
-// rewriteInfo makes the hub's first INFO advertise the proxy and no
-// compression.
-func (p *xbLinkProxy) rewriteInfo(line string) (string, error) {
-	body, ok := strings.CutPrefix(strings.TrimRight(line, "\r\n"), "INFO ")
-	if !ok {
-		return "", fmt.Errorf("hub's first line is not an INFO: %.80q", line)
-	}
-	var info map[string]json.RawMessage
-	if err := json.Unmarshal([]byte(body), &info); err != nil {
-		return "", fmt.Errorf("hub's INFO: %w", err)
-	}
-	urls, err := json.Marshal([]string{p.addr})
-	if err != nil {
-		return "", err
-	}
-	info["leafnode_urls"] = urls
-	delete(info, "compression")
-	out, err := json.Marshal(info)
-	if err != nil {
-		return "", err
-	}
-	return "INFO " + string(out) + "\r\n", nil
-}
-
-// Cut closes every forwarded connection and refuses new ones.
-func (p *xbLinkProxy) Cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.cut = true
-	for c := range p.conns {
-		_ = c.Close()
-	}
-}
-
-// Restore accepts connections again.
-func (p *xbLinkProxy) Restore() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.cut = false
-}
-
-// err reports a failed INFO rewrite.
-func (p *xbLinkProxy) err() error {
-	if err, ok := p.badInfo.Load().(error); ok {
-		return err
-	}
-	return nil
-}
-
-func (p *xbLinkProxy) shutdown() {
-	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		return
-	}
-	p.closed = true
-	_ = p.ln.Close()
-	for c := range p.conns {
-		_ = c.Close()
-	}
-	p.mu.Unlock()
-	p.wg.Wait()
 }
 
 // xbStartDC starts one DC with one store and no remote DC.
@@ -795,8 +578,8 @@ func xbLagRound(b *testing.B, cl *client.Client, dst []*store.Shard, prefix stri
 // BenchmarkCrossDCBacklogDrain measures how fast dc2 catches up with a
 // backlog of dc1's changes after the link between them returns.
 //
-// Two DCs whose leafnode link goes through an xbLinkProxy (see there why
-// not chaos.Proxy); keyspace "drain", 3 shards x 1 replica in each. Each
+// Two DCs whose leafnode link goes through a chaos.Proxy;
+// keyspace "drain", 3 shards x 1 replica in each. Each
 // iteration cuts the link, writes N fresh keys in dc1 as fast as it can
 // (BatchPut of xbDrainBatch from xbDrainWriters goroutines; N =
 // VASTO_BENCH_BACKLOG, default 200000), keeps the link cut for at least
@@ -977,7 +760,7 @@ func xbBatchWrite(ctx context.Context, cl *client.Client, prefix string, n int) 
 	return first
 }
 
-func xbDrainRound(log hclog.Logger, minCut time.Duration, src, dst []*store.Shard, origin string, proxy *xbLinkProxy, c1 *client.Client, bc *bus.Conn,
+func xbDrainRound(log hclog.Logger, minCut time.Duration, src, dst []*store.Shard, origin string, proxy *chaos.Proxy, c1 *client.Client, bc *bus.Conn,
 	stream, durable, prefix string, n int) (xbDrainResult, error) {
 	r := xbDrainResult{firstApplied: -time.Second, done: -time.Second, copyFirst: -time.Second, copyDone: -time.Second}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*xbDrainDeadline)
@@ -1035,10 +818,6 @@ func xbDrainRound(log hclog.Logger, minCut time.Duration, src, dst []*store.Shar
 	}
 	got, err := xbCursors(dst, origin)
 	if err != nil {
-		proxy.Restore()
-		return r, err
-	}
-	if err := proxy.err(); err != nil {
 		proxy.Restore()
 		return r, err
 	}
