@@ -15,7 +15,6 @@ import (
 
 	"github.com/vasto-kv/vasto/client"
 	"github.com/vasto-kv/vasto/internal/devcluster"
-	"github.com/vasto-kv/vasto/lww"
 	"github.com/vasto-kv/vasto/store"
 )
 
@@ -122,28 +121,6 @@ type lagRound struct {
 	writeTime  time.Duration // first write sent to last write acknowledged
 }
 
-// acked is an acknowledged write the poller waits to see on the replica.
-type acked struct {
-	key     []byte
-	version lww.Version
-	index   uint64
-	at      time.Time
-}
-
-// ackHeap orders acknowledged writes by change-log index.
-type ackHeap []acked
-
-func (h ackHeap) Len() int           { return len(h) }
-func (h ackHeap) Less(i, j int) bool { return h[i].index < h[j].index }
-func (h ackHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *ackHeap) Push(x any)        { *h = append(*h, x.(acked)) }
-func (h *ackHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
-}
-
 // runLagRound writes n keys named after prefix at rate writes/s and returns
 // every write's lag and Put latency.
 func runLagRound(b *testing.B, cl *client.Client, replica *store.Shard, writer, prefix string, n, rate int, value []byte) lagRound {
@@ -158,31 +135,8 @@ func runLagRound(b *testing.B, cl *client.Client, replica *store.Shard, writer, 
 		cancel()
 	}
 
-	// Pacer: a ticker hands out write tokens so that, at any time t after
-	// the start, about t*lagRate writes have been released (ticks lost to a
-	// busy CPU are made up on the next one).
 	start := time.Now()
-	go func() {
-		defer close(tokens)
-		tick := time.NewTicker(time.Millisecond)
-		defer tick.Stop()
-		sent := 0
-		for sent < n {
-			due := min(int(time.Since(start).Seconds()*float64(rate))+1, n)
-			for ; sent < due; sent++ {
-				select {
-				case tokens <- sent:
-				case <-ctx.Done():
-					return
-				}
-			}
-			select {
-			case <-tick.C:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
+	go pace(ctx, tokens, start, n, rate)
 
 	// Writers.
 	putLat := make([][]time.Duration, lagWriters)

@@ -21,7 +21,6 @@ import (
 	"github.com/vasto-kv/vasto/chaos"
 	"github.com/vasto-kv/vasto/client"
 	"github.com/vasto-kv/vasto/internal/devcluster"
-	"github.com/vasto-kv/vasto/lww"
 	"github.com/vasto-kv/vasto/store"
 	"github.com/vasto-kv/vasto/topology"
 )
@@ -365,28 +364,6 @@ func BenchmarkCrossDCLag(b *testing.B) {
 	}
 }
 
-// xbAck is an acknowledged write a checker waits to see in dc2.
-type xbAck struct {
-	key     []byte
-	version lww.Version
-	index   uint64 // in dc1's shard change log
-	at      time.Time
-}
-
-// xbAckHeap orders acknowledged writes by change-log index.
-type xbAckHeap []xbAck
-
-func (h xbAckHeap) Len() int           { return len(h) }
-func (h xbAckHeap) Less(i, j int) bool { return h[i].index < h[j].index }
-func (h xbAckHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *xbAckHeap) Push(x any)        { *h = append(*h, x.(xbAck)) }
-func (h *xbAckHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
-}
-
 type xbLagResult struct {
 	lags, puts []time.Duration
 	writeTime  time.Duration // first write released to last write acknowledged
@@ -405,36 +382,14 @@ func xbLagRound(b *testing.B, cl *client.Client, dst []*store.Shard, prefix stri
 		failOnce.Do(func() { failed = err })
 		cancel()
 	}
-	acks := make([]chan xbAck, len(dst))
+	acks := make([]chan acked, len(dst))
 	for s := range acks {
-		acks[s] = make(chan xbAck, n)
+		acks[s] = make(chan acked, n)
 	}
 	tokens := make(chan int, xbLagWriters)
 
-	// Pacer: at any time t after the start about t*rate writes have been
-	// released (ticks lost to a busy CPU are made up on the next one).
 	start := time.Now()
-	go func() {
-		defer close(tokens)
-		tick := time.NewTicker(time.Millisecond)
-		defer tick.Stop()
-		sent := 0
-		for sent < n {
-			due := min(int(time.Since(start).Seconds()*float64(rate))+1, n)
-			for ; sent < due; sent++ {
-				select {
-				case tokens <- sent:
-				case <-ctx.Done():
-					return
-				}
-			}
-			select {
-			case <-tick.C:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
+	go pace(ctx, tokens, start, n, rate)
 
 	// Writers.
 	putLat := make([][]time.Duration, xbLagWriters)
@@ -459,7 +414,7 @@ func xbLagRound(b *testing.B, cl *client.Client, dst []*store.Shard, prefix stri
 					return
 				}
 				putLat[w] = append(putLat[w], at.Sub(t0))
-				acks[shard] <- xbAck{key: key, version: res.Version, index: res.LogIndex, at: at}
+				acks[shard] <- acked{key: key, version: res.Version, index: res.LogIndex, at: at}
 				for {
 					old := lastAck.Load()
 					if at.UnixNano() <= old || lastAck.CompareAndSwap(old, at.UnixNano()) {
@@ -489,7 +444,7 @@ func xbLagRound(b *testing.B, cl *client.Client, dst []*store.Shard, prefix stri
 		go func() {
 			defer cwg.Done()
 			sh := dst[s]
-			var pending xbAckHeap
+			var pending ackHeap
 			open := true
 			for open || len(pending) > 0 {
 				if ctx.Err() != nil {
