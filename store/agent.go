@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -348,7 +349,7 @@ func (a *Agent) heartbeatLoop() {
 	for {
 		seq++
 		hb := a.heartbeat(seq)
-		if doc, err := jsonMarshal(hb); err == nil {
+		if doc, err := json.Marshal(hb); err == nil {
 			if err := a.cfg.Bus.Publish(subj, doc); err != nil {
 				a.log.Debug("heartbeat not sent", "error", err)
 			}

@@ -67,7 +67,7 @@ func (c *conn) run() {
 // must close.
 func (c *conn) readFailed(err error) bool {
 	if resp.IsRecoverable(err) {
-		c.deferError(errTooLargeWire(err))
+		c.deferError(err)
 		return true
 	}
 	c.flushWrites()

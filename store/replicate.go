@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -24,8 +23,6 @@ const (
 	hdrDC    = "Vasto-DC"    // the DC where the write was accepted
 	hdrEpoch = "Vasto-Epoch" // the keyspace incarnation (in-DC replication)
 )
-
-func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
 
 // shardWorker replicates one shard: it publishes the shard's change log and
 // applies the change logs of the shard's other replicas.

@@ -74,8 +74,6 @@ func stripPackages(msg string) string {
 
 func (c *conn) writeErr(err error) { c.w.WriteError(wireError(err)) }
 
-func errTooLargeWire(err error) error { return err }
-
 func isEOF(err error) bool {
 	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		strings.Contains(err.Error(), "connection reset")

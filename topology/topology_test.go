@@ -88,3 +88,12 @@ func TestTopologyRoundTripAndValidation(t *testing.T) {
 	require.ErrorIs(t, CheckName("keyspace", "a.b"), ErrBadName)
 	require.NoError(t, CheckName("keyspace", "users_v2"))
 }
+
+// BenchmarkShardOf backs the claim in docs/architecture.md that deriving a
+// key's placement hash costs a few nanoseconds, so it need not be stored.
+func BenchmarkShardOf(b *testing.B) {
+	key := []byte("user:0000000042ab") // 16 bytes, as in the benchmarks
+	for b.Loop() {
+		_ = ShardOf(key, 16)
+	}
+}

@@ -284,12 +284,9 @@ func (c *Cluster) StopStore(ctx context.Context, i int) error {
 		return nil
 	}
 	// Stop taking requests first, then let the agent drain the change logs.
-	return errors.Join(srv.Shutdown(ctx), agent.Shutdown(ctx), closeConn(conn), eng.Close())
-}
-
-func closeConn(c *bus.Conn) error {
-	c.Close()
-	return nil
+	errs := errors.Join(srv.Shutdown(ctx), agent.Shutdown(ctx))
+	conn.Close()
+	return errors.Join(errs, eng.Close())
 }
 
 // Engine returns store i's engine while it runs (for tests).
