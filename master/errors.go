@@ -24,4 +24,9 @@ var (
 	// ErrClosed is returned by Start after Shutdown or a second Start, and
 	// by admin operations while the master is stopping.
 	ErrClosed = errors.New("master: closed or already started")
+	// ErrBusy is returned when an operation is started on a keyspace (or a
+	// store holding one) that has another operation running.
+	ErrBusy = errors.New("master: operation running")
+	// ErrNotFound is returned for an unknown store or operation.
+	ErrNotFound = errors.New("master: not found")
 )

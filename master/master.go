@@ -35,6 +35,12 @@ var adminOps = []string{
 	topology.OpListKeyspaces,
 	topology.OpDescribeKeyspace,
 	topology.OpListStores,
+	topology.OpResizeKeyspace,
+	topology.OpCancelResize,
+	topology.OpRebalance,
+	topology.OpReplaceStore,
+	topology.OpDrainStore,
+	topology.OpGetOperation,
 }
 
 // Master owns the topology of one DC: it follows store heartbeats, serves
@@ -451,6 +457,12 @@ func (m *Master) logEvents(evs []event) {
 				"silent_for", time.Duration(e.silent))
 		case evMoved:
 			m.log.Info("store moved", "store", e.store, "addr", e.addr)
+		case evResize:
+			m.log.Info("resize switched layouts", "keyspace", e.store, "detail", e.addr)
+		case evMoveDone:
+			m.log.Info("replica move done", "store", e.store, "move", e.addr)
+		case evOpDone:
+			m.log.Info("operation finished", "kind", e.store, "detail", e.addr)
 		}
 	}
 }
@@ -477,6 +489,10 @@ func codeOf(err error) string {
 		return topology.CodeNotEnoughStore
 	case errors.Is(err, ErrInvalidRequest):
 		return topology.CodeInvalid
+	case errors.Is(err, ErrBusy):
+		return topology.CodeBusy
+	case errors.Is(err, ErrNotFound):
+		return topology.CodeNotFound
 	}
 	return topology.CodeInternal
 }
@@ -530,11 +546,46 @@ func (m *Master) admin(ctx context.Context, op string, data []byte) (any, error)
 		if err := decode(data, &req); err != nil {
 			return nil, err
 		}
-		return describe(m.published(), req.Name)
+		return m.describe(req.Name)
 	case topology.OpListKeyspaces:
 		return listKeyspaces(m.published()), nil
 	case topology.OpListStores:
 		return listStores(m.published()), nil
+	case topology.OpResizeKeyspace:
+		var req topology.ResizeRequest
+		if err := decode(data, &req); err != nil {
+			return nil, err
+		}
+		return m.resize(ctx, req)
+	case topology.OpCancelResize:
+		var req topology.NameRequest
+		if err := decode(data, &req); err != nil {
+			return nil, err
+		}
+		return m.startOp(ctx, func(s *State, now int64) (*topology.Operation, error) { return s.CancelResize(req.Name, now) })
+	case topology.OpReplaceStore, topology.OpDrainStore:
+		var req topology.ReplaceRequest
+		if err := decode(data, &req); err != nil {
+			return nil, err
+		}
+		if op == topology.OpDrainStore {
+			req.Target = ""
+		} else if req.Target == "" {
+			return nil, fmt.Errorf("%w: replace needs the replacement store", ErrInvalidRequest)
+		}
+		return m.replace(ctx, req)
+	case topology.OpRebalance:
+		var req topology.RebalanceRequest
+		if err := decode(data, &req); err != nil {
+			return nil, err
+		}
+		return m.rebalance(ctx, req)
+	case topology.OpGetOperation:
+		var req topology.OpRequest
+		if err := decode(data, &req); err != nil {
+			return nil, err
+		}
+		return m.operation(req.ID)
 	}
 	return nil, fmt.Errorf("%w: unknown operation %q", ErrInvalidRequest, op)
 }
@@ -564,7 +615,7 @@ func (m *Master) deleteKeyspace(ctx context.Context, name string) (topology.Keys
 			return err
 		}
 		gone = r
-		return s.DeleteKeyspace(name)
+		return s.DeleteKeyspace(name, m.cfg.Clock.Now())
 	})
 	if err != nil {
 		return topology.KeyspaceReply{}, err

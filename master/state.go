@@ -40,6 +40,7 @@ type State struct {
 	topo     *topology.Topology
 	lastSeen map[string]int64
 	events   []event
+	reports  map[string]*report // the latest heartbeat of each store
 }
 
 // eventKind says what happened to a store, for the master's logs.
@@ -50,6 +51,9 @@ const (
 	evUp                          // an unhealthy store beat again
 	evDown                        // a store missed its heartbeats
 	evMoved                       // a store beat from a new address
+	evResize                      // a resize switched layouts (store: keyspace)
+	evMoveDone                    // a replica move completed (addr: the move)
+	evOpDone                      // an operation finished (store: kind, addr: detail)
 )
 
 type event struct {
@@ -71,7 +75,7 @@ func NewState(t *topology.Topology, now int64) (*State, error) {
 	if err := validate(t); err != nil {
 		return nil, err
 	}
-	s := &State{topo: clone(t), lastSeen: make(map[string]int64, len(t.Stores))}
+	s := &State{topo: clone(t), lastSeen: make(map[string]int64, len(t.Stores)), reports: map[string]*report{}}
 	for id := range s.topo.Stores {
 		s.lastSeen[id] = now
 	}
@@ -144,11 +148,13 @@ func (s *State) OnHeartbeat(hb topology.Heartbeat, now int64) bool {
 		return false
 	}
 	serving := normalizeServing(hb.Serving)
+	s.record(hb)
 	st, ok := s.topo.Stores[hb.Store]
 	if !ok {
 		s.topo.Stores[hb.Store] = &topology.Store{ID: hb.Store, Addr: hb.Addr, Healthy: true, Serving: serving}
 		s.lastSeen[hb.Store] = now
 		s.emit(event{kind: evJoined, store: hb.Store, addr: hb.Addr})
+		s.advance(now)
 		s.bump()
 		return true
 	}
@@ -168,6 +174,9 @@ func (s *State) OnHeartbeat(hb topology.Heartbeat, now int64) bool {
 	}
 	if !slices.Equal(st.Serving, serving) {
 		st.Serving = serving
+		changed = true
+	}
+	if s.advance(now) {
 		changed = true
 	}
 	if changed {
@@ -256,15 +265,20 @@ func (s *State) healthyStores() []string {
 
 // DeleteKeyspace removes a keyspace. Errors: topology.ErrBadName,
 // topology.ErrUnknownKeyspace.
-func (s *State) DeleteKeyspace(name string) error {
+func (s *State) DeleteKeyspace(name string, now int64) error {
 	if err := topology.CheckName("keyspace", name); err != nil {
 		return err
 	}
 	if _, err := s.topo.Keyspace(name); err != nil {
 		return err
 	}
+	ks := s.topo.Keyspaces[name]
 	delete(s.topo.Keyspaces, name)
 	s.bump()
+	if ks.Resize != nil {
+		s.finishOp(ks.Resize.ID, topology.OpCancelled, "keyspace deleted", now)
+	}
+	s.advanceMoves(now) // drops the keyspace's moves and ends their operations
 	return nil
 }
 
@@ -368,6 +382,7 @@ func validate(t *topology.Topology) error {
 func clone(t *topology.Topology) *topology.Topology {
 	c := &topology.Topology{
 		DC:        t.DC,
+		ID:        t.ID,
 		Version:   t.Version,
 		Stores:    make(map[string]*topology.Store, len(t.Stores)),
 		Keyspaces: make(map[string]*topology.Keyspace, len(t.Keyspaces)),
@@ -379,7 +394,23 @@ func clone(t *topology.Topology) *topology.Topology {
 	for name, ks := range t.Keyspaces {
 		c.Keyspaces[name] = cloneKeyspace(ks)
 	}
+	for _, m := range t.Moves {
+		cp := *m
+		c.Moves = append(c.Moves, &cp)
+	}
+	for _, op := range t.Ops {
+		cp := *op
+		c.Ops = append(c.Ops, &cp)
+	}
 	return c
+}
+
+func clonePlacement(p [][]string) [][]string {
+	out := make([][]string, len(p))
+	for i, reps := range p {
+		out[i] = slices.Clone(reps)
+	}
+	return out
 }
 
 func copyStore(st *topology.Store) topology.Store {
@@ -390,9 +421,13 @@ func copyStore(st *topology.Store) topology.Store {
 
 func cloneKeyspace(ks *topology.Keyspace) *topology.Keyspace {
 	cp := *ks
-	cp.Placement = make([][]string, len(ks.Placement))
-	for i, reps := range ks.Placement {
-		cp.Placement[i] = slices.Clone(reps)
+	cp.Placement = clonePlacement(ks.Placement)
+	cp.ShardEpochs = slices.Clone(ks.ShardEpochs)
+	if ks.Resize != nil {
+		r := *ks.Resize
+		r.Placement = clonePlacement(r.Placement)
+		r.Epochs = slices.Clone(r.Epochs)
+		cp.Resize = &r
 	}
 	return &cp
 }

@@ -254,13 +254,13 @@ func TestDeleteDescribeList(t *testing.T) {
 	require.Len(t, st.Stores, 3)
 	require.Equal(t, "s1", st.Stores[0].ID)
 
-	require.ErrorIs(t, s.DeleteKeyspace("nope"), topology.ErrUnknownKeyspace)
-	require.ErrorIs(t, s.DeleteKeyspace("x*"), topology.ErrBadName)
+	require.ErrorIs(t, s.DeleteKeyspace("nope", 0), topology.ErrUnknownKeyspace)
+	require.ErrorIs(t, s.DeleteKeyspace("x*", 0), topology.ErrBadName)
 	require.Equal(t, v, s.Version())
-	require.NoError(t, s.DeleteKeyspace("b"))
+	require.NoError(t, s.DeleteKeyspace("b", 0))
 	require.Equal(t, v+1, s.Version())
 	require.Equal(t, []string{"a"}, s.Topology().KeyspaceNames())
-	require.ErrorIs(t, s.DeleteKeyspace("b"), topology.ErrUnknownKeyspace)
+	require.ErrorIs(t, s.DeleteKeyspace("b", 0), topology.ErrUnknownKeyspace)
 	require.Equal(t, v+1, s.Version())
 
 	// A name is free again once deleted.
@@ -317,7 +317,7 @@ func runRandomOps(t *testing.T, seed uint64) *State {
 				require.True(t, errors.Is(err, ErrKeyspaceExists) || errors.Is(err, topology.ErrNotEnoughStores), "%v", err)
 			}
 		default:
-			err := s.DeleteKeyspace(fmt.Sprintf("ks%d", r.IntN(5)))
+			err := s.DeleteKeyspace(fmt.Sprintf("ks%d", r.IntN(5)), 0)
 			changed = err == nil
 			if err != nil {
 				require.ErrorIs(t, err, topology.ErrUnknownKeyspace)

@@ -15,6 +15,19 @@ type Heartbeat struct {
 	Holding []string `json:"holding,omitempty"`
 	// Seq increases with every heartbeat of one store process.
 	Seq uint64 `json:"seq"`
+	// Version is the topology version the store acts on.
+	Version uint64 `json:"version,omitempty"`
+	// Fills reports the resize target shards the store is filling.
+	Fills []Fill `json:"fills,omitempty"`
+	// Sizes estimates the keys and bytes of each shard held ("ks/shard"),
+	// for resize plans.
+	Sizes map[string]ShardSize `json:"sizes,omitempty"`
+}
+
+// ShardSize estimates a shard's size.
+type ShardSize struct {
+	Keys  uint64 `json:"keys"`
+	Bytes uint64 `json:"bytes"`
 }
 
 // Heartbeat timing: stores beat every HeartbeatInterval; the master declares
@@ -31,7 +44,87 @@ const (
 	OpListKeyspaces    = "keyspace-list"
 	OpDescribeKeyspace = "keyspace-describe"
 	OpListStores       = "store-list"
+	OpResizeKeyspace   = "keyspace-resize"
+	OpCancelResize     = "keyspace-resize-cancel"
+	OpRebalance        = "keyspace-rebalance"
+	OpReplaceStore     = "store-replace"
+	OpDrainStore       = "store-drain"
+	OpGetOperation     = "op-get"
 )
+
+// ResizeRequest asks to change a keyspace's number of shards. With DryRun
+// the master only returns the plan.
+type ResizeRequest struct {
+	Name   string `json:"name"`
+	Shards int    `json:"shards"`
+	DryRun bool   `json:"dry_run,omitempty"`
+}
+
+// ReplaceRequest asks to move every shard replica of Store to Target. With
+// an empty Target (drain) each replica goes to the least loaded healthy
+// store that does not hold the shard.
+type ReplaceRequest struct {
+	Store  string `json:"store"`
+	Target string `json:"target,omitempty"`
+	DryRun bool   `json:"dry_run,omitempty"`
+}
+
+// RebalanceRequest asks to even out the placement of a keyspace.
+type RebalanceRequest struct {
+	Name   string `json:"name"`
+	DryRun bool   `json:"dry_run,omitempty"`
+}
+
+// OpRequest names an operation.
+type OpRequest struct {
+	ID uint64 `json:"id"`
+}
+
+// PlanStep is one movement of data a plan foresees: keys of a source shard
+// (on its stores) going to a target shard (on its stores), or one replica
+// moving. Keys and Bytes are estimates from the stores' reports.
+type PlanStep struct {
+	Keyspace    string   `json:"keyspace"`
+	FromShard   uint32   `json:"from_shard"`
+	ToShard     uint32   `json:"to_shard"`
+	FromStores  []string `json:"from_stores"`
+	ToStores    []string `json:"to_stores"`
+	Keys        uint64   `json:"keys"`
+	Bytes       uint64   `json:"bytes"`
+	Description string   `json:"description"`
+}
+
+// Plan is what an operation will do.
+type Plan struct {
+	Created []uint32   `json:"created,omitempty"` // shards added
+	Removed []uint32   `json:"removed,omitempty"` // shards removed
+	Steps   []PlanStep `json:"steps"`
+	Keys    uint64     `json:"keys"`
+	Bytes   uint64     `json:"bytes"`
+}
+
+// Progress is how far a running operation got.
+type Progress struct {
+	Phase string `json:"phase"`
+	// Done and Total count the units of work: target shard replicas of a
+	// resize, replica moves.
+	Done  int `json:"done"`
+	Total int `json:"total"`
+	// Keys and Bytes copied so far (resize).
+	Keys  uint64 `json:"keys"`
+	Bytes uint64 `json:"bytes"`
+	// Waiting says what the operation waits for, if it is stuck.
+	Waiting []string `json:"waiting,omitempty"`
+}
+
+// OpReply describes an operation: started, planned (dry run) or looked up.
+type OpReply struct {
+	Operation *Operation `json:"operation,omitempty"`
+	Plan      *Plan      `json:"plan,omitempty"`
+	Progress  *Progress  `json:"progress,omitempty"`
+	Moves     []*Move    `json:"moves,omitempty"`
+	Version   uint64     `json:"version"`
+}
 
 // CreateKeyspaceRequest asks the master to create a keyspace.
 type CreateKeyspaceRequest struct {
@@ -50,6 +143,11 @@ type KeyspaceReply struct {
 	Keyspace *Keyspace        `json:"keyspace"`
 	Stores   map[string]Store `json:"stores"`
 	Version  uint64           `json:"version"`
+	// Ops are the keyspace's operations, running or recently finished, with
+	// the progress of the running one.
+	Ops      []*Operation `json:"ops,omitempty"`
+	Progress *Progress    `json:"progress,omitempty"`
+	Moves    []*Move      `json:"moves,omitempty"`
 }
 
 // ListKeyspacesReply lists keyspaces.
@@ -79,4 +177,6 @@ const (
 	CodeNotEnoughStore = "NOSTORES" // fewer healthy stores than replicas
 	CodeInvalid        = "INVALID"  // bad shard or replica count, malformed request
 	CodeInternal       = "INTERNAL" // the master failed (e.g. could not publish)
+	CodeBusy           = "BUSY"     // another operation on the keyspace or store is running
+	CodeNotFound       = "NOTFOUND" // no such store or operation
 )

@@ -44,6 +44,11 @@ type Keyspace struct {
 	// keyspace. A keyspace deleted and created again under the same name
 	// has a new epoch, so stores and clients never mix the two.
 	Epoch uint64 `json:"epoch,omitempty"`
+	// ShardEpochs, when set, gives shards added by a resize their own epoch
+	// (see ShardEpoch).
+	ShardEpochs []uint64 `json:"shard_epochs,omitempty"`
+	// Resize is the change of shard count in progress, if any.
+	Resize *Resize `json:"resize,omitempty"`
 }
 
 // Topology is the map of one DC. Version grows with every change.
@@ -57,6 +62,11 @@ type Topology struct {
 	Version   uint64               `json:"version"`
 	Stores    map[string]*Store    `json:"stores"`
 	Keyspaces map[string]*Keyspace `json:"keyspaces"`
+	// Moves are the shard replica moves in progress.
+	Moves []*Move `json:"moves,omitempty"`
+	// Ops are the online operations running or recently finished, oldest
+	// first.
+	Ops []*Operation `json:"ops,omitempty"`
 }
 
 // New returns an empty topology of dc.
@@ -82,6 +92,12 @@ func Decode(b []byte) (*Topology, error) {
 	for name, ks := range t.Keyspaces {
 		if ks == nil || ks.Name != name || ks.Shards <= 0 || len(ks.Placement) != ks.Shards {
 			return nil, fmt.Errorf("%w: keyspace %q inconsistent", ErrCorrupt, name)
+		}
+		if r := ks.Resize; r != nil && (r.From <= 0 || r.To <= 0 || r.From == r.To ||
+			(r.Phase == PhaseCopy && (len(r.Placement) != r.To || ks.Shards != r.From)) ||
+			(r.Phase == PhaseSwitched && (len(r.Placement) != r.From || ks.Shards != r.To)) ||
+			(r.Phase != PhaseCopy && r.Phase != PhaseSwitched)) {
+			return nil, fmt.Errorf("%w: keyspace %q: inconsistent resize", ErrCorrupt, name)
 		}
 	}
 	return t, nil
