@@ -46,6 +46,10 @@ type ConsumerConfig struct {
 	// NakDelay is how long messages whose handler failed wait before they
 	// are delivered again; default 250 ms.
 	NakDelay time.Duration
+	// StartSeq, when not 0, makes a consumer created anew start at this
+	// stream sequence instead of the beginning of the stream. A durable that
+	// exists keeps its position (pass the same StartSeq again to resume it).
+	StartSeq uint64
 	// Logger receives the consumer's logs; default: the connection's.
 	Logger hclog.Logger
 }
@@ -115,7 +119,7 @@ func (c *Conn) NewConsumer(cfg ConsumerConfig, h Handler) (*Consumer, error) {
 }
 
 func (k *Consumer) jsConfig() jetstream.ConsumerConfig {
-	return jetstream.ConsumerConfig{
+	cfg := jetstream.ConsumerConfig{
 		Durable:       k.cfg.Durable,
 		Description:   "vasto consumer",
 		DeliverPolicy: jetstream.DeliverAllPolicy,
@@ -124,6 +128,10 @@ func (k *Consumer) jsConfig() jetstream.ConsumerConfig {
 		MaxAckPending: max(4*k.cfg.Batch, minMaxAckPending),
 		FilterSubject: k.cfg.FilterSubject,
 	}
+	if k.cfg.StartSeq > 0 {
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, k.cfg.StartSeq
+	}
+	return cfg
 }
 
 // Start creates the durable consumer, or updates it to the configuration,

@@ -337,3 +337,55 @@ func (c *Conn) RestartSource(ctx context.Context, cfg SourceConfig) error {
 func sourceParkingSubject(local, remote string) string {
 	return "vasto.src." + local + "." + remote
 }
+
+// StreamLastSeq returns the sequence of the last message in stream (0 if it
+// is empty).
+func (c *Conn) StreamLastSeq(ctx context.Context, stream string) (uint64, error) {
+	if err := checkStream(stream); err != nil {
+		return 0, err
+	}
+	if c.isClosing() {
+		return 0, ErrClosed
+	}
+	ctx, cancel := apiCtx(ctx)
+	defer cancel()
+	s, err := c.js.Stream(ctx, stream)
+	if err != nil {
+		return 0, fmt.Errorf("bus: stream %s: %w", stream, mapErr(err))
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("bus: stream %s: %w", stream, mapErr(err))
+	}
+	return info.State.LastSeq, nil
+}
+
+// ConsumerPassed reports whether durable has handled (acknowledged) every
+// message of its filter up to stream sequence seq: its acknowledgement floor
+// reached seq, or it has nothing pending and nothing unacknowledged. A
+// missing consumer gives an error wrapping ErrNoConsumer.
+func (c *Conn) ConsumerPassed(ctx context.Context, stream, durable string, seq uint64) (bool, error) {
+	if err := checkStream(stream); err != nil {
+		return false, err
+	}
+	if err := checkNames(durable); err != nil {
+		return false, fmt.Errorf("durable: %w", err)
+	}
+	if c.isClosing() {
+		return false, ErrClosed
+	}
+	ctx, cancel := apiCtx(ctx)
+	defer cancel()
+	cons, err := c.js.Consumer(ctx, stream, durable)
+	switch {
+	case errors.Is(err, jetstream.ErrConsumerNotFound), errors.Is(err, jetstream.ErrStreamNotFound):
+		return false, fmt.Errorf("%w: %s on %s", ErrNoConsumer, durable, stream)
+	case err != nil:
+		return false, fmt.Errorf("bus: consumer %s on %s: %w", durable, stream, mapErr(err))
+	}
+	info := cons.CachedInfo()
+	if info.AckFloor.Stream >= seq {
+		return true, nil
+	}
+	return info.NumPending == 0 && info.NumAckPending == 0, nil
+}
