@@ -11,6 +11,7 @@ package store
 //	BenchmarkGet/raw-parallel      BenchmarkGet/vasto-parallel
 //	BenchmarkMultiGet/raw-100      BenchmarkMultiGet/vasto-100
 //	BenchmarkScan/raw-prefix-1000  BenchmarkScan/vasto-prefix-1000
+//	BenchmarkIngest/apply-10000    BenchmarkIngest/ingest-10000
 //
 // Keys are 16 bytes, values 100 bytes, keys drawn at random (fixed seed) from
 // a space of 1M. Keys are generated before the timer starts. Vasto does more
@@ -29,6 +30,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/linxGnu/grocksdb"
+
+	"github.com/vasto-kv/vasto/lww"
 )
 
 const (
@@ -545,5 +548,59 @@ func BenchmarkScan(b *testing.B) {
 		}
 		reportOps(b, n)
 		b.StopTimer()
+	})
+}
+
+// BenchmarkIngest copies pages of 10 000 records (16-byte keys, 100-byte
+// values, versions from another DC) into a shard that starts empty, each
+// page new keys after the previous page's: with Ingest (one SST file per
+// page) and, for comparison, with ApplyRemote (one write batch per page, as
+// a replica applies a peer's changes).
+func BenchmarkIngest(b *testing.B) {
+	d := getBenchData()
+	const n = 10_000
+	page := make([]lww.Change, n)
+	keys := make([]byte, n*benchKeySize)
+	fill := func(p int) {
+		for j := range page {
+			k := fmt.Appendf(keys[j*benchKeySize:j*benchKeySize], "ing%013d", p*n+j)
+			page[j] = lww.Change{Key: k, Record: lww.Record{
+				Version: lww.Version{Time: baseTime - int64(p*n+j), DC: "dc2", Node: "store2"},
+				Kind:    lww.KindValue,
+				Value:   d.value,
+			}}
+		}
+	}
+	run := func(b *testing.B, copyPage func(s *Shard) error) {
+		s := benchShard(b)
+		b.SetBytes(n * (benchKeySize + benchValueSize))
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			fill(i)
+			b.StartTimer()
+			if err := copyPage(s); err != nil {
+				b.Fatal(err)
+			}
+		}
+		reportOps(b, n)
+		b.StopTimer()
+	}
+
+	b.Run("apply-10000", func(b *testing.B) {
+		run(b, func(s *Shard) error {
+			_, err := s.ApplyRemote(context.Background(), "bench", 1, page)
+			return err
+		})
+	})
+
+	b.Run("ingest-10000", func(b *testing.B) {
+		run(b, func(s *Shard) error {
+			res, err := s.Ingest(context.Background(), page)
+			if err == nil && res.Written != n {
+				err = fmt.Errorf("ingested %d records, want %d", res.Written, n)
+			}
+			return err
+		})
 	})
 }

@@ -71,6 +71,7 @@ func init() {
 		{"VLOG", -2, false, cmdVLog},
 		{"VDUMP", -1, false, cmdVDump},
 		{"VLOGINFO", 1, false, cmdVLogInfo},
+		{"VFENCE", 2, false, cmdVFence},
 	} {
 		commands[cmd.name] = cmd
 	}
@@ -336,6 +337,15 @@ func (c *conn) queue(kind replyKind, muts ...Mutation) {
 			return
 		}
 		writes[i] = p
+	}
+	// The commit checks the owner again, and fails every write of the
+	// pipeline's group for this shard then; checking here first fails only
+	// this command.
+	for _, m := range muts {
+		if err := sh.checkOwned(m.Key); err != nil {
+			c.deferError(err)
+			return
+		}
 	}
 	c.pending.add(sh, kind, writes...)
 }

@@ -14,12 +14,20 @@ import (
 type commitReq struct {
 	writes  []Prepared
 	results []Result
-	local   bool   // local writes enter the change log
+	local   bool   // local writes enter the change log and are owner-checked
 	source  string // remote writes: the source replica and its position
 	seq     uint64
-	err     error
-	done    chan struct{} // closed when committed
-	lead    chan struct{} // receives leadership
+	// unowned makes forget writes remove only keys the owner of the batch
+	// does not own (RemoveUnowned).
+	unowned bool
+	// ingest is a page to ingest (see Ingest); such a request is always
+	// committed alone, and ingested is its outcome.
+	ingest   []lww.Change
+	ingested IngestResult
+	err      error
+	last     uint64        // the last log index once committed
+	done     chan struct{} // closed when committed
+	lead     chan struct{} // receives leadership
 }
 
 // keyState is the committer's view of one key during a commit.
@@ -40,6 +48,7 @@ type committer struct {
 	index   map[string]int
 	scratch []byte
 	idx     [8]byte
+	ingests uint64 // names Ingest's temporary files
 }
 
 func (c *committer) init(s *Shard) {
@@ -80,12 +89,16 @@ func (q *commitQueue) enqueue(req *commitReq) bool {
 	return true
 }
 
-// take removes up to max writes' worth of requests, at least one.
+// take removes up to max writes' worth of requests, at least one. An
+// ingest request is never taken with others.
 func (q *commitQueue) take(buf []*commitReq, max int) []*commitReq {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	n, i := 0, 0
-	for i < len(q.pending) && (i == 0 || n+len(q.pending[i].writes) <= max) {
+	if q.pending[0].ingest != nil {
+		i = 1
+	}
+	for i < len(q.pending) && q.pending[i].ingest == nil && (i == 0 || n+len(q.pending[i].writes) <= max) {
 		n += len(q.pending[i].writes)
 		i++
 	}
@@ -117,11 +130,22 @@ func (s *Shard) lead() {
 	s.queue.handoff()
 }
 
-// commit applies a group of requests in one WriteBatch and answers them.
+// commit applies a group of requests in one WriteBatch, or ingests the page
+// of a lone ingest request, and answers them. A batch-level error goes to
+// every request; commitBatch may have failed single requests before.
 func (s *Shard) commit(batch []*commitReq) {
-	err := s.commitBatch(batch)
+	var err error
+	if batch[0].ingest != nil {
+		batch[0].ingested, err = s.ingestPage(batch[0].ingest)
+	} else {
+		err = s.commitBatch(batch)
+	}
+	last := s.lastIndex.Load()
 	for _, r := range batch {
-		r.err = err
+		if err != nil {
+			r.err = err
+		}
+		r.last = last
 		close(r.done)
 	}
 }
@@ -139,7 +163,16 @@ func (s *Shard) commitBatch(batch []*commitReq) error {
 	next := last + 1
 	cursors := map[string]uint64(nil)
 	now := s.e.cfg.Clock.Now()
+	// Read once: SetOwner's barrier relies on a batch checking one owner.
+	owner := s.currentOwner()
 	for _, req := range batch {
+		if req.local && owner.Shards != 0 {
+			if err := ownsAll(owner, req.writes, s.id); err != nil {
+				// Fails alone, before any of its writes is applied.
+				req.err = err
+				continue
+			}
+		}
 		for i := range req.writes {
 			w := &req.writes[i]
 			w.stamp(s.e.hlc)
@@ -149,6 +182,9 @@ func (s *Shard) commitBatch(batch []*commitReq) error {
 			if w.forget {
 				// Remove the record only if it is still the one the
 				// caller saw (re-bootstrap replacing a replica's copy).
+				if req.unowned && owner.Owns(ch.Key) {
+					continue
+				}
 				if st.have && lww.Compare(st.cur, ch.Record) == 0 {
 					st.have, st.dirty = false, true
 					res.Applied = true
@@ -198,6 +234,11 @@ func (s *Shard) commitBatch(batch []*commitReq) error {
 		c.wb.PutCF(s.cfData, st.key, c.scratch)
 	}
 	moved := s.putCursors(cursors)
+	if c.wb.Count() == 0 {
+		// Nothing won, or nothing to write (SetOwner's empty request):
+		// what the writers saw is already durable.
+		return nil
+	}
 	if err := s.db.Write(s.wo, c.wb); err != nil {
 		s.log.Error("commit failed", "writes", c.wb.Count(), "error", err)
 		return fmt.Errorf("store: commit: %w", err)
@@ -231,6 +272,9 @@ func (s *Shard) loadStates(batch []*commitReq) (grocksdb.Slices, error) {
 			c.keys = append(c.keys, ch.Key)
 			c.states = append(c.states, keyState{key: ch.Key})
 		}
+	}
+	if len(c.keys) == 0 {
+		return nil, nil
 	}
 	slices, err := s.db.MultiGetCF(s.ro, s.cfData, c.keys...)
 	if err != nil {
@@ -291,4 +335,14 @@ func (s *Shard) publishCursors(moved map[string]uint64) {
 	for src, seq := range moved {
 		s.cursors[src] = seq
 	}
+}
+
+// ownsAll returns an error wrapping ErrMoved unless o owns every write's key.
+func ownsAll(o Owner, writes []Prepared, id ShardID) error {
+	for i := range writes {
+		if !o.Owns(writes[i].Change.Key) {
+			return o.moved(id)
+		}
+	}
+	return nil
 }

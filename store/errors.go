@@ -32,4 +32,11 @@ var (
 	ErrCatchingUp = errors.New("store: shard catching up")
 	// ErrBadRange is returned for a scan whose bounds are inconsistent.
 	ErrBadRange = errors.New("store: bad scan range")
+	// ErrMoved is returned for a local write or a read of a key the shard no
+	// longer owns after a resize (see Shard.SetOwner): refresh the topology
+	// and retry on the shard that owns the key now.
+	ErrMoved = errors.New("store: key moved to another shard")
+	// ErrBadPage is returned by Ingest for a page whose keys are not sorted
+	// ascending and distinct.
+	ErrBadPage = errors.New("store: ingest page not sorted by distinct keys")
 )

@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -11,7 +12,7 @@ import (
 
 // GET key
 func cmdGet(c *conn, args [][]byte) {
-	sh, err := c.readTarget()
+	sh, err := c.ownerTarget(args[1])
 	if err != nil {
 		c.writeErr(err)
 		return
@@ -30,7 +31,7 @@ func cmdGet(c *conn, args [][]byte) {
 // TIMEOUT, default 1000 ms) until this replica has applied the write the
 // token names, so a reader sees a given write in any replica or DC.
 func cmdVGet(c *conn, args [][]byte) {
-	sh, err := c.readTarget()
+	sh, err := c.ownerTarget(args[1])
 	if err != nil {
 		c.writeErr(err)
 		return
@@ -82,7 +83,7 @@ func (c *conn) waitAfter(sh *Shard, opts [][]byte) error {
 
 // MGET key [key ...]
 func cmdMGet(c *conn, args [][]byte) {
-	sh, err := c.readTarget()
+	sh, err := c.ownerTarget(args[1:]...)
 	if err != nil {
 		c.writeErr(err)
 		return
@@ -104,7 +105,7 @@ func cmdMGet(c *conn, args [][]byte) {
 
 // EXISTS key [key ...]: how many of the keys (counting repeats) are live.
 func cmdExists(c *conn, args [][]byte) {
-	sh, err := c.readTarget()
+	sh, err := c.ownerTarget(args[1:]...)
 	if err != nil {
 		c.writeErr(err)
 		return
@@ -132,7 +133,7 @@ func cmdTTL(c *conn, args [][]byte) { c.ttl(args[1], 1e9, 5e8) }
 
 // ttl answers PTTL and TTL: the time left in unit, rounded as Redis does.
 func (c *conn) ttl(key []byte, unit, round int64) {
-	sh, err := c.readTarget()
+	sh, err := c.ownerTarget(key)
 	if err != nil {
 		c.writeErr(err)
 		return
@@ -203,9 +204,10 @@ func cmdScan(c *conn, args [][]byte) {
 	if res.Next != nil {
 		next = c.scans.put(res.Next)
 	}
+	owner := sh.currentOwner()
 	var keys [][]byte
 	for _, it := range res.Items {
-		if pattern == nil || globMatch(pattern, it.Key) {
+		if owner.Owns(it.Key) && (pattern == nil || globMatch(pattern, it.Key)) {
 			keys = append(keys, it.Key)
 		}
 	}
@@ -264,6 +266,7 @@ func cmdVScan(c *conn, args [][]byte) {
 		c.writeErr(err)
 		return
 	}
+	res.Items = ownedItems(sh.currentOwner(), res.Items)
 	c.w.WriteArray(2)
 	if res.Next == nil {
 		c.w.WriteNull()
@@ -346,9 +349,14 @@ func cmdVLogInfo(c *conn, _ [][]byte) {
 	c.w.WriteInt(int64(last))
 }
 
-// VDUMP [START s] [LIMIT n]: every stored record of the selected shard in
-// key order, tombstones and expired values included, each as key and its
-// lww record encoding. Replicas copy a peer with it when they re-bootstrap.
+// VDUMP [START s] [LIMIT n] [SHARDS m TARGET t]: every stored record of
+// the selected shard in key order, tombstones and expired values included,
+// each as key and its lww record encoding, whoever owns the key. Replicas
+// copy a peer with it when they re-bootstrap. With SHARDS and TARGET only
+// the records whose key a keyspace of m shards places on shard t
+// (topology.ShardOf) are returned, the records a resize moves there, and a
+// call steps over a bounded number of records (see dumpShardOf): a page may
+// then hold fewer than LIMIT records, or none, while next is not null.
 // Reply: [next start key or null, [key, record, ...]]. Allowed while the
 // shard catches up: it serves copies, not reads.
 func cmdVDump(c *conn, args [][]byte) {
@@ -359,9 +367,10 @@ func cmdVDump(c *conn, args [][]byte) {
 	}
 	o := ScanOptions{Limit: 1000, IncludeDead: true}
 	if len(args)%2 != 1 {
-		c.writeErr(syntaxf("VDUMP [START s] [LIMIT n]"))
+		c.writeErr(syntaxf("VDUMP [START s] [LIMIT n] [SHARDS m TARGET t]"))
 		return
 	}
+	shards, target := int64(-1), int64(-1)
 	for i := 1; i < len(args); i += 2 {
 		switch strings.ToUpper(string(args[i])) {
 		case "START":
@@ -373,12 +382,35 @@ func cmdVDump(c *conn, args [][]byte) {
 				return
 			}
 			o.Limit = n
+		case "SHARDS":
+			n, err := strconv.ParseInt(string(args[i+1]), 10, 32)
+			if err != nil || n <= 0 {
+				c.writeErr(syntaxf("SHARDS must be a positive integer"))
+				return
+			}
+			shards = n
+		case "TARGET":
+			n, err := strconv.ParseInt(string(args[i+1]), 10, 32)
+			if err != nil || n < 0 {
+				c.writeErr(syntaxf("TARGET must be a non-negative integer"))
+				return
+			}
+			target = n
 		default:
 			c.writeErr(syntaxf("unsupported VDUMP option %s", clip(args[i])))
 			return
 		}
 	}
-	res, err := sh.Scan(o)
+	if (shards < 0) != (target < 0) || (shards > 0 && target >= shards) {
+		c.writeErr(syntaxf("SHARDS m and TARGET t go together, with t < m"))
+		return
+	}
+	var res ScanResult
+	if shards > 0 {
+		res, err = sh.dumpShardOf(o.Start, int(shards), uint32(target), o.Limit)
+	} else {
+		res, err = sh.Scan(o)
+	}
 	if err != nil {
 		c.writeErr(err)
 		return
@@ -399,4 +431,60 @@ func cmdVDump(c *conn, args [][]byte) {
 		}
 		c.w.WriteBulk(buf)
 	}
+}
+
+// VFENCE version: [fence, first unpublished] once the selected shard has
+// switched to an owner of at least that version (Shard.SetOwner): fence is
+// the last change-log index a write checked against the previous owner can
+// have, and first unpublished the first index the change log still holds
+// (everything below was published). BEHIND before. Allowed while the shard
+// catches up.
+func cmdVFence(c *conn, args [][]byte) {
+	sh, err := c.target()
+	if err != nil {
+		c.writeErr(err)
+		return
+	}
+	want, err := strconv.ParseUint(string(args[1]), 10, 64)
+	if err != nil {
+		c.writeErr(syntaxf("version must be a non-negative integer"))
+		return
+	}
+	fence, version, ok := sh.fence()
+	if !ok || version < want {
+		c.writeErr(fmt.Errorf("%w: %s has not fenced owner version %d", errOwnerBehind, sh.ID(), want))
+		return
+	}
+	first, _ := sh.LogBounds()
+	c.w.WriteArray(2)
+	c.w.WriteInt(int64(fence))
+	c.w.WriteInt(int64(first))
+}
+
+// ownerTarget returns the selected shard if it may serve reads and owns
+// every key; ErrMoved otherwise.
+func (c *conn) ownerTarget(keys ...[]byte) (*Shard, error) {
+	sh, err := c.readTarget()
+	if err != nil {
+		return nil, err
+	}
+	if err := sh.checkOwned(keys...); err != nil {
+		return nil, err
+	}
+	return sh, nil
+}
+
+// ownedItems drops the items o does not own, in place: a resize leaves them
+// until RemoveUnowned deletes them.
+func ownedItems(o Owner, items []Item) []Item {
+	if o.Shards == 0 {
+		return items
+	}
+	kept := items[:0]
+	for _, it := range items {
+		if o.Owns(it.Key) {
+			kept = append(kept, it)
+		}
+	}
+	return kept
 }

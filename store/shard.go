@@ -37,6 +37,7 @@ type Shard struct {
 	ro     *grocksdb.ReadOptions
 	wo     *grocksdb.WriteOptions
 	opts   []*grocksdb.Options
+	data   *grocksdb.Options // the data column family's, one of opts
 	bbto   *grocksdb.BlockBasedTableOptions
 	filter *purgeFilter
 
@@ -63,6 +64,8 @@ type Shard struct {
 	// logged is signalled (without blocking) after every commit that added
 	// change-log entries.
 	logged chan struct{}
+	// owner is the keys the shard owns (see SetOwner); nil: all of them.
+	owner atomic.Pointer[ownerState]
 }
 
 func openShard(e *Engine, id ShardID) (*Shard, error) {
@@ -70,6 +73,7 @@ func openShard(e *Engine, id ShardID) (*Shard, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("store: create shard dir: %w", err)
 	}
+	removeIngestFiles(e.log, dir)
 	s := &Shard{
 		id:      id,
 		dir:     dir,
@@ -132,6 +136,7 @@ func (s *Shard) openDB() error {
 	meta.SetWriteBufferSize(4 << 20)
 
 	s.opts = []*grocksdb.Options{base, data, logOpts, meta}
+	s.data = data
 	db, cfs, err := grocksdb.OpenDbColumnFamilies(base, s.dir,
 		[]string{cfNameData, cfNameLog, cfNameMeta},
 		[]*grocksdb.Options{data, logOpts, meta})
@@ -150,7 +155,7 @@ func (s *Shard) destroyOpts() {
 	for _, o := range s.opts {
 		o.Destroy()
 	}
-	s.opts = nil
+	s.opts, s.data = nil, nil
 }
 
 func (s *Shard) closeDB() {

@@ -22,6 +22,7 @@ const (
 	codeCorrupt  = "CORRUPT"  // stored data could not be decoded
 	codeCatchUp  = "CATCHUP"  // replica still catching up; read another
 	codeBehind   = "BEHIND"   // replica has not applied the awaited write yet
+	codeMoved    = "MOVED"    // key belongs to another shard after a resize
 	codeIO       = "IOERR"    // the storage engine failed the operation
 )
 
@@ -47,8 +48,10 @@ func wireError(err error) string {
 		code = codeClosed
 	case errors.Is(err, ErrCatchingUp):
 		code = codeCatchUp
-	case errors.Is(err, ErrBehind):
+	case errors.Is(err, ErrBehind), errors.Is(err, errOwnerBehind):
 		code = codeBehind
+	case errors.Is(err, ErrMoved):
+		code = codeMoved
 	case errors.Is(err, ErrCorrupt):
 		code = codeCorrupt
 	case errors.Is(err, errSyntax), errors.Is(err, ErrBadRange), errors.Is(err, lww.ErrInvalidRecord):
