@@ -25,6 +25,9 @@ type report struct {
 
 func (s *State) record(hb topology.Heartbeat) {
 	r := &report{version: hb.Version, fills: map[string]topology.Fill{}, sizes: hb.Sizes, serving: map[string]bool{}}
+	if prev, ok := s.reports[hb.Store]; ok && r.sizes == nil {
+		r.sizes = prev.sizes // sizes come with every few heartbeats only
+	}
 	for _, f := range hb.Fills {
 		r.fills[f.Shard] = f
 	}

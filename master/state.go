@@ -47,13 +47,13 @@ type State struct {
 type eventKind uint8
 
 const (
-	evJoined eventKind = iota + 1 // first heartbeat of an unknown store
-	evUp                          // an unhealthy store beat again
-	evDown                        // a store missed its heartbeats
-	evMoved                       // a store beat from a new address
-	evResize                      // a resize switched layouts (store: keyspace)
-	evMoveDone                    // a replica move completed (addr: the move)
-	evOpDone                      // an operation finished (store: kind, addr: detail)
+	evJoined   eventKind = iota + 1 // first heartbeat of an unknown store
+	evUp                            // an unhealthy store beat again
+	evDown                          // a store missed its heartbeats
+	evMoved                         // a store beat from a new address
+	evResize                        // a resize switched layouts (store: keyspace)
+	evMoveDone                      // a replica move completed (addr: the move)
+	evOpDone                        // an operation finished (store: kind, addr: detail)
 )
 
 type event struct {

@@ -81,17 +81,29 @@ type Agent struct {
 
 	mu      sync.Mutex
 	workers map[topology.ShardRef]*shardWorker
-	xdc     map[string]*xdcWorker // remote dc + "/" + keyspace
-	top     atomic.Pointer[topology.Topology]
-	wm      map[string]int64     // per remote DC: applied everything published before; owned by watermarkLoop
-	purge   atomic.Int64         // the last purge watermark set on the shards
-	runID   string               // this process's prefix of change message ids
-	topID   string               // the incarnation of the topology followed
-	kicked  map[string]time.Time // last restart of each remote DC's copy; owned by watermarkLoop
-	seen    map[string]bool      // keyspaces seen in an earlier topology
-	version uint64
-	started bool
-	stopped bool
+	// fills are the resize target shards being filled here; fillList is
+	// a copy of them for the heartbeat.
+	fills    map[topology.ShardRef]*filler
+	fillList atomic.Pointer[[]*filler]
+	// leaving are shards no longer placed here that publish the rest of
+	// their change log before they are dropped.
+	leaving map[topology.ShardRef]*shardWorker
+	// departed lists, per shard, peers that left its placement and whose
+	// last changes are still to be applied here.
+	departed map[topology.ShardRef]map[string]bool
+	// cleaning are shards removing keys of an earlier layout.
+	cleaning map[topology.ShardRef]context.CancelFunc
+	xdc      map[string]*xdcWorker // remote dc + "/" + keyspace
+	top      atomic.Pointer[topology.Topology]
+	wm       map[string]int64     // per remote DC: applied everything published before; owned by watermarkLoop
+	purge    atomic.Int64         // the last purge watermark set on the shards
+	runID    string               // this process's prefix of change message ids
+	topID    string               // the incarnation of the topology followed
+	kicked   map[string]time.Time // last restart of each remote DC's copy; owned by watermarkLoop
+	seen     map[string]bool      // keyspaces seen in an earlier topology
+	version  uint64
+	started  bool
+	stopped  bool
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -106,14 +118,18 @@ func NewAgent(cfg AgentConfig) (*Agent, error) {
 		return nil, err
 	}
 	a := &Agent{
-		cfg:     cfg,
-		log:     cfg.Logger.Named("agent"),
-		workers: map[topology.ShardRef]*shardWorker{},
-		xdc:     map[string]*xdcWorker{},
-		wm:      map[string]int64{},
-		kicked:  map[string]time.Time{},
-		seen:    map[string]bool{},
-		topoCh:  make(chan *topology.Topology, 1),
+		cfg:      cfg,
+		log:      cfg.Logger.Named("agent"),
+		workers:  map[topology.ShardRef]*shardWorker{},
+		fills:    map[topology.ShardRef]*filler{},
+		leaving:  map[topology.ShardRef]*shardWorker{},
+		departed: map[topology.ShardRef]map[string]bool{},
+		cleaning: map[topology.ShardRef]context.CancelFunc{},
+		xdc:      map[string]*xdcWorker{},
+		wm:       map[string]int64{},
+		kicked:   map[string]time.Time{},
+		seen:     map[string]bool{},
+		topoCh:   make(chan *topology.Topology, 1),
 	}
 	a.purge.Store(math.MinInt64)
 	// Message ids de-duplicate retried publishes of one process. A crash
@@ -191,7 +207,8 @@ func (a *Agent) reconcileLoop() {
 	}
 }
 
-// reconcile makes the running shard workers match the topology.
+// reconcile makes the running shard workers, resize fills, departures and
+// cleanups match the topology.
 func (a *Agent) reconcile(t *topology.Topology) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -215,54 +232,61 @@ func (a *Agent) reconcile(t *topology.Topology) {
 	}
 	a.version = t.Version
 	a.top.Store(t)
-	want := map[topology.ShardRef][]string{}
-	for _, name := range t.KeyspaceNames() {
-		ks := t.Keyspaces[name]
-		a.seen[name] = true
-		for i, reps := range ks.Placement {
-			for _, r := range reps {
-				if r == a.cfg.Store {
-					want[topology.ShardRef{Keyspace: name, Shard: uint32(i)}] = peersOf(reps, a.cfg.Store)
-				}
-			}
-		}
-	}
+	want := a.plan(t)
 	for ref, w := range a.workers {
-		peers, ok := want[ref]
+		p, ok := want[ref]
+		if ok && w.sh.Epoch() == p.epoch {
+			a.noteDepartures(ref, w, p.peers)
+		}
+		peers := a.withDeparted(ref, p.peers)
 		// A different epoch: the keyspace was deleted and created again
-		// (possibly between two topologies this agent saw).
-		if !ok || !equalStrings(peers, w.peers) || w.sh.Epoch() != t.Keyspaces[ref.Keyspace].Epoch {
+		// (possibly between two topologies this agent saw), or the shard
+		// number was reused by a later resize.
+		if !ok || !equalStrings(peers, w.allPeers()) || w.sh.Epoch() != p.epoch {
 			w.stop()
 			delete(a.workers, ref)
 		}
 		if !ok {
-			a.dropIfDeleted(t, ref)
+			delete(a.departed, ref)
+			// Only a shard placed here under this same topology
+			// incarnation leaves (and is dropped once published).
+			if w.top.ID != t.ID || !a.leave(t, ref, w.sh) {
+				a.dropIfDeleted(t, ref)
+			}
 		}
 	}
-	for ref, peers := range want {
+	for ref, p := range want {
+		if lw, ok := a.leaving[ref]; ok {
+			lw.stop() // placed here again
+			delete(a.leaving, ref)
+		}
 		if _, ok := a.workers[ref]; ok {
+			a.setOwner(ref, a.workers[ref].sh, p.owner, t.Version)
 			continue
 		}
-		sh, err := a.openShard(ref, t.Keyspaces[ref.Keyspace].Epoch)
+		sh, err := a.openShard(ref, p.epoch, p.layout)
 		if err != nil {
 			a.log.Error("open shard", "shard", ref.String(), "error", err)
 			continue
 		}
-		if len(a.cfg.RemoteDCs) > 0 || len(peers) > 0 {
+		a.setOwner(ref, sh, p.owner, t.Version)
+		if len(a.cfg.RemoteDCs) > 0 || len(p.peers) > 0 {
 			// Until the watermark loop has seen the peers and remote DCs
 			// caught up, keep every tombstone.
 			sh.SetPurgeWatermark(math.MinInt64)
 		}
-		w := newShardWorker(a, sh, ref, peers, t)
+		w := newShardWorker(a, sh, ref, p.peers, a.departedOf(ref), t)
 		a.workers[ref] = w
 		w.start(a.ctx)
 	}
+	a.reconcileFills(t, want)
+	a.reconcileCleanups(t, want)
 	a.reconcileXDC(t, want)
 }
 
 // reconcileXDC runs one cross-DC applier per remote DC and keyspace this
 // store holds shards of.
-func (a *Agent) reconcileXDC(t *topology.Topology, want map[topology.ShardRef][]string) {
+func (a *Agent) reconcileXDC(t *topology.Topology, want map[topology.ShardRef]shardPlan) {
 	need := map[string][2]string{}
 	for ref := range want {
 		for _, r := range a.cfg.RemoteDCs {
@@ -297,10 +321,18 @@ func (a *Agent) reconcileXDC(t *topology.Topology, want map[topology.ShardRef][]
 // openShard opens a shard placed here for keyspace incarnation epoch. A
 // shard left from an older incarnation of the same name (the keyspace was
 // deleted and created again while this store missed it) is dropped first.
-func (a *Agent) openShard(ref topology.ShardRef, epoch uint64) (*Shard, error) {
+func (a *Agent) openShard(ref topology.ShardRef, epoch uint64, layout int) (*Shard, error) {
+	_, err := a.cfg.Engine.Shard(ref.Keyspace, ref.Shard)
+	fresh := errors.Is(err, ErrNoShard)
 	sh, err := a.cfg.Engine.EnsureShard(ref.Keyspace, ref.Shard)
 	if err != nil {
 		return nil, err
+	}
+	if fresh && sh.Epoch() == 0 {
+		// A new shard holds no key of another layout: nothing to clean.
+		if err := sh.putMeta(metaLayout, uint64(layout)); err != nil {
+			return nil, err
+		}
 	}
 	if old := sh.Epoch(); old != 0 && old != epoch {
 		a.log.Warn("dropping shard of an earlier incarnation of the keyspace",
@@ -309,6 +341,9 @@ func (a *Agent) openShard(ref topology.ShardRef, epoch uint64) (*Shard, error) {
 			return nil, err
 		}
 		if sh, err = a.cfg.Engine.CreateShard(ref.Keyspace, ref.Shard); err != nil {
+			return nil, err
+		}
+		if err := sh.putMeta(metaLayout, uint64(layout)); err != nil {
 			return nil, err
 		}
 	}
@@ -364,11 +399,31 @@ func (a *Agent) heartbeatLoop() {
 
 func (a *Agent) heartbeat(seq uint64) topology.Heartbeat {
 	hb := topology.Heartbeat{Store: a.cfg.Store, Addr: a.cfg.Addr, Seq: seq}
+	// Never a.mu: a long reconcile must not delay the heartbeat.
+	if t := a.currentTopology(); t != nil {
+		hb.Version = t.Version
+	}
+	if fills := a.fillList.Load(); fills != nil {
+		for _, f := range *fills {
+			hb.Fills = append(hb.Fills, f.report())
+		}
+	}
+	sizes := seq%8 == 1 // every 2 s
+	if sizes {
+		hb.Sizes = map[string]topology.ShardSize{}
+	}
 	for _, id := range a.cfg.Engine.Shards() {
 		name := id.String()
 		hb.Holding = append(hb.Holding, name)
-		if sh, err := a.cfg.Engine.Shard(id.Keyspace, id.Shard); err == nil && sh.Serving() {
+		sh, err := a.cfg.Engine.Shard(id.Keyspace, id.Shard)
+		if err != nil {
+			continue
+		}
+		if sh.Serving() {
 			hb.Serving = append(hb.Serving, name)
+		}
+		if sizes {
+			hb.Sizes[name] = shardSize(sh)
 		}
 	}
 	return hb
@@ -386,9 +441,21 @@ func (a *Agent) Shutdown(ctx context.Context) error {
 	a.stopped = true
 	workers := a.workers
 	a.workers = map[topology.ShardRef]*shardWorker{}
+	for ref, w := range a.leaving {
+		workers[topology.ShardRef{Keyspace: "leaving:" + ref.Keyspace, Shard: ref.Shard}] = w
+	}
+	a.leaving = map[topology.ShardRef]*shardWorker{}
+	fills := a.fills
+	a.fills = map[topology.ShardRef]*filler{}
 	xdc := a.xdc
 	a.xdc = map[string]*xdcWorker{}
+	for _, cancel := range a.cleaning {
+		cancel()
+	}
 	a.mu.Unlock()
+	for _, f := range fills {
+		f.stop(false)
+	}
 	for _, w := range xdc {
 		w.stop()
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -31,8 +32,14 @@ type shardWorker struct {
 	sh    *Shard
 	ref   topology.ShardRef
 	peers []string
-	top   *topology.Topology
-	log   hclog.Logger
+	// departing are peers that left the placement: their last changes are
+	// applied (farewell), but the shard does not wait for them to serve.
+	departing []string
+	// leaving: the shard itself left this store; the worker only publishes
+	// the rest of the change log, then has the agent drop the shard.
+	leaving bool
+	top     *topology.Topology
+	log     hclog.Logger
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -47,9 +54,9 @@ type shardWorker struct {
 	lastBatch map[string]time.Time
 }
 
-func newShardWorker(a *Agent, sh *Shard, ref topology.ShardRef, peers []string, t *topology.Topology) *shardWorker {
+func newShardWorker(a *Agent, sh *Shard, ref topology.ShardRef, peers, departing []string, t *topology.Topology) *shardWorker {
 	return &shardWorker{
-		a: a, sh: sh, ref: ref, peers: peers, top: t,
+		a: a, sh: sh, ref: ref, peers: peers, departing: departing, top: t,
 		log:       a.log.Named("replica").With("shard", ref.String()),
 		pending:   map[string]bool{},
 		peerWM:    map[string]int64{},
@@ -60,12 +67,49 @@ func newShardWorker(a *Agent, sh *Shard, ref topology.ShardRef, peers []string, 
 func (w *shardWorker) start(parent context.Context) {
 	ctx, cancel := context.WithCancel(parent)
 	w.cancel = cancel
+	if w.leaving {
+		w.wg.Add(2)
+		go w.publishLoop(ctx)
+		go w.awaitPublished(ctx)
+		return
+	}
 	if len(w.peers) > 0 {
 		w.sh.SetServing(false)
 	}
-	w.wg.Add(2)
+	w.wg.Add(2 + len(w.departing))
 	go w.publishLoop(ctx)
 	go w.replicate(ctx)
+	for _, p := range w.departing {
+		go w.farewell(ctx, p)
+	}
+}
+
+// allPeers lists the peers the worker consumes: the placement's and the
+// departing ones.
+func (w *shardWorker) allPeers() []string {
+	out := append(slices.Clone(w.peers), w.departing...)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// awaitPublished waits until a leaving shard's change log is all published
+// and has the agent drop the shard.
+func (w *shardWorker) awaitPublished(ctx context.Context) {
+	defer w.wg.Done()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if first, last := w.sh.LogBounds(); first > last {
+			w.a.wg.Add(1)
+			go w.a.left(w.ref, w)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 func (w *shardWorker) stop() {
@@ -177,17 +221,21 @@ func (w *shardWorker) replicate(ctx context.Context) {
 	defer w.wg.Done()
 	if len(w.peers) == 0 {
 		w.sh.SetServing(true)
-		return
+		if len(w.departing) == 0 {
+			return
+		}
 	}
 	stream, err := bus.ChangeStream(w.a.cfg.DC)
 	if err != nil {
 		w.log.Error("change stream", "error", err)
 		return
 	}
-	for _, peer := range w.peers {
-		w.mu.Lock()
-		w.pending[peer] = true
-		w.mu.Unlock()
+	for _, peer := range w.allPeers() {
+		if slices.Contains(w.peers, peer) {
+			w.mu.Lock()
+			w.pending[peer] = true
+			w.mu.Unlock()
+		}
 		for ctx.Err() == nil {
 			if err := w.startConsumer(ctx, stream, peer); err != nil {
 				w.log.Warn("replication from peer not started; will retry", "peer", peer, "error", err)

@@ -130,26 +130,24 @@ func (w *xdcWorker) apply(ctx context.Context, msgs []bus.Delivered) error {
 		if m.Time.After(newest) {
 			newest = m.Time
 		}
-		shard := topology.ShardOf(ch.Key, ks.Shards)
-		if !holds(ks.Placement[shard], w.a.cfg.Store) {
-			continue
+		for _, shard := range w.destinations(ks, ch.Key) {
+			sh, err := w.a.cfg.Engine.Shard(w.keyspace, shard)
+			if err != nil {
+				return err // placed here but not open yet: retry the batch later
+			}
+			src := xdcSource(w.remote, origin, rshard)
+			key := strconv.FormatUint(uint64(shard), 10) + "|" + src
+			g, ok := groups[key]
+			if !ok {
+				g = &xdcGroup{shard: sh, source: src}
+				groups[key] = g
+				order = append(order, key)
+			}
+			if idx, err := strconv.ParseUint(m.Header[hdrIndex], 10, 64); err == nil && idx > g.top {
+				g.top = idx
+			}
+			g.changes = append(g.changes, ch)
 		}
-		sh, err := w.a.cfg.Engine.Shard(w.keyspace, shard)
-		if err != nil {
-			return err // placed here but not open yet: retry the batch later
-		}
-		src := xdcSource(w.remote, origin, rshard)
-		key := strconv.FormatUint(uint64(shard), 10) + "|" + src
-		g, ok := groups[key]
-		if !ok {
-			g = &xdcGroup{shard: sh, source: src}
-			groups[key] = g
-			order = append(order, key)
-		}
-		if idx, err := strconv.ParseUint(m.Header[hdrIndex], 10, 64); err == nil && idx > g.top {
-			g.top = idx
-		}
-		g.changes = append(g.changes, ch)
 	}
 	order, err := w.spreadCursors(ks, msgs, groups, order)
 	if err != nil {
@@ -168,6 +166,24 @@ func (w *xdcWorker) apply(ctx context.Context, msgs []bus.Delivered) error {
 	}
 	w.mu.Unlock()
 	return nil
+}
+
+// destinations lists the local shards held here that a remote change of
+// key goes to: its shard in the routed layout and, while a resize copies,
+// its target shard in the new layout (the fill needs every change from the
+// moment it started).
+func (w *xdcWorker) destinations(ks *topology.Keyspace, key []byte) []uint32 {
+	var out []uint32
+	shard := topology.ShardOf(key, ks.Shards)
+	if holds(ks.Placement[shard], w.a.cfg.Store) {
+		out = append(out, shard)
+	}
+	if r := ks.Resize; r != nil && r.Phase == topology.PhaseCopy {
+		if t := topology.ShardOf(key, r.To); t != shard && holds(r.Placement[t], w.a.cfg.Store) {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // parseChangeSubject splits vasto.chg.<dc>.<keyspace>.<shard>.<origin>.

@@ -1,0 +1,351 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/vasto-kv/vasto/bus"
+	"github.com/vasto-kv/vasto/topology"
+)
+
+// The agent's side of online operations: which shards a topology places
+// here (in both layouts of a resize), the owners it gives them, resize
+// fills, shards leaving this store, peers leaving a shard, and the cleanup
+// of keys an earlier layout left behind.
+
+// ownNothing is the owner of a shard that is no longer placed here: every
+// key is answered MOVED.
+var ownNothing = Owner{Shards: -1}
+
+// shardPlan is what the topology asks of one shard held here.
+type shardPlan struct {
+	peers  []string
+	owner  Owner
+	epoch  uint64
+	layout int    // the shard count of the layout the shard belongs to
+	fill   uint64 // the resize whose target this replica fills, or 0
+}
+
+// plan lists the shards the topology places on this store: those of the
+// routed layout and, during a resize, those of the other layout (new target
+// shards while copying, removed source shards until the resize ends).
+func (a *Agent) plan(t *topology.Topology) map[topology.ShardRef]shardPlan {
+	want := map[topology.ShardRef]shardPlan{}
+	me := a.cfg.Store
+	for _, name := range t.KeyspaceNames() {
+		ks := t.Keyspaces[name]
+		a.seen[name] = true
+		for i, reps := range ks.Placement {
+			if holds(reps, me) {
+				ref := topology.ShardRef{Keyspace: name, Shard: uint32(i)}
+				want[ref] = shardPlan{peers: peersOf(reps, me), owner: Owner{Shards: ks.Shards, Index: uint32(i)},
+					epoch: ks.ShardEpoch(uint32(i)), layout: ks.Shards}
+			}
+		}
+		r := ks.Resize
+		if r == nil {
+			continue
+		}
+		for i, reps := range r.Placement {
+			ref := topology.ShardRef{Keyspace: name, Shard: uint32(i)}
+			if _, ok := want[ref]; ok || !holds(reps, me) || i < ks.Shards {
+				continue
+			}
+			p := shardPlan{peers: peersOf(reps, me), epoch: ks.ShardEpoch(uint32(i))}
+			if r.Phase == topology.PhaseCopy {
+				p.owner, p.layout = Owner{Shards: r.To, Index: uint32(i)}, r.To // a new target shard
+			} else {
+				p.owner, p.layout = ownNothing, r.From // a removed source shard
+			}
+			want[ref] = p
+		}
+		newPlacement := r.NewPlacement(ks)
+		for _, tgt := range r.Targets() {
+			ref := topology.ShardRef{Keyspace: name, Shard: tgt}
+			if p, ok := want[ref]; ok && holds(newPlacement[tgt], me) {
+				p.fill = r.ID
+				want[ref] = p
+			}
+		}
+	}
+	return want
+}
+
+// setOwner gives a shard its owner for topology version, if it changed.
+func (a *Agent) setOwner(ref topology.ShardRef, sh *Shard, o Owner, version uint64) {
+	if cur, v := sh.Owner(); cur == o && v != 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(a.ctx, 10*time.Second)
+	defer cancel()
+	if _, err := sh.SetOwner(ctx, o, version); err != nil {
+		a.log.Error("set shard owner", "shard", ref.String(), "error", err)
+	}
+}
+
+// reconcileFills runs a fill for every resize target replica placed here
+// and stops the others (deleting their consumers once the resize is over).
+func (a *Agent) reconcileFills(t *topology.Topology, want map[topology.ShardRef]shardPlan) {
+	for ref, f := range a.fills {
+		if p, ok := want[ref]; ok && p.fill == f.rid {
+			continue
+		}
+		delete(a.fills, ref)
+		ks, ok := t.Keyspaces[ref.Keyspace]
+		over := !ok || ks.Resize == nil || ks.Resize.ID != f.rid
+		cancelled := over && ok && f.report().Phase != topology.FillDrained
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			f.stop(over)
+			if cancelled {
+				// Keys copied for a resize that did not happen are not
+				// this shard's: clean them up.
+				_ = f.sh.putMeta(metaLayout, 0)
+				a.kickReconcile()
+			}
+		}()
+	}
+	for ref, p := range want {
+		if p.fill == 0 {
+			continue
+		}
+		if _, ok := a.fills[ref]; ok {
+			continue
+		}
+		w, ok := a.workers[ref]
+		if !ok {
+			continue
+		}
+		f := newFiller(a, ref, w.sh, p.fill)
+		a.fills[ref] = f
+		f.start(a.ctx)
+	}
+	list := make([]*filler, 0, len(a.fills))
+	for _, f := range a.fills {
+		list = append(list, f)
+	}
+	a.fillList.Store(&list)
+}
+
+// kickReconcile makes the reconcile loop run again on the current
+// topology.
+func (a *Agent) kickReconcile() {
+	if t := a.currentTopology(); t != nil {
+		select {
+		case a.topoCh <- t:
+		default:
+		}
+	}
+}
+
+// reconcileCleanups removes, in the background, the keys that an earlier
+// layout left on the shards of keyspaces not being resized.
+func (a *Agent) reconcileCleanups(t *topology.Topology, want map[topology.ShardRef]shardPlan) {
+	for ref, p := range want {
+		ks := t.Keyspaces[ref.Keyspace]
+		if ks.Resize != nil || a.cleaning[ref] != nil || p.layout != ks.Shards {
+			continue
+		}
+		w, ok := a.workers[ref]
+		if !ok {
+			continue
+		}
+		done, err := w.sh.getMeta(metaLayout)
+		if err != nil || done == uint64(ks.Shards) {
+			continue
+		}
+		ctx, cancel := context.WithCancel(a.ctx)
+		a.cleaning[ref] = cancel
+		a.wg.Add(1)
+		go a.cleanup(ctx, ref, w.sh, ks.Shards)
+	}
+}
+
+func (a *Agent) cleanup(ctx context.Context, ref topology.ShardRef, sh *Shard, shards int) {
+	defer a.wg.Done()
+	defer func() {
+		a.mu.Lock()
+		delete(a.cleaning, ref)
+		a.mu.Unlock()
+	}()
+	start := time.Now()
+	removed, err := sh.RemoveUnowned(ctx, 1000)
+	if err != nil {
+		if ctx.Err() == nil {
+			a.log.Warn("cleanup of moved keys failed; will retry", "shard", ref.String(), "error", err)
+		}
+		return
+	}
+	if o, _ := sh.Owner(); o.Shards != shards {
+		return // the layout changed meanwhile: the next reconcile cleans again
+	}
+	if err := sh.putMeta(metaLayout, uint64(shards)); err != nil {
+		a.log.Warn("cleanup not recorded", "shard", ref.String(), "error", err)
+		return
+	}
+	if removed > 0 {
+		a.log.Info("removed keys that moved to other shards", "shard", ref.String(), "keys", removed,
+			"took", time.Since(start).String())
+	}
+}
+
+// leave handles a shard no longer placed here whose keyspace still exists:
+// it answers MOVED for every key from now on, publishes what its change
+// log still holds, and is dropped once that is done. It reports whether the
+// shard is leaving.
+func (a *Agent) leave(t *topology.Topology, ref topology.ShardRef, sh *Shard) bool {
+	ks, ok := t.Keyspaces[ref.Keyspace]
+	if !ok || !a.seen[ref.Keyspace] || sh.Epoch() != ks.ShardEpoch(ref.Shard) && int(ref.Shard) < ks.Shards {
+		return false
+	}
+	if cancel := a.cleaning[ref]; cancel != nil {
+		cancel()
+	}
+	a.setOwner(ref, sh, ownNothing, t.Version)
+	w := newShardWorker(a, sh, ref, nil, nil, t)
+	w.leaving = true
+	a.leaving[ref] = w
+	w.start(a.ctx)
+	a.log.Info("shard leaving this store; publishing the rest of its change log", "shard", ref.String())
+	return true
+}
+
+// left drops a leaving shard whose change log is all published.
+func (a *Agent) left(ref topology.ShardRef, w *shardWorker) {
+	defer a.wg.Done()
+	a.mu.Lock()
+	if a.leaving[ref] != w || a.stopped {
+		a.mu.Unlock()
+		return
+	}
+	delete(a.leaving, ref)
+	w.stop()
+	err := a.cfg.Engine.DropShard(ref.Keyspace, ref.Shard)
+	a.mu.Unlock()
+	if err != nil && !errors.Is(err, ErrNoShard) {
+		a.log.Error("drop shard that left", "shard", ref.String(), "error", err)
+		return
+	}
+	a.log.Info("dropped shard that left this store", "shard", ref.String())
+}
+
+// noteDepartures records the peers of a shard that are not in its new
+// placement: their last changes are still applied here (farewell).
+func (a *Agent) noteDepartures(ref topology.ShardRef, w *shardWorker, peers []string) {
+	for _, p := range w.peers {
+		if !slices.Contains(peers, p) {
+			if a.departed[ref] == nil {
+				a.departed[ref] = map[string]bool{}
+			}
+			a.departed[ref][p] = true
+		}
+	}
+	for p := range a.departed[ref] {
+		if slices.Contains(peers, p) {
+			delete(a.departed[ref], p) // back in the placement
+		}
+	}
+}
+
+func (a *Agent) departedOf(ref topology.ShardRef) []string {
+	var out []string
+	for p := range a.departed[ref] {
+		out = append(out, p)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// withDeparted returns peers plus the departed peers of ref, sorted.
+func (a *Agent) withDeparted(ref topology.ShardRef, peers []string) []string {
+	out := append(slices.Clone(peers), a.departedOf(ref)...)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// farewellDone forgets a departed peer whose last changes were applied.
+func (a *Agent) farewellDone(ref topology.ShardRef, peer string) {
+	a.mu.Lock()
+	delete(a.departed[ref], peer)
+	if len(a.departed[ref]) == 0 {
+		delete(a.departed, ref)
+	}
+	a.mu.Unlock()
+	a.kickReconcile()
+}
+
+// farewell applies the last changes of a peer that left the shard's
+// placement: once the peer no longer holds the shard (it published all of
+// its change log and dropped it) it waits until this replica applied the
+// peer's log up to the last entry in the stream. A peer that is down is
+// given up on at once.
+func (w *shardWorker) farewell(ctx context.Context, peer string) {
+	defer w.wg.Done()
+	stream, err := bus.ChangeStream(w.a.cfg.DC)
+	if err != nil {
+		return
+	}
+	subj, err := bus.ChangeSubject(w.a.cfg.DC, w.ref.Keyspace, w.ref.Shard, peer)
+	if err != nil {
+		return
+	}
+	for ctx.Err() == nil {
+		t := w.a.currentTopology()
+		st, ok := t.Stores[peer]
+		if !ok || !st.Healthy || st.Addr == "" {
+			w.log.Warn("departed peer is down; not waiting for its last changes", "peer", peer)
+			break
+		}
+		if gone, err := w.peerDropped(ctx, st.Addr); err == nil && gone {
+			var last uint64
+			if m, err := w.a.cfg.Bus.LastOnSubject(ctx, stream, subj); err == nil {
+				last, _ = strconv.ParseUint(m.Header[hdrIndex], 10, 64)
+			} else if !errors.Is(err, bus.ErrNoMessage) {
+				sleepCtx(ctx, 100*time.Millisecond)
+				continue
+			}
+			if cur, err := w.sh.Cursor(w.source(peer)); err == nil && cur >= last {
+				w.log.Info("applied the last changes of a departed peer", "peer", peer, "index", last)
+				break
+			}
+		}
+		sleepCtx(ctx, 100*time.Millisecond)
+	}
+	if ctx.Err() == nil {
+		w.a.wg.Add(1)
+		go func() {
+			defer w.a.wg.Done()
+			w.a.farewellDone(w.ref, peer)
+		}()
+	}
+}
+
+// peerDropped reports whether the store at addr no longer holds the shard.
+func (w *shardWorker) peerDropped(ctx context.Context, addr string) (bool, error) {
+	rc := redis.NewClient(&redis.Options{Addr: addr, Protocol: 2, DisableIdentity: true, PoolSize: 1, MaxRetries: 1})
+	defer func() { _ = rc.Close() }()
+	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	err := rc.Do(cctx, "VUSE", w.ref.Keyspace, w.ref.Shard).Err()
+	if err == nil {
+		return false, nil
+	}
+	var re redis.Error
+	if errors.As(err, &re) && len(re.Error()) >= 7 && re.Error()[:7] == "NOSHARD" {
+		return true, nil
+	}
+	return false, err
+}
+
+// shardSize estimates a shard's keys and bytes from RocksDB's properties.
+func shardSize(sh *Shard) topology.ShardSize {
+	keys, _ := strconv.ParseUint(sh.Property("rocksdb.estimate-num-keys"), 10, 64)
+	bytes, _ := strconv.ParseUint(sh.Property("rocksdb.estimate-live-data-size"), 10, 64)
+	return topology.ShardSize{Keys: keys, Bytes: bytes}
+}
