@@ -1,0 +1,427 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/vasto-kv/vasto/client"
+	"github.com/vasto-kv/vasto/internal/devcluster"
+	"github.com/vasto-kv/vasto/topology"
+)
+
+// load runs writers and readers against a keyspace until stopped and keeps
+// the latest acknowledged value of every key. Each writer owns its keys and
+// writes increasing values, so the latest acknowledged value is the one
+// that must read back in the end.
+type load struct {
+	t    *testing.T
+	cl   *client.Client
+	ks   string
+	stop chan struct{}
+	wg   sync.WaitGroup
+
+	mu    sync.Mutex
+	acked map[string]int
+	fails []error
+
+	writes, reads atomic.Int64
+}
+
+func startLoad(t *testing.T, cl *client.Client, ks string, writers, readers, keysPerWriter int) *load {
+	l := &load{t: t, cl: cl, ks: ks, stop: make(chan struct{}), acked: map[string]int{}}
+	for w := 0; w < writers; w++ {
+		l.wg.Add(1)
+		go l.writer(w, keysPerWriter)
+	}
+	for r := 0; r < readers; r++ {
+		l.wg.Add(1)
+		go l.reader(writers, keysPerWriter)
+	}
+	t.Cleanup(l.halt)
+	return l
+}
+
+func (l *load) fail(err error) {
+	l.mu.Lock()
+	l.fails = append(l.fails, err)
+	l.mu.Unlock()
+}
+
+func (l *load) writer(w, keys int) {
+	defer l.wg.Done()
+	for n := 1; ; n++ {
+		select {
+		case <-l.stop:
+			return
+		default:
+		}
+		k := fmt.Sprintf("w%d-k%04d", w, n%keys)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, err := l.cl.Put(ctx, l.ks, []byte(k), []byte(strconv.Itoa(n)))
+		cancel()
+		if err != nil {
+			l.fail(fmt.Errorf("put %s: %w", k, err))
+			continue
+		}
+		l.writes.Add(1)
+		l.mu.Lock()
+		l.acked[k] = n
+		l.mu.Unlock()
+	}
+}
+
+func (l *load) reader(writers, keys int) {
+	defer l.wg.Done()
+	r := rand.New(rand.NewPCG(1, 2))
+	for {
+		select {
+		case <-l.stop:
+			return
+		default:
+		}
+		k := fmt.Sprintf("w%d-k%04d", r.IntN(writers), r.IntN(keys))
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, err := l.cl.Get(ctx, l.ks, []byte(k))
+		cancel()
+		if err != nil && !errors.Is(err, client.ErrNotFound) {
+			l.fail(fmt.Errorf("get %s: %w", k, err))
+			continue
+		}
+		l.reads.Add(1)
+	}
+}
+
+// halt stops the load and waits for it (idempotent).
+func (l *load) halt() {
+	select {
+	case <-l.stop:
+	default:
+		close(l.stop)
+	}
+	l.wg.Wait()
+}
+
+// check stops the load and requires that no operation failed and that
+// every acknowledged key reads back with its latest acknowledged value.
+func (l *load) check(t *testing.T) {
+	t.Helper()
+	l.halt()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	require.Empty(t, l.fails, "failed client operations")
+	require.NotZero(t, l.writes.Load())
+	// Replicas apply each other's writes within milliseconds; a read may
+	// reach one that has not yet, so wait for all to show (bounded).
+	var bad string
+	ok := assert.Eventually(t, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		for k, n := range l.acked {
+			it, err := l.cl.Get(ctx, l.ks, []byte(k))
+			if err != nil {
+				bad = fmt.Sprintf("%s: %v", k, err)
+				return false
+			}
+			if string(it.Value) != strconv.Itoa(n) {
+				bad = fmt.Sprintf("%s: read %s, acknowledged %d", k, it.Value, n)
+				return false
+			}
+		}
+		return true
+	}, 20*time.Second, 50*time.Millisecond)
+	require.True(t, ok, "acknowledged write lost: %s", bad)
+}
+
+// waitWrites waits until the load acknowledged n more writes.
+func (l *load) waitWrites(t *testing.T, n int64) {
+	t.Helper()
+	from := l.writes.Load()
+	require.Eventually(t, func() bool { return l.writes.Load() >= from+n }, 30*time.Second, 5*time.Millisecond)
+}
+
+func resize(t *testing.T, cl *client.Client, ks string, shards int) topology.OpReply {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	started, err := cl.ResizeKeyspace(ctx, ks, shards, false)
+	require.NoError(t, err)
+	require.NotNil(t, started.Operation)
+	final, err := cl.WaitOperation(ctx, started.Operation.ID, 20*time.Millisecond, nil)
+	require.NoError(t, err)
+	require.Equal(t, topology.OpDone, final.Operation.State)
+	waitVersion(t, cl, final.Version)
+	return final
+}
+
+// onlyOwnedKeys waits until every shard of ks on every store holds only
+// the keys it owns (the cleanup after a resize ran).
+func onlyOwnedKeys(t *testing.T, c *devcluster.Cluster, cl *client.Client, ks string) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		top := cl.Topology()
+		k, ok := top.Keyspaces[ks]
+		if !ok || k.Resize != nil {
+			return false
+		}
+		for i := range c.Stores() {
+			e := c.Engine(i)
+			if e == nil {
+				continue
+			}
+			for _, id := range e.Shards() {
+				if id.Keyspace != ks {
+					continue
+				}
+				if int(id.Shard) >= k.Shards {
+					return false // a removed shard not dropped yet
+				}
+				sh, err := e.Shard(ks, id.Shard)
+				if err != nil {
+					return false
+				}
+				res, err := sh.Scan(scanAll())
+				if err != nil {
+					return false
+				}
+				for _, it := range res.Items {
+					if topology.ShardOf(it.Key, k.Shards) != id.Shard {
+						return false
+					}
+				}
+			}
+		}
+		return true
+	}, 30*time.Second, 50*time.Millisecond)
+}
+
+// TestResizeGrowAndShrinkUnderLoad grows a keyspace from 1 to 3 shards and
+// shrinks it to 2 while writers and readers keep going: no client
+// operation fails and every acknowledged write reads back.
+func TestResizeGrowAndShrinkUnderLoad(t *testing.T) {
+	c := startCluster(t, 3, nil)
+	cl := newClient(t, c)
+	createKeyspace(t, c, cl, "rs", 1, 2)
+	l := startLoad(t, cl, "rs", 4, 2, 300)
+	l.waitWrites(t, 1000)
+
+	final := resize(t, cl, "rs", 3)
+	require.Equal(t, "3", strconv.Itoa(cl.Topology().Keyspaces["rs"].Shards))
+	require.NotNil(t, final.Operation)
+	l.waitWrites(t, 500)
+
+	resize(t, cl, "rs", 2)
+	l.waitWrites(t, 500)
+	l.check(t)
+	onlyOwnedKeys(t, c, cl, "rs")
+}
+
+// TestResizeSecondRefused: a resize of a keyspace being resized is refused.
+func TestResizeSecondRefused(t *testing.T) {
+	c := startCluster(t, 2, nil)
+	cl := newClient(t, c)
+	createKeyspace(t, c, cl, "busy", 1, 1)
+	ctx := ctxT(t)
+	// Stop every store so the first resize cannot finish.
+	require.NoError(t, c.StopStore(ctx, 0))
+	require.NoError(t, c.StopStore(ctx, 1))
+	started, err := cl.ResizeKeyspace(ctx, "busy", 2, false)
+	require.NoError(t, err)
+	waitVersion(t, cl, started.Version)
+	_, err = cl.ResizeKeyspace(ctx, "busy", 4, false)
+	require.ErrorIs(t, err, client.ErrBusy)
+
+	plan, err := cl.ResizeKeyspace(ctx, "nope", 2, true)
+	require.Error(t, err, "unknown keyspace: %v", plan)
+
+	_, err = cl.CancelResize(ctx, "busy")
+	require.NoError(t, err)
+	op, err := cl.Operation(ctx, started.Operation.ID)
+	require.NoError(t, err)
+	require.Equal(t, topology.OpCancelled, op.Operation.State)
+	require.Equal(t, 1, cl.Topology().Keyspaces["busy"].Shards)
+}
+
+// TestResizeSurvivesMasterRestart kills the master while a resize copies;
+// a new master picks the resize up from the topology and finishes it.
+func TestResizeSurvivesMasterRestart(t *testing.T) {
+	c := startCluster(t, 3, nil)
+	cl := newClient(t, c)
+	createKeyspace(t, c, cl, "mr", 1, 1)
+	l := startLoad(t, cl, "mr", 2, 1, 200)
+	l.waitWrites(t, 500)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	started, err := cl.ResizeKeyspace(ctx, "mr", 4, false)
+	require.NoError(t, err)
+	require.NoError(t, c.StopMaster(ctx))
+	l.waitWrites(t, 200) // the data path does not need the master
+	require.NoError(t, c.StartMaster(ctx))
+	final, err := cl.WaitOperation(ctx, started.Operation.ID, 20*time.Millisecond, nil)
+	require.NoError(t, err)
+	require.Equal(t, topology.OpDone, final.Operation.State)
+	waitVersion(t, cl, final.Version)
+	require.Equal(t, 4, cl.Topology().Keyspaces["mr"].Shards)
+	l.waitWrites(t, 200)
+	l.check(t)
+}
+
+// storeIndex returns the index in c of the store with id.
+func storeIndex(t *testing.T, c *devcluster.Cluster, id string) int {
+	t.Helper()
+	for i, s := range c.Stores() {
+		if s.ID == id {
+			return i
+		}
+	}
+	t.Fatalf("no store %s", id)
+	return -1
+}
+
+// replicaAndSpare returns the preferred replica of shard 0 of ks and a
+// healthy store that holds none of the shards that store holds.
+func replicaAndSpare(t *testing.T, cl *client.Client, ks string) (held, spare string) {
+	t.Helper()
+	top := cl.Topology()
+	k := top.Keyspaces[ks]
+	held = k.Placement[0][0]
+	busy := map[string]bool{}
+	for _, reps := range k.Placement {
+		if slices.Contains(reps, held) {
+			for _, r := range reps {
+				busy[r] = true
+			}
+		}
+	}
+	for _, id := range top.StoreIDs() {
+		if !busy[id] && top.Stores[id].Healthy {
+			return held, id
+		}
+	}
+	t.Fatalf("no spare store for the shards of %s", held)
+	return "", ""
+}
+
+func waitOp(t *testing.T, cl *client.Client, reply topology.OpReply) {
+	t.Helper()
+	require.NotNil(t, reply.Operation)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	final, err := cl.WaitOperation(ctx, reply.Operation.ID, 20*time.Millisecond, nil)
+	require.NoError(t, err)
+	require.Equal(t, topology.OpDone, final.Operation.State)
+	waitVersion(t, cl, final.Version)
+}
+
+// waitVersion waits until the client follows topology version v or later.
+func waitVersion(t *testing.T, cl *client.Client, v uint64) {
+	t.Helper()
+	require.Eventually(t, func() bool { return cl.Topology().Version >= v }, 10*time.Second, 5*time.Millisecond)
+}
+
+// placedOn reports whether store holds any replica of ks.
+func placedOn(cl *client.Client, ks, store string) bool {
+	for _, reps := range cl.Topology().Keyspaces[ks].Placement {
+		for _, r := range reps {
+			if r == store {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// TestReplaceLiveStoreUnderLoad moves every replica of a live store to a
+// spare one while clients write and read: nothing fails or is lost, and the
+// old store drops its copy.
+func TestReplaceLiveStoreUnderLoad(t *testing.T) {
+	c := startCluster(t, 4, nil)
+	cl := newClient(t, c)
+	createKeyspace(t, c, cl, "rp", 2, 1)
+	old, spare := replicaAndSpare(t, cl, "rp")
+	l := startLoad(t, cl, "rp", 3, 1, 200)
+	l.waitWrites(t, 1000)
+	ctx := ctxT(t)
+	reply, err := cl.ReplaceStore(ctx, old, spare, false)
+	require.NoError(t, err)
+	waitOp(t, cl, reply)
+	require.False(t, placedOn(cl, "rp", old))
+	require.True(t, placedOn(cl, "rp", spare))
+	l.waitWrites(t, 500)
+	l.check(t)
+	e := c.Engine(storeIndex(t, c, old))
+	require.Eventually(t, func() bool {
+		for _, id := range e.Shards() {
+			if id.Keyspace == "rp" {
+				return false
+			}
+		}
+		return true
+	}, 20*time.Second, 20*time.Millisecond, "the old store drops the shards it no longer holds")
+}
+
+// TestReplaceDeadStore replaces a store that is down: its replicas are
+// refilled from the live ones and every acknowledged write survives.
+func TestReplaceDeadStore(t *testing.T) {
+	c := startCluster(t, 4, nil)
+	cl := newClient(t, c)
+	createKeyspace(t, c, cl, "rd", 2, 2)
+	old, spare := replicaAndSpare(t, cl, "rd")
+	l := startLoad(t, cl, "rd", 3, 1, 200)
+	l.waitWrites(t, 1000)
+	ctx := ctxT(t)
+	require.NoError(t, c.StopStore(ctx, storeIndex(t, c, old)))
+	require.Eventually(t, func() bool { return !cl.Topology().Stores[old].Healthy }, 10*time.Second, 10*time.Millisecond)
+	reply, err := cl.ReplaceStore(ctx, old, spare, false)
+	require.NoError(t, err)
+	waitOp(t, cl, reply)
+	require.False(t, placedOn(cl, "rd", old))
+	l.waitWrites(t, 500)
+	l.check(t)
+	waitServing(t, cl, "rd")
+}
+
+// TestDrainAndRebalance drains a store while clients write, then
+// rebalances the keyspace back onto it.
+func TestDrainAndRebalance(t *testing.T) {
+	c := startCluster(t, 3, nil)
+	cl := newClient(t, c)
+	createKeyspace(t, c, cl, "db", 3, 2)
+	l := startLoad(t, cl, "db", 2, 1, 200)
+	l.waitWrites(t, 500)
+	ctx := ctxT(t)
+
+	plan, err := cl.Rebalance(ctx, "db", true)
+	require.NoError(t, err)
+	require.Empty(t, plan.Moves, "balanced already")
+
+	victim := cl.Topology().Keyspaces["db"].Placement[0][0]
+	reply, err := cl.DrainStore(ctx, victim, false)
+	require.NoError(t, err)
+	waitOp(t, cl, reply)
+	require.False(t, placedOn(cl, "db", victim))
+	l.waitWrites(t, 300)
+
+	plan, err = cl.Rebalance(ctx, "db", true)
+	require.NoError(t, err)
+	require.Len(t, plan.Moves, 2, "6 replicas on 3 stores: 2 move back to the drained store")
+	for _, m := range plan.Moves {
+		require.Equal(t, victim, m.To)
+	}
+	reply, err = cl.Rebalance(ctx, "db", false)
+	require.NoError(t, err)
+	waitOp(t, cl, reply)
+	require.Equal(t, map[string]int{"store1": 2, "store2": 2, "store3": 2}, cl.Topology().Load())
+	l.waitWrites(t, 300)
+	l.check(t)
+}
