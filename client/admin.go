@@ -19,6 +19,16 @@ type KeyspaceInfo struct {
 	Placement []ShardInfo
 	// Version is the topology version the master answered from.
 	Version uint64
+	// Resize is the change of the number of shards in progress, if any
+	// (Shards and Placement are the layout clients route by: the old one
+	// until the resize switches, then the new one).
+	Resize *topology.Resize
+	// Ops are the keyspace's online operations, running or recently
+	// finished, oldest first; Progress is the running one's; Moves are the
+	// replica moves in progress. DescribeKeyspace fills them in.
+	Ops      []*topology.Operation
+	Progress *topology.Progress
+	Moves    []*topology.Move
 }
 
 // ShardInfo describes one shard of a keyspace.
@@ -129,7 +139,7 @@ func (c *Client) ListKeyspaces(ctx context.Context) ([]KeyspaceInfo, error) {
 }
 
 // DescribeKeyspace asks the master for a keyspace with the address, health
-// and serving state of every replica.
+// and serving state of every replica, and its online operations.
 func (c *Client) DescribeKeyspace(ctx context.Context, name string) (KeyspaceInfo, error) {
 	if err := checkKeyspace(name); err != nil {
 		return KeyspaceInfo{}, err
@@ -141,7 +151,9 @@ func (c *Client) DescribeKeyspace(ctx context.Context, name string) (KeyspaceInf
 	if r.Keyspace == nil {
 		return KeyspaceInfo{}, fmt.Errorf("client: %s: reply without keyspace", topology.OpDescribeKeyspace)
 	}
-	return keyspaceInfo(r.Keyspace, r.Stores, r.Version), nil
+	info := keyspaceInfo(r.Keyspace, r.Stores, r.Version)
+	info.Ops, info.Progress, info.Moves = r.Ops, r.Progress, r.Moves
+	return info, nil
 }
 
 // ListStores asks the master for every store of the DC, ordered by id.
@@ -161,7 +173,7 @@ func (c *Client) ListStores(ctx context.Context) ([]StoreInfo, error) {
 // keyspaceInfo converts a keyspace, with the stores that hold it when known.
 func keyspaceInfo(ks *topology.Keyspace, stores map[string]topology.Store, version uint64) KeyspaceInfo {
 	info := KeyspaceInfo{Name: ks.Name, Shards: ks.Shards, Replicas: ks.Replicas, Version: version,
-		Placement: make([]ShardInfo, len(ks.Placement))}
+		Resize: ks.Resize, Placement: make([]ShardInfo, len(ks.Placement))}
 	for i, reps := range ks.Placement {
 		si := ShardInfo{Shard: uint32(i), Replicas: make([]ReplicaInfo, len(reps))}
 		for j, id := range reps {

@@ -35,7 +35,9 @@
 //
 // A command is sent again, on the newest topology, after a connection
 // error, a pool closed by a topology change, no healthy replica, or the
-// store codes NOSHARD, CLOSED, CATCHUP and IOERR; at most 1+Config.MaxRetries
+// store codes NOSHARD, CLOSED, CATCHUP, IOERR, BEHIND and MOVED (the key
+// moved to another shard: a resize switched the keyspace's layout and the
+// client's topology has not caught up yet); at most 1+Config.MaxRetries
 // attempts, never past the context. A retry goes at once to a replica the
 // operation has not tried yet; once every replica was tried it waits a
 // back-off (25 ms doubling up to 1 s) cut short by a new topology, and
@@ -51,12 +53,25 @@
 // Errors wrap the sentinels of errors.go (test them with errors.Is):
 // ErrNotFound, ErrUnknownKeyspace, ErrBadName, ErrKeyspaceExists,
 // ErrNotEnoughStores, ErrNoReplica, ErrUnavailable, ErrTooLarge,
-// ErrBadTime, ErrInvalid, ErrClosed and ErrNoMaster. Store replies are
+// ErrBadTime, ErrInvalid, ErrClosed, ErrNoMaster, ErrMoved, ErrBusy and
+// ErrCancelled. Store replies are
 // *StoreError (with the code, matched to a sentinel where one exists),
 // master replies *AdminError, and failed batch items *BatchError. Names, key
 // and value sizes, event times and TTLs are checked locally before anything
 // is sent; an operation on a keyspace that is not in the local topology
 // fails with ErrUnknownKeyspace without being sent.
+//
+// # Online operations
+//
+// ResizeKeyspace, CancelResize, ReplaceStore, DrainStore and Rebalance ask
+// the master to start an operation (or, with dryRun, to answer its plan);
+// the keyspace keeps serving while it runs. Each is a topology.Operation
+// whose ID is the topology version that started it: Operation looks it up
+// with its progress, WaitOperation polls it until it is done or cancelled
+// (ErrCancelled). The master answers ErrBusy while another operation runs
+// on the keyspace, ErrNotFound for an unknown store or operation.
+// DescribeKeyspace lists a keyspace's operations, the running resize and
+// the replica moves in progress.
 //
 // # Lifecycle
 //

@@ -15,7 +15,8 @@ import (
 // Sentinel errors, tested with errors.Is. Returned errors wrap them with
 // detail (the keyspace, key index, store, or the server's message).
 var (
-	// ErrNotFound is returned by Get for a key that has no live value.
+	// ErrNotFound is returned by Get for a key that has no live value, and
+	// for the master's NOTFOUND code (no such store or operation).
 	ErrNotFound = errors.New("client: not found")
 	// ErrUnknownKeyspace is returned for a keyspace that is not in the
 	// topology (checked locally before anything is sent) and for the
@@ -34,8 +35,8 @@ var (
 	// of a shard (after the retries).
 	ErrNoReplica = errors.New("client: no healthy replica")
 	// ErrUnavailable is returned when every attempt failed with a retryable
-	// error (connection error, NOSHARD, CLOSED, CATCHUP, IOERR); the last
-	// failure is wrapped too.
+	// error (connection error, NOSHARD, CLOSED, CATCHUP, IOERR, BEHIND,
+	// MOVED); the last failure is wrapped too.
 	ErrUnavailable = errors.New("client: unavailable")
 	// ErrBehind is returned (wrapped in ErrUnavailable) when no replica
 	// applied the write of a read-your-writes token within the wait.
@@ -55,6 +56,18 @@ var (
 	// ErrNoMaster is returned by admin methods when no master answers on
 	// the DC's admin subject.
 	ErrNoMaster = errors.New("client: no master")
+	// ErrMoved is the MOVED code of a store (wrapped in ErrUnavailable once
+	// the retries are spent): after a resize switched the keyspace's
+	// layout, the store no longer owns the key on that shard. The client
+	// retries it on the shard a newer topology names.
+	ErrMoved = errors.New("client: key moved to another shard")
+	// ErrBusy is the master's BUSY code: another operation (a resize or
+	// replica moves) is running on the keyspace or store. Wait for it
+	// (WaitOperation) or cancel it, then try again.
+	ErrBusy = errors.New("client: operation running")
+	// ErrCancelled is returned by WaitOperation for an operation that ended
+	// cancelled.
+	ErrCancelled = errors.New("client: operation cancelled")
 )
 
 // Store error codes: the first word of a RESP error reply (docs/protocol.md).
@@ -73,6 +86,11 @@ const (
 	// CodeBehind is answered by a replica that has not applied the write a
 	// read-your-writes token names within the wait; another may have.
 	CodeBehind = "BEHIND"
+	// CodeMoved is answered for a key the shard no longer owns: a resize
+	// switched the keyspace to a new number of shards and the client routed
+	// by the old one. It is retried on a newer topology (after the other
+	// replicas, which answer the same once they switched).
+	CodeMoved = "MOVED"
 )
 
 // storeSentinel maps store codes to sentinels (codes without one are
@@ -83,6 +101,7 @@ var storeSentinel = map[string]error{
 	CodeBadTime:  ErrBadTime,
 	CodeBadName:  ErrBadName,
 	CodeBehind:   ErrBehind,
+	CodeMoved:    ErrMoved,
 }
 
 // retryableCodes are the store codes after which the request is sent again,
@@ -93,11 +112,12 @@ var retryableCodes = map[string]bool{
 	CodeCatchUp: true,
 	CodeIOErr:   true,
 	CodeBehind:  true,
+	CodeMoved:   true,
 }
 
 // StoreError is an error reply of a store. errors.Is matches it against the
 // sentinel of its code (ERR: ErrInvalid, TOOLARGE: ErrTooLarge, BADTIME:
-// ErrBadTime, BADNAME: ErrBadName).
+// ErrBadTime, BADNAME: ErrBadName, BEHIND: ErrBehind, MOVED: ErrMoved).
 type StoreError struct {
 	// Code is the first word of the reply, e.g. "NOSHARD".
 	Code string
@@ -145,18 +165,22 @@ var adminSentinel = map[string]error{
 	topology.CodeUnknown:        ErrUnknownKeyspace,
 	topology.CodeNotEnoughStore: ErrNotEnoughStores,
 	topology.CodeInvalid:        ErrInvalid,
+	topology.CodeBusy:           ErrBusy,
+	topology.CodeNotFound:       ErrNotFound,
 }
 
 // adminCodes lists every code the master may answer, for parsing.
 var adminCodes = []string{
 	topology.CodeBadName, topology.CodeExists, topology.CodeUnknown,
 	topology.CodeNotEnoughStore, topology.CodeInvalid, topology.CodeInternal,
+	topology.CodeBusy, topology.CodeNotFound,
 }
 
 // AdminError is an error reply of the master. errors.Is matches it against
 // the sentinel of its code (BADNAME: ErrBadName, EXISTS: ErrKeyspaceExists,
 // UNKNOWN: ErrUnknownKeyspace, NOSTORES: ErrNotEnoughStores, INVALID:
-// ErrInvalid); INTERNAL has no sentinel.
+// ErrInvalid, BUSY: ErrBusy, NOTFOUND: ErrNotFound); INTERNAL has no
+// sentinel.
 type AdminError struct {
 	// Op is the admin operation, e.g. topology.OpCreateKeyspace.
 	Op string

@@ -37,6 +37,7 @@ func TestClassifyStoreErrors(t *testing.T) {
 		{"CLOSED store shutting down", nil, true},
 		{"CATCHUP ks/3 is catching up", nil, true},
 		{"IOERR disk full", nil, true},
+		{"MOVED ks/0 holds shard 0 of 2", ErrMoved, true},
 		{"CORRUPT bad record", nil, false},
 		{"WHATEVER new code", nil, false},
 	}
@@ -50,7 +51,7 @@ func TestClassifyStoreErrors(t *testing.T) {
 		require.Equal(t, msg, se.Message)
 		require.Equal(t, "s1", se.Store)
 		require.Contains(t, err.Error(), "s1 (127.0.0.1:7000): "+tc.reply)
-		for _, s := range []error{ErrInvalid, ErrTooLarge, ErrBadTime, ErrBadName, ErrNotFound, ErrUnavailable} {
+		for _, s := range []error{ErrInvalid, ErrTooLarge, ErrBadTime, ErrBadName, ErrNotFound, ErrUnavailable, ErrMoved} {
 			require.Equal(t, errors.Is(tc.sentinel, s), errors.Is(err, s), "%s is %v", tc.reply, s)
 		}
 	}
@@ -90,6 +91,9 @@ func TestAdminErrorMapping(t *testing.T) {
 		{"INVALID: 0 shards", topology.CodeInvalid, ErrInvalid},
 		{"BADNAME: keyspace \"a.b\"", topology.CodeBadName, ErrBadName},
 		{"INTERNAL: could not publish", topology.CodeInternal, nil},
+		{"BUSY: keyspace \"users\": resize operation 17 is running", topology.CodeBusy, ErrBusy},
+		{"NOTFOUND: operation 99", topology.CodeNotFound, ErrNotFound},
+		{"BUSYGROUP: x", "", nil},
 		{"something else", "", nil},
 		// A code-looking word inside the message does not count; the first
 		// code that starts a segment does.
@@ -102,7 +106,7 @@ func TestAdminErrorMapping(t *testing.T) {
 		require.ErrorAs(t, err, &ae, tc.msg)
 		require.Equal(t, tc.code, ae.Code, tc.msg)
 		require.Equal(t, topology.OpCreateKeyspace, ae.Op)
-		for _, s := range []error{ErrKeyspaceExists, ErrUnknownKeyspace, ErrNotEnoughStores, ErrInvalid, ErrBadName} {
+		for _, s := range []error{ErrKeyspaceExists, ErrUnknownKeyspace, ErrNotEnoughStores, ErrInvalid, ErrBadName, ErrBusy, ErrNotFound} {
 			require.Equal(t, errors.Is(tc.sentinel, s), errors.Is(err, s), "%s is %v", tc.msg, s)
 		}
 	}

@@ -38,6 +38,7 @@ type fakeStore struct {
 	// failVUSE answers VUSE with this error (when set).
 	failVUSE string
 	log      []string // "CMD ks/shard [key]" of every command served
+	vuses    []string // every VUSE with its arguments, e.g. "VUSE ks 1 EPOCH 9"
 	pipes    int      // VUSE commands seen (one per pipeline)
 	conns    map[net.Conn]bool
 }
@@ -105,6 +106,13 @@ func (f *fakeStore) commands() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]string(nil), f.log...)
+}
+
+// vuseCommands returns every VUSE the store got, with its arguments.
+func (f *fakeStore) vuseCommands() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.vuses...)
 }
 
 func (f *fakeStore) pipelines() int {
@@ -203,6 +211,11 @@ func (f *fakeStore) dispatch(w *bufio.Writer, target *string, args [][]byte) {
 		}
 		t := string(args[1]) + "/" + shard
 		f.log = append(f.log, "VUSE "+t)
+		full := make([]string, len(args))
+		for i, a := range args {
+			full[i] = string(a)
+		}
+		f.vuses = append(f.vuses, strings.Join(full, " "))
 		switch {
 		case f.failVUSE != "":
 			ws(w, "-"+f.failVUSE+"\r\n")

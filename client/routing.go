@@ -309,12 +309,16 @@ func (c *Client) send(ctx context.Context, o *op, s *topology.Store, shard uint3
 		return
 	}
 	pipe := p.Pipeline()
-	// The epoch names the incarnation of the keyspace this client routes
-	// for; a store still holding an earlier one (deleted and created again)
-	// refuses it with NOSHARD instead of taking the writes.
+	// The epoch names the incarnation of the shard this client routes for
+	// (the keyspace's, or the resize's that added the shard); a store still
+	// holding an earlier one (a keyspace deleted and created again, a shard
+	// of an earlier layout) refuses it with NOSHARD instead of taking the
+	// writes.
 	useArgs := []any{"VUSE", o.ks, strconv.FormatUint(uint64(shard), 10)}
-	if ks, ok := c.top.Load().Keyspaces[o.ks]; ok && ks.Epoch != 0 {
-		useArgs = append(useArgs, "EPOCH", strconv.FormatUint(ks.Epoch, 10))
+	if ks, ok := c.top.Load().Keyspaces[o.ks]; ok {
+		if epoch := ks.ShardEpoch(shard); epoch != 0 {
+			useArgs = append(useArgs, "EPOCH", strconv.FormatUint(epoch, 10))
+		}
 	}
 	use := pipe.Do(ctx, useArgs...)
 	cmds := make([]redis.Cmder, len(res.items))

@@ -201,7 +201,7 @@ func TestSuspectsAreTriedLastNotNever(t *testing.T) {
 }
 
 func TestRetryableStoreCodesGoToAnotherReplica(t *testing.T) {
-	for _, code := range []string{"NOSHARD", "CLOSED", "CATCHUP", "IOERR"} {
+	for _, code := range []string{"NOSHARD", "CLOSED", "CATCHUP", "IOERR", "MOVED"} {
 		t.Run(code, func(t *testing.T) {
 			s1 := newFakeStore(t, "s1", "ks/0")
 			s2 := newFakeStore(t, "s2", "ks/0")
@@ -649,4 +649,75 @@ func TestWaitForServing(t *testing.T) {
 	c.setTopology(next)
 	require.NoError(t, <-done)
 	require.ErrorIs(t, c.WaitForServing(ctx, "a.b"), ErrBadName)
+}
+
+// keyOnShard returns a key that a keyspace of shards shards places on shard.
+func keyOnShard(t *testing.T, shards int, shard uint32) []byte {
+	t.Helper()
+	for i := 0; i < 10000; i++ {
+		k := []byte(fmt.Sprintf("key-%d", i))
+		if topology.ShardOf(k, shards) == shard {
+			return k
+		}
+	}
+	t.Fatalf("no key on shard %d of %d", shard, shards)
+	return nil
+}
+
+// A resize from 1 to 2 shards switched: the old shard's store answers
+// MOVED for a key it gave away; the client retries until its topology
+// switches too, then writes on the new shard with that shard's epoch.
+func TestMovedIsRetriedOnTheNewLayout(t *testing.T) {
+	s1 := newFakeStore(t, "s1", "ks/0")
+	s2 := newFakeStore(t, "s2", "ks/1")
+	top := fakeTopology("ks", [][]string{{"s1"}}, s1, s2)
+	top.Keyspaces["ks"].Epoch = 5
+	c := testClient(t, top)
+	c.cfg.MaxRetries = 50
+	s1.setFail(CodeMoved)
+	key := keyOnShard(t, 2, 1)
+
+	go func() {
+		time.Sleep(60 * time.Millisecond)
+		next := top.Clone()
+		next.Version++
+		ks := next.Keyspaces["ks"]
+		ks.Shards, ks.Placement, ks.ShardEpochs = 2, [][]string{{"s1"}, {"s2"}}, []uint64{5, 9}
+		c.setTopology(next)
+	}()
+	r, err := c.Put(context.Background(), "ks", key, []byte("v"))
+	require.NoError(t, err)
+	require.Equal(t, "s2", r.Store)
+	require.Equal(t, uint32(1), r.Shard)
+	require.Contains(t, s1.vuseCommands(), "VUSE ks 0 EPOCH 5", "the old shard, with the keyspace's epoch")
+	require.Equal(t, []string{"VUSE ks 1 EPOCH 9"}, s2.vuseCommands(), "the new shard, with its own epoch")
+}
+
+func TestMovedEndsInErrUnavailableWrappingErrMoved(t *testing.T) {
+	s1 := newFakeStore(t, "s1", "ks/0")
+	c := testClient(t, fakeTopology("ks", [][]string{{"s1"}}, s1))
+	c.cfg.MaxRetries = 2
+	s1.setFail(CodeMoved)
+	_, err := c.Put(context.Background(), "ks", []byte("k"), []byte("v"))
+	require.ErrorIs(t, err, ErrUnavailable)
+	require.ErrorIs(t, err, ErrMoved)
+	require.Equal(t, 3, s1.pipelines(), "1+MaxRetries attempts")
+}
+
+func TestVUSESendsEpochOnlyWhenSet(t *testing.T) {
+	s1 := newFakeStore(t, "s1", "ks/0")
+	top := fakeTopology("ks", [][]string{{"s1"}}, s1)
+	c := testClient(t, top)
+	ctx := context.Background()
+	_, err := c.Put(ctx, "ks", []byte("k"), []byte("v"))
+	require.NoError(t, err)
+	require.Equal(t, []string{"VUSE ks 0"}, s1.vuseCommands(), "no EPOCH for epoch 0")
+
+	next := top.Clone()
+	next.Version++
+	next.Keyspaces["ks"].Epoch = 7
+	c.setTopology(next)
+	_, err = c.Get(ctx, "ks", []byte("k"))
+	require.NoError(t, err)
+	require.Equal(t, []string{"VUSE ks 0", "VUSE ks 0 EPOCH 7"}, s1.vuseCommands())
 }
