@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -95,4 +97,133 @@ func TestConfigFile(t *testing.T) {
 	code, _, errs := vasto(t, "store", "--config", path, "--dir", t.TempDir())
 	require.Equal(t, 2, code)
 	require.Contains(t, errs, `unknown setting "nonsense"`)
+}
+
+// TestCLIOperations drives the online operations from the CLI: a resize's
+// plan, start, describe, status and cancel (or, should the stores finish it
+// first, its end), and a store drain waited for.
+func TestCLIOperations(t *testing.T) {
+	cfg := devcluster.DefaultConfig(t.TempDir())
+	cfg.Logger = hclog.NewNullLogger()
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	c, err := devcluster.Start(ctx, cfg)
+	require.NoError(t, err)
+	defer func() { require.NoError(t, c.Shutdown(context.Background())) }()
+	require.NoError(t, c.WaitReady(ctx))
+	t.Setenv("VASTO_NATS", c.NATSURL())
+	t.Setenv("VASTO_DC", c.DC())
+
+	code, _, errs := vasto(t, "keyspace", "create", "ops", "--shards", "1", "--replicas", "1")
+	require.Equal(t, 0, code, errs)
+	require.Eventually(t, func() bool {
+		code, _, _ := vasto(t, "put", "ops", "k1", "v1")
+		return code == 0
+	}, 20*time.Second, 100*time.Millisecond)
+
+	// The plan of a resize, then the resize itself.
+	code, out, errs := vasto(t, "keyspace", "resize", "ops", "2", "--dry-run")
+	require.Equal(t, 0, code, errs)
+	require.Contains(t, out, "plan: resize keyspace ops from 1 to 2 shards")
+	require.Contains(t, out, "created shards: 1")
+	require.Regexp(t, `STEP\s+FROM SHARD\s+FROM STORES\s+TO SHARD\s+TO STORES\s+EST. KEYS\s+EST. BYTES`, out)
+	require.Regexp(t, `\n1\s+0\s+store\d\s+1\s+store\d\s+\d+`, out)
+	require.Contains(t, out, "total")
+
+	code, out, errs = vasto(t, "keyspace", "resize", "ops", "2")
+	require.Equal(t, 0, code, errs)
+	m := regexp.MustCompile(`started operation (\d+): resize of keyspace ops \(1 -> 2 shards\)`).FindStringSubmatch(out)
+	require.NotNil(t, m, out)
+	id := m[1]
+	require.Contains(t, out, "vasto op wait "+id)
+
+	code, out, errs = vasto(t, "op", "status", id)
+	require.Equal(t, 0, code, errs)
+	require.Contains(t, out, "operation "+id+": resize of keyspace ops (1 -> 2 shards)")
+	require.Contains(t, out, "state:")
+
+	code, out, errs = vasto(t, "keyspace", "describe", "ops")
+	require.Equal(t, 0, code, errs)
+	require.Contains(t, out, "operations:")
+	require.Regexp(t, `ID\s+KIND\s+STATE\s+DETAIL\s+STARTED\s+FINISHED`, out)
+	require.Regexp(t, id+`\s+resize\s+(running|done)\s+1 -> 2 shards`, out)
+
+	// Cancel it. The stores may have switched it already, and then it can
+	// only finish.
+	code, out, errs = vasto(t, "keyspace", "resize", "ops", "--cancel")
+	if code == 0 {
+		require.Contains(t, out, "cancelled operation "+id+": resize of keyspace ops")
+		code, out, errs = vasto(t, "op", "wait", id)
+		require.Equal(t, 1, code, "waiting for a cancelled operation fails")
+		require.Contains(t, out, "operation "+id+" cancelled after")
+		require.Contains(t, errs, "operation cancelled")
+	} else {
+		t.Logf("cancel refused: %s", errs)
+		require.Regexp(t, `switched|not being resized`, errs)
+		code, out, errs = vasto(t, "op", "wait", id, "--poll", "100ms")
+		require.Equal(t, 0, code, errs)
+		require.Contains(t, out, "operation "+id+" done after")
+	}
+	code, out, _ = vasto(t, "keyspace", "describe", "ops")
+	require.Equal(t, 0, code)
+	require.NotContains(t, out, "resize in progress")
+
+	code, _, errs = vasto(t, "op", "status", "999999")
+	require.Equal(t, 1, code)
+	require.Contains(t, errs, "not found")
+	code, _, _ = vasto(t, "keyspace", "resize", "ops")
+	require.Equal(t, 2, code, "a resize needs the shard count")
+	code, _, _ = vasto(t, "op", "frob", "1")
+	require.Equal(t, 2, code)
+	code, _, errs = vasto(t, "store", "replace", "store1", "store1")
+	require.Equal(t, 1, code)
+	require.Contains(t, errs, "cannot replace itself")
+
+	// Drain the store holding shard 0: plan, then the drain, waited for.
+	code, out, errs = vasto(t, "keyspace", "describe", "ops")
+	require.Equal(t, 0, code, errs)
+	m = regexp.MustCompile(`\n0\s+1 \(preferred\)\s+(\S+)`).FindStringSubmatch(out)
+	require.NotNil(t, m, out)
+	holder := m[1]
+	code, out, errs = vasto(t, "store", "drain", holder, "--dry-run")
+	require.Equal(t, 0, code, errs)
+	require.Contains(t, out, "replica moves (dry run")
+	require.Regexp(t, `ops/0\s+`+holder+`\s+store\d`, out)
+
+	code, out, errs = vasto(t, "store", "drain", holder, "--wait", "--poll", "100ms")
+	require.Equal(t, 0, code, errs)
+	require.Regexp(t, `started operation \d+: drain of store `+holder, out)
+	require.Regexp(t, `operation \d+ done after`, out)
+	require.Regexp(t, `op \d+ moving: \d/1 replica moves, elapsed`, errs, "the progress line")
+	code, out, _ = vasto(t, "keyspace", "describe", "ops")
+	require.Equal(t, 0, code)
+	require.NotRegexp(t, `\n0\s+1 \(preferred\)\s+`+holder+`\s`, out, "the drained store no longer holds the shard")
+
+	code, _, errs = vasto(t, "keyspace", "rebalance", "ops", "--dry-run")
+	require.Equal(t, 0, code, errs)
+
+	// A resize from 1 to 2 shards, waited for; every key is still there.
+	code, _, errs = vasto(t, "keyspace", "create", "grow", "--shards", "1", "--replicas", "2")
+	require.Equal(t, 0, code, errs)
+	keys := 40
+	for i := 0; i < keys; i++ {
+		require.Eventually(t, func() bool {
+			code, _, _ := vasto(t, "put", "grow", fmt.Sprintf("k%d", i), fmt.Sprintf("v%d", i))
+			return code == 0
+		}, 20*time.Second, 50*time.Millisecond)
+	}
+	code, out, errs = vasto(t, "keyspace", "resize", "grow", "2", "--wait", "--poll", "100ms")
+	require.Equal(t, 0, code, errs)
+	require.Regexp(t, `started operation \d+: resize of keyspace grow \(1 -> 2 shards\)`, out)
+	require.Regexp(t, `operation \d+ done after \S+: resize of keyspace grow \(1 -> 2 shards\)`, out)
+	code, out, _ = vasto(t, "keyspace", "describe", "grow")
+	require.Equal(t, 0, code)
+	require.Contains(t, out, "keyspace grow: 2 shards x 2 replicas")
+	require.Regexp(t, `resize\s+done\s+1 -> 2 shards`, out)
+	require.NotContains(t, out, "resize in progress")
+	for i := 0; i < keys; i++ {
+		code, out, errs = vasto(t, "get", "grow", fmt.Sprintf("k%d", i))
+		require.Equal(t, 0, code, errs)
+		require.Equal(t, fmt.Sprintf("v%d\n", i), out)
+	}
 }

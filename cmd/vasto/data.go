@@ -16,9 +16,14 @@ import (
 // errNotFound makes `vasto get` exit with code 1.
 var errNotFound = errors.New("not found")
 
-// clientCmd parses the common flags plus the command's own, with positional
-// arguments allowed, and connects a client.
+// clientCmd parses the common flags plus the command's own, with npos
+// positional arguments, and connects a client.
 func clientCmd(ctx context.Context, e *env, name string, args []string, npos int, usage string, define func(fs *flag.FlagSet)) (*client.Client, []string, error) {
+	return clientCmdN(ctx, e, name, args, npos, npos, usage, define)
+}
+
+// clientCmdN is clientCmd with minPos..maxPos positional arguments.
+func clientCmdN(ctx context.Context, e *env, name string, args []string, minPos, maxPos int, usage string, define func(fs *flag.FlagSet)) (*client.Client, []string, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	c := addCommon(fs)
@@ -35,7 +40,7 @@ func clientCmd(ctx context.Context, e *env, name string, args []string, npos int
 		return nil, nil, err
 	}
 	pos = append(pos, fs.Args()...)
-	if len(pos) != npos {
+	if len(pos) < minPos || len(pos) > maxPos {
 		return nil, nil, fmt.Errorf("%w: %s", errUsage, usage)
 	}
 	cctx, cancel := context.WithTimeout(ctx, *timeout)
@@ -166,10 +171,10 @@ func runScan(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
-// runKeyspace: vasto keyspace create|delete|list|describe.
+// runKeyspace: vasto keyspace create|delete|list|describe|resize|rebalance.
 func runKeyspace(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: vasto keyspace create|delete|list|describe NAME", errUsage)
+		return fmt.Errorf("%w: vasto keyspace create|delete|list|describe|resize|rebalance NAME", errUsage)
 	}
 	switch args[0] {
 	case "create":
@@ -221,6 +226,10 @@ func runKeyspace(ctx context.Context, e *env, args []string) error {
 		}
 		defer cl.Close()
 		return describe(ctx, e, cl, pos[0])
+	case "resize":
+		return runResize(ctx, e, args[1:])
+	case "rebalance":
+		return runRebalance(ctx, e, args[1:])
 	}
 	return fmt.Errorf("%w: unknown keyspace command %q", errUsage, args[0])
 }
@@ -242,7 +251,10 @@ func describe(ctx context.Context, e *env, cl *client.Client, name string) error
 			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", sh.Shard, role, r.Store, r.Addr, health(r.Healthy, r.Serving))
 		}
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return describeOps(e, ks)
 }
 
 func health(healthy, serving bool) string {

@@ -15,10 +15,18 @@ import (
 // runStore runs a store in the foreground until SIGINT or SIGTERM. Without
 // --nats it runs alone and serves a default keyspace of one shard; with
 // --nats it joins its DC's cluster and serves the shards the master places
-// on it. `vasto store list` lists the stores of a DC instead.
+// on it. `vasto store list` lists the stores of a DC instead, and `vasto
+// store replace|drain` moves a store's shard replicas elsewhere.
 func runStore(ctx context.Context, e *env, args []string) error {
-	if len(args) > 0 && args[0] == "list" {
-		return runStoreList(ctx, e, args[1:])
+	if len(args) > 0 {
+		switch args[0] {
+		case "list":
+			return runStoreList(ctx, e, args[1:])
+		case "replace":
+			return runStoreReplace(ctx, e, args[1:])
+		case "drain":
+			return runStoreDrain(ctx, e, args[1:])
+		}
 	}
 	fs := flag.NewFlagSet("store", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
