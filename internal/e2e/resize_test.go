@@ -24,6 +24,11 @@ import (
 // the latest acknowledged value of every key. Each writer owns its keys and
 // writes increasing values, so the latest acknowledged value is the one
 // that must read back in the end.
+type applied struct {
+	version client.Version
+	value   string
+}
+
 type load struct {
 	t    *testing.T
 	cl   *client.Client
@@ -34,12 +39,20 @@ type load struct {
 	mu    sync.Mutex
 	acked map[string]int
 	fails []error
+	// prefix is put before every value; best keeps, per key, the applied
+	// write with the highest version (for checks across DCs).
+	prefix string
+	best   map[string]applied
 
 	writes, reads atomic.Int64
 }
 
 func startLoad(t *testing.T, cl *client.Client, ks string, writers, readers, keysPerWriter int) *load {
-	l := &load{t: t, cl: cl, ks: ks, stop: make(chan struct{}), acked: map[string]int{}}
+	return startLoadPrefixed(t, cl, ks, "", writers, readers, keysPerWriter)
+}
+
+func startLoadPrefixed(t *testing.T, cl *client.Client, ks, prefix string, writers, readers, keysPerWriter int) *load {
+	l := &load{t: t, cl: cl, ks: ks, stop: make(chan struct{}), acked: map[string]int{}, prefix: prefix, best: map[string]applied{}}
 	for w := 0; w < writers; w++ {
 		l.wg.Add(1)
 		go l.writer(w, keysPerWriter)
@@ -68,7 +81,8 @@ func (l *load) writer(w, keys int) {
 		}
 		k := fmt.Sprintf("w%d-k%04d", w, n%keys)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		_, err := l.cl.Put(ctx, l.ks, []byte(k), []byte(strconv.Itoa(n)))
+		v := l.prefix + strconv.Itoa(n)
+		r, err := l.cl.Put(ctx, l.ks, []byte(k), []byte(v))
 		cancel()
 		if err != nil {
 			l.fail(fmt.Errorf("put %s: %w", k, err))
@@ -77,6 +91,9 @@ func (l *load) writer(w, keys int) {
 		l.writes.Add(1)
 		l.mu.Lock()
 		l.acked[k] = n
+		if b, ok := l.best[k]; r.Applied && (!ok || b.version.Less(r.Version)) {
+			l.best[k] = applied{r.Version, v}
+		}
 		l.mu.Unlock()
 	}
 }
@@ -424,4 +441,54 @@ func TestDrainAndRebalance(t *testing.T) {
 	require.Equal(t, map[string]int{"store1": 2, "store2": 2, "store3": 2}, cl.Topology().Load())
 	l.waitWrites(t, 300)
 	l.check(t)
+}
+
+// TestResizeWhileAnotherDCWrites resizes a keyspace in dc1 (1 -> 3 -> 2
+// shards) while both DCs write the same keys: no operation fails, and both
+// DCs converge on the applied write with the highest version of every key.
+func TestResizeWhileAnotherDCWrites(t *testing.T) {
+	cs := startDCs(t, 3, "dc1", "dc2")
+	c1, c2 := newClient(t, cs[0]), newClient(t, cs[1])
+	createKeyspace(t, cs[0], c1, "xr", 1, 2)
+	createKeyspace(t, cs[1], c2, "xr", 2, 1)
+	l1 := startLoadPrefixed(t, c1, "xr", "dc1-", 2, 1, 150)
+	l2 := startLoadPrefixed(t, c2, "xr", "dc2-", 2, 1, 150)
+	l1.waitWrites(t, 500)
+	l2.waitWrites(t, 500)
+	resize(t, c1, "xr", 3)
+	l2.waitWrites(t, 300)
+	resize(t, c1, "xr", 2)
+	l1.waitWrites(t, 300)
+	l2.waitWrites(t, 300)
+	l1.halt()
+	l2.halt()
+	require.Empty(t, l1.fails, "dc1 client operations failed")
+	require.Empty(t, l2.fails, "dc2 client operations failed")
+
+	want := map[string]applied{}
+	for _, l := range []*load{l1, l2} {
+		for k, a := range l.best {
+			if b, ok := want[k]; !ok || b.version.Less(a.version) {
+				want[k] = a
+			}
+		}
+	}
+	require.NotEmpty(t, want)
+	var bad string
+	ok := assert.Eventually(t, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		for _, cl := range []*client.Client{c1, c2} {
+			for k, a := range want {
+				it, err := cl.Get(ctx, "xr", []byte(k))
+				if err != nil || string(it.Value) != a.value {
+					bad = fmt.Sprintf("%s: got %v (err %v), want %s at %v", k, it, err, a.value, a.version)
+					return false
+				}
+			}
+		}
+		return true
+	}, 30*time.Second, 100*time.Millisecond)
+	require.True(t, ok, "DCs did not converge: %s", bad)
+	onlyOwnedKeys(t, cs[0], c1, "xr")
 }
