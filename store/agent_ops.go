@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -343,9 +344,30 @@ func (w *shardWorker) peerDropped(ctx context.Context, addr string) (bool, error
 	return false, err
 }
 
-// shardSize estimates a shard's keys and bytes from RocksDB's properties.
+// shardSize estimates a shard's keys and their uncompressed bytes (keys
+// plus records) from RocksDB's properties: the number of keys times the
+// average raw key and value size of the SST files (the live data size would
+// count compressed bytes).
 func shardSize(sh *Shard) topology.ShardSize {
 	keys, _ := strconv.ParseUint(sh.Property("rocksdb.estimate-num-keys"), 10, 64)
-	bytes, _ := strconv.ParseUint(sh.Property("rocksdb.estimate-live-data-size"), 10, 64)
-	return topology.ShardSize{Keys: keys, Bytes: bytes}
+	props := sh.Property("rocksdb.aggregated-table-properties")
+	avg := tableProp(props, "raw average key size") + tableProp(props, "raw average value size")
+	if avg == 0 {
+		bytes, _ := strconv.ParseUint(sh.Property("rocksdb.estimate-live-data-size"), 10, 64)
+		return topology.ShardSize{Keys: keys, Bytes: bytes}
+	}
+	return topology.ShardSize{Keys: keys, Bytes: uint64(float64(keys) * avg)}
+}
+
+// tableProp reads "name=value" from RocksDB's "; "-separated table
+// properties, 0 if absent.
+func tableProp(props, name string) float64 {
+	for _, kv := range strings.Split(props, ";") {
+		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		if ok && k == name {
+			f, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return f
+		}
+	}
+	return 0
 }
