@@ -38,6 +38,9 @@ type AgentConfig struct {
 	CatchUpIdle time.Duration
 	// RemoteDCs are the other datacenters whose changes this store applies.
 	RemoteDCs []string
+	// FillRate bounds the bytes per second one resize fill copies (0: as
+	// fast as it goes). A lower rate leaves more CPU to client traffic.
+	FillRate int64
 }
 
 // DefaultAgentConfig returns an AgentConfig with defaults filled in.
@@ -62,6 +65,8 @@ func (c AgentConfig) Validate() error {
 		return fmt.Errorf("%w: bus, engine and logger are required", ErrInvalidConfig)
 	case c.PublishBatch <= 0 || c.CatchUpIdle <= 0:
 		return fmt.Errorf("%w: publish batch and catch-up idle must be positive", ErrInvalidConfig)
+	case c.FillRate < 0:
+		return fmt.Errorf("%w: negative fill rate", ErrInvalidConfig)
 	}
 	for _, r := range c.RemoteDCs {
 		if topology.CheckName("dc", r) != nil || r == c.DC {

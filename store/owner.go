@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 
 	"github.com/linxGnu/grocksdb"
 
@@ -134,6 +135,9 @@ const minDumpVisits = 10000
 // scan page), so a page is bounded even when few keys match. Next is set
 // whenever the shard holds more records past the page. Only matching
 // records are decoded.
+// dumpYieldEvery is how many keys a filtered dump visits between yields.
+const dumpYieldEvery = 256
+
 func (s *Shard) dumpShardOf(start []byte, shards int, target uint32, limit int) (ScanResult, error) {
 	if _, _, err := scanBounds(ScanOptions{Start: start, Limit: limit}); err != nil {
 		return ScanResult{}, err
@@ -159,6 +163,11 @@ func (s *Shard) dumpShardOf(start []byte, shards int, target uint32, limit int) 
 			break
 		}
 		visits++
+		if visits%dumpYieldEvery == 0 {
+			// A long run of cgo iterator calls keeps its P: let the
+			// foreground goroutines run.
+			runtime.Gosched()
+		}
 		if topology.ShardOf(key, shards) != target {
 			k.Free()
 			continue

@@ -330,9 +330,11 @@ func (f *filler) dump(ctx context.Context, addr string, r *topology.Resize, src 
 		MaxRetries: 2, ReadTimeout: 30 * time.Second})
 	defer func() { _ = rc.Close() }()
 	var (
-		start []byte
-		run   []lww.Change
-		size  int
+		start  []byte
+		run    []lww.Change
+		size   int
+		copied int64
+		began  = time.Now()
 	)
 	flush := func() error {
 		if len(run) == 0 {
@@ -369,7 +371,17 @@ func (f *filler) dump(ctx context.Context, addr string, r *topology.Resize, src 
 		}
 		for _, ch := range changes {
 			run = append(run, ch)
-			size += len(ch.Key) + len(ch.Record.Value) + 32
+			n := len(ch.Key) + len(ch.Record.Value) + 32
+			size += n
+			copied += int64(n)
+		}
+		if rate := f.a.cfg.FillRate; rate > 0 {
+			// Pace the copy: sleep until copied/rate seconds have passed.
+			if ahead := time.Duration(float64(copied)/float64(rate)*float64(time.Second)) - time.Since(began); ahead > 0 {
+				if !sleepCtx(ctx, ahead) {
+					return ctx.Err()
+				}
+			}
 		}
 		if size >= fillIngestSize {
 			if err := flush(); err != nil {

@@ -37,6 +37,7 @@ func runStore(ctx context.Context, e *env, args []string) error {
 	dc := fs.String("dc", envOr("VASTO_DC", "dc1"), "datacenter name (env VASTO_DC)")
 	node := fs.String("id", "", "store id, unique in the DC (default: derived from the listen port)")
 	remoteDCs := fs.String("remote-dcs", envOr("VASTO_REMOTE_DCS", ""), "comma-separated other DCs whose changes to apply (env VASTO_REMOTE_DCS)")
+	fillRate := fs.Int64("resize-rate", 0, "bytes per second one resize fill may copy into this store (0: no limit); lower leaves more CPU to clients")
 	sync := fs.Bool("sync", false, "fsync the write-ahead log before acknowledging each commit")
 	keyspace := fs.String("keyspace", store.DefaultKeyspace, "keyspace served when running alone (one shard)")
 	grace := fs.Duration("tombstone-grace", 24*time.Hour, "how long tombstones are kept before compaction may purge them")
@@ -114,6 +115,7 @@ func runStore(ctx context.Context, e *env, args []string) error {
 		if *remoteDCs != "" {
 			acfg.RemoteDCs = strings.Split(*remoteDCs, ",")
 		}
+		acfg.FillRate = *fillRate
 		agent, err := store.NewAgent(acfg)
 		if err != nil {
 			return err

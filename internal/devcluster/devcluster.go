@@ -53,6 +53,8 @@ type Config struct {
 	RemoteDCs []string
 	// TombstoneGrace overrides the stores' tombstone grace period.
 	TombstoneGrace time.Duration
+	// FillRate bounds each resize fill's copy rate in bytes/s (0: none).
+	FillRate int64
 	// LinkVia, if set, returns the address a spoke DC dials to reach the
 	// hub's leafnode URL (tests put a chaos.Proxy there to cut the link).
 	LinkVia func(leafURL string) string
@@ -259,6 +261,7 @@ func (c *Cluster) StartStore(ctx context.Context, i int) error {
 	acfg.Stream = c.cfg.Stream
 	acfg.Stream.DC = c.cfg.DC
 	acfg.RemoteDCs = c.cfg.RemoteDCs
+	acfg.FillRate = c.cfg.FillRate
 	agent, err := store.NewAgent(acfg)
 	if err == nil {
 		err = agent.Start(ctx)

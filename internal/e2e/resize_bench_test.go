@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/vasto-kv/vasto/client"
 	"github.com/vasto-kv/vasto/internal/devcluster"
 	"github.com/vasto-kv/vasto/topology"
@@ -43,6 +45,8 @@ func envInt(name string, def int) int {
 // latencies collects operation latencies by phase.
 type latencies struct {
 	mu     sync.Mutex
+	began  time.Time
+	slow   []string // during: when (since the resize began) slow ops ended
 	phase  int // 0 before the resize, 1 during, 2 after
 	lat    [3][]time.Duration
 	errs   [3]int
@@ -58,11 +62,14 @@ func (l *latencies) add(d time.Duration, err error) {
 		return
 	}
 	l.lat[l.phase] = append(l.lat[l.phase], d)
+	if l.phase == 1 && d > 10*time.Millisecond && len(l.slow) < 200 {
+		l.slow = append(l.slow, fmt.Sprintf("%v@%v", d.Round(time.Millisecond), time.Since(l.began).Round(10*time.Millisecond)))
+	}
 }
 
 func (l *latencies) set(p int) {
 	l.mu.Lock()
-	l.phase = p
+	l.phase, l.began = p, time.Now()
 	l.mu.Unlock()
 }
 
@@ -79,7 +86,12 @@ func runResizeBench(b *testing.B, keys, rate int) {
 	b.StopTimer()
 	cfg := devcluster.DefaultConfig(b.TempDir())
 	cfg.Stores = 3
+	cfg.FillRate = int64(envInt("VASTO_RESIZE_FILL_RATE", 0))
 	cfg.Logger = testLogger(b)
+	if os.Getenv("VASTO_BENCH_LOG") != "" {
+		// Benchmark logs are truncated; this shows the whole timeline.
+		cfg.Logger = hclog.New(&hclog.LoggerOptions{Name: "bench", Level: hclog.Info, Output: os.Stderr})
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	c, err := devcluster.Start(ctx, cfg)
@@ -140,6 +152,26 @@ func runResizeBench(b *testing.B, keys, rate int) {
 		b.Fatal(err)
 	}
 	b.Logf("preloaded %d keys in %v", keys, time.Since(loadStart).Round(time.Millisecond))
+	// Steady state: the bulk load's change log is published (a resize
+	// right after a bulk load would first wait for that backlog).
+	for deadline := time.Now().Add(5 * time.Minute); ; {
+		backlog := uint64(0)
+		for i := range c.Stores() {
+			if sh, err := c.Engine(i).Shard("bench", 0); err == nil {
+				if first, last := sh.LogBounds(); last >= first {
+					backlog += last - first + 1
+				}
+			}
+		}
+		if backlog == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("change log backlog of %d entries not published", backlog)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	b.Logf("change log published after %v", time.Since(loadStart).Round(time.Millisecond))
 
 	// Steady paced load.
 	lat := &latencies{}
@@ -180,14 +212,20 @@ func runResizeBench(b *testing.B, keys, rate int) {
 		b.Fatal(err)
 	}
 	var last topology.Progress
-	var switched time.Duration
+	var switched, copied time.Duration
 	final, err := cl.WaitOperation(ctx, started.Operation.ID, 20*time.Millisecond, func(r topology.OpReply) {
 		if p := r.Progress; p != nil {
 			if p.Bytes > last.Bytes {
 				last.Bytes, last.Keys = p.Bytes, p.Keys
 			}
+			if p.Phase == topology.PhaseCopy && p.Done == p.Total && copied == 0 {
+				copied = time.Since(start) // every target copied and tailing
+			}
 			if p.Phase == topology.PhaseSwitched && switched == 0 {
 				switched = time.Since(start)
+				if copied == 0 {
+					copied = switched
+				}
 			}
 		}
 	})
@@ -205,19 +243,26 @@ func runResizeBench(b *testing.B, keys, rate int) {
 	if switched == 0 {
 		switched = took
 	}
+	if copied == 0 {
+		copied = switched
+	}
 	lat.mu.Lock()
 	defer lat.mu.Unlock()
 	p99b, p99d := percentile(lat.lat[0], 0.99), percentile(lat.lat[1], 0.99)
 	mb := float64(last.Bytes) / 1e6
+	if os.Getenv("VASTO_BENCH_LOG") != "" {
+		b.Logf("slow operations during the resize (latency@since start): %v", lat.slow)
+	}
 	b.ReportMetric(took.Seconds(), "resize_s")
 	b.ReportMetric(switched.Seconds(), "to_switch_s")
 	b.ReportMetric(mb, "moved_MB")
-	b.ReportMetric(mb/switched.Seconds(), "MB/s")
+	b.ReportMetric(copied.Seconds(), "copied_s")
+	b.ReportMetric(mb/copied.Seconds(), "MB/s")
 	b.ReportMetric(float64(p99b.Microseconds())/1000, "p99_before_ms")
 	b.ReportMetric(float64(p99d.Microseconds())/1000, "p99_during_ms")
 	b.ReportMetric(float64(lat.errs[0]+lat.errs[1]), "errors")
-	b.Logf("resize 1->3 of %d keys: %v (switch after %v), moved %d keys / %.1f MB (%.1f MB/s); load %d ops/s: p99 %v before (%d ops), %v during (%d ops), p50 %v / %v; errors %d before, %d during %s",
-		keys, took.Round(time.Millisecond), switched.Round(time.Millisecond), last.Keys, mb, mb/switched.Seconds(), rate,
+	b.Logf("resize 1->3 of %d keys: %v (copied after %v, switched after %v), moved %d keys / %.1f MB (%.1f MB/s); load %d ops/s: p99 %v before (%d ops), %v during (%d ops), p50 %v / %v; errors %d before, %d during %s",
+		keys, took.Round(time.Millisecond), copied.Round(time.Millisecond), switched.Round(time.Millisecond), last.Keys, mb, mb/copied.Seconds(), rate,
 		p99b, len(lat.lat[0]), p99d, len(lat.lat[1]), percentile(lat.lat[0], 0.5), percentile(lat.lat[1], 0.5),
 		lat.errs[0], lat.errs[1], lat.errMsg)
 }
