@@ -47,7 +47,7 @@ type latencies struct {
 	mu     sync.Mutex
 	began  time.Time
 	slow   []string // during: when (since the resize began) slow ops ended
-	phase  int // 0 before the resize, 1 during, 2 after
+	phase  int      // 0 before the resize, 1 during, 2 after
 	lat    [3][]time.Duration
 	errs   [3]int
 	errMsg string
