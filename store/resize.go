@@ -313,7 +313,10 @@ func (f *filler) barrier(ctx context.Context, ks *topology.Keyspace, r *topology
 				break
 			}
 			if time.Now().After(deadline) {
-				return fmt.Errorf("replica has not applied %s up to %d: %v", c.durable, c.seq, err)
+				if err != nil {
+					return fmt.Errorf("replica has not applied %s up to %d: %w", c.durable, c.seq, err)
+				}
+				return fmt.Errorf("replica has not applied %s up to %d", c.durable, c.seq)
 			}
 			if !sleepCtx(ctx, fillPoll) {
 				return ctx.Err()
