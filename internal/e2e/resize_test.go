@@ -243,30 +243,39 @@ func TestResizeGrowAndShrinkUnderLoad(t *testing.T) {
 	onlyOwnedKeys(t, c, cl, "rs")
 }
 
-// TestResizeSecondRefused: a resize of a keyspace being resized is refused.
+// TestResizeSecondRefused: a resize of a keyspace being resized is
+// refused, and a resize stuck in its copy (its only source is down) can be
+// cancelled.
 func TestResizeSecondRefused(t *testing.T) {
 	c := startCluster(t, 2, nil)
 	cl := newClient(t, c)
 	createKeyspace(t, c, cl, "busy", 1, 1)
 	ctx := ctxT(t)
-	// Stop every store so the first resize cannot finish.
-	require.NoError(t, c.StopStore(ctx, 0))
-	require.NoError(t, c.StopStore(ctx, 1))
+	src := cl.Topology().Keyspaces["busy"].Placement[0][0]
+	require.NoError(t, c.StopStore(ctx, storeIndex(t, c, src)))
+	require.Eventually(t, func() bool { return !cl.Topology().Stores[src].Healthy }, 10*time.Second, 10*time.Millisecond)
+
 	started, err := cl.ResizeKeyspace(ctx, "busy", 2, false)
-	require.NoError(t, err)
+	require.NoError(t, err, "the new shard goes to the healthy store; its fill waits for the source")
 	waitVersion(t, cl, started.Version)
 	_, err = cl.ResizeKeyspace(ctx, "busy", 4, false)
 	require.ErrorIs(t, err, client.ErrBusy)
+	_, err = cl.ResizeKeyspace(ctx, "nope", 2, true)
+	require.Error(t, err, "unknown keyspace")
 
-	plan, err := cl.ResizeKeyspace(ctx, "nope", 2, true)
-	require.Error(t, err, "unknown keyspace: %v", plan)
+	desc, err := cl.DescribeKeyspace(ctx, "busy")
+	require.NoError(t, err)
+	require.NotNil(t, desc.Progress)
+	require.Equal(t, topology.PhaseCopy, desc.Progress.Phase)
 
 	_, err = cl.CancelResize(ctx, "busy")
 	require.NoError(t, err)
 	op, err := cl.Operation(ctx, started.Operation.ID)
 	require.NoError(t, err)
 	require.Equal(t, topology.OpCancelled, op.Operation.State)
+	waitVersion(t, cl, op.Version)
 	require.Equal(t, 1, cl.Topology().Keyspaces["busy"].Shards)
+	require.Nil(t, cl.Topology().Keyspaces["busy"].Resize)
 }
 
 // TestResizeSurvivesMasterRestart kills the master while a resize copies;
