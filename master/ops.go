@@ -287,10 +287,12 @@ func (s *State) resizeTargets(ks *topology.Keyspace, want string) (done, total i
 			}
 			st := s.topo.Stores[id]
 			switch {
+			case st == nil || !st.Healthy:
+				// Its last report may say tailing, but a layout is not
+				// switched onto a replica that is down.
+				waiting = append(waiting, fmt.Sprintf("%s on %s: store down", name, id))
 			case ok && f.Resize == r.ID && fillAtLeast(f.Phase, want):
 				done++
-			case st == nil || !st.Healthy:
-				waiting = append(waiting, fmt.Sprintf("%s on %s: store down", name, id))
 			case ok && f.Resize == r.ID && f.Error != "":
 				waiting = append(waiting, fmt.Sprintf("%s on %s: %s (%s)", name, id, f.Phase, f.Error))
 			case ok && f.Resize == r.ID:

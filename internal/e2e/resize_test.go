@@ -501,3 +501,36 @@ func TestResizeWhileAnotherDCWrites(t *testing.T) {
 	require.True(t, ok, "DCs did not converge: %s", bad)
 	onlyOwnedKeys(t, cs[0], c1, "xr")
 }
+
+// TestResizeSurvivesTargetRestart stops a store that fills a new shard in
+// the middle of a resize and starts it again: its fill resumes (a finished
+// copy is kept, the tails resume) and the resize completes without losing
+// an acknowledged write.
+func TestResizeSurvivesTargetRestart(t *testing.T) {
+	c := startCluster(t, 3, nil)
+	cl := newClient(t, c)
+	createKeyspace(t, c, cl, "tr", 1, 1)
+	l := startLoad(t, cl, "tr", 3, 1, 300)
+	l.waitWrites(t, 1000)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	src := cl.Topology().Keyspaces["tr"].Placement[0][0]
+	// Stop a store that fills a new shard right after the resize started
+	// (its fill may be copying or tailing), then start it again.
+	started, err := cl.ResizeKeyspace(ctx, "tr", 3, false)
+	require.NoError(t, err)
+	waitVersion(t, cl, started.Version)
+	target := cl.Topology().Keyspaces["tr"].Resize.Placement[1][0]
+	require.NotEqual(t, src, target)
+	i := storeIndex(t, c, target)
+	require.NoError(t, c.StopStore(ctx, i))
+	l.waitWrites(t, 300)
+	require.NoError(t, c.StartStore(ctx, i))
+	final, err := cl.WaitOperation(ctx, started.Operation.ID, 20*time.Millisecond, nil)
+	require.NoError(t, err)
+	require.Equal(t, topology.OpDone, final.Operation.State)
+	waitVersion(t, cl, final.Version)
+	l.waitWrites(t, 300)
+	l.check(t)
+	onlyOwnedKeys(t, c, cl, "tr")
+}
