@@ -63,20 +63,24 @@ func (s *State) finishOp(id uint64, state, detail string, now int64) {
 		op.Detail = detail
 	}
 	s.emit(event{kind: evOpDone, store: op.Kind, addr: fmt.Sprintf("%d %s: %s", op.ID, state, op.Detail)})
-	finished := 0
+	// Forget the finished operations that finished first (never the one
+	// finishing now, however early it started).
+	var finished []*topology.Operation
 	for _, o := range s.topo.Ops {
-		if o.State != topology.OpRunning {
-			finished++
+		if o.State != topology.OpRunning && o.ID != id {
+			finished = append(finished, o)
 		}
 	}
-	for i := 0; finished > topology.MaxFinishedOps && i < len(s.topo.Ops); {
-		if s.topo.Ops[i].State != topology.OpRunning {
-			s.topo.Ops = slices.Delete(s.topo.Ops, i, i+1)
-			finished--
-			continue
-		}
-		i++
+	excess := len(finished) + 1 - topology.MaxFinishedOps
+	if excess <= 0 {
+		return
 	}
+	sort.SliceStable(finished, func(a, b int) bool { return finished[a].Finished < finished[b].Finished })
+	drop := map[uint64]bool{}
+	for _, o := range finished[:excess] {
+		drop[o.ID] = true
+	}
+	s.topo.Ops = slices.DeleteFunc(s.topo.Ops, func(o *topology.Operation) bool { return drop[o.ID] })
 }
 
 // runningOp returns the running operation of a keyspace, or nil.
@@ -436,12 +440,12 @@ func (s *State) ReplacePlan(store, target string) ([]*topology.Move, error) {
 			return nil, fmt.Errorf("%w: a store cannot replace itself", ErrInvalidRequest)
 		}
 	}
+	if err := s.checkReplaceable(store); err != nil {
+		return nil, err
+	}
 	load := s.topo.Load()
 	var moves []*topology.Move
 	for _, ref := range s.topo.ShardsOf(store) {
-		if err := s.checkIdle(ref.Keyspace); err != nil {
-			return nil, err
-		}
 		reps := s.topo.Keyspaces[ref.Keyspace].Placement[ref.Shard]
 		to := target
 		if to == "" {
@@ -461,6 +465,39 @@ func (s *State) ReplacePlan(store, target string) ([]*topology.Move, error) {
 		return nil, err
 	}
 	return moves, nil
+}
+
+// checkReplaceable refuses to move replicas off store while a keyspace it
+// holds (in either layout of a resize) has an operation running. One
+// exception keeps a resize from waiting forever: a store that is down may
+// be replaced once the resize switched, and its replacement fills the
+// target shards it held.
+func (s *State) checkReplaceable(store string) error {
+	st := s.topo.Stores[store]
+	down := st == nil || !st.Healthy
+	for _, name := range s.topo.KeyspaceNames() {
+		ks := s.topo.Keyspaces[name]
+		r := ks.Resize
+		if !placedIn(ks.Placement, store) && (r == nil || !placedIn(r.Placement, store)) {
+			continue
+		}
+		if r != nil && r.Phase == topology.PhaseSwitched && down && len(s.topo.MovesOf(name)) == 0 {
+			continue
+		}
+		if err := s.checkIdle(name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func placedIn(placement [][]string, store string) bool {
+	for _, reps := range placement {
+		if slices.Contains(reps, store) {
+			return true
+		}
+	}
+	return false
 }
 
 // checkSurvivors refuses moves off a store that is down when it holds a
@@ -599,13 +636,18 @@ func (s *State) advanceMoves(now int64) bool {
 		return false
 	}
 	s.topo.Moves = left
+	// Collect first: finishing an operation may forget older ones.
+	var ended []uint64
 	for _, op := range s.topo.Ops {
 		if op.State != topology.OpRunning || op.Kind == topology.OpKindResize {
 			continue
 		}
 		if !slices.ContainsFunc(left, func(m *topology.Move) bool { return m.Op == op.ID }) {
-			s.finishOp(op.ID, topology.OpDone, "", now)
+			ended = append(ended, op.ID)
 		}
+	}
+	for _, id := range ended {
+		s.finishOp(id, topology.OpDone, "", now)
 	}
 	return true
 }
