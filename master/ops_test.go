@@ -1275,17 +1275,6 @@ func runRandomOnlineOps(t *testing.T, seed uint64) (*State, onlineStats) {
 	return s, stats
 }
 
-// finishedOps counts the finished operations of t.
-func finishedOps(t *topology.Topology) int {
-	n := 0
-	for _, op := range t.Ops {
-		if op.State != topology.OpRunning {
-			n++
-		}
-	}
-	return n
-}
-
 // randomBeat is a heartbeat of store: mostly honest (it serves what it
 // holds and reports the fills of its resize targets), sometimes not.
 func randomBeat(r *rand.Rand, top *topology.Topology, store string) topology.Heartbeat {
