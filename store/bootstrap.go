@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -161,6 +162,9 @@ func decodeDump(res []any) ([]lww.Change, error) {
 	}
 	out := make([]lww.Change, 0, len(flat)/2)
 	for i := 0; i < len(flat); i += 2 {
+		if i%(2*dumpYieldEvery) == 0 {
+			runtime.Gosched() // pages are large: do not hold the P
+		}
 		k, _ := flat[i].(string)
 		v, _ := flat[i+1].(string)
 		rec, err := lww.DecodeRecord([]byte(v))

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 
 	"github.com/hashicorp/go-hclog"
@@ -93,7 +94,10 @@ func (s *Shard) ingestPage(page []lww.Change) (IngestResult, error) {
 	if err := w.Open(path); err != nil {
 		return IngestResult{}, fmt.Errorf("store: ingest: open sst: %w", err)
 	}
-	for _, ch := range keep {
+	for i, ch := range keep {
+		if i%dumpYieldEvery == dumpYieldEvery-1 {
+			runtime.Gosched() // a long run of cgo calls: let others run
+		}
 		c.scratch, err = lww.AppendRecord(c.scratch[:0], ch.Record)
 		if err != nil {
 			return IngestResult{}, err
@@ -139,7 +143,10 @@ func (s *Shard) winners(page []lww.Change) ([]lww.Change, error) {
 	}
 	keep := make([]lww.Change, 0, len(page))
 	it.Seek(page[0].Key)
-	for _, ch := range page {
+	for i, ch := range page {
+		if i%dumpYieldEvery == dumpYieldEvery-1 {
+			runtime.Gosched()
+		}
 		c := cmp(ch.Key)
 		// Step over stored keys the page does not have; seek past long
 		// runs of them.
