@@ -461,6 +461,8 @@ func (m *Master) logEvents(evs []event) {
 			m.log.Info("resize switched layouts", "keyspace", e.store, "detail", e.addr)
 		case evMoveDone:
 			m.log.Info("replica move done", "store", e.store, "move", e.addr)
+		case evRetired:
+			m.log.Info("replaced store retired from the topology", "store", e.store, "addr", e.addr)
 		case evOpDone:
 			m.log.Info("operation finished", "kind", e.store, "detail", e.addr)
 		}

@@ -648,6 +648,32 @@ func (s *State) advanceMoves(now int64) bool {
 	}
 	for _, id := range ended {
 		s.finishOp(id, topology.OpDone, "", now)
+		s.retire(id)
 	}
 	return true
+}
+
+// retire removes the store a finished replace emptied from the topology
+// when it is down: it is gone for good. (A live one stays, holding
+// nothing, until it stops; if it beats again later it joins as a new,
+// empty store.)
+func (s *State) retire(id uint64) {
+	op := s.topo.Operation(id)
+	if op == nil || op.Kind != topology.OpKindReplace || op.Store == "" {
+		return
+	}
+	st, ok := s.topo.Stores[op.Store]
+	if !ok || st.Healthy || len(s.topo.ShardsOf(op.Store)) > 0 {
+		return
+	}
+	for _, ks := range s.topo.Keyspaces {
+		if ks.Resize != nil && placedIn(ks.Resize.Placement, op.Store) {
+			return
+		}
+	}
+	delete(s.topo.Stores, op.Store)
+	delete(s.lastSeen, op.Store)
+	delete(s.reports, op.Store)
+	op.Detail += "; " + op.Store + " retired"
+	s.emit(event{kind: evRetired, store: op.Store, addr: st.Addr})
 }

@@ -1645,3 +1645,32 @@ func TestDeadTargetAfterSwitchCanBeReplaced(t *testing.T) {
 	require.NoError(t, err, "the dead target store cannot be replaced")
 	require.NotEmpty(t, moves)
 }
+
+// TestReplaceRetiresDeadStore: a replace of a store that is down removes
+// it from the topology once its replicas moved; a live one stays.
+func TestReplaceRetiresDeadStore(t *testing.T) {
+	s := opsState(t, 3, create("ks", 1, 2))
+	victim := ksOf(t, s, "ks").Placement[0][0]
+	spare := ""
+	for _, id := range s.Topology().StoreIDs() {
+		if !slices.Contains(ksOf(t, s, "ks").Placement[0], id) {
+			spare = id
+		}
+	}
+	for _, id := range s.Topology().StoreIDs() {
+		if id != victim {
+			s.OnHeartbeat(hb(id), t0+dead)
+		}
+	}
+	require.True(t, s.Tick(t0+dead+1))
+	moves, err := s.ReplacePlan(victim, spare)
+	require.NoError(t, err)
+	op, err := s.StartMoves(topology.OpKindReplace, "", victim, spare, moves, t0+dead+1)
+	require.NoError(t, err)
+	require.Contains(t, s.Topology().Stores, victim, "kept until the move is done")
+	s.OnHeartbeat(hb(spare, "ks/0"), t0+dead+2)
+	top := s.Topology()
+	require.Equal(t, topology.OpDone, top.Operation(op.ID).State)
+	require.NotContains(t, top.Stores, victim)
+	require.Contains(t, top.Operation(op.ID).Detail, victim+" retired")
+}

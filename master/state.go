@@ -54,6 +54,7 @@ const (
 	evResize                        // a resize switched layouts (store: keyspace)
 	evMoveDone                      // a replica move completed (addr: the move)
 	evOpDone                        // an operation finished (store: kind, addr: detail)
+	evRetired                       // a replaced store that is down left the topology
 )
 
 type event struct {
