@@ -7,11 +7,13 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -533,4 +535,55 @@ func TestResizeSurvivesTargetRestart(t *testing.T) {
 	l.waitWrites(t, 300)
 	l.check(t)
 	onlyOwnedKeys(t, c, cl, "tr")
+}
+
+// TestOldOwnerAnswersMoved: after a resize switched, the store that owned a
+// moved key answers MOVED for it (reads and writes), so a client with an
+// older topology retries on the new layout instead of writing where the key
+// no longer lives; keys it still owns work as before.
+func TestOldOwnerAnswersMoved(t *testing.T) {
+	c := startCluster(t, 3, nil)
+	cl := newClient(t, c)
+	createKeyspace(t, c, cl, "mv", 1, 1)
+	resize(t, cl, "mv", 3)
+	top := cl.Topology()
+	ks := top.Keyspaces["mv"]
+	old := top.Stores[ks.Placement[0][0]]
+	var moved, kept string
+	for i := 0; moved == "" || kept == ""; i++ {
+		k := fmt.Sprintf("k%d", i)
+		if topology.ShardOf([]byte(k), 3) == 0 {
+			kept = k
+		} else {
+			moved = k
+		}
+	}
+	rc := redis.NewClient(&redis.Options{Addr: old.Addr, Protocol: 2, DisableIdentity: true, PoolSize: 1})
+	defer func() { _ = rc.Close() }()
+	ctx := ctxT(t)
+	// The old owner adopts the new layout within a moment of the switch.
+	require.Eventually(t, func() bool {
+		cmds, _ := rc.Pipelined(ctx, func(p redis.Pipeliner) error {
+			p.Do(ctx, "VUSE", "mv", 0, "EPOCH", ks.ShardEpoch(0))
+			p.Do(ctx, "SET", moved, "x")
+			return nil
+		})
+		return cmds[1].Err() != nil && strings.HasPrefix(cmds[1].Err().Error(), "MOVED")
+	}, 10*time.Second, 10*time.Millisecond)
+	cmds, err := rc.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Do(ctx, "VUSE", "mv", 0, "EPOCH", ks.ShardEpoch(0))
+		p.Do(ctx, "GET", moved)
+		p.Do(ctx, "SET", kept, "y")
+		p.Do(ctx, "GET", kept)
+		return nil
+	})
+	require.Error(t, err)
+	require.ErrorContains(t, cmds[1].Err(), "MOVED")
+	require.NoError(t, cmds[2].Err())
+	require.Equal(t, "y", cmds[3].(*redis.Cmd).Val())
+
+	// Through the client, the moved key lands on its new shard.
+	r, err := cl.Put(ctx, "mv", []byte(moved), []byte("z"))
+	require.NoError(t, err)
+	require.NotEqual(t, uint32(0), r.Shard)
 }
