@@ -196,9 +196,12 @@ func (w *shardWorker) publishFrom(ctx context.Context, subj string, from uint64)
 		idx := strconv.FormatUint(e.Index, 10)
 		msgs[i] = bus.Message{
 			Subject: subj,
-			// Unique per process run, shard incarnation and index: a
-			// retry is de-duplicated, a new incarnation's index 1 is not.
-			ID: w.a.runID + "." + w.ref.String() + "." + strconv.FormatUint(w.sh.Epoch(), 10) + "." + idx,
+			// Unique per process run, shard incarnation, opening of the
+			// shard and index: a retry is de-duplicated; index 1 of a new
+			// incarnation, or of the shard dropped and created again (a
+			// replica that left and came back), is not.
+			ID: w.a.runID + "." + w.ref.String() + "." + strconv.FormatUint(w.sh.Epoch(), 10) + "." +
+				w.sh.Instance() + "." + idx,
 			Header: map[string]string{hdrIndex: idx, hdrStore: w.a.cfg.Store, hdrDC: e.Change.Record.Version.DC,
 				hdrEpoch: strconv.FormatUint(w.sh.Epoch(), 10)},
 			Data: data,

@@ -3,7 +3,9 @@ package store
 import (
 	"encoding/binary"
 	"fmt"
+	"math/rand/v2"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -56,6 +58,12 @@ type Shard struct {
 	cursorMu sync.Mutex
 	cursors  map[string]uint64
 
+	// instance names this opening of the shard. A shard dropped and created
+	// again in the same process restarts its change-log indexes at 1, so
+	// the change messages' ids carry it: JetStream must not take the new
+	// entries for duplicates of the old ones.
+	instance string
+
 	// notCaughtUp is set while the shard catches up with its peers after a
 	// restart; reads through the server are refused meanwhile.
 	notCaughtUp atomic.Bool
@@ -79,8 +87,9 @@ func openShard(e *Engine, id ShardID) (*Shard, error) {
 		dir:     dir,
 		e:       e,
 		log:     e.log.Named("shard").With("keyspace", id.Keyspace, "shard", id.Shard),
-		cursors: make(map[string]uint64),
-		logged:  make(chan struct{}, 1),
+		cursors:  make(map[string]uint64),
+		logged:   make(chan struct{}, 1),
+		instance: strconv.FormatUint(rand.Uint64(), 36),
 	}
 	if err := s.openDB(); err != nil {
 		return nil, err
@@ -219,6 +228,9 @@ func (s *Shard) metaUint(key string) (uint64, error) {
 
 // ID returns the shard's keyspace and number.
 func (s *Shard) ID() ShardID { return s.id }
+
+// Instance names this opening of the shard (random, in memory only).
+func (s *Shard) Instance() string { return s.instance }
 
 // Dir returns the shard's directory.
 func (s *Shard) Dir() string { return s.dir }

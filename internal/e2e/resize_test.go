@@ -587,3 +587,52 @@ func TestOldOwnerAnswersMoved(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEqual(t, uint32(0), r.Shard)
 }
+
+// TestReplicaMovedBackReplicates moves a replica off a store and back onto
+// it: the store creates the shard again, whose change-log indexes restart
+// at 1, and its new writes must still reach the other replica (JetStream
+// must not take them for duplicates of the old entries).
+func TestReplicaMovedBackReplicates(t *testing.T) {
+	c := startCluster(t, 3, nil)
+	cl := newClient(t, c)
+	createKeyspace(t, c, cl, "back", 1, 2)
+	ctx := ctxT(t)
+	a := cl.Topology().Keyspaces["back"].Placement[0][0]
+	for i := 0; i < 50; i++ {
+		_, err := cl.Put(ctx, "back", []byte(fmt.Sprintf("old%02d", i)), []byte("v"))
+		require.NoError(t, err)
+	}
+	reply, err := cl.DrainStore(ctx, a, false)
+	require.NoError(t, err)
+	waitOp(t, cl, reply)
+	c2 := cl.Topology().Keyspaces["back"].Placement[0][0] // took a's place
+	ea := c.Engine(storeIndex(t, c, a))
+	require.Eventually(t, func() bool {
+		_, err := ea.Shard("back", 0)
+		return err != nil
+	}, 20*time.Second, 10*time.Millisecond, "a drops the shard it left")
+	reply, err = cl.ReplaceStore(ctx, c2, a, false)
+	require.NoError(t, err)
+	waitOp(t, cl, reply)
+	reps := cl.Topology().Keyspaces["back"].Placement[0]
+	require.Equal(t, a, reps[0], "a is the preferred replica again")
+	other := reps[1]
+	for i := 0; i < 50; i++ {
+		r, err := cl.Put(ctx, "back", []byte(fmt.Sprintf("new%02d", i)), []byte("v"))
+		require.NoError(t, err)
+		require.Equal(t, a, r.Store)
+	}
+	e := c.Engine(storeIndex(t, c, other))
+	require.Eventually(t, func() bool {
+		sh, err := e.Shard("back", 0)
+		if err != nil {
+			return false
+		}
+		for i := 0; i < 50; i++ {
+			if _, err := sh.Get([]byte(fmt.Sprintf("new%02d", i))); err != nil {
+				return false
+			}
+		}
+		return true
+	}, 20*time.Second, 20*time.Millisecond, "the other replica applies the re-created shard's writes")
+}
