@@ -83,10 +83,10 @@ func openShard(e *Engine, id ShardID) (*Shard, error) {
 	}
 	removeIngestFiles(e.log, dir)
 	s := &Shard{
-		id:      id,
-		dir:     dir,
-		e:       e,
-		log:     e.log.Named("shard").With("keyspace", id.Keyspace, "shard", id.Shard),
+		id:       id,
+		dir:      dir,
+		e:        e,
+		log:      e.log.Named("shard").With("keyspace", id.Keyspace, "shard", id.Shard),
 		cursors:  make(map[string]uint64),
 		logged:   make(chan struct{}, 1),
 		instance: strconv.FormatUint(rand.Uint64(), 36),
