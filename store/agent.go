@@ -327,9 +327,14 @@ func (a *Agent) reconcileXDC(t *topology.Topology, want map[topology.ShardRef]sh
 // shard left from an older incarnation of the same name (the keyspace was
 // deleted and created again while this store missed it) is dropped first.
 func (a *Agent) openShard(ref topology.ShardRef, epoch uint64, layout int) (*Shard, error) {
-	_, err := a.cfg.Engine.Shard(ref.Keyspace, ref.Shard)
+	sh, err := a.cfg.Engine.Shard(ref.Keyspace, ref.Shard)
 	fresh := errors.Is(err, ErrNoShard)
-	sh, err := a.cfg.Engine.EnsureShard(ref.Keyspace, ref.Shard)
+	if fresh {
+		sh, err = a.cfg.Engine.CreateShardAt(ref.Keyspace, ref.Shard, a.nextLogIndex(ref))
+		if errors.Is(err, ErrShardExists) {
+			sh, err = a.cfg.Engine.Shard(ref.Keyspace, ref.Shard)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -345,7 +350,7 @@ func (a *Agent) openShard(ref topology.ShardRef, epoch uint64, layout int) (*Sha
 		if err := a.cfg.Engine.DropShard(ref.Keyspace, ref.Shard); err != nil {
 			return nil, err
 		}
-		if sh, err = a.cfg.Engine.CreateShard(ref.Keyspace, ref.Shard); err != nil {
+		if sh, err = a.cfg.Engine.CreateShardAt(ref.Keyspace, ref.Shard, a.nextLogIndex(ref)); err != nil {
 			return nil, err
 		}
 		if err := sh.putMeta(metaLayout, uint64(layout)); err != nil {
@@ -358,6 +363,35 @@ func (a *Agent) openShard(ref topology.ShardRef, epoch uint64, layout int) (*Sha
 		}
 	}
 	return sh, nil
+}
+
+// nextLogIndex is where a shard created here continues its change log:
+// after the last entry this store published for it, if the stream still
+// holds one (a replica that left this store and came back, or a keyspace
+// deleted and created again). 1 if none or the stream cannot be asked.
+func (a *Agent) nextLogIndex(ref topology.ShardRef) uint64 {
+	stream, err := bus.ChangeStream(a.cfg.DC)
+	if err != nil {
+		return 1
+	}
+	subj, err := bus.ChangeSubject(a.cfg.DC, ref.Keyspace, ref.Shard, a.cfg.Store)
+	if err != nil {
+		return 1
+	}
+	ctx, cancel := context.WithTimeout(a.ctx, 5*time.Second)
+	defer cancel()
+	m, err := a.cfg.Bus.LastOnSubject(ctx, stream, subj)
+	if err != nil {
+		if !errors.Is(err, bus.ErrNoMessage) {
+			a.log.Warn("cannot find the shard's last published change; its log starts at 1", "shard", ref.String(), "error", err)
+		}
+		return 1
+	}
+	idx, err := strconv.ParseUint(m.Header[hdrIndex], 10, 64)
+	if err != nil {
+		return 1
+	}
+	return idx + 1
 }
 
 // currentTopology returns the newest topology the agent acted on.

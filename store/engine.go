@@ -103,6 +103,14 @@ func (e *Engine) shardDir(id ShardID) string {
 
 // CreateShard creates and opens a new empty shard.
 func (e *Engine) CreateShard(keyspace string, shard uint32) (*Shard, error) {
+	return e.CreateShardAt(keyspace, shard, 1)
+}
+
+// CreateShardAt creates and opens a new empty shard whose change log starts
+// at index first: a shard created again where an earlier one (dropped)
+// published entries continues their numbering, so peers and tokens never
+// see an index twice.
+func (e *Engine) CreateShardAt(keyspace string, shard uint32, first uint64) (*Shard, error) {
 	if !lww.ValidName(keyspace) {
 		return nil, fmt.Errorf("%w: %q", ErrBadName, keyspace)
 	}
@@ -119,8 +127,14 @@ func (e *Engine) CreateShard(keyspace string, shard uint32) (*Shard, error) {
 	if err != nil {
 		return nil, err
 	}
+	if first > 1 {
+		if err := s.startLogAt(first); err != nil {
+			_ = s.Close()
+			return nil, err
+		}
+	}
 	e.shards[id] = s
-	e.log.Info("shard created", "keyspace", keyspace, "shard", shard)
+	e.log.Info("shard created", "keyspace", keyspace, "shard", shard, "log_first", max(first, 1))
 	return s, nil
 }
 

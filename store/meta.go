@@ -46,3 +46,19 @@ func (s *Shard) putMeta(key string, v uint64) error {
 	}
 	return nil
 }
+
+// startLogAt makes the change log of a shard nobody uses yet (just created,
+// not registered in the engine) start at index first.
+func (s *Shard) startLogAt(first uint64) error {
+	if f, l := s.LogBounds(); l+1 != f || f > first {
+		return fmt.Errorf("store: start log at %d: log already holds %d..%d", first, f, l)
+	}
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], first)
+	if err := s.db.PutCF(s.wo, s.cfMeta, []byte(metaLogFirst), b[:]); err != nil {
+		return fmt.Errorf("store: start log at %d: %w", first, err)
+	}
+	s.firstIndex.Store(first)
+	s.lastIndex.Store(first - 1)
+	return nil
+}

@@ -621,6 +621,7 @@ func TestReplicaMovedBackReplicates(t *testing.T) {
 		r, err := cl.Put(ctx, "back", []byte(fmt.Sprintf("new%02d", i)), []byte("v"))
 		require.NoError(t, err)
 		require.Equal(t, a, r.Store)
+		require.Greater(t, r.LogIndex, uint64(50), "the re-created shard continues its log after what it published")
 	}
 	e := c.Engine(storeIndex(t, c, other))
 	require.Eventually(t, func() bool {
