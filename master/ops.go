@@ -617,7 +617,10 @@ func (s *State) advanceMoves(now int64) bool {
 		}
 		rep, ok := s.reports[m.To]
 		st := s.topo.Stores[m.To]
-		if !ok || st == nil || !st.Healthy || !rep.serving[shardName(m.Keyspace, m.Shard)] {
+		// Serving counts only from a heartbeat sent under the topology
+		// that placed the new replica: an older one may describe a copy
+		// the store held before (one that was leaving it, say).
+		if !ok || st == nil || !st.Healthy || rep.version < m.Op || !rep.serving[shardName(m.Keyspace, m.Shard)] {
 			left = append(left, m)
 			continue
 		}

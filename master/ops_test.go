@@ -1674,3 +1674,28 @@ func TestReplaceRetiresDeadStore(t *testing.T) {
 	require.NotContains(t, top.Stores, victim)
 	require.Contains(t, top.Operation(op.ID).Detail, victim+" retired")
 }
+
+// TestMoveIgnoresStaleServing: a store that lists a shard as served in a
+// heartbeat sent under a topology older than the move (it still held a copy
+// that was leaving it) does not complete the move.
+func TestMoveIgnoresStaleServing(t *testing.T) {
+	s := opsState(t, 3, create("ks", 1, 1))
+	from := ksOf(t, s, "ks").Placement[0][0]
+	to := ""
+	for _, id := range s.Topology().StoreIDs() {
+		if id != from {
+			to = id
+			break
+		}
+	}
+	moves, err := s.ReplacePlan(from, to)
+	require.NoError(t, err)
+	op, err := s.StartMoves(topology.OpKindReplace, "", from, to, moves, t0+1)
+	require.NoError(t, err)
+	stale := hb(to, "ks/0")
+	stale.Version = op.ID - 1
+	s.OnHeartbeat(stale, t0+2)
+	require.Equal(t, topology.OpRunning, s.Topology().Operation(op.ID).State)
+	s.OnHeartbeat(hb(to, "ks/0"), t0+3)
+	require.Equal(t, topology.OpDone, s.Topology().Operation(op.ID).State)
+}

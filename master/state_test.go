@@ -24,8 +24,9 @@ func newTestState(t *testing.T) *State {
 	return s
 }
 
+// hb is a heartbeat of a store that follows the newest topology.
 func hb(store string, serving ...string) topology.Heartbeat {
-	return topology.Heartbeat{Store: store, Addr: "127.0.0.1:" + fmt.Sprint(7000+len(store)), Serving: serving}
+	return topology.Heartbeat{Store: store, Addr: "127.0.0.1:" + fmt.Sprint(7000+len(store)), Serving: serving, Version: 1 << 62}
 }
 
 // beatAll registers stores s1..sn at now.

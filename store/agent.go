@@ -96,6 +96,9 @@ type Agent struct {
 	// departed lists, per shard, peers that left its placement and whose
 	// last changes are still to be applied here.
 	departed map[topology.ShardRef]map[string]bool
+	// resume marks shards whose worker restarted only because the peers
+	// changed while the replica was caught up.
+	resume map[topology.ShardRef]bool
 	// cleaning are shards removing keys of an earlier layout.
 	cleaning map[topology.ShardRef]context.CancelFunc
 	xdc      map[string]*xdcWorker // remote dc + "/" + keyspace
@@ -130,6 +133,7 @@ func NewAgent(cfg AgentConfig) (*Agent, error) {
 		leaving:  map[topology.ShardRef]*shardWorker{},
 		departed: map[topology.ShardRef]map[string]bool{},
 		cleaning: map[topology.ShardRef]context.CancelFunc{},
+		resume:   map[topology.ShardRef]bool{},
 		xdc:      map[string]*xdcWorker{},
 		wm:       map[string]int64{},
 		kicked:   map[string]time.Time{},
@@ -248,8 +252,15 @@ func (a *Agent) reconcile(t *topology.Topology) {
 		// (possibly between two topologies this agent saw), or the shard
 		// number was reused by a later resize.
 		if !ok || !equalStrings(peers, w.allPeers()) || w.sh.Epoch() != p.epoch {
+			// Only the peers changed and the replica was caught up: it
+			// still is (a new peer has no writes of its own yet; a
+			// departed one is followed to its end), so it keeps serving.
+			resume := ok && w.sh.Epoch() == p.epoch && w.sh.Serving()
 			w.stop()
 			delete(a.workers, ref)
+			if resume {
+				a.resume[ref] = true
+			}
 		}
 		if !ok {
 			delete(a.departed, ref)
@@ -281,6 +292,8 @@ func (a *Agent) reconcile(t *topology.Topology) {
 			sh.SetPurgeWatermark(math.MinInt64)
 		}
 		w := newShardWorker(a, sh, ref, p.peers, a.departedOf(ref), t)
+		w.resume = a.resume[ref]
+		delete(a.resume, ref)
 		a.workers[ref] = w
 		w.start(a.ctx)
 	}

@@ -209,6 +209,9 @@ func (a *Agent) leave(t *topology.Topology, ref topology.ShardRef, sh *Shard) bo
 		cancel()
 	}
 	a.setOwner(ref, sh, ownNothing, t.Version)
+	// Not a replica any more: the heartbeat must not list it as served (a
+	// move back onto this store waits for a real catch-up).
+	sh.SetServing(false)
 	w := newShardWorker(a, sh, ref, nil, nil, t)
 	w.leaving = true
 	a.leaving[ref] = w
@@ -304,14 +307,23 @@ func (w *shardWorker) farewell(ctx context.Context, peer string) {
 			break
 		}
 		if gone, err := w.peerDropped(ctx, st.Addr); err == nil && gone {
-			var last uint64
+			var last, seq uint64
 			if m, err := w.a.cfg.Bus.LastOnSubject(ctx, stream, subj); err == nil {
 				last, _ = strconv.ParseUint(m.Header[hdrIndex], 10, 64)
+				seq = m.StreamSeq
 			} else if !errors.Is(err, bus.ErrNoMessage) {
 				sleepCtx(ctx, 100*time.Millisecond)
 				continue
 			}
-			if cur, err := w.sh.Cursor(w.source(peer)); err == nil && cur >= last {
+			// The cursor is the highest index applied; the consumer having
+			// acknowledged everything up to the last message also rules out
+			// a failed batch waiting for redelivery below it.
+			cur, err := w.sh.Cursor(w.source(peer))
+			passed := seq == 0
+			if !passed {
+				passed, _ = w.a.cfg.Bus.ConsumerPassed(ctx, stream, peerDurable(w.a.cfg.Store, w.ref, peer), seq)
+			}
+			if err == nil && cur >= last && passed {
 				w.log.Info("applied the last changes of a departed peer", "peer", peer, "index", last)
 				break
 			}

@@ -38,8 +38,11 @@ type shardWorker struct {
 	// leaving: the shard itself left this store; the worker only publishes
 	// the rest of the change log, then has the agent drop the shard.
 	leaving bool
-	top     *topology.Topology
-	log     hclog.Logger
+	// resume: the replica was caught up under the previous worker and only
+	// the peers changed, so it keeps serving while the consumers restart.
+	resume bool
+	top    *topology.Topology
+	log    hclog.Logger
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -73,7 +76,7 @@ func (w *shardWorker) start(parent context.Context) {
 		go w.awaitPublished(ctx)
 		return
 	}
-	if len(w.peers) > 0 {
+	if len(w.peers) > 0 && !w.resume {
 		w.sh.SetServing(false)
 	}
 	w.wg.Add(2 + len(w.departing))

@@ -40,6 +40,7 @@ type load struct {
 
 	mu    sync.Mutex
 	acked map[string]int
+	how   map[string]string // how the latest acknowledged write of a key was taken
 	fails []error
 	// prefix is put before every value; best keeps, per key, the applied
 	// write with the highest version (for checks across DCs).
@@ -54,7 +55,8 @@ func startLoad(t *testing.T, cl *client.Client, ks string, writers, readers, key
 }
 
 func startLoadPrefixed(t *testing.T, cl *client.Client, ks, prefix string, writers, readers, keysPerWriter int) *load {
-	l := &load{t: t, cl: cl, ks: ks, stop: make(chan struct{}), acked: map[string]int{}, prefix: prefix, best: map[string]applied{}}
+	l := &load{t: t, cl: cl, ks: ks, stop: make(chan struct{}), acked: map[string]int{}, how: map[string]string{},
+		prefix: prefix, best: map[string]applied{}}
 	for w := 0; w < writers; w++ {
 		l.wg.Add(1)
 		go l.writer(w, keysPerWriter)
@@ -93,6 +95,8 @@ func (l *load) writer(w, keys int) {
 		l.writes.Add(1)
 		l.mu.Lock()
 		l.acked[k] = n
+		l.how[k] = fmt.Sprintf("store %s shard %d index %d applied %v version %v at %s", r.Store, r.Shard, r.LogIndex, r.Applied, r.Version,
+			time.Now().Format("15:04:05.000"))
 		if b, ok := l.best[k]; r.Applied && (!ok || b.version.Less(r.Version)) {
 			l.best[k] = applied{r.Version, v}
 		}
@@ -153,7 +157,7 @@ func (l *load) check(t *testing.T) {
 				return false
 			}
 			if string(it.Value) != strconv.Itoa(n) {
-				bad = fmt.Sprintf("%s: read %s, acknowledged %d", k, it.Value, n)
+				bad = fmt.Sprintf("%s: read %s (version %v), acknowledged %d (%s)", k, it.Value, it.Version, n, l.how[k])
 				return false
 			}
 		}
