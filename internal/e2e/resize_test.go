@@ -641,3 +641,35 @@ func TestReplicaMovedBackReplicates(t *testing.T) {
 		return true
 	}, 20*time.Second, 20*time.Millisecond, "the other replica applies the re-created shard's writes")
 }
+
+// TestResizeWithStoreKill9 kills a store process with SIGKILL while a
+// keyspace is resized under load and starts it again: no client operation
+// fails (every shard has a second replica), the resize completes, and every
+// acknowledged write reads back.
+func TestResizeWithStoreKill9(t *testing.T) {
+	c := startCluster(t, 2, nil)
+	child := &childStore{t: t, dir: t.TempDir(), addr: freeAddr(t), id: "crashy", nats: c.NATSURL(), dc: c.DC()}
+	child.start()
+	t.Cleanup(child.kill)
+	cl := newClient(t, c)
+	require.Eventually(t, func() bool {
+		s, ok := cl.Topology().Stores["crashy"]
+		return ok && s.Healthy
+	}, 10*time.Second, 20*time.Millisecond)
+	createKeyspace(t, c, cl, "k9", 1, 2)
+	l := startLoad(t, cl, "k9", 3, 1, 300)
+	l.waitWrites(t, 1000)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	started, err := cl.ResizeKeyspace(ctx, "k9", 3, false)
+	require.NoError(t, err)
+	child.kill()
+	l.waitWrites(t, 300)
+	child.start()
+	final, err := cl.WaitOperation(ctx, started.Operation.ID, 20*time.Millisecond, nil)
+	require.NoError(t, err)
+	require.Equal(t, topology.OpDone, final.Operation.State)
+	waitVersion(t, cl, final.Version)
+	l.waitWrites(t, 300)
+	l.check(t)
+}
