@@ -96,6 +96,8 @@ type Agent struct {
 	// departed lists, per shard, peers that left its placement and whose
 	// last changes are still to be applied here.
 	departed map[topology.ShardRef]map[string]bool
+	// warned are the stray shards already reported (warnStrays).
+	warned map[topology.ShardRef]bool
 	// resume marks shards whose worker restarted only because the peers
 	// changed while the replica was caught up.
 	resume map[topology.ShardRef]bool
@@ -134,6 +136,7 @@ func NewAgent(cfg AgentConfig) (*Agent, error) {
 		departed: map[topology.ShardRef]map[string]bool{},
 		cleaning: map[topology.ShardRef]context.CancelFunc{},
 		resume:   map[topology.ShardRef]bool{},
+		warned:   map[topology.ShardRef]bool{},
 		xdc:      map[string]*xdcWorker{},
 		wm:       map[string]int64{},
 		kicked:   map[string]time.Time{},
@@ -300,6 +303,35 @@ func (a *Agent) reconcile(t *topology.Topology) {
 	a.reconcileFills(t, want)
 	a.reconcileCleanups(t, want)
 	a.reconcileXDC(t, want)
+	a.warnStrays(t, want)
+}
+
+// warnStrays logs, once each, the shards this store holds on disk that the
+// topology does not place here and that no worker handles: typically shards
+// that were moved away while this store was down. They are kept (the
+// topology may have been rebuilt); their unpublished changes are reported.
+func (a *Agent) warnStrays(t *topology.Topology, want map[topology.ShardRef]shardPlan) {
+	for _, id := range a.cfg.Engine.Shards() {
+		ref := topology.ShardRef{Keyspace: id.Keyspace, Shard: id.Shard}
+		if _, ok := want[ref]; ok || a.warned[ref] {
+			continue
+		}
+		if _, ok := a.leaving[ref]; ok {
+			continue
+		}
+		if _, ok := t.Keyspaces[ref.Keyspace]; !ok {
+			continue
+		}
+		a.warned[ref] = true
+		var unpublished uint64
+		if sh, err := a.cfg.Engine.Shard(id.Keyspace, id.Shard); err == nil {
+			if first, last := sh.LogBounds(); last >= first {
+				unpublished = last - first + 1
+			}
+		}
+		a.log.Warn("holding a shard the topology does not place here; keeping its files",
+			"shard", ref.String(), "unpublished_changes", unpublished)
+	}
 }
 
 // reconcileXDC runs one cross-DC applier per remote DC and keyspace this
