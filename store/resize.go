@@ -329,9 +329,11 @@ func (f *filler) barrier(ctx context.Context, ks *topology.Keyspace, r *topology
 // dump copies the records of src that move to this target from the store
 // at addr, page by page, and ingests them in large sorted runs.
 func (f *filler) dump(ctx context.Context, addr string, r *topology.Resize, src uint32) error {
-	rc := redis.NewClient(&redis.Options{Addr: addr, Protocol: 2, DisableIdentity: true, PoolSize: 1,
-		MaxRetries: 2, ReadTimeout: 30 * time.Second})
-	defer func() { _ = rc.Close() }()
+	dc, err := dialDump(ctx, addr)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = dc.Close() }()
 	var (
 		start  []byte
 		run    []lww.Change
@@ -349,26 +351,14 @@ func (f *filler) dump(ctx context.Context, addr string, r *topology.Resize, src 
 		}
 		f.addCopied(len(run), res.Bytes)
 		run, size = run[:0], 0
+		dc.reset() // the run's keys and records are no longer referenced
 		return nil
 	}
 	for {
-		args := []any{"VDUMP", "LIMIT", fillDumpPage, "SHARDS", r.To, "TARGET", f.ref.Shard}
-		if start != nil {
-			args = append(args, "START", start)
-		}
-		var dump *redis.Cmd
-		if _, err := rc.Pipelined(ctx, func(p redis.Pipeliner) error {
-			p.Do(ctx, "VUSE", f.ref.Keyspace, src)
-			dump = p.Do(ctx, args...)
-			return nil
-		}); err != nil {
+		if err := ctx.Err(); err != nil {
 			return err
 		}
-		res, err := dump.Slice()
-		if err != nil {
-			return err
-		}
-		changes, err := decodeDump(res)
+		next, changes, err := dc.page(f.ref.Keyspace, src, start, fillDumpPage, r.To, f.ref.Shard)
 		if err != nil {
 			return err
 		}
@@ -391,11 +381,10 @@ func (f *filler) dump(ctx context.Context, addr string, r *topology.Resize, src 
 				return err
 			}
 		}
-		next, _ := res[0].(string)
-		if res[0] == nil || next == "" {
+		if next == nil {
 			return flush()
 		}
-		start = []byte(next)
+		start = next
 	}
 }
 
