@@ -365,8 +365,11 @@ func shardSize(sh *Shard) topology.ShardSize {
 	props := sh.Property("rocksdb.aggregated-table-properties")
 	avg := tableProp(props, "raw average key size") + tableProp(props, "raw average value size")
 	if avg == 0 {
-		bytes, _ := strconv.ParseUint(sh.Property("rocksdb.estimate-live-data-size"), 10, 64)
-		return topology.ShardSize{Keys: keys, Bytes: bytes}
+		// No SST file yet: the data is in the memtables, whose size
+		// (with overhead) is the best estimate there is.
+		live, _ := strconv.ParseUint(sh.Property("rocksdb.estimate-live-data-size"), 10, 64)
+		mem, _ := strconv.ParseUint(sh.Property("rocksdb.cur-size-all-mem-tables"), 10, 64)
+		return topology.ShardSize{Keys: keys, Bytes: live + mem}
 	}
 	return topology.ShardSize{Keys: keys, Bytes: uint64(float64(keys) * avg)}
 }

@@ -30,3 +30,15 @@ func TestTableProp(t *testing.T) {
 	require.Equal(t, 0.0, tableProp(props, "raw average value size"))
 	require.Equal(t, 0.0, tableProp("", "x"))
 }
+
+// TestShardSizeBeforeFlush: with everything still in the memtable the size
+// is not zero.
+func TestShardSizeBeforeFlush(t *testing.T) {
+	s, _ := testShard(t, nil)
+	for i := 0; i < 1000; i++ {
+		_, err := s.Put(context.Background(), []byte(fmt.Sprintf("key%013d", i)), make([]byte, 100))
+		require.NoError(t, err)
+	}
+	sz := shardSize(s)
+	require.Greater(t, sz.Bytes, uint64(1000*100))
+}
