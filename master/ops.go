@@ -376,24 +376,11 @@ func (s *State) Progress(id uint64) *topology.Progress {
 		p.Total++
 		p.Waiting = append(p.Waiting, m.String()+": "+s.moveState(m))
 	}
-	if total := s.opMoves(id); total > p.Total {
-		p.Done = total - p.Total
-		p.Total = total
+	if op.Moves > p.Total {
+		p.Done = op.Moves - p.Total
+		p.Total = op.Moves
 	}
 	return p
-}
-
-// opMoves is how many moves an operation started with, from its detail.
-func (s *State) opMoves(id uint64) int {
-	op := s.topo.Operation(id)
-	if op == nil {
-		return 0
-	}
-	var n int
-	if _, err := fmt.Sscanf(op.Detail, "%d", &n); err != nil {
-		return 0
-	}
-	return n
 }
 
 func (s *State) moveState(m *topology.Move) string {
@@ -528,6 +515,7 @@ func (s *State) StartMoves(kind, keyspace, store, target string, moves []*topolo
 		return nil, fmt.Errorf("%w: nothing to move", ErrInvalidRequest)
 	}
 	op := s.startOp(kind, keyspace, store, target, fmt.Sprintf("%d replica moves", len(moves)), now)
+	op.Moves = len(moves)
 	for _, m := range moves {
 		m.Op = op.ID
 		reps := s.topo.Keyspaces[m.Keyspace].Placement[m.Shard]

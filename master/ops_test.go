@@ -676,7 +676,7 @@ func TestReplaceLiveStore(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, v+1, s.Version())
 	require.Equal(t, &topology.Operation{ID: v + 1, Kind: topology.OpKindReplace, Store: "s1", Target: "s4",
-		State: topology.OpRunning, Detail: "2 replica moves", Started: start}, op)
+		State: topology.OpRunning, Detail: "2 replica moves", Moves: 2, Started: start}, op)
 	top := s.Topology()
 	require.Equal(t, [][]string{{"s1", "s2", "s4"}, {"s3", "s1", "s4"}, {"s2", "s3"}}, top.Keyspaces["ks"].Placement,
 		"the new replica is added last, the old one stays while it fills")
@@ -715,7 +715,7 @@ func TestReplaceLiveStore(t *testing.T) {
 	require.Empty(t, top.Moves)
 	require.Empty(t, top.ShardsOf("s1"))
 	require.Equal(t, &topology.Operation{ID: op.ID, Kind: topology.OpKindReplace, Store: "s1", Target: "s4",
-		State: topology.OpDone, Detail: "2 replica moves", Started: start, Finished: end}, top.Operation(op.ID))
+		State: topology.OpDone, Detail: "2 replica moves", Moves: 2, Started: start, Finished: end}, top.Operation(op.ID))
 	require.False(t, top.Busy("ks"))
 	require.Nil(t, s.Progress(op.ID))
 

@@ -436,7 +436,6 @@ func (f *filler) startTails(ctx context.Context, r *topology.Resize, startSeq ui
 // applyTail applies the changes of a source's log that move to the target.
 func (f *filler) applyTail(ctx context.Context, shards int, src uint32, msgs []bus.Delivered) error {
 	var changes []lww.Change
-	tops := map[string]uint64{}
 	for _, m := range msgs {
 		ch, err := lww.DecodeChange(m.Data)
 		if err != nil {
@@ -446,15 +445,9 @@ func (f *filler) applyTail(ctx context.Context, shards int, src uint32, msgs []b
 		if topology.ShardOf(ch.Key, shards) != f.ref.Shard {
 			continue
 		}
-		origin := m.Header[hdrStore]
-		if idx, err := strconv.ParseUint(m.Header[hdrIndex], 10, 64); err == nil && idx > tops[origin] {
-			tops[origin] = idx
-		}
 		changes = append(changes, ch)
 	}
-	if len(changes) == 0 {
-		return nil
-	}
+	// No cursor: the tail resumes from its durable consumer's position.
 	for len(changes) > 0 {
 		n := min(len(changes), MaxBatchWrites)
 		if _, err := f.sh.ApplyRemote(ctx, "fill:"+strconv.FormatUint(uint64(src), 10), 0, changes[:n]); err != nil {

@@ -131,9 +131,11 @@ type Operation struct {
 	Target string `json:"target,omitempty"`
 	State  string `json:"state"`
 	// Detail says what the operation does or did, in words.
-	Detail   string `json:"detail,omitempty"`
-	Started  int64  `json:"started"`
-	Finished int64  `json:"finished,omitempty"`
+	Detail string `json:"detail,omitempty"`
+	// Moves is how many replica moves the operation started with.
+	Moves    int   `json:"moves,omitempty"`
+	Started  int64 `json:"started"`
+	Finished int64 `json:"finished,omitempty"`
 }
 
 // MaxFinishedOps bounds the finished operations a topology keeps.
