@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/vasto-kv/vasto/bus"
 	"github.com/vasto-kv/vasto/topology"
 )
@@ -299,6 +297,12 @@ func (w *shardWorker) farewell(ctx context.Context, peer string) {
 	if err != nil {
 		return
 	}
+	var pc *peerClient // one connection for the whole wait
+	defer func() {
+		if pc != nil {
+			_ = pc.Close()
+		}
+	}()
 	for ctx.Err() == nil {
 		t := w.a.currentTopology()
 		st, ok := t.Stores[peer]
@@ -306,7 +310,16 @@ func (w *shardWorker) farewell(ctx context.Context, peer string) {
 			w.log.Warn("departed peer is down; not waiting for its last changes", "peer", peer)
 			break
 		}
-		if gone, err := w.peerDropped(ctx, st.Addr); err == nil && gone {
+		var err error
+		if pc == nil || pc.broken {
+			if pc != nil {
+				_ = pc.Close()
+			}
+			pc, err = dialPeer(ctx, st.Addr)
+		}
+		// The peer no longer holds the shard once it published its whole
+		// change log and dropped it.
+		if err == nil && isPeerCode(pc.use(w.ref.Keyspace, w.ref.Shard), "NOSHARD") {
 			var last, seq uint64
 			if m, err := w.a.cfg.Bus.LastOnSubject(ctx, stream, subj); err == nil {
 				last, _ = strconv.ParseUint(m.Header[hdrIndex], 10, 64)
@@ -337,23 +350,6 @@ func (w *shardWorker) farewell(ctx context.Context, peer string) {
 			w.a.farewellDone(w.ref, peer)
 		}()
 	}
-}
-
-// peerDropped reports whether the store at addr no longer holds the shard.
-func (w *shardWorker) peerDropped(ctx context.Context, addr string) (bool, error) {
-	rc := redis.NewClient(&redis.Options{Addr: addr, Protocol: 2, DisableIdentity: true, PoolSize: 1, MaxRetries: 1})
-	defer func() { _ = rc.Close() }()
-	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	err := rc.Do(cctx, "VUSE", w.ref.Keyspace, w.ref.Shard).Err()
-	if err == nil {
-		return false, nil
-	}
-	var re redis.Error
-	if errors.As(err, &re) && len(re.Error()) >= 7 && re.Error()[:7] == "NOSHARD" {
-		return true, nil
-	}
-	return false, err
 }
 
 // shardSize estimates a shard's keys and their uncompressed bytes (keys

@@ -3,10 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"runtime"
-	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/vasto-kv/vasto/lww"
 )
@@ -23,8 +19,11 @@ func (w *shardWorker) bootstrapFrom(ctx context.Context, peer string) error {
 	if !ok || st.Addr == "" {
 		return fmt.Errorf("no address for peer %s", peer)
 	}
-	rc := redis.NewClient(&redis.Options{Addr: st.Addr, Protocol: 2, DisableIdentity: true, PoolSize: 1, MaxRetries: 2})
-	defer func() { _ = rc.Close() }()
+	pc, err := dialPeer(ctx, st.Addr)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = pc.Close() }()
 	outbox, err := w.outboxKeys()
 	if err != nil {
 		return err
@@ -32,23 +31,7 @@ func (w *shardWorker) bootstrapFrom(ctx context.Context, peer string) error {
 	var start []byte
 	copied, removed := 0, 0
 	for {
-		var res []any
-		cmds, err := rc.Pipelined(ctx, func(p redis.Pipeliner) error {
-			p.Do(ctx, "VUSE", w.ref.Keyspace, w.ref.Shard)
-			args := []any{"VDUMP", "LIMIT", 1000}
-			if start != nil {
-				args = append(args, "START", start)
-			}
-			p.Do(ctx, args...)
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		if res, err = cmds[1].(*redis.Cmd).Slice(); err != nil {
-			return err
-		}
-		changes, err := decodeDump(res)
+		end, changes, err := pc.page(w.ref.Keyspace, w.ref.Shard, start, 1000, 0, 0)
 		if err != nil {
 			return err
 		}
@@ -56,16 +39,12 @@ func (w *shardWorker) bootstrapFrom(ctx context.Context, peer string) error {
 			return err
 		}
 		copied += len(changes)
-		next, _ := res[0].(string)
-		var end []byte
-		if res[0] != nil && next != "" {
-			end = []byte(next)
-		}
 		n, err := w.forgetAbsent(ctx, start, end, changes, outbox)
 		if err != nil {
 			return err
 		}
 		removed += n
+		pc.reset()
 		if end == nil {
 			break
 		}
@@ -129,49 +108,17 @@ func (w *shardWorker) peerLogBounds(ctx context.Context, peer string) (first, la
 	if !ok || st.Addr == "" {
 		return 0, 0, fmt.Errorf("no address for peer %s", peer)
 	}
-	rc := redis.NewClient(&redis.Options{Addr: st.Addr, Protocol: 2, DisableIdentity: true, PoolSize: 1, MaxRetries: 1})
-	defer func() { _ = rc.Close() }()
-	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	cmds, err := rc.Pipelined(cctx, func(p redis.Pipeliner) error {
-		p.Do(cctx, "VUSE", w.ref.Keyspace, w.ref.Shard)
-		p.Do(cctx, "VLOGINFO")
-		return nil
-	})
+	pc, err := dialPeer(ctx, st.Addr)
 	if err != nil {
 		return 0, 0, err
 	}
-	res, err := cmds[1].(*redis.Cmd).Int64Slice()
+	defer func() { _ = pc.Close() }()
+	res, err := pc.ints(w.ref.Keyspace, w.ref.Shard, "VLOGINFO")
 	if err != nil {
-		return 0, 0, fmt.Errorf("VLOGINFO: %w", err)
+		return 0, 0, err
 	}
 	if len(res) != 2 {
 		return 0, 0, fmt.Errorf("%w: VLOGINFO reply %v", ErrCorrupt, res)
 	}
 	return uint64(res[0]), uint64(res[1]), nil
-}
-
-// decodeDump turns a VDUMP reply into changes.
-func decodeDump(res []any) ([]lww.Change, error) {
-	if len(res) != 2 {
-		return nil, fmt.Errorf("%w: VDUMP reply of %d elements", ErrCorrupt, len(res))
-	}
-	flat, ok := res[1].([]any)
-	if !ok || len(flat)%2 != 0 {
-		return nil, fmt.Errorf("%w: VDUMP entries", ErrCorrupt)
-	}
-	out := make([]lww.Change, 0, len(flat)/2)
-	for i := 0; i < len(flat); i += 2 {
-		if i%(2*dumpYieldEvery) == 0 {
-			runtime.Gosched() // pages are large: do not hold the P
-		}
-		k, _ := flat[i].(string)
-		v, _ := flat[i+1].(string)
-		rec, err := lww.DecodeRecord([]byte(v))
-		if err != nil {
-			return nil, fmt.Errorf("%w: VDUMP record of %q: %w", ErrCorrupt, k, err)
-		}
-		out = append(out, lww.Change{Key: []byte(k), Record: rec})
-	}
-	return out, nil
 }

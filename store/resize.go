@@ -10,7 +10,6 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/hashicorp/go-hclog"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/vasto-kv/vasto/bus"
 	"github.com/vasto-kv/vasto/lww"
@@ -329,7 +328,7 @@ func (f *filler) barrier(ctx context.Context, ks *topology.Keyspace, r *topology
 // dump copies the records of src that move to this target from the store
 // at addr, page by page, and ingests them in large sorted runs.
 func (f *filler) dump(ctx context.Context, addr string, r *topology.Resize, src uint32) error {
-	dc, err := dialDump(ctx, addr)
+	dc, err := dialPeer(ctx, addr)
 	if err != nil {
 		return err
 	}
@@ -522,6 +521,12 @@ func (f *filler) drainSources(ctx context.Context, ks *topology.Keyspace, r *top
 // skipped with a warning: what it accepted before the switch and did not
 // publish reaches the target only if it comes back before the resize ends.
 func (f *filler) drainReplica(ctx context.Context, r *topology.Resize, src uint32, id string) error {
+	var pc *peerClient // one connection for the whole wait
+	defer func() {
+		if pc != nil {
+			_ = pc.Close()
+		}
+	}()
 	for {
 		t := f.a.currentTopology()
 		st, ok := t.Stores[id]
@@ -529,8 +534,23 @@ func (f *filler) drainReplica(ctx context.Context, r *topology.Resize, src uint3
 			f.log.Warn("source replica is down; not waiting for its fence", "source_shard", src, "store", id)
 			return nil
 		}
-		fence, first, err := f.fence(ctx, st.Addr, src, r.Switched)
-		if err == nil && first > fence {
+		var res []int64
+		var err error
+		if pc == nil || pc.broken {
+			if pc != nil {
+				_ = pc.Close()
+			}
+			pc, err = dialPeer(ctx, st.Addr)
+		}
+		if err == nil {
+			// [fence, first unpublished]: everything up to the fence is
+			// published once the first unpublished index is past it.
+			res, err = pc.ints(f.ref.Keyspace, src, "VFENCE", strconv.FormatUint(r.Switched, 10))
+			if err == nil && len(res) != 2 {
+				err = fmt.Errorf("%w: VFENCE reply %v", ErrCorrupt, res)
+			}
+		}
+		if err == nil && res[1] > res[0] {
 			return nil
 		}
 		if err != nil {
@@ -540,28 +560,4 @@ func (f *filler) drainReplica(ctx context.Context, r *topology.Resize, src uint3
 			return ctx.Err()
 		}
 	}
-}
-
-// fence asks a source replica for its fence of the switch version.
-func (f *filler) fence(ctx context.Context, addr string, src uint32, version uint64) (fence, first uint64, err error) {
-	rc := redis.NewClient(&redis.Options{Addr: addr, Protocol: 2, DisableIdentity: true, PoolSize: 1, MaxRetries: 1})
-	defer func() { _ = rc.Close() }()
-	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	var cmd *redis.Cmd
-	if _, err := rc.Pipelined(cctx, func(p redis.Pipeliner) error {
-		p.Do(cctx, "VUSE", f.ref.Keyspace, src)
-		cmd = p.Do(cctx, "VFENCE", version)
-		return nil
-	}); err != nil {
-		return 0, 0, err
-	}
-	res, err := cmd.Int64Slice()
-	if err != nil {
-		return 0, 0, err
-	}
-	if len(res) != 2 {
-		return 0, 0, fmt.Errorf("%w: VFENCE reply %v", ErrCorrupt, res)
-	}
-	return uint64(res[0]), uint64(res[1]), nil
 }

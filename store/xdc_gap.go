@@ -8,8 +8,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/vasto-kv/vasto/bus"
 	"github.com/vasto-kv/vasto/lww"
 	"github.com/vasto-kv/vasto/topology"
@@ -439,19 +437,25 @@ func (w *xdcWorker) copyKeyspace(ctx context.Context, rt *topology.Topology, rks
 	for _, g := range gaps {
 		gapped[g.src] = true
 	}
-	clients := map[string]*redis.Client{}
+	clients := map[string]*peerClient{}
 	defer func() {
-		for _, rc := range clients {
-			_ = rc.Close()
+		for _, pc := range clients {
+			_ = pc.Close()
 		}
 	}()
-	client := func(addr string) *redis.Client {
-		if rc, ok := clients[addr]; ok {
-			return rc
+	client := func(addr string) (*peerClient, error) {
+		if pc, ok := clients[addr]; ok && !pc.broken {
+			return pc, nil
+		} else if ok {
+			_ = pc.Close()
+			delete(clients, addr)
 		}
-		rc := redis.NewClient(&redis.Options{Addr: addr, Protocol: 2, DisableIdentity: true, PoolSize: 1, MaxRetries: 2})
-		clients[addr] = rc
-		return rc
+		pc, err := dialPeer(ctx, addr)
+		if err != nil {
+			return nil, err
+		}
+		clients[addr] = pc
+		return pc, nil
 	}
 	total := 0
 	for i, reps := range rks.Placement {
@@ -472,7 +476,7 @@ func (w *xdcWorker) copyKeyspace(ctx context.Context, rt *topology.Topology, rks
 		}
 		copiedShard := false
 		for _, r := range origins {
-			n, err := w.dumpShard(ctx, client(rt.Stores[r].Addr), r, uint32(i), ks, heldBy)
+			n, err := w.dumpShard(ctx, client, rt.Stores[r].Addr, r, uint32(i), ks, heldBy)
 			total += n
 			if err != nil {
 				if ctx.Err() != nil {
@@ -489,7 +493,7 @@ func (w *xdcWorker) copyKeyspace(ctx context.Context, rt *topology.Topology, rks
 			if copiedShard {
 				break
 			}
-			n, err := w.dumpShard(ctx, client(rt.Stores[r].Addr), r, uint32(i), ks, heldBy)
+			n, err := w.dumpShard(ctx, client, rt.Stores[r].Addr, r, uint32(i), ks, heldBy)
 			total += n
 			if err != nil {
 				if ctx.Err() != nil {
@@ -514,28 +518,18 @@ var errNoHealthyReplica = errors.New("no healthy replica")
 // dumpShard copies one remote shard from one of its replicas (store r) with
 // VDUMP and merges the records that land on held shards (the local
 // topology's routing), without moving cursors.
-func (w *xdcWorker) dumpShard(ctx context.Context, rc *redis.Client, r string, rshard uint32, ks *topology.Keyspace, heldBy map[uint32]*Shard) (int, error) {
+func (w *xdcWorker) dumpShard(ctx context.Context, client func(string) (*peerClient, error), addr, r string, rshard uint32,
+	ks *topology.Keyspace, heldBy map[uint32]*Shard) (int, error) {
+	pc, err := client(addr)
+	if err != nil {
+		return 0, err
+	}
+	defer pc.reset()
 	src := xdcSource(w.remote, r, strconv.FormatUint(uint64(rshard), 10))
 	var start []byte
 	merged := 0
 	for {
-		cmds, err := rc.Pipelined(ctx, func(p redis.Pipeliner) error {
-			p.Do(ctx, "VUSE", w.keyspace, rshard)
-			args := []any{"VDUMP"}
-			if start != nil {
-				args = append(args, "START", start)
-			}
-			p.Do(ctx, append(args, "LIMIT", xdcDumpPage)...)
-			return nil
-		})
-		if err != nil {
-			return merged, err
-		}
-		res, err := cmds[1].(*redis.Cmd).Slice()
-		if err != nil {
-			return merged, err
-		}
-		changes, err := decodeDump(res)
+		next, changes, err := pc.page(w.keyspace, rshard, start, xdcDumpPage, 0, 0)
 		if err != nil {
 			return merged, err
 		}
@@ -552,10 +546,10 @@ func (w *xdcWorker) dumpShard(ctx context.Context, rc *redis.Client, r string, r
 			}
 			merged += len(chs)
 		}
-		next, _ := res[0].(string)
-		if res[0] == nil || next == "" {
+		pc.reset()
+		if next == nil {
 			return merged, nil
 		}
-		start = []byte(next)
+		start = next
 	}
 }

@@ -30,7 +30,7 @@ func TestDumpClientPages(t *testing.T) {
 		}
 		require.NoError(t, rc.MSet(ctx, args...).Err())
 	}
-	dc, err := dialDump(ctx, srv.Addr().String())
+	dc, err := dialPeer(ctx, srv.Addr().String())
 	require.NoError(t, err)
 	defer func() { _ = dc.Close() }()
 	got := map[string]bool{}
@@ -59,4 +59,35 @@ func TestDumpClientPages(t *testing.T) {
 
 	_, _, err = dc.page("nope", 0, nil, 10, 3, 2)
 	require.ErrorContains(t, err, "NOSHARD")
+}
+
+// TestPeerClientCommands: small commands on a selected shard, and the
+// error replies a caller tells apart.
+func TestPeerClientCommands(t *testing.T) {
+	srv, _ := testServer(t, nil)
+	rc := testClient(t, srv)
+	ctx := context.Background()
+	require.NoError(t, rc.Set(ctx, "k", "v", 0).Err())
+	pc, err := dialPeer(ctx, srv.Addr().String())
+	require.NoError(t, err)
+	defer func() { _ = pc.Close() }()
+
+	require.NoError(t, pc.use("default", 0))
+	err = pc.use("nope", 0)
+	require.True(t, isPeerCode(err, "NOSHARD"), "%v", err)
+	require.False(t, pc.broken, "an error reply leaves the connection usable")
+
+	bounds, err := pc.ints("default", 0, "VLOGINFO")
+	require.NoError(t, err)
+	require.Equal(t, []int64{1, 1}, bounds, "first unpublished and last index after one write")
+
+	_, err = pc.ints("default", 0, "VFENCE", "1")
+	require.True(t, isPeerCode(err, "BEHIND"), "%v", err)
+
+	// A whole-shard dump (no filter) after the small commands.
+	next, page, err := pc.page("default", 0, nil, 10, 0, 0)
+	require.NoError(t, err)
+	require.Nil(t, next)
+	require.Len(t, page, 1)
+	require.Equal(t, "k", string(page[0].Key))
 }
