@@ -200,7 +200,7 @@ func (d *peerClient) ints(keyspace string, shard uint32, args ...string) ([]int6
 			}
 		}
 		d.broken = true
-		return nil, fmt.Errorf("%w: %s reply element %d: %v", errDumpReply, args[0], i, err)
+		return nil, fmt.Errorf("%w: %s reply element %d: %w", errDumpReply, args[0], i, err)
 	}
 	return out, nil
 }
