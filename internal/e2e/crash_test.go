@@ -16,14 +16,8 @@ import (
 // (they were in its RocksDB outbox and are published on restart).
 func TestStoreKill9DuringWrites(t *testing.T) {
 	c := startCluster(t, 2, nil)
-	child := &childStore{t: t, dir: t.TempDir(), addr: freeAddr(t), id: "crashy", nats: c.NATSURL(), dc: c.DC()}
-	child.start()
-	t.Cleanup(child.kill)
 	cl := newClient(t, c)
-	require.Eventually(t, func() bool {
-		s, ok := cl.Topology().Stores["crashy"]
-		return ok && s.Healthy
-	}, 10*time.Second, 20*time.Millisecond)
+	child := startChildStore(t, c, cl, "crashy")
 	createKeyspace(t, c, cl, "crash", 3, 2)
 
 	acked := runWriters(t, cl, "crash", 4, child.kill)

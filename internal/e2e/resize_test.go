@@ -179,12 +179,7 @@ func resize(t *testing.T, cl *client.Client, ks string, shards int) topology.OpR
 	defer cancel()
 	started, err := cl.ResizeKeyspace(ctx, ks, shards, false)
 	require.NoError(t, err)
-	require.NotNil(t, started.Operation)
-	final, err := cl.WaitOperation(ctx, started.Operation.ID, 20*time.Millisecond, nil)
-	require.NoError(t, err)
-	require.Equal(t, topology.OpDone, final.Operation.State)
-	waitVersion(t, cl, final.Version)
-	return final
+	return waitOp(t, cl, started)
 }
 
 // onlyOwnedKeys waits until every shard of ks on every store holds only
@@ -299,10 +294,7 @@ func TestResizeSurvivesMasterRestart(t *testing.T) {
 	require.NoError(t, c.StopMaster(ctx))
 	l.waitWrites(t, 200) // the data path does not need the master
 	require.NoError(t, c.StartMaster(ctx))
-	final, err := cl.WaitOperation(ctx, started.Operation.ID, 20*time.Millisecond, nil)
-	require.NoError(t, err)
-	require.Equal(t, topology.OpDone, final.Operation.State)
-	waitVersion(t, cl, final.Version)
+	waitOp(t, cl, started)
 	require.Equal(t, 4, cl.Topology().Keyspaces["mr"].Shards)
 	l.waitWrites(t, 200)
 	l.check(t)
@@ -344,15 +336,18 @@ func replicaAndSpare(t *testing.T, cl *client.Client, ks string) (held, spare st
 	return "", ""
 }
 
-func waitOp(t *testing.T, cl *client.Client, reply topology.OpReply) {
+// waitOp waits until the operation started with reply is done and the
+// client follows the topology that ended it, and returns its last reply.
+func waitOp(t *testing.T, cl *client.Client, reply topology.OpReply) topology.OpReply {
 	t.Helper()
 	require.NotNil(t, reply.Operation)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	final, err := cl.WaitOperation(ctx, reply.Operation.ID, 20*time.Millisecond, nil)
 	require.NoError(t, err)
 	require.Equal(t, topology.OpDone, final.Operation.State)
 	waitVersion(t, cl, final.Version)
+	return final
 }
 
 // waitVersion waits until the client follows topology version v or later.
@@ -532,10 +527,7 @@ func TestResizeSurvivesTargetRestart(t *testing.T) {
 	require.NoError(t, c.StopStore(ctx, i))
 	l.waitWrites(t, 300)
 	require.NoError(t, c.StartStore(ctx, i))
-	final, err := cl.WaitOperation(ctx, started.Operation.ID, 20*time.Millisecond, nil)
-	require.NoError(t, err)
-	require.Equal(t, topology.OpDone, final.Operation.State)
-	waitVersion(t, cl, final.Version)
+	waitOp(t, cl, started)
 	l.waitWrites(t, 300)
 	l.check(t)
 	onlyOwnedKeys(t, c, cl, "tr")
@@ -648,14 +640,8 @@ func TestReplicaMovedBackReplicates(t *testing.T) {
 // acknowledged write reads back.
 func TestResizeWithStoreKill9(t *testing.T) {
 	c := startCluster(t, 2, nil)
-	child := &childStore{t: t, dir: t.TempDir(), addr: freeAddr(t), id: "crashy", nats: c.NATSURL(), dc: c.DC()}
-	child.start()
-	t.Cleanup(child.kill)
 	cl := newClient(t, c)
-	require.Eventually(t, func() bool {
-		s, ok := cl.Topology().Stores["crashy"]
-		return ok && s.Healthy
-	}, 10*time.Second, 20*time.Millisecond)
+	child := startChildStore(t, c, cl, "crashy")
 	createKeyspace(t, c, cl, "k9", 1, 2)
 	l := startLoad(t, cl, "k9", 3, 1, 300)
 	l.waitWrites(t, 1000)
@@ -666,10 +652,7 @@ func TestResizeWithStoreKill9(t *testing.T) {
 	child.kill()
 	l.waitWrites(t, 300)
 	child.start()
-	final, err := cl.WaitOperation(ctx, started.Operation.ID, 20*time.Millisecond, nil)
-	require.NoError(t, err)
-	require.Equal(t, topology.OpDone, final.Operation.State)
-	waitVersion(t, cl, final.Version)
+	waitOp(t, cl, started)
 	l.waitWrites(t, 300)
 	l.check(t)
 }

@@ -17,6 +17,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/vasto-kv/vasto/bus"
+	"github.com/vasto-kv/vasto/client"
+	"github.com/vasto-kv/vasto/internal/devcluster"
 	"github.com/vasto-kv/vasto/store"
 	"github.com/vasto-kv/vasto/topology"
 )
@@ -130,4 +132,19 @@ func (c *childStore) kill() {
 	_ = c.cmd.Process.Kill()
 	_ = c.cmd.Wait()
 	c.cmd = nil
+}
+
+// startChildStore runs a store of c's DC as a child process (so a test can
+// kill it with SIGKILL), killed at the end of the test, and waits until the
+// topology lists it healthy.
+func startChildStore(t *testing.T, c *devcluster.Cluster, cl *client.Client, id string) *childStore {
+	t.Helper()
+	child := &childStore{t: t, dir: t.TempDir(), addr: freeAddr(t), id: id, nats: c.NATSURL(), dc: c.DC()}
+	child.start()
+	t.Cleanup(child.kill)
+	require.Eventually(t, func() bool {
+		s, ok := cl.Topology().Stores[id]
+		return ok && s.Healthy
+	}, 10*time.Second, 20*time.Millisecond)
+	return child
 }
