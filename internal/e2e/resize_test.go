@@ -234,7 +234,7 @@ func TestResizeGrowAndShrinkUnderLoad(t *testing.T) {
 	l.waitWrites(t, 1000)
 
 	final := resize(t, cl, "rs", 3)
-	require.Equal(t, "3", strconv.Itoa(cl.Topology().Keyspaces["rs"].Shards))
+	require.Equal(t, 3, cl.Topology().Keyspaces["rs"].Shards)
 	require.NotNil(t, final.Operation)
 	l.waitWrites(t, 500)
 
