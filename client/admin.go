@@ -54,6 +54,10 @@ type StoreInfo struct {
 	Healthy  bool
 	// Serving lists the shards ("keyspace/shard") the store serves.
 	Serving []string
+	// Unplaced lists the shards ("keyspace/shard@epoch") the store holds on
+	// disk whose incarnation the topology does not know: kept, never
+	// deleted because of it (see RecoverKeyspaces, DiscardIncarnation).
+	Unplaced []string
 }
 
 // request sends an admin request to the DC's master and decodes the reply.
@@ -121,6 +125,43 @@ func (c *Client) DeleteKeyspace(ctx context.Context, name string) error {
 	}, "the deletion of keyspace "+name)
 }
 
+// RecoverKeyspaces asks the master to rebuild keyspaces the topology does
+// not know (it was lost: NATS's data wiped) from the shards the stores
+// hold, keeping their incarnation and placement; names empty: every one it
+// can. With dryRun it only says what it would recover. The reply lists what
+// was recovered and, per name, why a keyspace was not.
+func (c *Client) RecoverKeyspaces(ctx context.Context, names []string, dryRun bool) (topology.RecoverReply, error) {
+	for _, n := range names {
+		if err := checkKeyspace(n); err != nil {
+			return topology.RecoverReply{}, err
+		}
+	}
+	var r topology.RecoverReply
+	if err := c.request(ctx, topology.OpRecoverKeyspaces, topology.RecoverRequest{Names: names, DryRun: dryRun}, &r); err != nil {
+		return topology.RecoverReply{}, err
+	}
+	if dryRun || len(r.Recovered) == 0 {
+		return r, nil
+	}
+	return r, c.waitFor(ctx, func(t *topology.Topology) bool { return t.Version >= r.Version },
+		"the recovered keyspaces")
+}
+
+// DiscardIncarnation asks the master to record incarnation epoch of
+// keyspace name, which stores hold but the topology does not place, as
+// deleted: the stores then delete those shards. It is the explicit way to
+// get rid of data the topology lost track of; the keyspace the topology
+// places is deleted with DeleteKeyspace.
+func (c *Client) DiscardIncarnation(ctx context.Context, name string, epoch uint64) error {
+	if err := checkKeyspace(name); err != nil {
+		return err
+	}
+	if epoch == 0 {
+		return fmt.Errorf("%w: epoch 0", ErrInvalid)
+	}
+	return c.request(ctx, topology.OpDeleteKeyspace, topology.NameRequest{Name: name, Epoch: epoch}, nil)
+}
+
 // ListKeyspaces asks the master for every keyspace, ordered by name. The
 // replicas carry store ids only: DescribeKeyspace adds addresses and health.
 func (c *Client) ListKeyspaces(ctx context.Context) ([]KeyspaceInfo, error) {
@@ -164,7 +205,7 @@ func (c *Client) ListStores(ctx context.Context) ([]StoreInfo, error) {
 	}
 	out := make([]StoreInfo, 0, len(r.Stores))
 	for _, s := range r.Stores {
-		out = append(out, StoreInfo{ID: s.ID, Addr: s.Addr, Healthy: s.Healthy, Serving: s.Serving})
+		out = append(out, StoreInfo{ID: s.ID, Addr: s.Addr, Healthy: s.Healthy, Serving: s.Serving, Unplaced: s.Unplaced})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil

@@ -31,16 +31,27 @@ type Config struct {
 	// TickInterval is how often stores are checked for missed heartbeats;
 	// default 100 ms, at most topology.DeadAfter.
 	TickInterval time.Duration
+	// AutoRecoverAfter: keyspaces the topology does not know but the stores
+	// hold (the topology was lost) are recovered by themselves once what
+	// the stores report about them has not changed for this long; default
+	// DefaultAutoRecoverAfter, negative: never (`vasto keyspace recover`
+	// then does it).
+	AutoRecoverAfter time.Duration
 }
+
+// DefaultAutoRecoverAfter leaves every store that is up two dead-after
+// periods to report what it holds before keyspaces are recovered.
+const DefaultAutoRecoverAfter = 2 * topology.DeadAfter
 
 // DefaultConfig returns a Config for dc on conn with the defaults filled in.
 func DefaultConfig(dc string, conn *bus.Conn) Config {
 	return Config{
-		DC:           dc,
-		Bus:          conn,
-		Logger:       hclog.NewNullLogger(),
-		Clock:        lww.SystemClock(),
-		TickInterval: DefaultTickInterval,
+		DC:               dc,
+		Bus:              conn,
+		Logger:           hclog.NewNullLogger(),
+		Clock:            lww.SystemClock(),
+		TickInterval:     DefaultTickInterval,
+		AutoRecoverAfter: DefaultAutoRecoverAfter,
 	}
 }
 
@@ -54,6 +65,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.TickInterval == 0 {
 		c.TickInterval = DefaultTickInterval
+	}
+	if c.AutoRecoverAfter == 0 {
+		c.AutoRecoverAfter = DefaultAutoRecoverAfter
 	}
 	return c
 }

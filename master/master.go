@@ -41,6 +41,7 @@ var adminOps = []string{
 	topology.OpReplaceStore,
 	topology.OpDrainStore,
 	topology.OpGetOperation,
+	topology.OpRecoverKeyspaces,
 }
 
 // Master owns the topology of one DC: it follows store heartbeats, serves
@@ -181,6 +182,11 @@ func (m *Master) read(ctx context.Context) (*topology.Topology, uint64, error) {
 	if errors.Is(err, bus.ErrNoTopology) {
 		t := topology.New(m.cfg.DC)
 		t.ID = strconv.FormatUint(rand.Uint64(), 36)
+		// A new topology starts at a version drawn from the clock
+		// (milliseconds since 1970), not 0: if it replaces a lost one, its
+		// versions, keyspace incarnations and operation ids do not repeat
+		// those of the topology it replaces.
+		t.Version = versionFloor(m.cfg.Clock.Now())
 		return t, 0, nil
 	}
 	if err != nil {
@@ -274,23 +280,52 @@ func (m *Master) onHeartbeat(_ string, data []byte) {
 }
 
 // tickLoop runs State.Tick every TickInterval and wakes the publisher when
-// the state is ahead of what was published.
+// the state is ahead of what was published. While the master's own bus
+// connection is down it marks no store down (their heartbeats could not
+// reach it), and when the connection comes back every store gets a full
+// dead-after period to beat again. It also recovers keyspaces the stores
+// hold that the topology lost (AutoRecoverAfter).
 func (m *Master) tickLoop() {
 	defer m.wg.Done()
 	t := time.NewTicker(m.cfg.TickInterval)
 	defer t.Stop()
+	cutOff := false
 	for {
 		select {
 		case <-m.ctx.Done():
 			return
 		case <-t.C:
 		}
+		now := m.cfg.Clock.Now()
+		if !m.cfg.Bus.IsConnected() {
+			if !cutOff {
+				m.log.Warn("lost the connection to NATS; not marking stores down until it is back")
+			}
+			cutOff = true
+			continue
+		}
 		m.mu.Lock()
-		m.st.Tick(m.cfg.Clock.Now())
+		if cutOff {
+			m.st.Resume(now)
+		}
+		m.st.Tick(now)
+		var recovered []*topology.Keyspace
+		if m.cfg.AutoRecoverAfter > 0 {
+			recovered = m.st.AutoRecover(now, int64(m.cfg.AutoRecoverAfter))
+		}
 		ev := m.st.takeEvents()
 		behind := m.st.Version() > m.pub.Version
 		m.mu.Unlock()
+		if cutOff {
+			m.log.Info("connection to NATS back; stores have a full dead-after period to beat")
+			cutOff = false
+		}
 		m.logEvents(ev)
+		for _, ks := range recovered {
+			m.log.Warn("recovered a keyspace the topology did not know from the shards the stores hold",
+				"keyspace", ks.Name, "epoch", ks.Epoch, "shards", ks.Shards, "replicas", ks.Replicas,
+				"placement", fmt.Sprint(ks.Placement))
+		}
 		if behind {
 			m.kickPublisher()
 		}
@@ -418,6 +453,10 @@ func (m *Master) publish(ctx context.Context, op func(*State) error) (*topology.
 	}
 }
 
+// versionFloor is the first version of a new topology at now (ns since
+// 1970): milliseconds since 1970.
+func versionFloor(now int64) uint64 { return uint64(max(now, 0) / int64(time.Millisecond)) }
+
 // sleepCtx waits for d or until ctx ends.
 func sleepCtx(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
@@ -542,7 +581,16 @@ func (m *Master) admin(ctx context.Context, op string, data []byte) (any, error)
 		if err := decode(data, &req); err != nil {
 			return nil, err
 		}
+		if req.Epoch != 0 {
+			return m.discardIncarnation(ctx, req.Name, req.Epoch)
+		}
 		return m.deleteKeyspace(ctx, req.Name)
+	case topology.OpRecoverKeyspaces:
+		var req topology.RecoverRequest
+		if err := decode(data, &req); err != nil {
+			return nil, err
+		}
+		return m.recoverKeyspaces(ctx, req)
 	case topology.OpDescribeKeyspace:
 		var req topology.NameRequest
 		if err := decode(data, &req); err != nil {
@@ -625,4 +673,36 @@ func (m *Master) deleteKeyspace(ctx context.Context, name string) (topology.Keys
 	gone.Version = pub.Version
 	m.log.Info("keyspace deleted", "keyspace", name, "version", pub.Version)
 	return gone, nil
+}
+
+// discardIncarnation records a held incarnation the topology does not place
+// as deleted, so the stores drop it.
+func (m *Master) discardIncarnation(ctx context.Context, name string, epoch uint64) (topology.KeyspaceReply, error) {
+	pub, err := m.publish(ctx, func(s *State) error { return s.DiscardIncarnation(name, epoch) })
+	if err != nil {
+		return topology.KeyspaceReply{}, err
+	}
+	m.log.Info("keyspace incarnation discarded", "keyspace", name, "epoch", epoch, "version", pub.Version)
+	return topology.KeyspaceReply{Keyspace: &topology.Keyspace{Name: name, Epoch: epoch}, Version: pub.Version}, nil
+}
+
+// recoverKeyspaces rebuilds keyspaces from what the stores hold.
+func (m *Master) recoverKeyspaces(ctx context.Context, req topology.RecoverRequest) (topology.RecoverReply, error) {
+	var reply topology.RecoverReply
+	pub, err := m.publish(ctx, func(s *State) error {
+		var err error
+		reply, err = s.Recover(req)
+		return err
+	})
+	if err != nil {
+		return topology.RecoverReply{}, err
+	}
+	if !req.DryRun {
+		reply.Version = pub.Version
+		for _, ks := range reply.Recovered {
+			m.log.Warn("keyspace recovered from the shards the stores hold", "keyspace", ks.Name,
+				"epoch", ks.Epoch, "shards", ks.Shards, "replicas", ks.Replicas, "version", pub.Version)
+		}
+	}
+	return reply, nil
 }

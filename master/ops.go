@@ -21,6 +21,7 @@ type report struct {
 	fills   map[string]topology.Fill // by "ks/shard"
 	sizes   map[string]topology.ShardSize
 	serving map[string]bool
+	held    []topology.HeldShard
 }
 
 func (s *State) record(hb topology.Heartbeat) {
@@ -34,6 +35,7 @@ func (s *State) record(hb topology.Heartbeat) {
 	for _, sh := range hb.Serving {
 		r.serving[sh] = true
 	}
+	r.held = hb.Held
 	s.reports[hb.Store] = r
 }
 
@@ -215,6 +217,7 @@ func (s *State) StartResize(name string, shards int, now int64) (*topology.Opera
 	if err != nil {
 		return nil, err
 	}
+	s.raiseVersionAboveHeld() // the new shards' epoch is the op's id
 	op := s.startOp(topology.OpKindResize, name, "", "",
 		fmt.Sprintf("%d -> %d shards", ks.Shards, shards), now)
 	epochs := make([]uint64, shards)

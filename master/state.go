@@ -41,6 +41,9 @@ type State struct {
 	lastSeen map[string]int64
 	events   []event
 	reports  map[string]*report // the latest heartbeat of each store
+	// unplacedSince is, per keyspace the topology does not know, when the
+	// shards stores hold of it last changed (AutoRecover).
+	unplacedSince map[string]since
 }
 
 // eventKind says what happened to a store, for the master's logs.
@@ -76,7 +79,8 @@ func NewState(t *topology.Topology, now int64) (*State, error) {
 	if err := validate(t); err != nil {
 		return nil, err
 	}
-	s := &State{topo: clone(t), lastSeen: make(map[string]int64, len(t.Stores)), reports: map[string]*report{}}
+	s := &State{topo: clone(t), lastSeen: make(map[string]int64, len(t.Stores)), reports: map[string]*report{},
+		unplacedSince: map[string]since{}}
 	for id := range s.topo.Stores {
 		s.lastSeen[id] = now
 	}
@@ -108,7 +112,7 @@ func CheckHeartbeat(hb topology.Heartbeat) error {
 			return fmt.Errorf("%w: store %s: serving entry %q is not keyspace/shard", ErrBadHeartbeat, hb.Store, sh)
 		}
 	}
-	return nil
+	return checkHeld(hb)
 }
 
 func checkAddr(addr string) error {
@@ -152,7 +156,8 @@ func (s *State) OnHeartbeat(hb topology.Heartbeat, now int64) bool {
 	s.record(hb)
 	st, ok := s.topo.Stores[hb.Store]
 	if !ok {
-		s.topo.Stores[hb.Store] = &topology.Store{ID: hb.Store, Addr: hb.Addr, Healthy: true, Serving: serving}
+		s.topo.Stores[hb.Store] = &topology.Store{ID: hb.Store, Addr: hb.Addr, Healthy: true, Serving: serving,
+			Unplaced: s.unplacedOf(hb.Store)}
 		s.lastSeen[hb.Store] = now
 		s.emit(event{kind: evJoined, store: hb.Store, addr: hb.Addr})
 		s.advance(now)
@@ -177,6 +182,10 @@ func (s *State) OnHeartbeat(hb topology.Heartbeat, now int64) bool {
 		st.Serving = serving
 		changed = true
 	}
+	if u := s.unplacedOf(hb.Store); !slices.Equal(st.Unplaced, u) {
+		st.Unplaced = u
+		changed = true
+	}
 	if s.advance(now) {
 		changed = true
 	}
@@ -194,6 +203,18 @@ func normalizeServing(in []string) []string {
 	out := slices.Clone(in)
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// Resume gives every store a full topology.DeadAfter from now to beat
+// again: the master calls it when its own connection to the bus comes back,
+// since heartbeats sent while it was cut off never reached it and say
+// nothing about the stores.
+func (s *State) Resume(now int64) {
+	for id, last := range s.lastSeen {
+		if now > last {
+			s.lastSeen[id] = now
+		}
+	}
 }
 
 // Tick marks unhealthy every healthy store not heard from for
@@ -220,10 +241,13 @@ func (s *State) Tick(now int64) bool {
 
 // CreateKeyspace adds a keyspace and places its shards on the healthy
 // stores with topology.Place, counting the shards each store already holds.
-// Errors: topology.ErrBadName, ErrInvalidRequest (shards not in
-// 1..topology.MaxShards or replicas not in 1..topology.MaxReplicas),
-// ErrKeyspaceExists, topology.ErrNotEnoughStores (fewer healthy stores than
-// replicas).
+// Its epoch (incarnation) is the new version, raised first above every
+// incarnation a store reports holding, so it never names data of another
+// incarnation. Errors: topology.ErrBadName, ErrInvalidRequest (shards not
+// in 1..topology.MaxShards or replicas not in 1..topology.MaxReplicas),
+// ErrKeyspaceExists (also when stores hold data of an incarnation of the
+// name that the topology does not know: recover or discard it first),
+// topology.ErrNotEnoughStores (fewer healthy stores than replicas).
 func (s *State) CreateKeyspace(req topology.CreateKeyspaceRequest) error {
 	if err := topology.CheckName("keyspace", req.Name); err != nil {
 		return err
@@ -237,10 +261,14 @@ func (s *State) CreateKeyspace(req topology.CreateKeyspaceRequest) error {
 	if _, ok := s.topo.Keyspaces[req.Name]; ok {
 		return fmt.Errorf("%w: %q", ErrKeyspaceExists, req.Name)
 	}
+	if err := s.heldIncarnation(req.Name); err != nil {
+		return err
+	}
 	placement, err := topology.Place(s.healthyStores(), s.topo.Load(), req.Shards, req.Replicas)
 	if err != nil {
 		return err
 	}
+	s.raiseVersionAboveHeld()
 	s.bump()
 	s.topo.Keyspaces[req.Name] = &topology.Keyspace{
 		Name:      req.Name,
@@ -276,6 +304,8 @@ func (s *State) DeleteKeyspace(name string, now int64) error {
 	ks := s.topo.Keyspaces[name]
 	delete(s.topo.Keyspaces, name)
 	s.bump()
+	// The stores drop the shards of exactly these incarnations.
+	s.topo.RecordDeleted(name, s.topo.Version, ks.Epochs()...)
 	if ks.Resize != nil {
 		s.finishOp(ks.Resize.ID, topology.OpCancelled, "keyspace deleted", now)
 	}
@@ -387,6 +417,7 @@ func clone(t *topology.Topology) *topology.Topology {
 		Version:   t.Version,
 		Stores:    make(map[string]*topology.Store, len(t.Stores)),
 		Keyspaces: make(map[string]*topology.Keyspace, len(t.Keyspaces)),
+		Deleted:   slices.Clone(t.Deleted),
 	}
 	for id, st := range t.Stores {
 		cp := copyStore(st)
@@ -417,6 +448,7 @@ func clonePlacement(p [][]string) [][]string {
 func copyStore(st *topology.Store) topology.Store {
 	cp := *st
 	cp.Serving = slices.Clone(st.Serving)
+	cp.Unplaced = slices.Clone(st.Unplaced)
 	return cp
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -283,7 +284,7 @@ func (a *Agent) reconcile(t *topology.Topology) {
 			a.setOwner(ref, a.workers[ref].sh, p.owner, t.Version)
 			continue
 		}
-		sh, err := a.openShard(ref, p.epoch, p.layout)
+		sh, err := a.openShard(t, ref, p)
 		if err != nil {
 			a.log.Error("open shard", "shard", ref.String(), "error", err)
 			continue
@@ -303,7 +304,58 @@ func (a *Agent) reconcile(t *topology.Topology) {
 	a.reconcileFills(t, want)
 	a.reconcileCleanups(t, want)
 	a.reconcileXDC(t, want)
+	a.dropDeleted(t, want)
 	a.warnStrays(t, want)
+	a.noteUnplaced(t, want)
+}
+
+// dropDeleted drops the shards held here, not placed here, whose exact
+// incarnation the topology records as deleted. It is the only way a
+// keyspace's deletion removes data: a topology that does not know a
+// keyspace, or names another incarnation of it, deletes nothing.
+func (a *Agent) dropDeleted(t *topology.Topology, want map[topology.ShardRef]shardPlan) {
+	for _, id := range a.cfg.Engine.Shards() {
+		ref := topology.ShardRef{Keyspace: id.Keyspace, Shard: id.Shard}
+		if _, ok := want[ref]; ok {
+			continue
+		}
+		if _, ok := a.leaving[ref]; ok {
+			continue
+		}
+		if _, ok := a.workers[ref]; ok {
+			continue
+		}
+		a.dropIfDeleted(t, ref)
+	}
+}
+
+// noteUnplaced tells the engine (for INFO) which shards held here the
+// topology does not place here, and why.
+func (a *Agent) noteUnplaced(t *topology.Topology, want map[topology.ShardRef]shardPlan) {
+	un := map[ShardID]string{}
+	for _, id := range a.cfg.Engine.Shards() {
+		ref := topology.ShardRef{Keyspace: id.Keyspace, Shard: id.Shard}
+		if _, ok := want[ref]; ok {
+			continue
+		}
+		if _, ok := a.leaving[ref]; ok {
+			continue
+		}
+		sh, err := a.cfg.Engine.Shard(id.Keyspace, id.Shard)
+		if err != nil {
+			continue
+		}
+		ks, ok := t.Keyspaces[id.Keyspace]
+		switch {
+		case !ok:
+			un[id] = fmt.Sprintf("keyspace-unknown-to-topology(epoch-%d)", sh.Epoch())
+		case !slices.Contains(ks.Epochs(), sh.Epoch()):
+			un[id] = fmt.Sprintf("another-incarnation(epoch-%d-topology-%d)", sh.Epoch(), ks.Epoch)
+		default:
+			un[id] = "replica-placed-elsewhere"
+		}
+	}
+	a.cfg.Engine.SetUnplaced(un)
 }
 
 // warnStrays logs, once each, the shards this store holds on disk that the
@@ -368,10 +420,13 @@ func (a *Agent) reconcileXDC(t *topology.Topology, want map[topology.ShardRef]sh
 	}
 }
 
-// openShard opens a shard placed here for keyspace incarnation epoch. A
-// shard left from an older incarnation of the same name (the keyspace was
-// deleted and created again while this store missed it) is dropped first.
-func (a *Agent) openShard(ref topology.ShardRef, epoch uint64, layout int) (*Shard, error) {
+// openShard opens a shard placed here for keyspace incarnation p.epoch. A
+// shard left from another incarnation of the same name is dropped first if
+// the topology records that incarnation as deleted (the keyspace was deleted
+// and created again while this store missed it); otherwise its files are
+// set aside, never deleted (the topology may have been lost and rebuilt).
+func (a *Agent) openShard(t *topology.Topology, ref topology.ShardRef, p shardPlan) (*Shard, error) {
+	epoch, layout := p.epoch, p.layout
 	sh, err := a.cfg.Engine.Shard(ref.Keyspace, ref.Shard)
 	fresh := errors.Is(err, ErrNoShard)
 	if fresh {
@@ -390,10 +445,20 @@ func (a *Agent) openShard(ref topology.ShardRef, epoch uint64, layout int) (*Sha
 		}
 	}
 	if old := sh.Epoch(); old != 0 && old != epoch {
-		a.log.Warn("dropping shard of an earlier incarnation of the keyspace",
-			"shard", ref.String(), "old_epoch", old, "epoch", epoch)
-		if err := a.cfg.Engine.DropShard(ref.Keyspace, ref.Shard); err != nil {
-			return nil, err
+		if t.IsDeleted(ref.Keyspace, old) {
+			a.log.Info("dropping shard of a deleted incarnation of the keyspace",
+				"shard", ref.String(), "old_epoch", old, "epoch", epoch)
+			if err := a.cfg.Engine.DropShard(ref.Keyspace, ref.Shard); err != nil {
+				return nil, err
+			}
+		} else {
+			path, err := a.cfg.Engine.SetAside(ref.Keyspace, ref.Shard, "epoch"+strconv.FormatUint(old, 10))
+			if err != nil {
+				return nil, err
+			}
+			a.log.Error("the topology places another incarnation of a keyspace whose shard this store holds, "+
+				"and does not record the held one as deleted; its files are kept aside",
+				"shard", ref.String(), "held_epoch", old, "epoch", epoch, "path", path)
 		}
 		if sh, err = a.cfg.Engine.CreateShardAt(ref.Keyspace, ref.Shard, a.nextLogIndex(ref)); err != nil {
 			return nil, err
@@ -404,6 +469,11 @@ func (a *Agent) openShard(ref topology.ShardRef, epoch uint64, layout int) (*Sha
 	}
 	if sh.Epoch() != epoch {
 		if err := sh.SetEpoch(epoch); err != nil {
+			return nil, err
+		}
+	}
+	if r, err := sh.getMeta(metaReplicas); err == nil && p.replicas > 0 && r != uint64(p.replicas) {
+		if err := sh.putMeta(metaReplicas, uint64(p.replicas)); err != nil {
 			return nil, err
 		}
 	}
@@ -442,10 +512,12 @@ func (a *Agent) nextLogIndex(ref topology.ShardRef) uint64 {
 // currentTopology returns the newest topology the agent acted on.
 func (a *Agent) currentTopology() *topology.Topology { return a.top.Load() }
 
-// dropIfDeleted drops a shard whose keyspace this agent saw and that is now
-// gone from the topology: the keyspace was deleted.
+// dropIfDeleted drops a shard not placed here whose exact incarnation the
+// topology records as deleted. A keyspace merely missing from the topology
+// is not enough: the topology may have been lost and rebuilt.
 func (a *Agent) dropIfDeleted(t *topology.Topology, ref topology.ShardRef) {
-	if _, ok := t.Keyspaces[ref.Keyspace]; ok || !a.seen[ref.Keyspace] {
+	sh, err := a.cfg.Engine.Shard(ref.Keyspace, ref.Shard)
+	if err != nil || sh.Epoch() == 0 || !t.IsDeleted(ref.Keyspace, sh.Epoch()) {
 		return
 	}
 	if err := a.cfg.Engine.DropShard(ref.Keyspace, ref.Shard); err != nil && !errors.Is(err, ErrNoShard) {
@@ -495,6 +567,16 @@ func (a *Agent) heartbeat(seq uint64) topology.Heartbeat {
 	sizes := seq%8 == 1 // every 2 s
 	if sizes {
 		hb.Sizes = map[string]topology.ShardSize{}
+	}
+	for _, h := range a.cfg.Engine.Held() {
+		hs := topology.HeldShard{Keyspace: h.ID.Keyspace, Shard: h.ID.Shard, Epoch: h.Epoch,
+			Shards: h.Shards, Replicas: h.Replicas}
+		if t := a.currentTopology(); t != nil {
+			if ks, ok := t.Keyspaces[h.ID.Keyspace]; ok {
+				hs.Placed = slices.Contains(ks.Epochs(), h.Epoch)
+			}
+		}
+		hb.Held = append(hb.Held, hs)
 	}
 	for _, id := range a.cfg.Engine.Shards() {
 		name := id.String()

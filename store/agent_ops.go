@@ -27,6 +27,9 @@ type shardPlan struct {
 	owner  Owner
 	epoch  uint64
 	layout int    // the shard count of the layout the shard belongs to
+	// replicas is the keyspace's replica count, recorded with the shard
+	// (metaReplicas) so a lost topology can be rebuilt.
+	replicas int
 	fill   uint64 // the resize whose target this replica fills, or 0
 }
 
@@ -43,7 +46,7 @@ func (a *Agent) plan(t *topology.Topology) map[topology.ShardRef]shardPlan {
 			if holds(reps, me) {
 				ref := topology.ShardRef{Keyspace: name, Shard: uint32(i)}
 				want[ref] = shardPlan{peers: peersOf(reps, me), owner: Owner{Shards: ks.Shards, Index: uint32(i)},
-					epoch: ks.ShardEpoch(uint32(i)), layout: ks.Shards}
+					epoch: ks.ShardEpoch(uint32(i)), layout: ks.Shards, replicas: ks.Replicas}
 			}
 		}
 		r := ks.Resize
@@ -55,7 +58,7 @@ func (a *Agent) plan(t *topology.Topology) map[topology.ShardRef]shardPlan {
 			if _, ok := want[ref]; ok || !holds(reps, me) || i < ks.Shards {
 				continue
 			}
-			p := shardPlan{peers: peersOf(reps, me), epoch: ks.ShardEpoch(uint32(i))}
+			p := shardPlan{peers: peersOf(reps, me), epoch: ks.ShardEpoch(uint32(i)), replicas: ks.Replicas}
 			if r.Phase == topology.PhaseCopy {
 				p.owner, p.layout = Owner{Shards: r.To, Index: uint32(i)}, r.To // a new target shard
 			} else {

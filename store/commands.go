@@ -247,9 +247,10 @@ func cmdInfo(c *conn, _ [][]byte) {
 			continue
 		}
 		first, last := sh.LogBounds()
-		fmt.Fprintf(&b, "%s:shard=%d,keys=%s,log_first=%d,log_last=%d\r\n",
-			id.Keyspace, id.Shard, sh.Property("rocksdb.estimate-num-keys"), first, last)
+		fmt.Fprintf(&b, "%s:shard=%d,keys=%s,log_first=%d,log_last=%d,epoch=%d\r\n",
+			id.Keyspace, id.Shard, sh.Property("rocksdb.estimate-num-keys"), first, last, sh.Epoch())
 	}
+	writeHeldNotes(&b, e)
 	c.w.WriteBulkString(b.String())
 }
 

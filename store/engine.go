@@ -35,6 +35,9 @@ type Engine struct {
 	mu     sync.RWMutex
 	shards map[ShardID]*Shard
 	closed bool
+
+	notesMu  sync.Mutex
+	unplaced map[ShardID]string // see SetUnplaced
 }
 
 // Open opens the engine in cfg.Dir, creating it if needed, and opens every

@@ -13,6 +13,10 @@ type Heartbeat struct {
 	Serving []string `json:"serving,omitempty"`
 	// Holding lists every shard the store holds, caught up or not.
 	Holding []string `json:"holding,omitempty"`
+	// Held describes every shard the store holds on disk with its
+	// incarnation and layout, placed here or not: what a master rebuilds a
+	// lost topology from.
+	Held []HeldShard `json:"held,omitempty"`
 	// Seq increases with every heartbeat of one store process.
 	Seq uint64 `json:"seq"`
 	// Version is the topology version the store acts on.
@@ -50,7 +54,25 @@ const (
 	OpReplaceStore     = "store-replace"
 	OpDrainStore       = "store-drain"
 	OpGetOperation     = "op-get"
+	OpRecoverKeyspaces = "keyspace-recover"
 )
+
+// RecoverRequest asks the master to rebuild keyspaces the topology does not
+// know from the shards the stores report holding (after the topology was
+// lost). Names empty: every recoverable keyspace. With DryRun the master
+// only says what it would recover.
+type RecoverRequest struct {
+	Names  []string `json:"names,omitempty"`
+	DryRun bool     `json:"dry_run,omitempty"`
+}
+
+// RecoverReply lists the keyspaces recovered (or that would be, DryRun) and
+// those that cannot be, with the reason.
+type RecoverReply struct {
+	Recovered []*Keyspace       `json:"recovered"`
+	Refused   map[string]string `json:"refused,omitempty"`
+	Version   uint64            `json:"version"`
+}
 
 // ResizeRequest asks to change a keyspace's number of shards. With DryRun
 // the master only returns the plan.
@@ -136,6 +158,11 @@ type CreateKeyspaceRequest struct {
 // NameRequest names a keyspace (delete, describe).
 type NameRequest struct {
 	Name string `json:"name"`
+	// Epoch, for a delete, names an incarnation of the keyspace that the
+	// topology does not hold but stores still do (see Store.Unplaced):
+	// recording it deleted makes the stores drop those shards. 0: the
+	// keyspace in the topology.
+	Epoch uint64 `json:"epoch,omitempty"`
 }
 
 // KeyspaceReply describes one keyspace with the stores that hold it.

@@ -31,6 +31,10 @@ type Store struct {
 	Healthy bool `json:"healthy"`
 	// Shards the store reports it holds and serves ("ks/shard").
 	Serving []string `json:"serving,omitempty"`
+	// Unplaced lists the shards the store holds on disk that this topology
+	// does not place there ("ks/shard@epoch"): kept, never deleted because
+	// of it; see Topology.Deleted and `vasto keyspace recover`.
+	Unplaced []string `json:"unplaced,omitempty"`
 }
 
 // Keyspace is one keyspace: its shard count and where each shard lives.
@@ -67,6 +71,9 @@ type Topology struct {
 	// Ops are the online operations running or recently finished, oldest
 	// first.
 	Ops []*Operation `json:"ops,omitempty"`
+	// Deleted are the deleted keyspace incarnations, oldest first (at most
+	// MaxDeleted): the only reason a store deletes a keyspace's shards.
+	Deleted []Deleted `json:"deleted,omitempty"`
 }
 
 // New returns an empty topology of dc.

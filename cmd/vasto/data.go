@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -174,7 +175,7 @@ func runScan(ctx context.Context, e *env, args []string) error {
 // runKeyspace: vasto keyspace create|delete|list|describe|resize|rebalance.
 func runKeyspace(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: vasto keyspace create|delete|list|describe|resize|rebalance NAME", errUsage)
+		return fmt.Errorf("%w: vasto keyspace create|delete|list|describe|resize|rebalance|recover NAME", errUsage)
 	}
 	switch args[0] {
 	case "create":
@@ -193,16 +194,28 @@ func runKeyspace(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "created keyspace %s: %d shards x %d replicas\n", pos[0], *shards, *replicas)
 		return describe(ctx, e, cl, pos[0])
 	case "delete":
-		cl, pos, err := clientCmd(ctx, e, "keyspace delete", args[1:], 1, "vasto keyspace delete NAME", nil)
+		var epoch *uint64
+		cl, pos, err := clientCmd(ctx, e, "keyspace delete", args[1:], 1, "vasto keyspace delete NAME [--epoch N]", func(fs *flag.FlagSet) {
+			epoch = fs.Uint64("epoch", 0, "delete the incarnation N that stores hold but the topology does not place (see 'vasto store list'), not the keyspace")
+		})
 		if err != nil {
 			return err
 		}
 		defer cl.Close()
+		if *epoch != 0 {
+			if err := cl.DiscardIncarnation(ctx, pos[0], *epoch); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "recorded incarnation %d of keyspace %s as deleted: the stores holding it delete its shards\n", *epoch, pos[0])
+			return nil
+		}
 		if err := cl.DeleteKeyspace(ctx, pos[0]); err != nil {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "deleted keyspace %s\n", pos[0])
 		return nil
+	case "recover":
+		return runRecover(ctx, e, args[1:])
 	case "list":
 		cl, _, err := clientCmd(ctx, e, "keyspace list", args[1:], 0, "vasto keyspace list", nil)
 		if err != nil {
@@ -286,5 +299,74 @@ func runStoreList(ctx context.Context, e *env, args []string) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.ID, s.Addr, state, strings.Join(s.Serving, " "))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return printUnplaced(e, stores)
+}
+
+// printUnplaced lists the shards stores hold that the topology does not
+// place, with what to do about them.
+func printUnplaced(e *env, stores []client.StoreInfo) error {
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	found := false
+	for _, s := range stores {
+		for _, u := range s.Unplaced {
+			if !found {
+				fmt.Fprintln(e.stdout, "\nshards held on disk whose keyspace incarnation the topology does not know (kept, not served):")
+				fmt.Fprintln(tw, "STORE\tSHARD@EPOCH")
+				found = true
+			}
+			fmt.Fprintf(tw, "%s\t%s\n", s.ID, u)
+		}
+	}
+	if !found {
+		return nil
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, "recover them with 'vasto keyspace recover [NAME]', or discard one with 'vasto keyspace delete NAME --epoch N'")
+	return nil
+}
+
+// runRecover: vasto keyspace recover [NAME...] [--dry-run].
+func runRecover(ctx context.Context, e *env, args []string) error {
+	var dry *bool
+	cl, pos, err := clientCmdN(ctx, e, "keyspace recover", args, 0, 64, "vasto keyspace recover [NAME...] [--dry-run]", func(fs *flag.FlagSet) {
+		dry = fs.Bool("dry-run", false, "only say what would be recovered")
+	})
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	r, err := cl.RecoverKeyspaces(ctx, pos, *dry)
+	if err != nil {
+		return err
+	}
+	verb := "recovered"
+	if *dry {
+		verb = "would recover (dry run: nothing changed)"
+	}
+	if len(r.Recovered) == 0 {
+		fmt.Fprintln(e.stdout, "nothing to recover")
+	}
+	for _, ks := range r.Recovered {
+		fmt.Fprintf(e.stdout, "%s keyspace %s: %d shards x %d replicas, epoch %d\n", verb, ks.Name, ks.Shards, ks.Replicas, ks.Epoch)
+		for i, reps := range ks.Placement {
+			fmt.Fprintf(e.stdout, "  shard %d: %s\n", i, strings.Join(reps, " "))
+		}
+	}
+	names := make([]string, 0, len(r.Refused))
+	for n := range r.Refused {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(e.stdout, "not recovered: %s: %s\n", n, r.Refused[n])
+	}
+	if len(names) > 0 {
+		return fmt.Errorf("%d keyspace(s) not recovered", len(names))
+	}
+	return nil
 }

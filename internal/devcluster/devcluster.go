@@ -55,6 +55,13 @@ type Config struct {
 	TombstoneGrace time.Duration
 	// FillRate bounds each resize fill's copy rate in bytes/s (0: none).
 	FillRate int64
+	// AutoRecoverAfter is the master's master.Config.AutoRecoverAfter (0:
+	// its default; negative: never).
+	AutoRecoverAfter time.Duration
+	// MasterNATSVia, if set, returns the address the master dials to reach
+	// NATS's client URL (tests put a chaos.Proxy there to cut the master
+	// off).
+	MasterNATSVia func(natsURL string) string
 	// LinkVia, if set, returns the address a spoke DC dials to reach the
 	// hub's leafnode URL (tests put a chaos.Proxy there to cut the link).
 	LinkVia func(leafURL string) string
@@ -182,13 +189,20 @@ func (c *Cluster) StartMaster(ctx context.Context) error {
 	if c.master != nil {
 		return errors.New("devcluster: master already running")
 	}
-	conn, err := bus.Connect(ctx, bus.ConnConfig{URL: c.nats.ClientURL(), Name: "vasto-master-" + c.cfg.DC, Logger: c.log.Named("master")})
+	url := c.nats.ClientURL()
+	if c.cfg.MasterNATSVia != nil {
+		url = c.cfg.MasterNATSVia(url)
+	}
+	conn, err := bus.Connect(ctx, bus.ConnConfig{URL: url, Name: "vasto-master-" + c.cfg.DC, Logger: c.log.Named("master")})
 	if err != nil {
 		return err
 	}
 	mcfg := master.DefaultConfig(c.cfg.DC, conn)
 	mcfg.Logger = c.log
 	mcfg.Clock = c.cfg.Clock
+	if c.cfg.AutoRecoverAfter != 0 {
+		mcfg.AutoRecoverAfter = c.cfg.AutoRecoverAfter
+	}
 	m, err := master.New(mcfg)
 	if err == nil {
 		err = m.Start(ctx)
