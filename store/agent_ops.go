@@ -26,11 +26,11 @@ type shardPlan struct {
 	peers  []string
 	owner  Owner
 	epoch  uint64
-	layout int    // the shard count of the layout the shard belongs to
+	layout int // the shard count of the layout the shard belongs to
 	// replicas is the keyspace's replica count, recorded with the shard
 	// (metaReplicas) so a lost topology can be rebuilt.
 	replicas int
-	fill   uint64 // the resize whose target this replica fills, or 0
+	fill     uint64 // the resize whose target this replica fills, or 0
 }
 
 // plan lists the shards the topology places on this store: those of the
