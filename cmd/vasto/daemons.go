@@ -62,8 +62,13 @@ func runMaster(ctx context.Context, e *env, args []string) error {
 	fs.SetOutput(e.stderr)
 	c := addCommon(fs)
 	logLevel := fs.String("log-level", e.logLevel, "log level")
+	autoRecover := fs.Duration("auto-recover-after", master.DefaultAutoRecoverAfter,
+		"recover keyspaces the topology lost from the shards the stores hold once their reports are stable this long; negative: only with 'vasto keyspace recover'")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *autoRecover == 0 {
+		return fmt.Errorf("%w: --auto-recover-after must be positive, or negative to disable", errUsage)
 	}
 	e.logLevel = *logLevel
 	log := e.rootLogger()
@@ -74,6 +79,7 @@ func runMaster(ctx context.Context, e *env, args []string) error {
 	defer conn.Close()
 	cfg := master.DefaultConfig(*c.dc, conn)
 	cfg.Logger = log
+	cfg.AutoRecoverAfter = *autoRecover
 	m, err := master.New(cfg)
 	if err != nil {
 		return err
