@@ -99,6 +99,8 @@ type Agent struct {
 	departed map[topology.ShardRef]map[string]bool
 	// warned are the stray shards already reported (warnStrays).
 	warned map[topology.ShardRef]bool
+	// unplacedLogged are the unplaced shards already logged, with why.
+	unplacedLogged map[topology.ShardRef]string
 	// resume marks shards whose worker restarted only because the peers
 	// changed while the replica was caught up.
 	resume map[topology.ShardRef]bool
@@ -354,6 +356,17 @@ func (a *Agent) noteUnplaced(t *topology.Topology, want map[topology.ShardRef]sh
 		default:
 			un[id] = "replica-placed-elsewhere"
 		}
+	}
+	for id, why := range un {
+		ref := topology.ShardRef{Keyspace: id.Keyspace, Shard: id.Shard}
+		if a.unplacedLogged[ref] != why && why != "replica-placed-elsewhere" {
+			a.log.Warn("holding a shard whose keyspace incarnation the topology does not know; keeping it, not serving it",
+				"shard", ref.String(), "reason", why)
+		}
+	}
+	a.unplacedLogged = map[topology.ShardRef]string{}
+	for id, why := range un {
+		a.unplacedLogged[topology.ShardRef{Keyspace: id.Keyspace, Shard: id.Shard}] = why
 	}
 	a.cfg.Engine.SetUnplaced(un)
 }
