@@ -316,33 +316,35 @@ func (a *Agent) reconcile(t *topology.Topology) {
 // keyspace's deletion removes data: a topology that does not know a
 // keyspace, or names another incarnation of it, deletes nothing.
 func (a *Agent) dropDeleted(t *topology.Topology, want map[topology.ShardRef]shardPlan) {
+	for _, id := range a.unwanted(want) {
+		ref := topology.ShardRef{Keyspace: id.Keyspace, Shard: id.Shard}
+		if _, ok := a.workers[ref]; !ok {
+			a.dropIfDeleted(t, ref)
+		}
+	}
+}
+
+// unwanted lists the shards held here that the topology does not place
+// here and that are not leaving.
+func (a *Agent) unwanted(want map[topology.ShardRef]shardPlan) []ShardID {
+	var out []ShardID
 	for _, id := range a.cfg.Engine.Shards() {
 		ref := topology.ShardRef{Keyspace: id.Keyspace, Shard: id.Shard}
 		if _, ok := want[ref]; ok {
 			continue
 		}
-		if _, ok := a.leaving[ref]; ok {
-			continue
+		if _, ok := a.leaving[ref]; !ok {
+			out = append(out, id)
 		}
-		if _, ok := a.workers[ref]; ok {
-			continue
-		}
-		a.dropIfDeleted(t, ref)
 	}
+	return out
 }
 
 // noteUnplaced tells the engine (for INFO) which shards held here the
 // topology does not place here, and why.
 func (a *Agent) noteUnplaced(t *topology.Topology, want map[topology.ShardRef]shardPlan) {
 	un := map[ShardID]string{}
-	for _, id := range a.cfg.Engine.Shards() {
-		ref := topology.ShardRef{Keyspace: id.Keyspace, Shard: id.Shard}
-		if _, ok := want[ref]; ok {
-			continue
-		}
-		if _, ok := a.leaving[ref]; ok {
-			continue
-		}
+	for _, id := range a.unwanted(want) {
 		sh, err := a.cfg.Engine.Shard(id.Keyspace, id.Shard)
 		if err != nil {
 			continue

@@ -188,14 +188,7 @@ func (e *Engine) Shards() []ShardID {
 // DropShard closes a shard and deletes its files.
 func (e *Engine) DropShard(keyspace string, shard uint32) error {
 	id := ShardID{Keyspace: keyspace, Shard: shard}
-	e.mu.Lock()
-	s, ok := e.shards[id]
-	delete(e.shards, id)
-	e.mu.Unlock()
-	if !ok {
-		return fmt.Errorf("%w: %s", ErrNoShard, id)
-	}
-	if err := s.Close(); err != nil {
+	if err := e.detach(id); err != nil {
 		return err
 	}
 	if err := os.RemoveAll(e.shardDir(id)); err != nil {
@@ -203,6 +196,18 @@ func (e *Engine) DropShard(keyspace string, shard uint32) error {
 	}
 	e.log.Info("shard dropped", "keyspace", keyspace, "shard", shard)
 	return nil
+}
+
+// detach closes a shard and forgets it, leaving its files.
+func (e *Engine) detach(id ShardID) error {
+	e.mu.Lock()
+	s, ok := e.shards[id]
+	delete(e.shards, id)
+	e.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("%w: %s", ErrNoShard, id)
+	}
+	return s.Close()
 }
 
 // Clock returns the engine's hybrid logical clock.

@@ -57,14 +57,7 @@ func (e *Engine) Held() []HeldInfo {
 // still there for an operator. It returns the new path.
 func (e *Engine) SetAside(keyspace string, shard uint32, tag string) (string, error) {
 	id := ShardID{Keyspace: keyspace, Shard: shard}
-	e.mu.Lock()
-	s, ok := e.shards[id]
-	delete(e.shards, id)
-	e.mu.Unlock()
-	if !ok {
-		return "", fmt.Errorf("%w: %s", ErrNoShard, id)
-	}
-	if err := s.Close(); err != nil {
+	if err := e.detach(id); err != nil {
 		return "", err
 	}
 	root := filepath.Join(e.cfg.Dir, asideDir)

@@ -85,6 +85,23 @@ func (d *lostDC) loseNATSData() {
 	d.start()
 }
 
+// loadAndLose creates and deletes a keyspace "earlier" (so the next
+// keyspace's epoch is not the first version a new topology would reach),
+// writes n keys to a keyspace "users" of shards x replicas, waits until
+// every replica has them, then loses NATS's data. It returns "users" as it
+// was and the acknowledged writes.
+func (d *lostDC) loadAndLose(shards, replicas, n int) (*topology.Keyspace, map[string]string) {
+	t := d.t
+	createKeyspace(t, d.c, d.cl, "earlier", 1, 1)
+	require.NoError(t, d.cl.DeleteKeyspace(ctxT(t), "earlier"))
+	createKeyspace(t, d.c, d.cl, "users", shards, replicas)
+	before := d.cl.Topology().Keyspaces["users"]
+	acked := writeKeys(t, d.cl, "users", n)
+	waitReplicated(t, d.c, before, len(acked))
+	d.loseNATSData()
+	return before, acked
+}
+
 // writeKeys writes n keys to ks and returns the acknowledged ones.
 func writeKeys(t *testing.T, cl *client.Client, ks string, n int) map[string]string {
 	t.Helper()
@@ -121,16 +138,7 @@ func requireAllReadable(t *testing.T, cl *client.Client, ks string, acked map[st
 
 func TestLostNATSDataRecoversKeyspaces(t *testing.T) {
 	d := newLostDC(t, 3, nil)
-	// An earlier keyspace created and deleted: the next keyspace's epoch is
-	// not the first version a new topology would reach.
-	createKeyspace(t, d.c, d.cl, "earlier", 1, 1)
-	require.NoError(t, d.cl.DeleteKeyspace(ctxT(t), "earlier"))
-	createKeyspace(t, d.c, d.cl, "users", 3, 2)
-	before := d.cl.Topology().Keyspaces["users"]
-	acked := writeKeys(t, d.cl, "users", 2000)
-	waitReplicated(t, d.c, before, len(acked))
-
-	d.loseNATSData()
+	before, acked := d.loadAndLose(3, 2, 2000)
 
 	// The master rebuilds the keyspace from what the stores hold.
 	require.NoError(t, d.cl.WaitForKeyspace(ctxT(t), "users"))
@@ -156,14 +164,7 @@ func TestLostNATSDataRecoversKeyspaces(t *testing.T) {
 
 func TestLostNATSDataWithoutAutoRecoveryKeepsAndReportsShards(t *testing.T) {
 	d := newLostDC(t, 2, func(c *devcluster.Config) { c.AutoRecoverAfter = -1 })
-	createKeyspace(t, d.c, d.cl, "earlier", 1, 1)
-	require.NoError(t, d.cl.DeleteKeyspace(ctxT(t), "earlier"))
-	createKeyspace(t, d.c, d.cl, "users", 2, 2)
-	before := d.cl.Topology().Keyspaces["users"]
-	acked := writeKeys(t, d.cl, "users", 300)
-	waitReplicated(t, d.c, before, len(acked))
-
-	d.loseNATSData()
+	before, acked := d.loadAndLose(2, 2, 300)
 
 	// Every store reports what it holds; nothing is deleted.
 	want := []string{fmt.Sprintf("users/0@%d", before.Epoch), fmt.Sprintf("users/1@%d", before.Epoch)}
