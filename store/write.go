@@ -248,6 +248,9 @@ func (s *Shard) submit(ctx context.Context, req *commitReq) ([]Result, error) {
 		return nil, err
 	}
 	defer s.mu.RUnlock()
+	if err := s.readOnlyErr(); err != nil {
+		return nil, err
+	}
 	if s.queue.enqueue(req) {
 		s.lead()
 	}

@@ -31,6 +31,9 @@ type Store struct {
 	Healthy bool `json:"healthy"`
 	// Shards the store reports it holds and serves ("ks/shard").
 	Serving []string `json:"serving,omitempty"`
+	// ReadOnly maps the shards ("ks/shard") the store reports refusing
+	// writes to why (see Heartbeat.ReadOnly); writes go to other replicas.
+	ReadOnly map[string]string `json:"read_only,omitempty"`
 }
 
 // Keyspace is one keyspace: its shard count and where each shard lives.
