@@ -54,6 +54,9 @@ type StoreInfo struct {
 	Healthy  bool
 	// Serving lists the shards ("keyspace/shard") the store serves.
 	Serving []string
+	// ReadOnly maps the shards ("keyspace/shard") that refuse writes since
+	// a write to their database failed (a full disk) to the reason.
+	ReadOnly map[string]string
 }
 
 // request sends an admin request to the DC's master and decodes the reply.
@@ -164,7 +167,7 @@ func (c *Client) ListStores(ctx context.Context) ([]StoreInfo, error) {
 	}
 	out := make([]StoreInfo, 0, len(r.Stores))
 	for _, s := range r.Stores {
-		out = append(out, StoreInfo{ID: s.ID, Addr: s.Addr, Healthy: s.Healthy, Serving: s.Serving})
+		out = append(out, StoreInfo{ID: s.ID, Addr: s.Addr, Healthy: s.Healthy, Serving: s.Serving, ReadOnly: s.ReadOnly})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil
