@@ -5,6 +5,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -285,6 +288,30 @@ func runStoreList(ctx context.Context, e *env, args []string) error {
 			state = "down"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.ID, s.Addr, state, strings.Join(s.Serving, " "))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return printReadOnly(e.stdout, stores)
+}
+
+// printReadOnly lists the shards that refuse writes, and why, under the
+// store list.
+func printReadOnly(w io.Writer, stores []client.StoreInfo) error {
+	var rows []string
+	for _, s := range stores {
+		for _, sh := range slices.Sorted(maps.Keys(s.ReadOnly)) {
+			rows = append(rows, s.ID+"\t"+sh+"\t"+s.ReadOnly[sh]+"\n")
+		}
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w, "\nREAD-ONLY SHARDS (writes refused and sent to other replicas, reads served, until the disk has room)")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "STORE\tSHARD\tREASON")
+	for _, r := range rows {
+		fmt.Fprint(tw, r)
 	}
 	return tw.Flush()
 }
