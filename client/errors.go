@@ -94,7 +94,7 @@ const (
 	// CodeReadOnly is answered to a write on a shard that refuses writes
 	// since a write to its database failed (a full disk); it still serves
 	// reads. The write is sent to another replica.
-	CodeReadOnly = "READONLY"
+	CodeReadOnly = "RDONLY"
 )
 
 // storeSentinel maps store codes to sentinels (codes without one are

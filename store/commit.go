@@ -244,8 +244,7 @@ func (s *Shard) commitBatch(batch []*commitReq) error {
 		if errors.Is(err, ErrReadOnly) {
 			return err
 		}
-		s.log.Error("commit failed", "writes", c.wb.Count(), "error", err)
-		return fmt.Errorf("store: commit: %w", err)
+		return fmt.Errorf("store: commit: %w", err) // logged by dbWrite
 	}
 	s.lastIndex.Store(next - 1)
 	if next != last+1 {

@@ -3,8 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -191,26 +190,30 @@ func (s *Shard) tryReopen() bool {
 }
 
 // room returns the bytes free for the shard on its file system and the bytes
-// a reopen needs: the write-ahead logs it replays into tables, plus one
-// write buffer of headroom so the shard does not fill the disk again at
-// once.
+// a reopen needs: its memtables, which it replays from the write-ahead log
+// and writes out as tables, plus one write buffer of headroom so the shard
+// does not fill the disk again at once.
 func (s *Shard) room() (free, need uint64, err error) {
 	var fs syscall.Statfs_t
 	if err := syscall.Statfs(s.dir, &fs); err != nil {
 		return 0, 0, fmt.Errorf("store: statfs %s: %w", s.dir, err)
 	}
-	free = fs.Bavail * uint64(fs.Bsize)
-	logs, err := filepath.Glob(filepath.Join(s.dir, "*.log"))
-	if err != nil {
-		return 0, 0, err
+	return fs.Bavail * uint64(fs.Bsize), s.e.cfg.WriteBufferBytes + s.memtableBytes(), nil
+}
+
+// memtableBytes is the size of the shard's memtables, 0 if it has no
+// database open.
+func (s *Shard) memtableBytes() uint64 {
+	if err := s.acquire(); err != nil {
+		return 0
 	}
-	need = s.e.cfg.WriteBufferBytes
-	for _, p := range logs {
-		if fi, err := os.Stat(p); err == nil {
-			need += uint64(fi.Size())
-		}
+	defer s.mu.RUnlock()
+	var n uint64
+	for _, cf := range []*grocksdb.ColumnFamilyHandle{s.cfData, s.cfLog, s.cfMeta} {
+		v, _ := strconv.ParseUint(s.db.GetPropertyCF("rocksdb.cur-size-all-mem-tables", cf), 10, 64)
+		n += v
 	}
-	return free, need, nil
+	return n
 }
 
 // reopen closes the database and opens it again for writes; s.mu must be

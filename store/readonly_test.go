@@ -188,7 +188,7 @@ func TestReadOnlyShardCloses(t *testing.T) {
 }
 
 // TestReadOnlyOverTheWire: the server answers writes of a read-only shard
-// with READONLY, keeps answering reads, and INFO tells which shard and why.
+// with RDONLY, keeps answering reads, and INFO tells which shard and why.
 func TestReadOnlyOverTheWire(t *testing.T) {
 	srv, e := testServer(t, nil)
 	sh, err := e.Shard(DefaultKeyspace, 0)
@@ -204,9 +204,9 @@ func TestReadOnlyOverTheWire(t *testing.T) {
 	require.True(t, strings.HasPrefix(err.Error(), "IOERR "), err.Error())
 	err = rc.Set(ctx, "c", "3", 0).Err()
 	require.Error(t, err)
-	require.Equal(t, "READONLY shard read-only: "+DefaultKeyspace+"/0: "+errInjectedFull.Error(), err.Error())
-	require.ErrorContains(t, rc.Do(ctx, "VSET", "c", "3").Err(), "READONLY ")
-	require.ErrorContains(t, rc.Del(ctx, "a").Err(), "READONLY ")
+	require.Equal(t, "RDONLY shard read-only: "+DefaultKeyspace+"/0: "+errInjectedFull.Error(), err.Error())
+	require.ErrorContains(t, rc.Do(ctx, "VSET", "c", "3").Err(), "RDONLY ")
+	require.ErrorContains(t, rc.Del(ctx, "a").Err(), "RDONLY ")
 	v, err := rc.Get(ctx, "a").Result()
 	require.NoError(t, err)
 	require.Equal(t, "1", v)
@@ -228,5 +228,5 @@ func TestReadOnlyOverTheWire(t *testing.T) {
 
 func TestWireErrorReadOnly(t *testing.T) {
 	err := fmt.Errorf("%w: ks/3: IO error: No space left on device", ErrReadOnly)
-	require.Equal(t, "READONLY shard read-only: ks/3: IO error: No space left on device", wireError(err))
+	require.Equal(t, "RDONLY shard read-only: ks/3: IO error: No space left on device", wireError(err))
 }

@@ -139,7 +139,12 @@ func (s *Shard) openDB(readOnly bool) error {
 	base.SetMaxBackgroundJobs(2)
 	base.SetMaxTotalWalSize(256 << 20)
 	base.SetKeepLogFileNum(3)
-	base.SetInfoLogLevel(grocksdb.WarnInfoLogLevel)
+	// RocksDB's own LOG file, in the shard directory, gets only fatal
+	// events (and the options at open): once a write to it failed on a full
+	// disk, its next line aborts a RocksDB built with assertions (Debian's
+	// is), so it must stay quiet while the disk is full. Our own logs say
+	// what failed (see dbWrite).
+	base.SetInfoLogLevel(grocksdb.FatalInfoLogLevel)
 	base.SetMaxOpenFiles(256)
 
 	data := grocksdb.NewDefaultOptions()

@@ -24,7 +24,7 @@ const (
 	codeBehind   = "BEHIND"   // replica has not applied the awaited write yet
 	codeMoved    = "MOVED"    // key belongs to another shard after a resize
 	codeIO       = "IOERR"    // the storage engine failed the operation
-	codeReadOnly = "READONLY" // shard refuses writes after a failed one; write elsewhere
+	codeReadOnly = "RDONLY"   // shard refuses writes after a failed one; write elsewhere
 )
 
 // wireError maps an error to its code and message.
