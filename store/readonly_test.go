@@ -230,3 +230,21 @@ func TestWireErrorReadOnly(t *testing.T) {
 	err := fmt.Errorf("%w: ks/3: IO error: No space left on device", ErrReadOnly)
 	require.Equal(t, "RDONLY shard read-only: ks/3: IO error: No space left on device", wireError(err))
 }
+
+// TestReadOnlyShardStillTakesOwnerChanges: SetOwner writes nothing, so a
+// resize can switch a read-only shard's owner (reads then answer MOVED for
+// keys that left).
+func TestReadOnlyShardStillTakesOwnerChanges(t *testing.T) {
+	s, _ := testShard(t, nil)
+	ctx := context.Background()
+	_, err := s.Put(ctx, []byte("k"), []byte("v"))
+	require.NoError(t, err)
+	fault := injectDiskFault(s)
+	fault.full.Store(true)
+	_, err = s.Put(ctx, []byte("k2"), []byte("v"))
+	require.ErrorIs(t, err, errInjectedFull)
+	fence, err := s.SetOwner(ctx, Owner{Shards: 2, Index: 1}, 9)
+	require.NoError(t, err)
+	require.Equal(t, uint64(1), fence)
+	require.Equal(t, map[string]int{"commit": 1}, fault.calls())
+}
