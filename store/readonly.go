@@ -178,14 +178,15 @@ func (s *Shard) tryReopen() bool {
 	if s.closed {
 		return false
 	}
-	st := s.halted.Load()
 	if err := s.reopen(); err != nil {
 		s.log.Error("read-only shard could not be reopened for writes; will retry", "error", err)
 		return false
 	}
-	s.halted.Store(nil)
-	s.log.Info("shard reopened and writable again", "read_only_for", time.Since(st.since).Round(time.Millisecond).String(),
-		"free_bytes", free)
+	var since time.Duration
+	if st := s.halted.Swap(nil); st != nil {
+		since = time.Since(st.since).Round(time.Millisecond)
+	}
+	s.log.Info("shard reopened and writable again", "read_only_for", since.String(), "free_bytes", free)
 	return true
 }
 
@@ -225,14 +226,15 @@ func (s *Shard) reopen() error {
 		s.closeDB()
 		s.db = nil
 	}
-	err := s.openDB(false)
+	err := s.injected("reopen")
 	if err == nil {
-		err = s.reload()
-		if err == nil {
-			return nil
+		if err = s.openDB(false); err == nil {
+			if err = s.reload(); err == nil {
+				return nil
+			}
+			s.closeDB()
+			s.db = nil
 		}
-		s.closeDB()
-		s.db = nil
 	}
 	if rerr := s.openDB(true); rerr != nil {
 		return errors.Join(err, rerr)

@@ -19,7 +19,8 @@ import (
 var errInjectedFull = errors.New("IO error: No space left on device: While appending to file: 000009.log: No space left on device")
 
 // diskFault fails every write to a shard's database, and every recovery
-// probe, while full is set, and counts the writes that reached it.
+// probe and reopen, while full is set, and counts the writes that reached
+// it.
 type diskFault struct {
 	full   atomic.Bool
 	mu     sync.Mutex
@@ -29,7 +30,7 @@ type diskFault struct {
 func injectDiskFault(s *Shard) *diskFault {
 	f := &diskFault{writes: map[string]int{}}
 	fn := func(op string) error {
-		if op != "probe" {
+		if op != "probe" && op != "reopen" {
 			f.mu.Lock()
 			f.writes[op]++
 			f.mu.Unlock()
@@ -247,4 +248,50 @@ func TestReadOnlyShardStillTakesOwnerChanges(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, uint64(1), fence)
 	require.Equal(t, map[string]int{"commit": 1}, fault.calls())
+}
+
+// TestReadOnlyShardServesReadsWhenReopenFails: when the disk seemed to have
+// room but opening the database for writes fails, the shard opens it
+// read-only, keeps serving reads and refusing writes, and tries again.
+func TestReadOnlyShardServesReadsWhenReopenFails(t *testing.T) {
+	s, _ := testShard(t, func(c *Config) { c.ReadOnlyProbe = time.Millisecond })
+	ctx := context.Background()
+	_, err := s.Put(ctx, []byte("k"), []byte("v"))
+	require.NoError(t, err)
+	var full, reopenFails atomic.Bool
+	var reopens atomic.Int64
+	fn := func(op string) error {
+		switch {
+		case op == "reopen":
+			reopens.Add(1)
+			if reopenFails.Load() {
+				return errInjectedFull
+			}
+		case op != "probe" && full.Load():
+			return errInjectedFull
+		}
+		return nil
+	}
+	s.fault.Store(&fn)
+	full.Store(true)
+	reopenFails.Store(true)
+	_, err = s.Put(ctx, []byte("k2"), []byte("v"))
+	require.ErrorIs(t, err, errInjectedFull)
+	full.Store(false) // the write path would work: only the reopen fails
+
+	require.Eventually(t, func() bool { return reopens.Load() >= 3 }, 10*time.Second, time.Millisecond)
+	for i := 0; i < 3; i++ {
+		got, err := s.Get([]byte("k"))
+		require.NoError(t, err, "reads go on from the database opened read-only")
+		require.Equal(t, "v", string(got.Value))
+		_, err = s.Put(ctx, []byte("k3"), []byte("v"))
+		require.ErrorIs(t, err, ErrReadOnly)
+	}
+	require.NotEmpty(t, s.ReadOnly())
+
+	reopenFails.Store(false)
+	require.Eventually(t, func() bool { return s.ReadOnly() == "" }, 10*time.Second, time.Millisecond)
+	r, err := s.Put(ctx, []byte("k3"), []byte("v"))
+	require.NoError(t, err)
+	require.Equal(t, uint64(2), r.LogIndex)
 }

@@ -281,28 +281,29 @@ func (s *Shard) acquire() error {
 }
 
 // Close waits for the writes and reads in flight (every submitted write is
-// committed and answered), syncs the WAL and closes the database. It is
-// idempotent.
+// committed and answered), syncs the WAL (unless the shard is read-only)
+// and closes the database. It is idempotent.
 func (s *Shard) Close() error {
 	s.stopRecovery()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closed = true
-	if s.db != nil {
-		var err error
-		if s.halted.Load() == nil {
-			// Not after a failed write: the log writer that failed must
-			// not be used again. What the WAL holds is replayed on open.
-			err = s.db.FlushWAL(true)
-		}
-		s.closeDB()
-		s.db = nil
-		s.c.destroy()
-		if err != nil {
-			return fmt.Errorf("store: flush wal on close: %w", err)
-		}
-		s.log.Debug("shard closed")
+	s.c.destroy()
+	if s.db == nil {
+		return nil
 	}
+	var err error
+	if s.halted.Load() == nil {
+		// Not after a failed write: the log writer that failed must not be
+		// used again. What the WAL holds is replayed on open.
+		err = s.db.FlushWAL(true)
+	}
+	s.closeDB()
+	s.db = nil
+	if err != nil {
+		return fmt.Errorf("store: flush wal on close: %w", err)
+	}
+	s.log.Debug("shard closed")
 	return nil
 }
 
