@@ -58,6 +58,9 @@ type StoreInfo struct {
 	// disk whose incarnation the topology does not know: kept, never
 	// deleted because of it (see RecoverKeyspaces, DiscardIncarnation).
 	Unplaced []string
+	// ReadOnly maps the shards ("keyspace/shard") that refuse writes since
+	// a write to their database failed (a full disk) to the reason.
+	ReadOnly map[string]string
 }
 
 // request sends an admin request to the DC's master and decodes the reply.
@@ -205,7 +208,8 @@ func (c *Client) ListStores(ctx context.Context) ([]StoreInfo, error) {
 	}
 	out := make([]StoreInfo, 0, len(r.Stores))
 	for _, s := range r.Stores {
-		out = append(out, StoreInfo{ID: s.ID, Addr: s.Addr, Healthy: s.Healthy, Serving: s.Serving, Unplaced: s.Unplaced})
+		out = append(out, StoreInfo{ID: s.ID, Addr: s.Addr, Healthy: s.Healthy, Serving: s.Serving, Unplaced: s.Unplaced,
+			ReadOnly: s.ReadOnly})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil

@@ -91,6 +91,10 @@ const (
 	// by the old one. It is retried on a newer topology (after the other
 	// replicas, which answer the same once they switched).
 	CodeMoved = "MOVED"
+	// CodeReadOnly is answered to a write on a shard that refuses writes
+	// since a write to its database failed (a full disk); it still serves
+	// reads. The write is sent to another replica.
+	CodeReadOnly = "RDONLY"
 )
 
 // storeSentinel maps store codes to sentinels (codes without one are
@@ -107,12 +111,13 @@ var storeSentinel = map[string]error{
 // retryableCodes are the store codes after which the request is sent again,
 // to another replica when there is one.
 var retryableCodes = map[string]bool{
-	CodeNoShard: true,
-	CodeClosed:  true,
-	CodeCatchUp: true,
-	CodeIOErr:   true,
-	CodeBehind:  true,
-	CodeMoved:   true,
+	CodeNoShard:  true,
+	CodeClosed:   true,
+	CodeCatchUp:  true,
+	CodeIOErr:    true,
+	CodeBehind:   true,
+	CodeMoved:    true,
+	CodeReadOnly: true,
 }
 
 // StoreError is an error reply of a store. errors.Is matches it against the

@@ -37,11 +37,18 @@ func serves(s *topology.Store, ks string, shard uint32) bool {
 	return false
 }
 
+// readOnlyOn reports whether s reports (ks, shard) as refusing writes.
+func readOnlyOn(s *topology.Store, ks string, shard uint32) bool {
+	_, ok := s.ReadOnly[servingName(ks, shard)]
+	return ok
+}
+
 // pickReplica chooses the store to send a command on shard of ks to,
 // skipping the stores in skip.
 //
 // Writes go to the first healthy replica in placement order (the preferred
-// replica, failing over down the list). Reads go to the first healthy
+// replica, failing over down the list), replicas that report the shard
+// read-only last. Reads go to the first healthy
 // replica that lists the shard as served (caught up), or else to the first
 // healthy one. It returns ErrNoReplica when no replica qualifies.
 func pickReplica(t *topology.Topology, ks *topology.Keyspace, shard uint32, write bool, skip map[string]bool) (*topology.Store, error) {
@@ -52,6 +59,13 @@ func pickReplica(t *topology.Topology, ks *topology.Keyspace, shard uint32, writ
 	for _, id := range ks.Placement[shard] {
 		s, ok := t.Stores[id]
 		if !ok || s == nil || !s.Healthy || s.Addr == "" || skip[id] {
+			continue
+		}
+		if write && readOnlyOn(s, ks.Name, shard) {
+			// Tried last: it refuses writes until its disk has room.
+			if fallback == nil {
+				fallback = s
+			}
 			continue
 		}
 		if write || serves(s, ks.Name, shard) {

@@ -3,6 +3,7 @@ package master
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"net"
 	"slices"
 	"sort"
@@ -95,8 +96,9 @@ func (s *State) Topology() *topology.Topology { return clone(s.topo) }
 
 // CheckHeartbeat reports why hb is not acceptable: the store name must be a
 // valid name, the address a host:port of at most MaxAddrLen bytes, and the
-// serving list at most MaxServing entries of the form "keyspace/shard". It
-// returns nil or an error wrapping ErrBadHeartbeat.
+// serving list and the read-only shards at most MaxServing entries each of
+// the form "keyspace/shard". It returns nil or an error wrapping
+// ErrBadHeartbeat.
 func CheckHeartbeat(hb topology.Heartbeat) error {
 	if !topology.ValidName(hb.Store) {
 		return fmt.Errorf("%w: store name %q", ErrBadHeartbeat, hb.Store)
@@ -112,7 +114,39 @@ func CheckHeartbeat(hb topology.Heartbeat) error {
 			return fmt.Errorf("%w: store %s: serving entry %q is not keyspace/shard", ErrBadHeartbeat, hb.Store, sh)
 		}
 	}
-	return checkHeld(hb)
+	if err := checkHeld(hb); err != nil {
+		return err
+	}
+	return checkReadOnly(hb)
+}
+
+// checkReadOnly bounds a heartbeat's read-only shards like its serving ones.
+func checkReadOnly(hb topology.Heartbeat) error {
+	if len(hb.ReadOnly) > MaxServing {
+		return fmt.Errorf("%w: store %s: %d read-only shards, at most %d", ErrBadHeartbeat, hb.Store, len(hb.ReadOnly), MaxServing)
+	}
+	for sh := range hb.ReadOnly {
+		if !validShardRef(sh) {
+			return fmt.Errorf("%w: store %s: read-only entry %q is not keyspace/shard", ErrBadHeartbeat, hb.Store, sh)
+		}
+	}
+	return nil
+}
+
+// normalizeReadOnly returns a copy with reasons cut to
+// topology.MaxReadOnlyReason bytes, nil if empty.
+func normalizeReadOnly(in map[string]string) map[string]string {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(in))
+	for sh, why := range in {
+		if len(why) > topology.MaxReadOnlyReason {
+			why = why[:topology.MaxReadOnlyReason]
+		}
+		out[sh] = why
+	}
+	return out
 }
 
 func checkAddr(addr string) error {
@@ -144,8 +178,8 @@ func validShardRef(s string) bool {
 }
 
 // OnHeartbeat records a heartbeat received at now. An unknown store is
-// registered, healthy; a known one gets its address and serving shards
-// updated and is marked healthy again. It reports whether the topology
+// registered, healthy; a known one gets its address, serving and read-only
+// shards updated and is marked healthy again. It reports whether the topology
 // changed (a heartbeat that only proves the store alive does not change it).
 // A heartbeat that CheckHeartbeat rejects is ignored.
 func (s *State) OnHeartbeat(hb topology.Heartbeat, now int64) bool {
@@ -153,10 +187,11 @@ func (s *State) OnHeartbeat(hb topology.Heartbeat, now int64) bool {
 		return false
 	}
 	serving := normalizeServing(hb.Serving)
+	readOnly := normalizeReadOnly(hb.ReadOnly)
 	s.record(hb)
 	st, ok := s.topo.Stores[hb.Store]
 	if !ok {
-		s.topo.Stores[hb.Store] = &topology.Store{ID: hb.Store, Addr: hb.Addr, Healthy: true, Serving: serving,
+		s.topo.Stores[hb.Store] = &topology.Store{ID: hb.Store, Addr: hb.Addr, Healthy: true, Serving: serving, ReadOnly: readOnly,
 			Unplaced: s.unplacedOf(hb.Store)}
 		s.lastSeen[hb.Store] = now
 		s.emit(event{kind: evJoined, store: hb.Store, addr: hb.Addr})
@@ -184,6 +219,10 @@ func (s *State) OnHeartbeat(hb topology.Heartbeat, now int64) bool {
 	}
 	if u := s.unplacedOf(hb.Store); !slices.Equal(st.Unplaced, u) {
 		st.Unplaced = u
+		changed = true
+	}
+	if !maps.Equal(st.ReadOnly, readOnly) {
+		st.ReadOnly = readOnly
 		changed = true
 	}
 	if s.advance(now) {
@@ -449,6 +488,7 @@ func copyStore(st *topology.Store) topology.Store {
 	cp := *st
 	cp.Serving = slices.Clone(st.Serving)
 	cp.Unplaced = slices.Clone(st.Unplaced)
+	cp.ReadOnly = maps.Clone(st.ReadOnly)
 	return cp
 }
 

@@ -603,6 +603,12 @@ func (a *Agent) heartbeat(seq uint64) topology.Heartbeat {
 		if sh.Serving() {
 			hb.Serving = append(hb.Serving, name)
 		}
+		if r := sh.ReadOnly(); r != "" {
+			if hb.ReadOnly == nil {
+				hb.ReadOnly = map[string]string{}
+			}
+			hb.ReadOnly[name] = r
+		}
 		if sizes {
 			hb.Sizes[name] = shardSize(sh)
 		}

@@ -113,7 +113,7 @@ func (s *Shard) TrimLog(below uint64) error {
 	defer wb.Destroy()
 	wb.DeleteRangeCF(s.cfLog, lo[:], hi[:])
 	wb.PutCF(s.cfMeta, []byte(metaLogFirst), hi[:])
-	if err := s.db.Write(s.wo, wb); err != nil {
+	if err := s.dbWrite("trim log", func() error { return s.db.Write(s.wo, wb) }); err != nil {
 		return fmt.Errorf("store: trim log: %w", err)
 	}
 	s.firstIndex.Store(below)

@@ -241,17 +241,31 @@ func cmdInfo(c *conn, _ [][]byte) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Server\r\nvasto_mode:store\r\ndc:%s\r\nnode:%s\r\ntcp_addr:%s\r\n", e.cfg.DC, e.cfg.Node, c.srv.Addr())
 	fmt.Fprintf(&b, "sync:%t\r\n\r\n# Keyspace\r\n", e.cfg.Sync)
+	var readOnly []string
 	for _, id := range e.Shards() {
 		sh, err := e.Shard(id.Keyspace, id.Shard)
 		if err != nil {
 			continue
 		}
 		first, last := sh.LogBounds()
-		fmt.Fprintf(&b, "%s:shard=%d,keys=%s,log_first=%d,log_last=%d,epoch=%d\r\n",
-			id.Keyspace, id.Shard, sh.Property("rocksdb.estimate-num-keys"), first, last, sh.Epoch())
+		ro := sh.ReadOnly()
+		fmt.Fprintf(&b, "%s:shard=%d,keys=%s,log_first=%d,log_last=%d,read_only=%d,epoch=%d\r\n",
+			id.Keyspace, id.Shard, sh.Property("rocksdb.estimate-num-keys"), first, last, boolInt(ro != ""), sh.Epoch())
+		if ro != "" {
+			readOnly = append(readOnly, id.String()+":"+ro+"\r\n")
+		}
 	}
+	// Why each read-only shard refuses writes.
+	fmt.Fprintf(&b, "\r\n# Readonly\r\nread_only_shards:%d\r\n%s", len(readOnly), strings.Join(readOnly, ""))
 	writeHeldNotes(&b, e)
 	c.w.WriteBulkString(b.String())
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func cmdDBSize(c *conn, _ [][]byte) {

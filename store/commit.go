@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -239,9 +240,11 @@ func (s *Shard) commitBatch(batch []*commitReq) error {
 		// what the writers saw is already durable.
 		return nil
 	}
-	if err := s.db.Write(s.wo, c.wb); err != nil {
-		s.log.Error("commit failed", "writes", c.wb.Count(), "error", err)
-		return fmt.Errorf("store: commit: %w", err)
+	if err := s.dbWrite("commit", func() error { return s.db.Write(s.wo, c.wb) }); err != nil {
+		if errors.Is(err, ErrReadOnly) {
+			return err
+		}
+		return fmt.Errorf("store: commit: %w", err) // logged by dbWrite
 	}
 	s.lastIndex.Store(next - 1)
 	if next != last+1 {

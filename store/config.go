@@ -39,6 +39,21 @@ type Config struct {
 	// StartNotServing opens shards refusing reads until a cluster agent
 	// has caught them up with their peers (cluster mode).
 	StartNotServing bool
+	// ReadOnlyProbe is how often a shard that turned read-only after a
+	// failed write (a full disk) first checks whether it can reopen its
+	// database; the pause doubles after each failed probe, up to 20 times
+	// this. Zero: 500 ms.
+	ReadOnlyProbe time.Duration
+}
+
+// defaultReadOnlyProbe is ReadOnlyProbe's default.
+const defaultReadOnlyProbe = 500 * time.Millisecond
+
+func (c Config) probeInterval() time.Duration {
+	if c.ReadOnlyProbe <= 0 {
+		return defaultReadOnlyProbe
+	}
+	return c.ReadOnlyProbe
 }
 
 // DefaultConfig returns a Config for dir with the defaults filled in.
@@ -54,6 +69,7 @@ func DefaultConfig(dir string) Config {
 		BlockCacheBytes:  256 << 20,
 		WriteBufferBytes: 64 << 20,
 		MaxCommitWrites:  4096,
+		ReadOnlyProbe:    defaultReadOnlyProbe,
 	}
 }
 
@@ -78,6 +94,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: cache and write buffer sizes must be positive", ErrInvalidConfig)
 	case c.MaxCommitWrites <= 0:
 		return fmt.Errorf("%w: max commit writes must be positive", ErrInvalidConfig)
+	case c.ReadOnlyProbe < 0:
+		return fmt.Errorf("%w: negative read-only probe interval", ErrInvalidConfig)
 	}
 	return nil
 }

@@ -39,4 +39,8 @@ var (
 	// ErrBadPage is returned by Ingest for a page whose keys are not sorted
 	// ascending and distinct.
 	ErrBadPage = errors.New("store: ingest page not sorted by distinct keys")
+	// ErrReadOnly is returned for a write to a shard whose database failed
+	// a write (typically a full disk): the shard serves reads but refuses
+	// writes until it could reopen its database. Write to another replica.
+	ErrReadOnly = errors.New("store: shard read-only")
 )

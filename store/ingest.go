@@ -75,6 +75,9 @@ func (s *Shard) Ingest(ctx context.Context, page []lww.Change) (IngestResult, er
 // ingestPage writes the records of page that win over the stored ones and
 // ingests them. Only the commit leader calls it.
 func (s *Shard) ingestPage(page []lww.Change) (IngestResult, error) {
+	if err := s.readOnlyErr(); err != nil {
+		return IngestResult{}, err
+	}
 	keep, err := s.winners(page)
 	if err != nil {
 		return IngestResult{}, err
@@ -113,7 +116,7 @@ func (s *Shard) ingestPage(page []lww.Change) (IngestResult, error) {
 	opts := grocksdb.NewDefaultIngestExternalFileOptions()
 	defer opts.Destroy()
 	opts.SetMoveFiles(true)
-	if err := s.db.IngestExternalFileCF(s.cfData, []string{path}, opts); err != nil {
+	if err := s.dbWrite("ingest", func() error { return s.db.IngestExternalFileCF(s.cfData, []string{path}, opts) }); err != nil {
 		s.log.Error("ingest failed", "records", len(keep), "error", err)
 		return IngestResult{}, fmt.Errorf("store: ingest: %w", err)
 	}

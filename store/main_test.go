@@ -12,5 +12,9 @@ func TestMain(m *testing.M) {
 		runCrashChild()
 		return
 	}
+	if os.Getenv(diskChildEnv) != "" {
+		runDiskChild()
+		return
+	}
 	goleak.VerifyTestMain(m)
 }

@@ -34,14 +34,14 @@ func (s *Shard) putMeta(key string, v uint64) error {
 	}
 	defer s.mu.RUnlock()
 	if v == 0 {
-		if err := s.db.DeleteCF(s.wo, s.cfMeta, []byte(key)); err != nil {
+		if err := s.dbWrite("delete meta", func() error { return s.db.DeleteCF(s.wo, s.cfMeta, []byte(key)) }); err != nil {
 			return fmt.Errorf("store: delete %s: %w", key, err)
 		}
 		return nil
 	}
 	var b [8]byte
 	binary.BigEndian.PutUint64(b[:], v)
-	if err := s.db.PutCF(s.wo, s.cfMeta, []byte(key), b[:]); err != nil {
+	if err := s.dbWrite("put meta", func() error { return s.db.PutCF(s.wo, s.cfMeta, []byte(key), b[:]) }); err != nil {
 		return fmt.Errorf("store: write %s: %w", key, err)
 	}
 	return nil
@@ -55,7 +55,7 @@ func (s *Shard) startLogAt(first uint64) error {
 	}
 	var b [8]byte
 	binary.BigEndian.PutUint64(b[:], first)
-	if err := s.db.PutCF(s.wo, s.cfMeta, []byte(metaLogFirst), b[:]); err != nil {
+	if err := s.dbWrite("start log", func() error { return s.db.PutCF(s.wo, s.cfMeta, []byte(metaLogFirst), b[:]) }); err != nil {
 		return fmt.Errorf("store: start log at %d: %w", first, err)
 	}
 	s.firstIndex.Store(first)

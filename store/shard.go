@@ -74,6 +74,19 @@ type Shard struct {
 	logged chan struct{}
 	// owner is the keys the shard owns (see SetOwner); nil: all of them.
 	owner atomic.Pointer[ownerState]
+
+	// wmu serializes the writes to the database with the read-only check
+	// (see dbWrite); halted is set while the shard is read-only.
+	wmu    sync.Mutex
+	halted atomic.Pointer[readOnlyState]
+	// fault, set by tests only, fails writes to the database on command.
+	fault atomic.Pointer[func(op string) error]
+	// The recovery goroutine of a read-only shard (see recoverLoop).
+	recMu      sync.Mutex
+	recRunning bool
+	recStopped bool
+	recStop    chan struct{}
+	recWG      sync.WaitGroup
 }
 
 func openShard(e *Engine, id ShardID) (*Shard, error) {
@@ -89,9 +102,10 @@ func openShard(e *Engine, id ShardID) (*Shard, error) {
 		log:      e.log.Named("shard").With("keyspace", id.Keyspace, "shard", id.Shard),
 		cursors:  make(map[string]uint64),
 		logged:   make(chan struct{}, 1),
+		recStop:  make(chan struct{}),
 		instance: strconv.FormatUint(rand.Uint64(), 36),
 	}
-	if err := s.openDB(); err != nil {
+	if err := s.openDB(false); err != nil {
 		return nil, err
 	}
 	s.notCaughtUp.Store(e.cfg.StartNotServing)
@@ -110,7 +124,8 @@ func openShard(e *Engine, id ShardID) (*Shard, error) {
 	return s, nil
 }
 
-func (s *Shard) openDB() error {
+// openDB opens the shard's database, for writes or read-only.
+func (s *Shard) openDB(readOnly bool) error {
 	cfg := s.e.cfg
 	s.bbto = grocksdb.NewDefaultBlockBasedTableOptions()
 	s.bbto.SetBlockCache(s.e.cache)
@@ -124,7 +139,12 @@ func (s *Shard) openDB() error {
 	base.SetMaxBackgroundJobs(2)
 	base.SetMaxTotalWalSize(256 << 20)
 	base.SetKeepLogFileNum(3)
-	base.SetInfoLogLevel(grocksdb.WarnInfoLogLevel)
+	// RocksDB's own LOG file, in the shard directory, gets only fatal
+	// events (and the options at open): once a write to it failed on a full
+	// disk, its next line aborts a RocksDB built with assertions (Debian's
+	// is), so it must stay quiet while the disk is full. Our own logs say
+	// what failed (see dbWrite).
+	base.SetInfoLogLevel(grocksdb.FatalInfoLogLevel)
 	base.SetMaxOpenFiles(256)
 
 	data := grocksdb.NewDefaultOptions()
@@ -134,7 +154,10 @@ func (s *Shard) openDB() error {
 	data.SetMemTablePrefixBloomSizeRatio(0.1)
 	data.SetCompression(grocksdb.LZ4Compression)
 	data.SetLevelCompactionDynamicLevelBytes(true)
-	s.filter = newPurgeFilter(s.e.cfg.Clock, cfg.TombstoneGrace)
+	if s.filter == nil {
+		// Kept across reopens: it holds the purge watermark.
+		s.filter = newPurgeFilter(s.e.cfg.Clock, cfg.TombstoneGrace)
+	}
 	data.SetCompactionFilter(s.filter)
 
 	logOpts := grocksdb.NewDefaultOptions()
@@ -146,9 +169,16 @@ func (s *Shard) openDB() error {
 
 	s.opts = []*grocksdb.Options{base, data, logOpts, meta}
 	s.data = data
-	db, cfs, err := grocksdb.OpenDbColumnFamilies(base, s.dir,
-		[]string{cfNameData, cfNameLog, cfNameMeta},
-		[]*grocksdb.Options{data, logOpts, meta})
+	var db *grocksdb.DB
+	var cfs []*grocksdb.ColumnFamilyHandle
+	var err error
+	if readOnly {
+		db, cfs, err = openDBReadOnly(base, s.dir, []*grocksdb.Options{data, logOpts, meta})
+	} else {
+		db, cfs, err = grocksdb.OpenDbColumnFamilies(base, s.dir,
+			[]string{cfNameData, cfNameLog, cfNameMeta},
+			[]*grocksdb.Options{data, logOpts, meta})
+	}
 	if err != nil {
 		s.destroyOpts()
 		return fmt.Errorf("store: open shard %s: %w", s.id, err)
@@ -242,26 +272,38 @@ func (s *Shard) acquire() error {
 		s.mu.RUnlock()
 		return fmt.Errorf("%w: shard %s", ErrClosed, s.id)
 	}
+	if s.db == nil {
+		// A read-only shard whose reopen failed even read-only.
+		s.mu.RUnlock()
+		return fmt.Errorf("%w: %s: database not open", ErrReadOnly, s.id)
+	}
 	return nil
 }
 
 // Close waits for the writes and reads in flight (every submitted write is
-// committed and answered), syncs the WAL and closes the database. It is
-// idempotent.
+// committed and answered), syncs the WAL (unless the shard is read-only)
+// and closes the database. It is idempotent.
 func (s *Shard) Close() error {
+	s.stopRecovery()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closed = true
-	if s.db != nil {
-		err := s.db.FlushWAL(true)
-		s.closeDB()
-		s.db = nil
-		s.c.destroy()
-		if err != nil {
-			return fmt.Errorf("store: flush wal on close: %w", err)
-		}
-		s.log.Debug("shard closed")
+	s.c.destroy()
+	if s.db == nil {
+		return nil
 	}
+	var err error
+	if s.halted.Load() == nil {
+		// Not after a failed write: the log writer that failed must not be
+		// used again. What the WAL holds is replayed on open.
+		err = s.db.FlushWAL(true)
+	}
+	s.closeDB()
+	s.db = nil
+	if err != nil {
+		return fmt.Errorf("store: flush wal on close: %w", err)
+	}
+	s.log.Debug("shard closed")
 	return nil
 }
 
@@ -277,7 +319,8 @@ func (s *Shard) Checkpoint(dir string) error {
 		return fmt.Errorf("store: checkpoint: %w", err)
 	}
 	defer cp.Destroy()
-	if err := cp.CreateCheckpoint(dir, 0); err != nil {
+	// It flushes the memtables first: a write to the database.
+	if err := s.dbWrite("checkpoint", func() error { return cp.CreateCheckpoint(dir, 0) }); err != nil {
 		return fmt.Errorf("store: checkpoint: %w", err)
 	}
 	return nil
@@ -292,10 +335,16 @@ func (s *Shard) Compact() error {
 	defer s.mu.RUnlock()
 	fo := flushOpts()
 	defer fo.Destroy()
-	if err := s.db.FlushCF(s.cfData, fo); err != nil {
+	err := s.dbWrite("compact", func() error {
+		if err := s.db.FlushCF(s.cfData, fo); err != nil {
+			return err
+		}
+		s.db.CompactRangeCF(s.cfData, grocksdb.Range{})
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("store: flush: %w", err)
 	}
-	s.db.CompactRangeCF(s.cfData, grocksdb.Range{})
 	return nil
 }
 
@@ -317,7 +366,7 @@ func (s *Shard) SetEpoch(epoch uint64) error {
 	defer s.mu.RUnlock()
 	var v [8]byte
 	binary.BigEndian.PutUint64(v[:], epoch)
-	if err := s.db.PutCF(s.wo, s.cfMeta, []byte(metaEpoch), v[:]); err != nil {
+	if err := s.dbWrite("set epoch", func() error { return s.db.PutCF(s.wo, s.cfMeta, []byte(metaEpoch), v[:]) }); err != nil {
 		return fmt.Errorf("store: set epoch: %w", err)
 	}
 	s.epoch.Store(epoch)

@@ -24,6 +24,7 @@ const (
 	codeBehind   = "BEHIND"   // replica has not applied the awaited write yet
 	codeMoved    = "MOVED"    // key belongs to another shard after a resize
 	codeIO       = "IOERR"    // the storage engine failed the operation
+	codeReadOnly = "RDONLY"   // shard refuses writes after a failed one; write elsewhere
 )
 
 // wireError maps an error to its code and message.
@@ -52,6 +53,8 @@ func wireError(err error) string {
 		code = codeBehind
 	case errors.Is(err, ErrMoved):
 		code = codeMoved
+	case errors.Is(err, ErrReadOnly):
+		code = codeReadOnly
 	case errors.Is(err, ErrCorrupt):
 		code = codeCorrupt
 	case errors.Is(err, errSyntax), errors.Is(err, ErrBadRange), errors.Is(err, lww.ErrInvalidRecord):

@@ -248,6 +248,14 @@ func (s *Shard) submit(ctx context.Context, req *commitReq) ([]Result, error) {
 		return nil, err
 	}
 	defer s.mu.RUnlock()
+	if len(req.writes) > 0 || req.ingest != nil {
+		// Refused at once on a read-only shard. A request without writes
+		// (SetOwner's barrier, a cursor move) goes on: the committer writes
+		// only what it must, through dbWrite.
+		if err := s.readOnlyErr(); err != nil {
+			return nil, err
+		}
+	}
 	if s.queue.enqueue(req) {
 		s.lead()
 	}

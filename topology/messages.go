@@ -26,7 +26,14 @@ type Heartbeat struct {
 	// Sizes estimates the keys and bytes of each shard held ("ks/shard"),
 	// for resize plans.
 	Sizes map[string]ShardSize `json:"sizes,omitempty"`
+	// ReadOnly maps the shards ("ks/shard") that refuse writes since a
+	// write to their database failed (a full disk) to the reason, at most
+	// MaxReadOnlyReason bytes. They still serve reads.
+	ReadOnly map[string]string `json:"read_only,omitempty"`
 }
+
+// MaxReadOnlyReason bounds the reason a store gives for a read-only shard.
+const MaxReadOnlyReason = 256
 
 // ShardSize estimates a shard's size.
 type ShardSize struct {

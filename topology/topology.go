@@ -35,6 +35,9 @@ type Store struct {
 	// does not place there ("ks/shard@epoch"): kept, never deleted because
 	// of it; see Topology.Deleted and `vasto keyspace recover`.
 	Unplaced []string `json:"unplaced,omitempty"`
+	// ReadOnly maps the shards ("ks/shard") the store reports refusing
+	// writes to why (see Heartbeat.ReadOnly); writes go to other replicas.
+	ReadOnly map[string]string `json:"read_only,omitempty"`
 }
 
 // Keyspace is one keyspace: its shard count and where each shard lives.

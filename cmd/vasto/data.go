@@ -5,6 +5,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -302,6 +305,9 @@ func runStoreList(ctx context.Context, e *env, args []string) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if err := printReadOnly(e.stdout, stores); err != nil {
+		return err
+	}
 	return printUnplaced(e, stores)
 }
 
@@ -369,4 +375,25 @@ func runRecover(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("%d keyspace(s) not recovered", len(names))
 	}
 	return nil
+}
+
+// printReadOnly lists the shards that refuse writes, and why, under the
+// store list.
+func printReadOnly(w io.Writer, stores []client.StoreInfo) error {
+	var rows []string
+	for _, s := range stores {
+		for _, sh := range slices.Sorted(maps.Keys(s.ReadOnly)) {
+			rows = append(rows, s.ID+"\t"+sh+"\t"+s.ReadOnly[sh]+"\n")
+		}
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w, "\nREAD-ONLY SHARDS (writes refused and sent to other replicas, reads served, until the disk has room)")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "STORE\tSHARD\tREASON")
+	for _, r := range rows {
+		fmt.Fprint(tw, r)
+	}
+	return tw.Flush()
 }

@@ -1,0 +1,203 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+
+	"github.com/vasto-kv/vasto/client"
+)
+
+// mountTmpfs mounts a tmpfs of size bytes on a fresh directory, unmounted
+// when the test ends. It skips the test where mounting is not allowed.
+func mountTmpfs(t *testing.T, size int) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a size-limited tmpfs needs root")
+	}
+	dir := t.TempDir()
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, fmt.Sprintf("size=%d,mode=0755", size)); err != nil {
+		t.Skipf("cannot mount a tmpfs on %s: %v", dir, err)
+	}
+	t.Cleanup(func() {
+		if err := syscall.Unmount(dir, 0); err != nil {
+			t.Logf("unmount %s: %v; detaching it", dir, err)
+			_ = syscall.Unmount(dir, syscall.MNT_DETACH)
+		}
+	})
+	return dir
+}
+
+// writeBallast fills a file of size bytes (real pages, not a sparse file).
+func writeBallast(t *testing.T, path string, size int) {
+	t.Helper()
+	f, err := os.Create(path)
+	require.NoError(t, err)
+	buf := make([]byte, 1<<20)
+	for n := 0; n < size; n += len(buf) {
+		_, err := f.Write(buf)
+		require.NoError(t, err)
+	}
+	require.NoError(t, f.Close())
+}
+
+// diskValue is the value written under fill key i: 16 KiB that do not
+// compress, the same on every call.
+func diskValue(i int) string {
+	r := rand.New(rand.NewPCG(uint64(i), 42))
+	b := make([]byte, 16<<10)
+	for j := range b {
+		b[j] = byte(r.Uint32())
+	}
+	return string(b)
+}
+
+func diskKey(i int) string { return fmt.Sprintf("fill-%06d", i) }
+
+// readOnlyReason returns why the master's store list says store refuses
+// writes on ks/shard, or "".
+func readOnlyReason(t *testing.T, cl *client.Client, store, shard string) string {
+	stores, err := cl.ListStores(context.Background())
+	if err != nil {
+		return ""
+	}
+	for _, s := range stores {
+		if s.ID == store {
+			return s.ReadOnly[shard]
+		}
+	}
+	return ""
+}
+
+// TestFullDiskMakesShardReadOnlyUntilSpaceIsBack fills the real disk (a
+// small tmpfs) of a store running as its own process: the process stays
+// up, serves every acknowledged write, answers writes with RDONLY, and the
+// master, INFO and the client know it; once space is freed the store takes
+// writes again without a restart, and nothing acknowledged is lost.
+func TestFullDiskMakesShardReadOnlyUntilSpaceIsBack(t *testing.T) {
+	mnt := mountTmpfs(t, 96<<20)
+	ballast := filepath.Join(mnt, "ballast")
+	writeBallast(t, ballast, 48<<20)
+
+	c := startCluster(t, 1, nil)
+	cl := newClient(t, c)
+	child := &childStore{t: t, dir: filepath.Join(mnt, "data"), addr: freeAddr(t), id: "full", nats: c.NATSURL(), dc: c.DC()}
+	child.start()
+	t.Cleanup(child.kill)
+	require.Eventually(t, func() bool {
+		s, ok := cl.Topology().Stores["full"]
+		return ok && s.Healthy
+	}, 10*time.Second, 20*time.Millisecond)
+	createKeyspace(t, c, cl, "disk", 1, 2)
+
+	ctx := ctxT(t)
+	rc := redis.NewClient(&redis.Options{Addr: child.addr, Protocol: 2, DisableIdentity: true, PoolSize: 1, MaxRetries: -1})
+	t.Cleanup(func() { _ = rc.Close() })
+	conn := rc.Conn()
+	t.Cleanup(func() { _ = conn.Close() })
+	require.NoError(t, conn.Do(ctx, "VUSE", "disk", "0").Err())
+
+	// Fill the disk through the store until a write fails.
+	const batch = 32
+	acked := 0
+	var firstErr error
+	for acked < 20000 && firstErr == nil {
+		cmds, _ := conn.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i := acked; i < acked+batch; i++ {
+				p.Set(ctx, diskKey(i), diskValue(i), 0)
+			}
+			return nil
+		})
+		for _, cmd := range cmds {
+			if err := cmd.Err(); err != nil {
+				firstErr = err
+				break
+			}
+			acked++
+		}
+	}
+	require.Error(t, firstErr, "the disk never filled")
+	t.Logf("disk full after %d acknowledged writes: %v", acked, firstErr)
+	require.Regexp(t, `^(IOERR|RDONLY) `, firstErr.Error())
+	require.Contains(t, firstErr.Error(), "No space left on device")
+
+	// The process is alive and refuses further writes with RDONLY,
+	// again and again, without writing (which would abort it).
+	for i := 0; i < 20; i++ {
+		err := conn.Set(ctx, "refused", "x", 0).Err()
+		require.Error(t, err)
+		require.True(t, strings.HasPrefix(err.Error(), "RDONLY shard read-only: disk/0: "), err.Error())
+		require.NoError(t, conn.Ping(ctx).Err())
+	}
+
+	// Every acknowledged write is readable on the full store.
+	requireAcked := func(get func(key string) (string, error)) {
+		t.Helper()
+		for i := 0; i < acked; i++ {
+			v, err := get(diskKey(i))
+			require.NoError(t, err, "acknowledged key %s", diskKey(i))
+			require.True(t, v == diskValue(i), "acknowledged key %s has the wrong value", diskKey(i))
+		}
+	}
+	requireAcked(func(key string) (string, error) { return conn.Get(ctx, key).Result() })
+
+	// The master, INFO and the client know.
+	require.Eventually(t, func() bool {
+		return strings.Contains(readOnlyReason(t, cl, "full", "disk/0"), "No space left on device")
+	}, 10*time.Second, 50*time.Millisecond, "the store list shows the shard read-only")
+	info, err := conn.Info(ctx).Result()
+	require.NoError(t, err)
+	require.Contains(t, info, "read_only_shards:1\r\n")
+	require.Contains(t, info, "disk/0:")
+	other := c.Stores()[0].ID
+	for i := 0; i < 5; i++ {
+		r, err := cl.Put(ctx, "disk", []byte(fmt.Sprintf("elsewhere-%d", i)), []byte("v"))
+		require.NoError(t, err)
+		require.Equal(t, other, r.Store, "the write went to the replica that takes writes")
+	}
+
+	// Space comes back: the store takes writes again, without a restart.
+	require.NoError(t, os.Remove(ballast))
+	require.Eventually(t, func() bool { return conn.Set(ctx, "after", "room", 0).Err() == nil },
+		60*time.Second, 100*time.Millisecond, "writes are accepted again once the disk has room")
+	require.Eventually(t, func() bool { return readOnlyReason(t, cl, "full", "disk/0") == "" },
+		10*time.Second, 50*time.Millisecond, "the store list no longer shows the shard read-only")
+	info, err = conn.Info(ctx).Result()
+	require.NoError(t, err)
+	require.Contains(t, info, "read_only_shards:0\r\n")
+
+	// Nothing acknowledged was lost: on the store that was full, and on
+	// its peer, and the writes it missed meanwhile reach it.
+	requireAcked(func(key string) (string, error) { return conn.Get(ctx, key).Result() })
+	peer, err := c.Engine(0).Shard("disk", 0)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		for i := 0; i < acked; i++ {
+			if _, err := peer.Get([]byte(diskKey(i))); err != nil {
+				return false
+			}
+		}
+		return true
+	}, 30*time.Second, 100*time.Millisecond, "the peer holds every acknowledged write")
+	requireAcked(func(key string) (string, error) {
+		rec, err := peer.Get([]byte(key))
+		return string(rec.Value), err
+	})
+	require.Eventually(t, func() bool {
+		for i := 0; i < 5; i++ {
+			if conn.Get(ctx, fmt.Sprintf("elsewhere-%d", i)).Val() != "v" {
+				return false
+			}
+		}
+		return true
+	}, 30*time.Second, 100*time.Millisecond, "the writes taken elsewhere reach the store that was full")
+}

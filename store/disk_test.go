@@ -1,0 +1,224 @@
+package store
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+)
+
+const diskChildEnv = "VASTO_STORE_DISK_CHILD_DIR"
+
+// runDiskChild runs a store alone on the directory the parent gives, prints
+// "ready <addr>" and serves until SIGTERM, then stops cleanly.
+func runDiskChild() {
+	fail := func(err error) {
+		fmt.Fprintln(os.Stderr, "child:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+	cfg := DefaultConfig(os.Getenv(diskChildEnv))
+	cfg.Logger = hclog.New(&hclog.LoggerOptions{Name: "child", Level: hclog.Info, Output: os.Stderr})
+	cfg.BlockCacheBytes = 16 << 20
+	cfg.ReadOnlyProbe = 50 * time.Millisecond
+	e, err := Open(cfg)
+	if err != nil {
+		fail(err)
+	}
+	if _, err := e.EnsureShard(DefaultKeyspace, 0); err != nil {
+		fail(err)
+	}
+	srv, err := NewServer(DefaultServerConfig("127.0.0.1:0", e))
+	if err != nil {
+		fail(err)
+	}
+	if err := srv.Start(ctx); err != nil {
+		fail(err)
+	}
+	fmt.Println("ready", srv.Addr().String())
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		fail(err)
+	}
+	if err := e.Close(); err != nil {
+		fail(err)
+	}
+}
+
+// lockedBuffer collects a child's output while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// mountTmpfs mounts a tmpfs of size bytes on a fresh directory, unmounted
+// when the test ends. It skips the test where mounting is not allowed.
+func mountTmpfs(t *testing.T, size int) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a size-limited tmpfs needs root")
+	}
+	dir := t.TempDir()
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, fmt.Sprintf("size=%d,mode=0755", size)); err != nil {
+		t.Skipf("cannot mount a tmpfs on %s: %v", dir, err)
+	}
+	t.Cleanup(func() {
+		if err := syscall.Unmount(dir, 0); err != nil {
+			t.Logf("unmount %s: %v; detaching it", dir, err)
+			_ = syscall.Unmount(dir, syscall.MNT_DETACH)
+		}
+	})
+	return dir
+}
+
+// fillValue is the value of fill key i: 16 KiB that do not compress.
+func fillValue(i int) string {
+	r := rand.New(rand.NewPCG(uint64(i), 7))
+	b := make([]byte, 16<<10)
+	for j := range b {
+		b[j] = byte(r.Uint32())
+	}
+	return string(b)
+}
+
+func fillKey(i int) string { return fmt.Sprintf("fill-%06d", i) }
+
+// TestFullDiskWALFailureLeavesStoreServingReads fills the real disk (a
+// small tmpfs) under a store process whose memtables are larger than the
+// disk, so the write-ahead log append is what fails (RocksDB's writer then
+// aborts the process on its next use). The process must stay up, refuse
+// writes with RDONLY without touching the database, serve every
+// acknowledged write, take writes again once the disk is grown (no
+// restart), and stop cleanly with everything acknowledged on disk.
+func TestFullDiskWALFailureLeavesStoreServingReads(t *testing.T) {
+	mnt := mountTmpfs(t, 24<<20)
+	dir := filepath.Join(mnt, "data")
+
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), diskChildEnv+"="+dir)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	stderr := &lockedBuffer{}
+	cmd.Stderr = stderr
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+		t.Logf("store process log:\n%s", stderr.String())
+	})
+	sc := bufio.NewScanner(stdout)
+	require.True(t, sc.Scan(), "store process did not start")
+	addr, ok := strings.CutPrefix(sc.Text(), "ready ")
+	require.True(t, ok, sc.Text())
+	go func() { _, _ = io.Copy(io.Discard, stdout) }()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	rc := redis.NewClient(&redis.Options{Addr: addr, Protocol: 2, DisableIdentity: true, PoolSize: 1, MaxRetries: -1})
+	defer rc.Close()
+
+	const batch = 16
+	acked := 0
+	var firstErr error
+	for acked < 10000 && firstErr == nil {
+		cmds, _ := rc.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i := acked; i < acked+batch; i++ {
+				p.Set(ctx, fillKey(i), fillValue(i), 0)
+			}
+			return nil
+		})
+		for _, c := range cmds {
+			if err := c.Err(); err != nil {
+				firstErr = err
+				break
+			}
+			acked++
+		}
+	}
+	require.Error(t, firstErr, "the disk never filled")
+	t.Logf("disk full after %d acknowledged writes: %v", acked, firstErr)
+	require.Contains(t, firstErr.Error(), "No space left on device")
+
+	requireAcked := func() {
+		t.Helper()
+		for i := 0; i < acked; i++ {
+			v, err := rc.Get(ctx, fillKey(i)).Result()
+			require.NoError(t, err, "acknowledged key %s", fillKey(i))
+			require.True(t, v == fillValue(i), "acknowledged key %s has the wrong value", fillKey(i))
+		}
+	}
+	for i := 0; i < 20; i++ {
+		err := rc.Set(ctx, "refused", "x", 0).Err()
+		require.Error(t, err)
+		require.True(t, strings.HasPrefix(err.Error(), "RDONLY shard read-only: default/0: "), err.Error())
+		require.NoError(t, rc.Ping(ctx).Err(), "the store process is alive")
+	}
+	requireAcked()
+	info, err := rc.Info(ctx).Result()
+	require.NoError(t, err)
+	require.Contains(t, info, "read_only_shards:1\r\n")
+
+	// Grow the disk: the store reopens the shard and takes writes again.
+	require.NoError(t, syscall.Mount("tmpfs", mnt, "tmpfs", syscall.MS_REMOUNT, "size=268435456"))
+	require.Eventually(t, func() bool { return rc.Set(ctx, "after", "room", 0).Err() == nil },
+		30*time.Second, 50*time.Millisecond, "writes are accepted again once the disk has room")
+	info, err = rc.Info(ctx).Result()
+	require.NoError(t, err)
+	require.Contains(t, info, "read_only_shards:0\r\n")
+	requireAcked()
+	for i := acked; i < acked+100; i++ {
+		require.NoError(t, rc.Set(ctx, fillKey(i), fillValue(i), 0).Err())
+	}
+	acked += 100
+
+	// A clean stop, and everything acknowledged is on disk.
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, cmd.Wait(), "the store process stops cleanly")
+	cfg := DefaultConfig(dir)
+	cfg.Logger = testLogger(t)
+	cfg.BlockCacheBytes = 16 << 20
+	e, err := Open(cfg)
+	require.NoError(t, err)
+	defer func() { require.NoError(t, e.Close()) }()
+	s, err := e.Shard(DefaultKeyspace, 0)
+	require.NoError(t, err)
+	for i := 0; i < acked; i++ {
+		got, err := s.Get([]byte(fillKey(i)))
+		require.NoError(t, err, "acknowledged key %s after restart", fillKey(i))
+		require.True(t, string(got.Value) == fillValue(i), "acknowledged key %s has the wrong value after restart", fillKey(i))
+	}
+	got, err := s.Get([]byte("after"))
+	require.NoError(t, err)
+	require.Equal(t, "room", string(got.Value))
+}
