@@ -249,8 +249,8 @@ func cmdInfo(c *conn, _ [][]byte) {
 		}
 		first, last := sh.LogBounds()
 		ro := sh.ReadOnly()
-		fmt.Fprintf(&b, "%s:shard=%d,keys=%s,log_first=%d,log_last=%d,read_only=%d,epoch=%d\r\n",
-			id.Keyspace, id.Shard, sh.Property("rocksdb.estimate-num-keys"), first, last, boolInt(ro != ""), sh.Epoch())
+		fmt.Fprintf(&b, "%s:shard=%d,keys=%s,log_first=%d,log_last=%d,epoch=%d,read_only=%d\r\n",
+			id.Keyspace, id.Shard, sh.Property("rocksdb.estimate-num-keys"), first, last, sh.Epoch(), boolInt(ro != ""))
 		if ro != "" {
 			readOnly = append(readOnly, id.String()+":"+ro+"\r\n")
 		}
