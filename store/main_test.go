@@ -12,5 +12,9 @@ func TestMain(m *testing.M) {
 		runCrashChild()
 		return
 	}
+	if os.Getenv(acceptChildEnv) != "" {
+		runAcceptChild()
+		return
+	}
 	goleak.VerifyTestMain(m)
 }
