@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"time"
 
@@ -91,24 +90,29 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
+// lingerPoll is how long linger waits for more input before it closes.
+const lingerPoll = 10 * time.Millisecond
+
 // linger ends a connection Shutdown interrupted, once its replies are
-// flushed: it sends FIN and discards whatever the client still sends until
-// the client closes too (or Shutdown closes the connection after the drain
-// timeout). Closing at once with unread input in the socket would reset the
-// connection, and the client's kernel would drop replies it has not read
-// yet, CLOSED ones included.
+// flushed: it sends FIN and discards the input already sent (commands
+// never read) until none arrives for lingerPoll, or the client closes, or
+// Shutdown closes the connection after the drain timeout. Closing with
+// unread input in the socket would reset the connection, and the client's
+// kernel would drop the replies it has not read yet, CLOSED ones included.
 func (c *conn) linger() {
 	tc, ok := c.nc.(*net.TCPConn)
-	if !ok {
+	if !ok || tc.CloseWrite() != nil {
 		return
 	}
-	if err := tc.CloseWrite(); err != nil {
-		return
+	buf := make([]byte, 32<<10)
+	for {
+		if err := tc.SetReadDeadline(time.Now().Add(lingerPoll)); err != nil {
+			return
+		}
+		if n, err := tc.Read(buf); n == 0 || err != nil {
+			return
+		}
 	}
-	if err := tc.SetReadDeadline(time.Time{}); err != nil {
-		return
-	}
-	_, _ = io.Copy(io.Discard, tc)
 }
 
 // deadlineWriter gives every write to a client the write timeout: a write
