@@ -44,6 +44,7 @@ func runStore(ctx context.Context, e *env, args []string) error {
 	maxFuture := fs.Duration("max-future", 5*time.Second, "reject event times further than this ahead of the local clock")
 	cacheMB := fs.Uint64("block-cache-mb", 256, "block cache shared by all shards, MiB")
 	logLevel := fs.String("log-level", e.logLevel, "log level: trace, debug, info, warn, error")
+	writeTimeout := fs.Duration("write-timeout", store.DefaultWriteTimeout, "disconnect a client that reads no replies for this long")
 	pprofAddr := fs.String("pprof", "", "serve Go profiling (net/http/pprof) on this loopback address, e.g. 127.0.0.1:6060")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -83,6 +84,7 @@ func runStore(ctx context.Context, e *env, args []string) error {
 	}
 	scfg := store.DefaultServerConfig(*listen, eng)
 	scfg.Logger = log.Named("store")
+	scfg.WriteTimeout = *writeTimeout
 	srv, err := store.NewServer(scfg)
 	if err != nil {
 		return err
@@ -91,8 +93,15 @@ func runStore(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	// The server stops first (no new writes), then the agent drains the
-	// change logs, then the engine closes.
+	// change logs, then the engine closes. The server stops once: before
+	// the agent when there is one, else on return. Connections that do not
+	// drain within the server's drain timeout are closed.
+	serverStopped := false
 	stopServer := func() {
+		if serverStopped {
+			return
+		}
+		serverStopped = true
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := srv.Shutdown(sctx); err != nil {
