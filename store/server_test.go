@@ -270,3 +270,15 @@ func TestServerShutdownIsIdempotent(t *testing.T) {
 	_, err := net.Dial("tcp", srv.Addr().String())
 	require.Error(t, err)
 }
+
+// TestServerProtocolErrorQuotingConnectionReset: a malformed frame is
+// answered with a protocol error even when the error quotes text that looks
+// like a network error; only real end-of-stream and network errors close a
+// connection silently.
+func TestServerProtocolErrorQuotingConnectionReset(t *testing.T) {
+	srv, _ := testServer(t, nil)
+	c := dialRaw(t, srv)
+	c.send("*1\r\n$connection reset\r\n")
+	require.Equal(t, `-ERR Protocol error: invalid bulk length "$connection reset\r\n"`, c.line())
+	require.True(t, c.closed())
+}
