@@ -39,6 +39,13 @@ type Config struct {
 	// StartNotServing opens shards refusing reads until a cluster agent
 	// has caught them up with their peers (cluster mode).
 	StartNotServing bool
+	// NoChangeLog makes local writes to a shard that never belonged to a
+	// DC's keyspace (epoch 0) append no change-log entry: a store running
+	// alone replicates to nobody, and the log would only grow. Shards that
+	// belonged to a DC (a data directory that ran in one before) still
+	// log, so that their writes reach the other replicas when the store
+	// rejoins. Entries already in a log are kept either way.
+	NoChangeLog bool
 }
 
 // DefaultConfig returns a Config for dir with the defaults filled in.
