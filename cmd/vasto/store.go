@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/vasto-kv/vasto/bus"
 	"github.com/vasto-kv/vasto/store"
 )
@@ -68,6 +70,9 @@ func runStore(ctx context.Context, e *env, args []string) error {
 	}
 	cfg.Logger = log.Named("store")
 	cfg.StartNotServing = *natsURL != ""
+	// Alone, nothing reads a change log: writes append none (but the
+	// shards of a DC this directory ran in keep logging; see NoChangeLog).
+	cfg.NoChangeLog = *natsURL == ""
 	eng, err := store.Open(cfg)
 	if err != nil {
 		return err
@@ -81,6 +86,7 @@ func runStore(ctx context.Context, e *env, args []string) error {
 		if _, err := eng.EnsureShard(*keyspace, 0); err != nil {
 			return err
 		}
+		logKeptChangeLogs(log, eng)
 	}
 	scfg := store.DefaultServerConfig(*listen, eng)
 	scfg.Logger = log.Named("store")
@@ -150,6 +156,27 @@ func runStore(ctx context.Context, e *env, args []string) error {
 	<-ctx.Done()
 	log.Info("shutting down")
 	return nil
+}
+
+// logKeptChangeLogs tells, for a store running alone, which shards keep
+// change-log entries from an earlier run and which still log: the shards
+// of a DC, whose writes must reach the other replicas when it rejoins.
+func logKeptChangeLogs(log hclog.Logger, eng *store.Engine) {
+	for _, id := range eng.Shards() {
+		sh, err := eng.Shard(id.Keyspace, id.Shard)
+		if err != nil {
+			continue
+		}
+		first, last := sh.LogBounds()
+		switch {
+		case sh.Epoch() != 0:
+			log.Warn("running alone with a shard of a DC: its writes are logged until the store rejoins and publishes them",
+				"shard", id.String(), "log_first", first, "log_last", last)
+		case last >= first:
+			log.Info("change-log entries from an earlier run kept; writes made alone are not logged",
+				"shard", id.String(), "log_first", first, "log_last", last)
+		}
+	}
 }
 
 // nodeName derives a stable store name from a listen address.

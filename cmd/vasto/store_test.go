@@ -232,3 +232,60 @@ func TestClusterStoreExitsPromptlyWithClientThatDoesNotRead(t *testing.T) {
 	stuckClient(t, addr, "ks")
 	c.sigterm(t, 2*time.Second)
 }
+
+// TestStoreAloneLogsNoChanges: a store running alone stores each write once:
+// its change log stays empty however many writes it takes (INFO's
+// log_first/log_last do not move), and the writes are there after a
+// restart.
+func TestStoreAloneLogsNoChanges(t *testing.T) {
+	dir := t.TempDir()
+	c := startChild(t, "store", "--dir", dir, "--listen", "127.0.0.1:0", "--block-cache-mb", "16")
+	addr := c.match(t, `ready on (\S+) `)[1]
+	nc, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer nc.Close()
+	br := bufio.NewReader(nc)
+	info := func() string {
+		t.Helper()
+		require.NoError(t, nc.SetDeadline(time.Now().Add(10*time.Second)))
+		_, err := io.WriteString(nc, "INFO\r\n")
+		require.NoError(t, err)
+		line, err := br.ReadString('\n')
+		require.NoError(t, err)
+		n, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(line, "$")))
+		require.NoError(t, err, line)
+		body := make([]byte, n+2)
+		_, err = io.ReadFull(br, body)
+		require.NoError(t, err)
+		m := regexp.MustCompile(`default:shard=0,keys=\d+,(log_first=\d+,log_last=\d+)`).FindSubmatch(body)
+		require.NotNil(t, m, string(body))
+		return string(m[1])
+	}
+	require.Equal(t, "log_first=1,log_last=0", info())
+
+	const writes = 2000
+	var b strings.Builder
+	for i := range writes {
+		fmt.Fprintf(&b, "SET key%d value%d\r\n", i, i)
+	}
+	require.NoError(t, nc.SetDeadline(time.Now().Add(20*time.Second)))
+	_, err = io.WriteString(nc, b.String())
+	require.NoError(t, err)
+	for range writes {
+		line, err := br.ReadString('\n')
+		require.NoError(t, err)
+		require.Equal(t, "+OK\r\n", line)
+	}
+	require.Equal(t, "log_first=1,log_last=0", info())
+	require.NoError(t, nc.Close())
+	c.sigterm(t, 10*time.Second)
+
+	c = startChild(t, "store", "--dir", dir, "--listen", "127.0.0.1:0", "--block-cache-mb", "16")
+	addr = c.match(t, `ready on (\S+) `)[1]
+	nc, err = net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer nc.Close()
+	br = bufio.NewReader(nc)
+	require.Equal(t, "$"+strconv.Itoa(len("value1999")), roundTrip(t, nc, br, "GET key1999\r\n"))
+	require.Equal(t, "log_first=1,log_last=0", info())
+}
