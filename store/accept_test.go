@@ -192,6 +192,8 @@ func TestServerAcceptSurvivesEMFILE(t *testing.T) {
 	require.NoError(t, err)
 	expect("freed")
 	require.NoError(t, ping(waiting), "the client that connected meanwhile: %s", childLog())
+	require.Eventually(t, func() bool { return strings.Contains(childLog(), "accepting again") },
+		10*time.Second, 10*time.Millisecond)
 	nc, err = net.Dial("tcp", addr)
 	require.NoError(t, err)
 	defer nc.Close()

@@ -177,17 +177,18 @@ func (s *Server) acceptLoop() {
 	defer s.wg.Done()
 	var (
 		delay    time.Duration
-		failed   int       // failures not logged yet
+		failures int       // in the current run of failures
+		unlogged int       // failures not logged yet
 		lastLog  time.Time // when a failure was last logged
 		failedAt time.Time // start of the current run of failures
 	)
 	for {
 		nc, err := s.ln.Accept()
 		if err == nil {
-			if !failedAt.IsZero() {
-				s.log.Info("accepting again", "failed_for", time.Since(failedAt).String(), "failures", failed)
+			if failures > 0 {
+				s.log.Info("accepting again", "failed_for", time.Since(failedAt).String(), "failures", failures)
 			}
-			delay, failed, failedAt = 0, 0, time.Time{}
+			delay, failures, unlogged = 0, 0, 0
 			s.serve(nc)
 			continue
 		}
@@ -200,13 +201,14 @@ func (s *Server) acceptLoop() {
 			return
 		}
 		delay = min(max(2*delay, acceptBackoffMin), acceptBackoffMax)
-		failed++
-		if failedAt.IsZero() {
+		if failures == 0 {
 			failedAt = time.Now()
 		}
+		failures++
+		unlogged++
 		if now := time.Now(); now.Sub(lastLog) >= acceptLogEvery {
-			s.log.Error("accept failed; retrying", "error", err, "failures", failed, "retry_in", delay.String())
-			lastLog, failed = now, 0
+			s.log.Error("accept failed; retrying", "error", err, "failures", unlogged, "retry_in", delay.String())
+			lastLog, unlogged = now, 0
 		}
 		t := time.NewTimer(delay)
 		select {
