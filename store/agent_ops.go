@@ -107,8 +107,12 @@ func (a *Agent) reconcileFills(t *topology.Topology, want map[topology.ShardRef]
 			f.stop(over)
 			if cancelled {
 				// Keys copied for a resize that did not happen are not
-				// this shard's: clean them up.
-				_ = f.sh.putMeta(metaLayout, 0)
+				// this shard's: clean them up (a dropped, closed shard
+				// took them along).
+				if err := f.sh.putMeta(metaLayout, 0); err != nil && !errors.Is(err, ErrClosed) {
+					a.log.Error("keys copied for a cancelled resize stay until the next layout change",
+						"shard", ref.String(), "error", err)
+				}
 				a.kickReconcile()
 			}
 		}()

@@ -22,6 +22,12 @@ func (s *Shard) LogBounds() (first, last uint64) {
 	return s.firstIndex.Load(), s.lastIndex.Load()
 }
 
+// logsChanges reports whether local writes append change-log entries:
+// always in a DC, and for shards of a DC otherwise (see Config.NoChangeLog).
+func (s *Shard) logsChanges() bool {
+	return !s.e.cfg.NoChangeLog || s.epoch.Load() != 0
+}
+
 // ReadLog returns up to max entries of the change log from index from on, in
 // index order. Reading from an index that was trimmed starts at the first
 // entry still held; callers that need continuity compare indexes.

@@ -200,7 +200,7 @@ func (s *Shard) commitBatch(batch []*commitReq) error {
 			}
 			st.cur, st.have, st.dirty = ch.Record, true, true
 			res.Applied, res.Version = true, ch.Record.Version
-			if !req.local {
+			if !req.local || !s.logsChanges() {
 				continue
 			}
 			res.LogIndex = next

@@ -44,6 +44,13 @@ type Config struct {
 	// database; the pause doubles after each failed probe, up to 20 times
 	// this. Zero: 500 ms.
 	ReadOnlyProbe time.Duration
+	// NoChangeLog makes local writes to a shard that never belonged to a
+	// DC's keyspace (epoch 0) append no change-log entry: a store running
+	// alone replicates to nobody, and the log would only grow. Shards that
+	// belonged to a DC (a data directory that ran in one before) still
+	// log, so that their writes reach the other replicas when the store
+	// rejoins. Entries already in a log are kept either way.
+	NoChangeLog bool
 }
 
 // defaultReadOnlyProbe is ReadOnlyProbe's default.

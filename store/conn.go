@@ -3,7 +3,9 @@ package store
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"net"
+	"time"
 
 	"github.com/vasto-kv/vasto/store/resp"
 )
@@ -31,23 +33,29 @@ func newConn(s *Server, nc net.Conn) *conn {
 		srv:      s,
 		nc:       nc,
 		r:        resp.NewReader(nc, s.cfg.Limits),
-		w:        resp.NewWriter(nc),
+		w:        resp.NewWriter(deadlineWriter{nc: nc, timeout: s.cfg.WriteTimeout}),
 		keyspace: DefaultKeyspace,
 	}
 }
 
 func (c *conn) run() {
 	defer func() { _ = c.nc.Close() }()
-	log := c.srv.log
 	for !c.quit {
 		n := 0
 		for {
 			args, err := c.r.ReadCommand()
-			if err != nil {
+			switch {
+			case err != nil:
 				if !c.readFailed(err) {
+					if c.srv.draining.Load() && isTimeout(err) {
+						c.linger()
+					}
 					return
 				}
-			} else {
+			case c.srv.draining.Load():
+				// Read after Shutdown began: not executed.
+				c.deferError(errShuttingDown)
+			default:
 				c.dispatch(args)
 			}
 			n++
@@ -57,10 +65,69 @@ func (c *conn) run() {
 		}
 		c.flushWrites()
 		if err := c.w.Flush(); err != nil {
-			log.Debug("write failed", "remote", c.nc.RemoteAddr().String(), "error", err)
+			c.writeFailed(err)
 			return
 		}
 	}
+}
+
+// errShuttingDown answers the commands a connection reads once the server
+// is shutting down.
+var errShuttingDown = fmt.Errorf("%w: server shutting down", ErrClosed)
+
+// writeFailed logs why replies could not be written.
+func (c *conn) writeFailed(err error) {
+	if isTimeout(err) {
+		c.srv.log.Warn("client reads no replies; closing its connection", "remote", c.nc.RemoteAddr().String(),
+			"write_timeout", c.srv.cfg.WriteTimeout.String())
+		return
+	}
+	c.srv.log.Debug("write failed", "remote", c.nc.RemoteAddr().String(), "error", err)
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// lingerPoll is how long linger waits for more input before it closes.
+const lingerPoll = 10 * time.Millisecond
+
+// linger ends a connection Shutdown interrupted, once its replies are
+// flushed: it sends FIN and discards the input already sent (commands
+// never read) until none arrives for lingerPoll, or the client closes, or
+// Shutdown closes the connection after the drain timeout. Closing with
+// unread input in the socket would reset the connection, and the client's
+// kernel would drop the replies it has not read yet, CLOSED ones included.
+func (c *conn) linger() {
+	tc, ok := c.nc.(*net.TCPConn)
+	if !ok || tc.CloseWrite() != nil {
+		return
+	}
+	buf := make([]byte, 32<<10)
+	for {
+		if err := tc.SetReadDeadline(time.Now().Add(lingerPoll)); err != nil {
+			return
+		}
+		if n, err := tc.Read(buf); n == 0 || err != nil {
+			return
+		}
+	}
+}
+
+// deadlineWriter gives every write to a client the write timeout: a write
+// that makes no complete progress within it fails, and the connection
+// closes.
+type deadlineWriter struct {
+	nc      net.Conn
+	timeout time.Duration
+}
+
+func (w deadlineWriter) Write(p []byte) (int, error) {
+	if err := w.nc.SetWriteDeadline(time.Now().Add(w.timeout)); err != nil {
+		return 0, err
+	}
+	return w.nc.Write(p)
 }
 
 // readFailed answers a read error. It returns false when the connection

@@ -65,8 +65,7 @@ func Open(cfg Config) (*Engine, error) {
 	for _, id := range ids {
 		s, err := openShard(e, id)
 		if err != nil {
-			_ = e.Close()
-			return nil, err
+			return nil, errors.Join(err, e.Close())
 		}
 		e.shards[id] = s
 	}
@@ -132,8 +131,7 @@ func (e *Engine) CreateShardAt(keyspace string, shard uint32, first uint64) (*Sh
 	}
 	if first > 1 {
 		if err := s.startLogAt(first); err != nil {
-			_ = s.Close()
-			return nil, err
+			return nil, errors.Join(err, s.Close())
 		}
 	}
 	e.shards[id] = s

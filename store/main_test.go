@@ -16,5 +16,9 @@ func TestMain(m *testing.M) {
 		runDiskChild()
 		return
 	}
+	if os.Getenv(acceptChildEnv) != "" {
+		runAcceptChild()
+		return
+	}
 	goleak.VerifyTestMain(m)
 }

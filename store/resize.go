@@ -95,8 +95,13 @@ func (f *filler) stop(done bool) {
 		cancel()
 	}
 	if done {
-		_ = f.sh.putMeta(metaFillPfx+strconv.FormatUint(f.rid, 10), 0)
-		_ = f.sh.putMeta(metaFillCopiedPfx+strconv.FormatUint(f.rid, 10), 0)
+		id := strconv.FormatUint(f.rid, 10)
+		for _, key := range []string{metaFillPfx + id, metaFillCopiedPfx + id} {
+			// A dropped (closed) shard took its records with it.
+			if err := f.sh.putMeta(key, 0); err != nil && !errors.Is(err, ErrClosed) {
+				f.log.Warn("fill record not removed", "key", key, "error", err)
+			}
+		}
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -16,6 +17,23 @@ import (
 // DefaultKeyspace is the keyspace a connection uses until it selects
 // another; a store started alone serves it as one shard.
 const DefaultKeyspace = "default"
+
+// Server defaults.
+const (
+	// DefaultWriteTimeout is the default ServerConfig.WriteTimeout.
+	DefaultWriteTimeout = 10 * time.Second
+	// DefaultDrainTimeout is the default ServerConfig.DrainTimeout.
+	DefaultDrainTimeout = time.Second
+)
+
+// Accept back-off after a failed accept (out of file descriptors, for
+// example), doubling from the first to the last, as net/http does.
+const (
+	acceptBackoffMin = 5 * time.Millisecond
+	acceptBackoffMax = time.Second
+	// acceptLogEvery bounds how often repeated accept failures are logged.
+	acceptLogEvery = 10 * time.Second
+)
 
 // ServerConfig configures the RESP server of a store.
 type ServerConfig struct {
@@ -32,6 +50,14 @@ type ServerConfig struct {
 	MaxPipeline int
 	// Limits bound what one command may carry.
 	Limits resp.Limits
+	// WriteTimeout bounds how long one write of replies to a client may
+	// block. A client that reads nothing for that long is disconnected, so
+	// it cannot hold a connection's goroutine (and Shutdown) forever.
+	WriteTimeout time.Duration
+	// DrainTimeout is how long Shutdown lets connections finish the
+	// commands they have read and flush the replies before it closes
+	// them; 0 closes them at once.
+	DrainTimeout time.Duration
 }
 
 // DefaultServerConfig returns a ServerConfig with defaults filled in.
@@ -41,12 +67,14 @@ func DefaultServerConfig(listen string, e *Engine) ServerConfig {
 	lim.MaxArgSize = MaxValueSize
 	lim.MaxCommandSize = MaxBatchBytes + 2*MaxKeySize
 	return ServerConfig{
-		Listen:      listen,
-		Engine:      e,
-		Logger:      hclog.NewNullLogger(),
-		MaxConns:    10000,
-		MaxPipeline: 1024,
-		Limits:      lim,
+		Listen:       listen,
+		Engine:       e,
+		Logger:       hclog.NewNullLogger(),
+		MaxConns:     10000,
+		MaxPipeline:  1024,
+		Limits:       lim,
+		WriteTimeout: DefaultWriteTimeout,
+		DrainTimeout: DefaultDrainTimeout,
 	}
 }
 
@@ -61,6 +89,10 @@ func (c ServerConfig) Validate() error {
 		return fmt.Errorf("%w: nil logger", ErrInvalidConfig)
 	case c.MaxConns <= 0 || c.MaxPipeline <= 0:
 		return fmt.Errorf("%w: max conns and max pipeline must be positive", ErrInvalidConfig)
+	case c.WriteTimeout <= 0:
+		return fmt.Errorf("%w: write timeout must be positive", ErrInvalidConfig)
+	case c.DrainTimeout < 0:
+		return fmt.Errorf("%w: negative drain timeout", ErrInvalidConfig)
 	}
 	if err := c.Limits.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
@@ -81,7 +113,16 @@ type Server struct {
 	ctx      context.Context
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
-	done     chan struct{}
+	// draining is set with stopping: connections answer the commands
+	// they read from then on with CLOSED.
+	draining atomic.Bool
+	// quit is closed when Shutdown begins; force is closed (once) when the
+	// connections that did not drain are to be closed; done when every
+	// goroutine has ended.
+	quit      chan struct{}
+	force     chan struct{}
+	forceOnce sync.Once
+	done      chan struct{}
 }
 
 // NewServer checks cfg and returns a server that is not started.
@@ -93,6 +134,8 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		cfg:   cfg,
 		log:   cfg.Logger.Named("server"),
 		conns: make(map[*conn]struct{}),
+		quit:  make(chan struct{}),
+		force: make(chan struct{}),
 		done:  make(chan struct{}),
 	}, nil
 }
@@ -127,22 +170,53 @@ func (s *Server) Addr() net.Addr {
 	return s.ln.Addr()
 }
 
+// acceptLoop accepts connections until Shutdown closes the listener. A
+// failed accept (EMFILE, ENFILE, ENOBUFS, ...) does not end it: it backs
+// off and tries again, so the store serves again once descriptors are free.
 func (s *Server) acceptLoop() {
 	defer s.wg.Done()
+	var (
+		delay    time.Duration
+		failures int       // in the current run of failures
+		unlogged int       // failures not logged yet
+		lastLog  time.Time // when a failure was last logged
+		failedAt time.Time // start of the current run of failures
+	)
 	for {
 		nc, err := s.ln.Accept()
-		if err != nil {
-			if s.isStopping() {
-				return
+		if err == nil {
+			if failures > 0 {
+				s.log.Info("accepting again", "failed_for", time.Since(failedAt).String(), "failures", failures)
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			s.log.Error("accept failed", "error", err)
+			delay, failures, unlogged = 0, 0, 0
+			s.serve(nc)
+			continue
+		}
+		if s.isStopping() {
 			return
 		}
-		s.serve(nc)
+		if errors.Is(err, net.ErrClosed) {
+			// Nobody but Shutdown closes the listener.
+			s.log.Error("listener closed; not accepting any more", "error", err)
+			return
+		}
+		delay = min(max(2*delay, acceptBackoffMin), acceptBackoffMax)
+		if failures == 0 {
+			failedAt = time.Now()
+		}
+		failures++
+		unlogged++
+		if now := time.Now(); now.Sub(lastLog) >= acceptLogEvery {
+			s.log.Error("accept failed; retrying", "error", err, "failures", unlogged, "retry_in", delay.String())
+			lastLog, unlogged = now, 0
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-s.quit:
+			t.Stop()
+			return
+		}
 	}
 }
 
@@ -158,6 +232,9 @@ func (s *Server) serve(nc net.Conn) {
 	s.mu.Lock()
 	if s.stopping || len(s.conns) >= s.cfg.MaxConns {
 		s.mu.Unlock()
+		// A fresh socket's send buffer takes this at once; the deadline
+		// only guards the accept loop.
+		_ = nc.SetWriteDeadline(time.Now().Add(time.Second))
 		_, _ = nc.Write([]byte("-ERR max number of clients reached\r\n"))
 		_ = nc.Close()
 		return
@@ -175,13 +252,17 @@ func (s *Server) serve(nc net.Conn) {
 	}()
 }
 
-// Shutdown stops accepting, lets each connection finish the batch it is
-// handling, closes the connections and waits for every goroutine, or until
-// ctx ends. It is idempotent.
+// Shutdown stops accepting and lets each connection finish the commands it
+// has read: their replies are flushed, and commands read from then on are
+// answered CLOSED. Connections still open after DrainTimeout (a client that
+// does not read its replies, for one) are closed, which unblocks their
+// writes. Shutdown waits for every goroutine, or until ctx ends, which also
+// closes the connections still open. It is idempotent.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	if !s.started {
 		s.started, s.stopping = true, true
+		close(s.quit)
 		close(s.done)
 		s.mu.Unlock()
 		return nil
@@ -189,32 +270,83 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	first := !s.stopping
 	if first {
 		s.stopping = true
-		_ = s.ln.Close()
+		s.draining.Store(true)
+		close(s.quit)
+		if err := s.ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			s.log.Warn("close listener", "error", err)
+		}
 		for c := range s.conns {
 			c.stop()
 		}
 	}
 	s.mu.Unlock()
 	if first {
-		go func() {
-			s.wg.Wait()
-			s.cancel()
-			close(s.done)
-		}()
+		go s.finish()
 	}
 	select {
 	case <-s.done:
-		if first {
-			s.log.Info("stopped")
-		}
-		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("store: server shutdown: %w", ctx.Err())
+		select {
+		case <-s.done: // both ready: done wins
+		default:
+			s.closeConns()
+			return fmt.Errorf("store: server shutdown: %w", ctx.Err())
+		}
 	}
+	if first {
+		s.log.Info("stopped")
+	}
+	return nil
 }
 
-// stop interrupts a connection's blocking read; the batch in hand is
-// answered before the connection closes.
+// finish waits for the connections to drain, closes those that do not
+// within DrainTimeout, and closes done once every goroutine has ended.
+func (s *Server) finish() {
+	ended := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(ended)
+	}()
+	t := time.NewTimer(s.cfg.DrainTimeout)
+	select {
+	case <-ended:
+	case <-t.C:
+		s.closeConns()
+	case <-s.force:
+	}
+	t.Stop()
+	<-ended
+	s.cancel()
+	close(s.done)
+}
+
+// closeConns closes the connections still open and cancels the server's
+// context, ending commands that wait (VGET ... AFTER). Their replies are
+// lost; writes already committed stay.
+func (s *Server) closeConns() {
+	s.forceOnce.Do(func() {
+		s.mu.Lock()
+		n := len(s.conns)
+		for c := range s.conns {
+			c.kill()
+		}
+		s.mu.Unlock()
+		s.cancel()
+		close(s.force)
+		if n > 0 {
+			s.log.Warn("closed connections that did not drain", "conns", n, "drain_timeout", s.cfg.DrainTimeout.String())
+		}
+	})
+}
+
+// stop interrupts a connection's blocking read; the commands already read
+// are answered before the connection closes.
 func (c *conn) stop() {
 	_ = c.nc.SetReadDeadline(time.Now())
+}
+
+// kill closes a connection under its goroutine, unblocking a write to a
+// client that does not read.
+func (c *conn) kill() {
+	_ = c.nc.Close()
 }

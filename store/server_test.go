@@ -252,8 +252,9 @@ func TestServerBadInput(t *testing.T) {
 	require.Equal(t, "+PONG", c.line())
 
 	// A frame claiming 4 GiB is a protocol error: reply, then close.
+	// The reply names the length sent and the cap.
 	c.send("*2\r\n$3\r\nGET\r\n$4294967296\r\n")
-	require.True(t, strings.HasPrefix(c.line(), "-ERR Protocol error"))
+	require.Equal(t, "-ERR Protocol error: invalid bulk length: 4294967296 bytes, hard cap is 536870912", c.line())
 	require.True(t, c.closed())
 }
 
@@ -268,4 +269,16 @@ func TestServerShutdownIsIdempotent(t *testing.T) {
 	require.True(t, c.closed())
 	_, err := net.Dial("tcp", srv.Addr().String())
 	require.Error(t, err)
+}
+
+// TestServerProtocolErrorQuotingConnectionReset: a malformed frame is
+// answered with a protocol error even when the error quotes text that looks
+// like a network error; only real end-of-stream and network errors close a
+// connection silently.
+func TestServerProtocolErrorQuotingConnectionReset(t *testing.T) {
+	srv, _ := testServer(t, nil)
+	c := dialRaw(t, srv)
+	c.send("*1\r\n$connection reset\r\n")
+	require.Equal(t, `-ERR Protocol error: invalid bulk length "$connection reset\r\n"`, c.line())
+	require.True(t, c.closed())
 }

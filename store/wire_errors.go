@@ -3,7 +3,9 @@ package store
 import (
 	"errors"
 	"io"
+	"net"
 	"strings"
+	"syscall"
 
 	"github.com/vasto-kv/vasto/lww"
 	"github.com/vasto-kv/vasto/store/resp"
@@ -80,7 +82,13 @@ func stripPackages(msg string) string {
 
 func (c *conn) writeErr(err error) { c.w.WriteError(wireError(err)) }
 
+// isEOF reports whether err means the client's stream ended or the
+// connection is gone (closed, reset, broken), as opposed to a protocol
+// error, which is answered before the connection closes. It matches error
+// values, never error text: a protocol error may quote anything the
+// client sent.
 func isEOF(err error) bool {
 	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		strings.Contains(err.Error(), "connection reset")
+		errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, syscall.EPIPE)
 }

@@ -17,7 +17,12 @@ import (
 	"github.com/vasto-kv/vasto/internal/devcluster"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		main() // the test binary as the vasto binary: see startChild
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // vasto runs the CLI in-process and returns its exit code and output.
 func vasto(t *testing.T, args ...string) (int, string, string) {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/vasto-kv/vasto/bus"
 	"github.com/vasto-kv/vasto/store"
 )
@@ -44,6 +46,7 @@ func runStore(ctx context.Context, e *env, args []string) error {
 	maxFuture := fs.Duration("max-future", 5*time.Second, "reject event times further than this ahead of the local clock")
 	cacheMB := fs.Uint64("block-cache-mb", 256, "block cache shared by all shards, MiB")
 	logLevel := fs.String("log-level", e.logLevel, "log level: trace, debug, info, warn, error")
+	writeTimeout := fs.Duration("write-timeout", store.DefaultWriteTimeout, "disconnect a client that reads no replies for this long")
 	pprofAddr := fs.String("pprof", "", "serve Go profiling (net/http/pprof) on this loopback address, e.g. 127.0.0.1:6060")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -67,6 +70,9 @@ func runStore(ctx context.Context, e *env, args []string) error {
 	}
 	cfg.Logger = log.Named("store")
 	cfg.StartNotServing = *natsURL != ""
+	// Alone, nothing reads a change log: writes append none (but the
+	// shards of a DC this directory ran in keep logging; see NoChangeLog).
+	cfg.NoChangeLog = *natsURL == ""
 	eng, err := store.Open(cfg)
 	if err != nil {
 		return err
@@ -80,9 +86,11 @@ func runStore(ctx context.Context, e *env, args []string) error {
 		if _, err := eng.EnsureShard(*keyspace, 0); err != nil {
 			return err
 		}
+		logKeptChangeLogs(log, eng)
 	}
 	scfg := store.DefaultServerConfig(*listen, eng)
 	scfg.Logger = log.Named("store")
+	scfg.WriteTimeout = *writeTimeout
 	srv, err := store.NewServer(scfg)
 	if err != nil {
 		return err
@@ -91,8 +99,15 @@ func runStore(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	// The server stops first (no new writes), then the agent drains the
-	// change logs, then the engine closes.
+	// change logs, then the engine closes. The server stops once: before
+	// the agent when there is one, else on return. Connections that do not
+	// drain within the server's drain timeout are closed.
+	serverStopped := false
 	stopServer := func() {
+		if serverStopped {
+			return
+		}
+		serverStopped = true
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := srv.Shutdown(sctx); err != nil {
@@ -141,6 +156,27 @@ func runStore(ctx context.Context, e *env, args []string) error {
 	<-ctx.Done()
 	log.Info("shutting down")
 	return nil
+}
+
+// logKeptChangeLogs tells, for a store running alone, which shards keep
+// change-log entries from an earlier run and which still log: the shards
+// of a DC, whose writes must reach the other replicas when it rejoins.
+func logKeptChangeLogs(log hclog.Logger, eng *store.Engine) {
+	for _, id := range eng.Shards() {
+		sh, err := eng.Shard(id.Keyspace, id.Shard)
+		if err != nil {
+			continue
+		}
+		first, last := sh.LogBounds()
+		switch {
+		case sh.Epoch() != 0:
+			log.Warn("running alone with a shard of a DC: its writes are logged until the store rejoins and publishes them",
+				"shard", id.String(), "log_first", first, "log_last", last)
+		case last >= first:
+			log.Info("change-log entries from an earlier run kept; writes made alone are not logged",
+				"shard", id.String(), "log_first", first, "log_last", last)
+		}
+	}
 }
 
 // nodeName derives a stable store name from a listen address.

@@ -66,7 +66,7 @@ func (r *Reader) readLine() ([]byte, error) {
 	case err == nil:
 		return trimInline(acc, limit)
 	case len(acc) > limit+1:
-		return nil, fmt.Errorf("%w: more than %d bytes", ErrInlineTooLarge, limit)
+		return nil, fmt.Errorf("%w: %d bytes without a line end, limit is %d", ErrInlineTooLarge, len(acc), limit)
 	default:
 		return nil, unexpected(err)
 	}

@@ -123,14 +123,12 @@ func (r *Reader) readMultiBulk() ([][]byte, error) {
 	if args := r.parseBuffered(); args != nil {
 		return args, nil
 	}
-	n, err := r.readHeader('*', ErrInvalidMultiBulkLength)
+	n, err := r.readHeader('*', ErrInvalidMultiBulkLength, HardMaxArgs, "elements")
 	switch {
 	case err != nil:
 		return nil, err
 	case n <= 0:
 		return nil, nil // *0 or *-1: ignored, as Redis does
-	case n > HardMaxArgs:
-		return nil, fmt.Errorf("%w: %d elements, hard cap is %d", ErrInvalidMultiBulkLength, n, HardMaxArgs)
 	case n > r.lim.MaxArgs:
 		return nil, r.skipBulks(n, fmt.Errorf("%w: %d arguments, limit is %d", ErrTooLarge, n, r.lim.MaxArgs))
 	}
@@ -236,14 +234,12 @@ func buildArgs(data []byte, ends []int) [][]byte {
 
 // readBulkLen reads a bulk string header of a command argument.
 func (r *Reader) readBulkLen() (int, error) {
-	n, err := r.readHeader('$', ErrInvalidBulkLength)
+	n, err := r.readHeader('$', ErrInvalidBulkLength, HardMaxBulkLen, "bytes")
 	switch {
 	case err != nil:
 		return 0, err
 	case n < 0:
 		return 0, fmt.Errorf("%w, got null bulk string", ErrExpectedBulk)
-	case n > HardMaxBulkLen:
-		return 0, fmt.Errorf("%w: %d bytes, hard cap is %d", ErrInvalidBulkLength, n, HardMaxBulkLen)
 	}
 	return n, nil
 }
@@ -324,9 +320,10 @@ func (r *Reader) readCRLF() error {
 }
 
 // readHeader reads a header line "<typ><length>\r\n" and returns the
-// length, which is -1 or non-negative. A malformed length yields an error
-// wrapping lenErr.
-func (r *Reader) readHeader(typ byte, lenErr error) (int, error) {
+// length, which is -1 or 0 to hardCap. A malformed length, or one above
+// hardCap, yields an error wrapping lenErr; the latter names the length as
+// sent (parseLen saturates) and the cap, counted in unit.
+func (r *Reader) readHeader(typ byte, lenErr error, hardCap int, unit string) (int, error) {
 	b, err := r.br.Peek(1)
 	if err != nil {
 		return 0, unexpected(err)
@@ -338,9 +335,13 @@ func (r *Reader) readHeader(typ byte, lenErr error) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	n, ok := parseLen(line[1 : len(line)-2])
+	digits := line[1 : len(line)-2]
+	n, ok := parseLen(digits)
 	if !ok {
 		return 0, fmt.Errorf("%w %q", lenErr, line)
+	}
+	if n > hardCap {
+		return 0, fmt.Errorf("%w: %s %s, hard cap is %d", lenErr, digits, unit, hardCap)
 	}
 	_, _ = r.br.Discard(len(line))
 	return n, nil

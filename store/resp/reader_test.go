@@ -638,3 +638,49 @@ func BenchmarkReadCommandInline(b *testing.B) {
 		}
 	}
 }
+
+// TestHardCapErrorNamesLengthSent checks that a length claim over a hard
+// cap is reported as the client sent it, with the cap, not as the number
+// the parser stopped counting at.
+func TestHardCapErrorNamesLengthSent(t *testing.T) {
+	tests := []struct {
+		in, want string
+	}{
+		{"*1\r\n$999999999999\r\n", "resp: protocol error: invalid bulk length: 999999999999 bytes, hard cap is 536870912"},
+		{"*1\r\n$536870913\r\n", "resp: protocol error: invalid bulk length: 536870913 bytes, hard cap is 536870912"},
+		{"*1\r\n$99999999999999999999999999\r\n", "resp: protocol error: invalid bulk length: 99999999999999999999999999 bytes, hard cap is 536870912"},
+		{"*4294967296\r\n", "resp: protocol error: invalid multibulk length: 4294967296 elements, hard cap is 1048576"},
+		{"*1048577\r\n", "resp: protocol error: invalid multibulk length: 1048577 elements, hard cap is 1048576"},
+		{"*2\r\n$9\r\n123456789\r\n$4294967296\r\n", "resp: protocol error: invalid bulk length: 4294967296 bytes, hard cap is 536870912"},
+	}
+	for _, tt := range tests {
+		for _, c := range chunkings {
+			t.Run(fmt.Sprintf("%q/%s", tt.in, c.name), func(t *testing.T) {
+				r := NewReader(c.wrap(strings.NewReader(tt.in)), smallLimits)
+				_, err := r.ReadCommand()
+				require.ErrorIs(t, err, ErrProtocol)
+				require.EqualError(t, err, tt.want)
+			})
+		}
+	}
+}
+
+// TestInlineTooLargeErrorNamesLengthRead checks that an inline line over
+// the limit is reported with the bytes read and the limit.
+func TestInlineTooLargeErrorNamesLengthRead(t *testing.T) {
+	r := NewReader(strings.NewReader(strings.Repeat("a", 20)+"\r\n"), smallLimits)
+	_, err := r.ReadCommand()
+	require.EqualError(t, err, "resp: protocol error: too big inline request: 20 bytes, limit is 16")
+
+	// A line with no end in sight is cut off after a bit more than the
+	// limit: the error says how much was read without a line end.
+	lim := Limits{MaxInlineSize: 100 << 10}
+	r = NewReader(io.LimitReader(xs{}, 1<<20), lim)
+	_, err = r.ReadCommand()
+	require.ErrorIs(t, err, ErrInlineTooLarge)
+	require.Regexp(t, `^resp: protocol error: too big inline request: \d+ bytes without a line end, limit is 102400$`, err.Error())
+	var n int
+	_, scanErr := fmt.Sscanf(strings.TrimPrefix(err.Error(), "resp: protocol error: too big inline request: "), "%d", &n)
+	require.NoError(t, scanErr)
+	require.Greater(t, n, 100<<10)
+}
