@@ -258,20 +258,33 @@ func (c *Client) run(ctx context.Context, o *op) ([]error, error) {
 	return errs, nil
 }
 
-// alternative returns the replica an attempt on s would fail over to: one
-// that qualifies, is not s and has not failed in this operation (not
-// suspected if possible), or nil.
+// alternative returns the replica an attempt on s would fail over to: a
+// healthy replica other than s that has not failed in this operation,
+// preferring one not suspected and, for a read, one that serves the shard;
+// nil when there is none.
 func (c *Client) alternative(t *topology.Topology, ks *topology.Keyspace, shard uint32, write bool, tried map[string]bool, s *topology.Store) *topology.Store {
-	skip := make(map[string]bool, len(tried)+1)
-	for id, v := range tried {
-		skip[id] = v
+	if int(shard) >= len(ks.Placement) {
+		return nil
 	}
-	skip[s.ID] = true
-	alt, err := c.choose(t, ks, shard, write, skip)
-	if err != nil || skip[alt.ID] {
-		return nil // choose starts over: nobody else
+	var best *topology.Store
+	bestRank := 4
+	for _, id := range ks.Placement[shard] {
+		r, ok := t.Stores[id]
+		if !ok || r == nil || !r.Healthy || r.Addr == "" || id == s.ID || tried[id] {
+			continue
+		}
+		rank := 0
+		if c.suspected(r.Addr) {
+			rank += 2
+		}
+		if !write && !serves(r, ks.Name, shard) {
+			rank++
+		}
+		if rank < bestRank {
+			best, bestRank = r, rank
+		}
 	}
-	return alt
+	return best
 }
 
 // attempt sends the items of one shard to s and returns the reply to keep
