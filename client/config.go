@@ -71,14 +71,14 @@ type Config struct {
 // DefaultConfig returns a Config with every default filled in.
 func DefaultConfig(natsURL, dc string) Config {
 	return Config{
-		NATSURL:      natsURL,
-		DC:           dc,
-		Logger:       hclog.NewNullLogger(),
-		PoolSize:     DefaultPoolSize,
-		DialTimeout:  DefaultDialTimeout,
-		ReadTimeout:  DefaultReadTimeout,
-		WriteTimeout: DefaultWriteTimeout,
-		MaxRetries:   DefaultMaxRetries,
+		NATSURL:        natsURL,
+		DC:             dc,
+		Logger:         hclog.NewNullLogger(),
+		PoolSize:       DefaultPoolSize,
+		DialTimeout:    DefaultDialTimeout,
+		ReadTimeout:    DefaultReadTimeout,
+		WriteTimeout:   DefaultWriteTimeout,
+		MaxRetries:     DefaultMaxRetries,
 		HedgeAfter:     DefaultHedgeAfter,
 		AttemptTimeout: DefaultAttemptTimeout,
 	}

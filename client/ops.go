@@ -35,7 +35,10 @@ type KV struct {
 type WriteResult struct {
 	// Applied is true when the write won under last-writer-wins; false when
 	// the key already held a later (or the same) version: the write changed
-	// nothing, which is not an error.
+	// nothing, which is not an error. A retried write (see the package
+	// documentation) whose earlier attempt had already put this very write
+	// on the replica is Applied too, with that copy's Version and no
+	// LogIndex.
 	Applied bool
 	// Version is the version the key holds now: the write's own when
 	// Applied, else the winning one.
