@@ -422,6 +422,16 @@ func (c *Client) suspect(addr string) {
 	c.suspects.Store(addr, time.Now().Add(suspectFor))
 }
 
+// suspectAfter marks the store s as probably down after err, and logs it
+// when it was not suspected yet.
+func (c *Client) suspectAfter(s *topology.Store, err error) {
+	if !c.suspected(s.Addr) {
+		c.log.Warn("store not answering, trying its shards' other replicas first", "store", s.ID, "addr", s.Addr,
+			"for", suspectFor, "error", err)
+	}
+	c.suspect(s.Addr)
+}
+
 // clearSuspect forgets that the store at addr failed.
 func (c *Client) clearSuspect(addr string) {
 	if _, ok := c.suspects.Load(addr); ok {
@@ -501,7 +511,7 @@ func (c *Client) send(ctx, actx context.Context, o *op, s *topology.Store, shard
 			// The transport failed or timed out (a pool closed by a
 			// topology change, or a request abandoned for a faster
 			// replica, says nothing about the store).
-			c.suspect(s.Addr)
+			c.suspectAfter(s, err)
 		}
 		x.failAll(err, retry)
 		return x
