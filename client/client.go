@@ -41,9 +41,10 @@ type Client struct {
 	// write sent again to another replica carries the same version.
 	clock *lww.HLC
 
-	// background counts the requests an operation left behind (the slower
-	// one of a hedged read); closing ends them and Close waits for them.
-	background sync.WaitGroup
+	// background runs the requests of hedged reads, including the slower
+	// one an operation leaves behind; closing ends them and Close waits for
+	// them.
+	background workers
 	closing    context.Context
 	stopAll    context.CancelFunc
 
@@ -144,25 +145,9 @@ func (c *Client) Close() error {
 		c.mu.Unlock()
 		// The requests left behind fail at once on their closed
 		// connections.
-		c.background.Wait()
+		c.background.close()
 	})
 	return nil
-}
-
-// goBackground runs f in a goroutine that Close waits for; it reports
-// false (and runs nothing) once the client is closed.
-func (c *Client) goBackground(f func()) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		return false
-	}
-	c.background.Add(1)
-	go func() {
-		defer c.background.Done()
-		f()
-	}()
-	return true
 }
 
 // isClosed reports whether Close was called.

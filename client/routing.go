@@ -306,8 +306,13 @@ func (c *Client) attempt(ctx context.Context, o *op, s, alt *topology.Store, sha
 		return []string{x.s.ID}
 	}
 	if o.write || alt == nil || c.cfg.HedgeAfter <= 0 {
-		actx, cancel := c.attemptContext(ctx, timeout)
-		defer cancel()
+		// On the caller's goroutine: Close ends it by closing the pools.
+		actx := ctx
+		if timeout > 0 {
+			var cancel context.CancelFunc
+			actx, cancel = context.WithTimeout(ctx, timeout)
+			defer cancel()
+		}
 		x := c.send(ctx, actx, o, s, shard, items)
 		return x, failed(x)
 	}
@@ -325,7 +330,7 @@ func (c *Client) attempt(ctx context.Context, o *op, s, alt *topology.Store, sha
 	start := func(s *topology.Store) bool {
 		actx, cancel := c.attemptContext(ctx, timeout)
 		cancels = append(cancels, cancel)
-		return c.goBackground(func() { replies <- c.send(ctx, actx, o, s, shard, items) })
+		return c.background.run(func() { replies <- c.send(ctx, actx, o, s, shard, items) })
 	}
 	closed := func() (*exchange, []string) {
 		x := newExchange(s, len(items))
@@ -367,8 +372,8 @@ func (c *Client) attempt(ctx context.Context, o *op, s, alt *topology.Store, sha
 	}
 }
 
-// attemptContext returns the context of one attempt: ctx bounded by
-// timeout (none when 0) and ended by Close.
+// attemptContext returns the context of a request sent in the background:
+// ctx bounded by timeout (none when 0) and ended by Close.
 func (c *Client) attemptContext(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
 	var actx context.Context
 	var cancel context.CancelFunc
