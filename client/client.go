@@ -41,6 +41,10 @@ type Client struct {
 	// write sent again to another replica carries the same version.
 	clock *lww.HLC
 
+	// marks are the latest writes this client had acknowledged, per shard
+	// and store, which a hedged read waits for on another replica.
+	marks writeMarks
+
 	// background runs the requests of hedged reads, including the slower
 	// one an operation leaves behind; closing ends them and Close waits for
 	// them.

@@ -50,11 +50,13 @@ type Config struct {
 	// no healthy replica), so it makes at most 1+MaxRetries attempts.
 	// 0 means the default, 8; a negative value disables retries.
 	MaxRetries int
-	// HedgeAfter is how long a read (Get, BatchGet, a page of Scan) waits
-	// for the replica it was sent to before the same read goes to a second
-	// replica of the shard too; the first good reply wins and the other
-	// request is abandoned. At most one hedge per attempt, and writes are
-	// never hedged. 0 means the default, 50 ms; a negative value disables
+	// HedgeAfter is how long a read (Get, BatchGet) waits for the replica
+	// it was sent to before the same read goes to a second replica of the
+	// shard too; the first good reply wins and the other request is
+	// abandoned. The second replica first waits (briefly) for this client's
+	// latest write of the shard, so a hedge does not answer older data.
+	// At most one hedge per attempt; writes, scans and reads WithAfter are
+	// not hedged. 0 means the default, 50 ms; a negative value disables
 	// hedging.
 	HedgeAfter time.Duration
 	// AttemptTimeout bounds one attempt on a replica (connection wait, dial,

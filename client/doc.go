@@ -69,9 +69,13 @@
 // after topology.DeadAfter, and a socket read waits ReadTimeout. The client
 // does not wait that long while the shard has another replica:
 //
-//   - Reads are hedged: a read with no reply after Config.HedgeAfter
-//     (default 50 ms) is sent to a second replica too, and the first good
-//     reply wins. At most one hedge per attempt; writes are not hedged.
+//   - Reads are hedged: a Get or BatchGet with no reply after
+//     Config.HedgeAfter (default 50 ms) is sent to a second replica too,
+//     and the first good reply wins. The second replica answers only once
+//     it has applied this client's latest write of the shard (as with
+//     WithAfter, waiting up to 200 ms; else the read waits for the first),
+//     so a hedge does not lose the client's own writes. At most one hedge
+//     per attempt; writes, scans and reads WithAfter are not hedged.
 //   - An attempt is bounded by Config.AttemptTimeout (default 500 ms) while
 //     another healthy replica has not been tried: the request is abandoned
 //     and retried there, and the silent store is tried last for

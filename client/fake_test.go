@@ -54,6 +54,11 @@ type fakeStore struct {
 	// replication would) and then the connection closed without a reply.
 	dropReply bool
 	peer      *fakeStore
+	// afters lists the AFTER token of every VGET served ("" for none).
+	afters []string
+	// caughtUp is, per peer, the index of its log up to which catchUp
+	// applied it.
+	caughtUp map[string]uint64
 }
 
 type fakeItem struct {
@@ -73,7 +78,7 @@ func newFakeStore(t *testing.T, id string, held ...string) *fakeStore {
 	}
 	f := &fakeStore{t: t, id: id, ln: ln, addr: ln.Addr().String(),
 		held: map[string]bool{}, data: map[string]map[string]fakeItem{}, clock: 1000, conns: map[net.Conn]bool{},
-		times: map[string][]int64{}, stalled: map[string]int{}}
+		times: map[string][]int64{}, stalled: map[string]int{}, caughtUp: map[string]uint64{}}
 	for _, h := range held {
 		f.held[h] = true
 	}
@@ -137,6 +142,13 @@ func (f *fakeStore) waiting(cmd string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.stalled[cmd]
+}
+
+// afterTokens returns the AFTER token of every VGET served.
+func (f *fakeStore) afterTokens() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.afters...)
 }
 
 // eventTimes returns the event times of the writes of key served so far.
@@ -369,6 +381,23 @@ func (f *fakeStore) dispatch(w *bufio.Writer, target *string, args [][]byte) (dr
 		writeBulk(w, []byte(it.node))
 		fmt.Fprintf(w, ":%d\r\n", idx)
 	case "VGET":
+		f.afters = append(f.afters, "")
+		if len(args) > 3 && strings.EqualFold(string(args[2]), "AFTER") {
+			// A fake has applied its own writes, and a peer's up to
+			// where catchUp left it.
+			tok := string(args[3])
+			f.afters[len(f.afters)-1] = tok
+			parts := strings.Split(tok, ":")
+			if len(parts) != 4 {
+				ws(w, "-ERR bad token\r\n")
+				return
+			}
+			idx, _ := strconv.ParseUint(parts[3], 10, 64)
+			if parts[1] != f.id && f.caughtUp[parts[1]] < idx {
+				ws(w, "-BEHIND "+tok+" not applied\r\n")
+				return
+			}
+		}
 		it, ok := m[string(args[1])]
 		if !ok || it.deleted {
 			ws(w, "*-1\r\n")
@@ -459,6 +488,24 @@ func (f *fakeStore) replicate(target, key string, it fakeItem) {
 	if old, ok := m[key]; !ok || old.time < it.time {
 		m[key] = it
 	}
+}
+
+// catchUp applies everything peer holds of target, as replication would,
+// and records how far it applied peer's log.
+func (f *fakeStore) catchUp(peer *fakeStore, target string) {
+	peer.mu.Lock()
+	items := map[string]fakeItem{}
+	for k, it := range peer.data[target] {
+		items[k] = it
+	}
+	index := peer.index
+	peer.mu.Unlock()
+	for k, it := range items {
+		f.replicate(target, k, it)
+	}
+	f.mu.Lock()
+	f.caughtUp[peer.id] = index
+	f.mu.Unlock()
 }
 
 // put stores an item directly (test setup).

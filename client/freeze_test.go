@@ -242,3 +242,42 @@ func TestWritesWithoutEventTimeAreStampedByTheClient(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, tb[0]+1, s1.eventTimes("b")[1])
 }
+
+func TestHedgedReadWaitsForTheClientsLatestWriteOnTheOtherReplica(t *testing.T) {
+	s1 := newFakeStore(t, "s1", "ks/0")
+	s2 := newFakeStore(t, "s2", "ks/0")
+	c := testClientWith(t, fakeTopology("ks", [][]string{{"s1", "s2"}}, s1, s2), func(cfg *Config) {
+		cfg.AttemptTimeout = 300 * time.Millisecond
+	})
+	ctx := context.Background()
+	w1, err := c.Put(ctx, "ks", []byte("k"), []byte("v1"))
+	require.NoError(t, err)
+	require.Equal(t, "s1", w1.Store)
+	warm(t, c, s1)
+
+	// s2 has not applied the write: the hedge does not answer from it, and
+	// the read waits for s1 (frozen: until the attempt timeout, then it
+	// fails over to s2, which may be behind like any failover).
+	s1.freeze()
+	var it Item
+	took := timed(func() { it, err = c.Get(ctx, "ks", []byte("k")) })
+	require.GreaterOrEqual(t, took, c.cfg.AttemptTimeout, "the hedge's reply was not taken")
+	require.Equal(t, []string{w1.Token(), ""}, s2.afterTokens(), "the hedge waited for the write, the failover did not")
+	require.ErrorIs(t, err, ErrNotFound)
+	s1.thaw()
+
+	// s2 has applied it: the hedge answers with the write.
+	require.True(t, c.suspected(s1.addr))
+	c.clearSuspect(s1.addr) // as after its next answer
+	s2.catchUp(s1, "ks/0")
+	w2, err := c.Put(ctx, "ks", []byte("k"), []byte("v2"))
+	require.NoError(t, err)
+	require.Equal(t, "s1", w2.Store)
+	s2.catchUp(s1, "ks/0")
+	s1.freeze()
+	took = timed(func() { it, err = c.Get(ctx, "ks", []byte("k")) })
+	require.NoError(t, err)
+	require.Equal(t, "v2", string(it.Value))
+	require.Less(t, took, c.cfg.AttemptTimeout, "answered by the hedge")
+	require.Equal(t, w2.Token(), s2.afterTokens()[2])
+}

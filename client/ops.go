@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -216,6 +217,7 @@ func (c *Client) write(ctx context.Context, ks string, kvs []KV, isDelete bool, 
 		}
 		r.Store, r.Shard = s.ID, shard
 		results[i] = r
+		c.marks.record(ks, r)
 		return nil
 	}
 	errs, err := c.run(ctx, w)
@@ -298,14 +300,17 @@ func (c *Client) readWith(ctx context.Context, ks string, keys [][]byte, ro read
 		return nil, nil, nil
 	}
 	items := make([]*Item, len(keys))
-	errs, err := c.run(ctx, &op{
+	after := func(ctx context.Context, p redis.Pipeliner, i int, token string, wait time.Duration) redis.Cmder {
+		return p.Do(ctx, "VGET", keys[i], "AFTER", token, "TIMEOUT", wait.Milliseconds())
+	}
+	o := &op{
 		ks:      ks,
 		n:       len(keys),
 		slack:   ro.timeout, // the store waits this long for the token's write
 		shardOf: shardOfKey(keys),
 		add: func(ctx context.Context, p redis.Pipeliner, i int) redis.Cmder {
 			if ro.after != "" {
-				return p.Do(ctx, "VGET", keys[i], "AFTER", ro.after, "TIMEOUT", ro.timeout.Milliseconds())
+				return after(ctx, p, i, ro.after, ro.timeout)
 			}
 			return p.Do(ctx, "VGET", keys[i])
 		},
@@ -320,7 +325,13 @@ func (c *Client) readWith(ctx context.Context, ks string, keys [][]byte, ro read
 			items[i] = it
 			return nil
 		},
-	})
+	}
+	if ro.after == "" {
+		// Hedged to another replica, a read waits there for the client's
+		// latest write (a read with its own token waits for that one).
+		o.addAfter = after
+	}
+	errs, err := c.run(ctx, o)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -83,6 +83,10 @@ type op struct {
 	// add queues item i's command on the pipeline. It may run for two
 	// replicas at once (a hedged read), so it must only read shared state.
 	add func(ctx context.Context, p redis.Pipeliner, i int) redis.Cmder
+	// addAfter, set for the reads that may be hedged, queues item i's read
+	// made to wait up to wait for the write token names (the client's
+	// latest write of the shard elsewhere) on a hedge's replica.
+	addAfter func(ctx context.Context, p redis.Pipeliner, i int, token string, wait time.Duration) redis.Cmder
 	// done parses the reply of item i (cmd.Err() is nil or redis.Nil) that
 	// store s answered for shard; an error it returns is final. It runs on
 	// the operation's goroutine, for the reply the operation keeps only.
@@ -103,6 +107,28 @@ type exchange struct {
 
 // ok reports whether no item of x needs another attempt.
 func (x *exchange) ok() bool { return !slices.Contains(x.retry, true) }
+
+// answered reports whether every item of x got a reply that is not an
+// error.
+func (x *exchange) answered() bool {
+	for _, err := range x.errs {
+		if err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// behind reports whether x failed only because its replica had not applied
+// the write it was told to wait for (BEHIND).
+func (x *exchange) behind() bool {
+	for _, err := range x.errs {
+		if err != nil && !errors.Is(err, ErrBehind) {
+			return false
+		}
+	}
+	return true
+}
 
 // failAll fails every item of x with err.
 func (x *exchange) failAll(err error, retry bool) {
@@ -293,19 +319,16 @@ func (c *Client) alternative(t *topology.Topology, ks *topology.Keyspace, shard 
 // that has no reply after Config.HedgeAfter is sent to alt too: the first
 // good reply wins and the other request is abandoned (its connection is
 // closed, or drained when its reply comes before the timeout, and only then
-// reused).
+// reused). The hedge waits on alt for the client's latest write of the
+// shard that alt did not take itself, so it does not answer older data
+// than s would; if alt has not applied it in time (BEHIND), the attempt
+// waits for s.
 func (c *Client) attempt(ctx context.Context, o *op, s, alt *topology.Store, shard uint32, items []int) (*exchange, []string) {
 	var timeout time.Duration
 	if alt != nil && c.cfg.AttemptTimeout > 0 {
 		timeout = c.cfg.AttemptTimeout + o.slack
 	}
-	failed := func(x *exchange) []string {
-		if x.ok() {
-			return nil
-		}
-		return []string{x.s.ID}
-	}
-	if o.write || alt == nil || c.cfg.HedgeAfter <= 0 {
+	if o.addAfter == nil || alt == nil || c.cfg.HedgeAfter <= 0 {
 		// On the caller's goroutine: Close ends it by closing the pools.
 		actx := ctx
 		if timeout > 0 {
@@ -313,8 +336,11 @@ func (c *Client) attempt(ctx context.Context, o *op, s, alt *topology.Store, sha
 			actx, cancel = context.WithTimeout(ctx, timeout)
 			defer cancel()
 		}
-		x := c.send(ctx, actx, o, s, shard, items)
-		return x, failed(x)
+		x := c.send(ctx, actx, o, s, shard, items, "")
+		if x.ok() {
+			return x, nil
+		}
+		return x, []string{s.ID}
 	}
 
 	replies := make(chan *exchange, 2)
@@ -327,17 +353,21 @@ func (c *Client) attempt(ctx context.Context, o *op, s, alt *topology.Store, sha
 			cancel()
 		}
 	}()
-	start := func(s *topology.Store) bool {
-		actx, cancel := c.attemptContext(ctx, timeout)
+	start := func(s *topology.Store, token string) bool {
+		t := timeout
+		if t > 0 && token != "" {
+			t += hedgeWaitForWrites
+		}
+		actx, cancel := c.attemptContext(ctx, t)
 		cancels = append(cancels, cancel)
-		return c.background.run(func() { replies <- c.send(ctx, actx, o, s, shard, items) })
+		return c.background.run(func() { replies <- c.send(ctx, actx, o, s, shard, items, token) })
 	}
 	closed := func() (*exchange, []string) {
 		x := newExchange(s, len(items))
 		x.failAll(ErrClosed, false)
 		return x, nil
 	}
-	if !start(s) {
+	if !start(s, "") {
 		return closed()
 	}
 	hedge := time.NewTimer(c.cfg.HedgeAfter)
@@ -349,16 +379,29 @@ func (c *Client) attempt(ctx context.Context, o *op, s, alt *topology.Store, sha
 		select {
 		case x := <-replies:
 			got++
-			if x.ok() {
-				return x, bad
+			if x.s == alt {
+				// The hedge wins only with an answer for every item.
+				if x.answered() {
+					return x, bad
+				}
+				if !x.behind() {
+					bad = append(bad, alt.ID)
+				}
+			} else {
+				if x.ok() {
+					return x, bad
+				}
+				bad = append(bad, s.ID)
 			}
-			bad, last = append(bad, x.s.ID), x
+			if last == nil || x.s == s {
+				last = x
+			}
 			if got == sent {
 				return last, bad
 			}
 		case <-hedge.C:
 			if sent == 1 {
-				if !start(alt) {
+				if !start(alt, c.marks.tokenFor(o.ks, shard, alt.ID)) {
 					return closed()
 				}
 				sent++
@@ -477,9 +520,10 @@ func (c *Client) backoff(ctx context.Context, wait int, seen *topology.Topology)
 }
 
 // send sends the items of one shard to store s as one pipeline: VUSE ks
-// shard, then each item's command, on one connection. actx bounds the
-// request; ctx is the operation's (whose end makes errors final).
-func (c *Client) send(ctx, actx context.Context, o *op, s *topology.Store, shard uint32, items []int) *exchange {
+// shard, then each item's command, on one connection; with a token, the
+// reads that wait for it (op.addAfter). actx bounds the request; ctx is the
+// operation's (whose end makes errors final).
+func (c *Client) send(ctx, actx context.Context, o *op, s *topology.Store, shard uint32, items []int, token string) *exchange {
 	x := newExchange(s, len(items))
 	p, err := c.pool(s.Addr)
 	if err != nil {
@@ -500,7 +544,11 @@ func (c *Client) send(ctx, actx context.Context, o *op, s *topology.Store, shard
 	}
 	use := pipe.Do(actx, useArgs...)
 	for j, i := range items {
-		x.cmds[j] = o.add(actx, pipe, i)
+		if token != "" {
+			x.cmds[j] = o.addAfter(actx, pipe, i, token, hedgeWaitForWrites)
+		} else {
+			x.cmds[j] = o.add(actx, pipe, i)
+		}
 	}
 	// A connection whose request fails (a timeout included) is closed by
 	// go-redis, never put back with a reply pending.
