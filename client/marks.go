@@ -33,7 +33,7 @@ type shardMarks struct {
 
 type mark struct {
 	index uint64 // the write's index in that store's log of the shard
-	token string // WriteResult.Token
+	dc    string // the store's DC
 	seq   uint64 // when it was recorded, across stores
 }
 
@@ -51,7 +51,7 @@ func (m *writeMarks) record(ks string, r WriteResult) {
 	sm.mu.Lock()
 	defer sm.mu.Unlock()
 	if cur, ok := sm.origin[r.Version.Node]; !ok || cur.index < r.LogIndex {
-		sm.origin[r.Version.Node] = mark{index: r.LogIndex, token: r.Token(), seq: m.seq.Add(1)}
+		sm.origin[r.Version.Node] = mark{index: r.LogIndex, dc: r.Version.DC, seq: m.seq.Add(1)}
 	}
 }
 
@@ -66,10 +66,15 @@ func (m *writeMarks) tokenFor(ks string, shard uint32, target string) string {
 	sm.mu.Lock()
 	defer sm.mu.Unlock()
 	var best mark
+	var bestOrigin string
 	for origin, mk := range sm.origin {
 		if origin != target && mk.seq > best.seq {
-			best = mk
+			best, bestOrigin = mk, origin
 		}
 	}
-	return best.token
+	if bestOrigin == "" {
+		return ""
+	}
+	// The write's WriteResult.Token.
+	return WriteResult{Applied: true, Version: Version{DC: best.dc, Node: bestOrigin}, Shard: shard, LogIndex: best.index}.Token()
 }
