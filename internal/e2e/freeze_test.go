@@ -116,9 +116,10 @@ func TestFrozenReplicaDoesNotStallClients(t *testing.T) {
 	frozen.Store(true)
 	child.signal(syscall.SIGSTOP)
 	frozenAt := time.Now()
-	// The master marks the frozen store down after about 1.5 s; keep the
-	// load on for a read timeout (3 s) past the freeze, so every request
-	// sent to it before it was marked down has been abandoned.
+	// The master marks the frozen store down after about 1.5 s. The freeze
+	// outlasts the read timeout (3 s), so even a request that waited that
+	// long has been given up, and retried, before the store resumes and
+	// applies what it had received.
 	require.Eventually(t, func() bool {
 		s, ok := cl.Topology().Stores[frozenID]
 		return ok && !s.Healthy
