@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/vasto-kv/vasto/bus"
+	"github.com/vasto-kv/vasto/lww"
 	"github.com/vasto-kv/vasto/topology"
 )
 
@@ -35,6 +36,21 @@ type Client struct {
 	// suspects maps the address of a store that failed at the transport
 	// level to the time until which it is tried last.
 	suspects sync.Map
+
+	// clock stamps the writes that have no event time of their own, so a
+	// write sent again to another replica carries the same version.
+	clock *lww.HLC
+
+	// marks are the latest writes this client had acknowledged, per shard
+	// and store, which a hedged read waits for on another replica.
+	marks writeMarks
+
+	// background runs the requests of hedged reads, including the slower
+	// one an operation leaves behind; closing ends them and Close waits for
+	// them.
+	background workers
+	closing    context.Context
+	stopAll    context.CancelFunc
 
 	closeOnce sync.Once
 }
@@ -78,7 +94,9 @@ func newClient(cfg Config) *Client {
 		first:   make(chan struct{}),
 		changed: make(chan struct{}),
 		pools:   map[string]*redis.Client{},
+		clock:   lww.NewHLC(lww.SystemClock()),
 	}
+	c.closing, c.stopAll = context.WithCancel(context.Background())
 	return c
 }
 
@@ -115,6 +133,7 @@ func (c *Client) Close() error {
 		pools := c.pools
 		c.pools = map[string]*redis.Client{}
 		c.mu.Unlock()
+		c.stopAll()
 		if c.watch != nil {
 			c.watch.Stop()
 		}
@@ -128,6 +147,9 @@ func (c *Client) Close() error {
 		close(c.changed) // wake waiters
 		c.changed = make(chan struct{})
 		c.mu.Unlock()
+		// The requests left behind fail at once on their closed
+		// connections.
+		c.background.close()
 	})
 	return nil
 }
@@ -158,24 +180,21 @@ func (c *Client) onTopology(doc []byte, rev uint64) {
 }
 
 // setTopology installs t as the latest topology, closes the pools of
-// stores that left or came back, and wakes waiters.
+// stores that left or are marked down, and wakes waiters.
 func (c *Client) setTopology(t *topology.Topology) {
 	old := c.top.Swap(t)
 	if old != nil && t.Version < old.Version {
 		c.log.Warn("topology version went back", "old", old.Version, "new", t.Version)
 	}
-	// Addresses to keep: every store still listed. A store that was
-	// unhealthy and is healthy again gets a fresh pool, so the old pool's
-	// dial-error back-off does not delay it.
+	// Addresses to keep: the healthy stores. Closing the pool of a store
+	// marked down abandons the requests in flight to it (a frozen store
+	// would hold them until the read timeout): they fail at once and are
+	// retried on another replica. Nothing is sent to a store marked down,
+	// and once it is healthy again it gets a fresh pool.
 	keep := make(map[string]bool, len(t.Stores))
 	for _, s := range t.Stores {
-		keep[s.Addr] = true
-	}
-	if old != nil {
-		for id, s := range t.Stores {
-			if o, ok := old.Stores[id]; ok && o.Addr == s.Addr && !o.Healthy && s.Healthy {
-				keep[s.Addr] = false
-			}
+		if s != nil && s.Healthy {
+			keep[s.Addr] = true
 		}
 	}
 	var drop []*redis.Client
@@ -204,7 +223,10 @@ func (c *Client) changes() <-chan struct{} {
 	return c.changed
 }
 
-// pool returns the connection pool of the store at addr.
+// pool returns the connection pool of the store at addr. It makes one only
+// for a store the latest topology lists healthy (errStoreDown otherwise):
+// setTopology swaps the topology before it closes pools under c.mu, so a
+// pool made here for a store just marked down is closed too.
 func (c *Client) pool(addr string) (*redis.Client, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -213,10 +235,26 @@ func (c *Client) pool(addr string) (*redis.Client, error) {
 	}
 	p, ok := c.pools[addr]
 	if !ok {
+		if !healthyAt(c.top.Load(), addr) {
+			return nil, fmt.Errorf("%w: %s", errStoreDown, addr)
+		}
 		p = c.dialPool(addr)
 		c.pools[addr] = p
 	}
 	return p, nil
+}
+
+// healthyAt reports whether t lists a healthy store at addr.
+func healthyAt(t *topology.Topology, addr string) bool {
+	if t == nil {
+		return false
+	}
+	for _, s := range t.Stores {
+		if s != nil && s.Healthy && s.Addr == addr {
+			return true
+		}
+	}
+	return false
 }
 
 // Topology returns a copy of the latest topology.

@@ -18,6 +18,13 @@ const (
 	// DefaultMaxRetries covers a replica catching up after a restart or a
 	// keyspace change (about a second): attempts back off from 25 ms to 1 s.
 	DefaultMaxRetries = 8
+	// DefaultHedgeAfter is how long a read waits for its replica's reply
+	// before it is sent to a second replica as well.
+	DefaultHedgeAfter = 50 * time.Millisecond
+	// DefaultAttemptTimeout bounds one attempt on a replica while the shard
+	// has another replica to retry on: well under the 1.5 s the master
+	// takes to mark a silent store down.
+	DefaultAttemptTimeout = 500 * time.Millisecond
 )
 
 // Config configures a Client. The zero value of every field except NATSURL
@@ -43,19 +50,39 @@ type Config struct {
 	// no healthy replica), so it makes at most 1+MaxRetries attempts.
 	// 0 means the default, 8; a negative value disables retries.
 	MaxRetries int
+	// HedgeAfter is how long a read (Get, BatchGet) waits for the replica
+	// it was sent to before the same read goes to a second replica of the
+	// shard too; the first good reply wins and the other request is
+	// abandoned. The second replica first waits (briefly) for this client's
+	// latest write of the shard, so a hedge does not answer older data.
+	// At most one hedge per attempt; writes, scans and reads WithAfter are
+	// not hedged. 0 means the default, 50 ms; a negative value disables
+	// hedging.
+	HedgeAfter time.Duration
+	// AttemptTimeout bounds one attempt on a replica (connection wait, dial,
+	// send and reply) while the shard has another healthy replica the
+	// operation has not tried: a request that gets no reply in time is
+	// abandoned, its connection closed, and it is retried on that replica
+	// (a write with the same event time, see WithEventTime). A read that
+	// waits for a token (WithAfter) gets its wait on top. With no other
+	// replica to try, only ReadTimeout and WriteTimeout bound the attempt.
+	// 0 means the default, 500 ms; a negative value disables it.
+	AttemptTimeout time.Duration
 }
 
 // DefaultConfig returns a Config with every default filled in.
 func DefaultConfig(natsURL, dc string) Config {
 	return Config{
-		NATSURL:      natsURL,
-		DC:           dc,
-		Logger:       hclog.NewNullLogger(),
-		PoolSize:     DefaultPoolSize,
-		DialTimeout:  DefaultDialTimeout,
-		ReadTimeout:  DefaultReadTimeout,
-		WriteTimeout: DefaultWriteTimeout,
-		MaxRetries:   DefaultMaxRetries,
+		NATSURL:        natsURL,
+		DC:             dc,
+		Logger:         hclog.NewNullLogger(),
+		PoolSize:       DefaultPoolSize,
+		DialTimeout:    DefaultDialTimeout,
+		ReadTimeout:    DefaultReadTimeout,
+		WriteTimeout:   DefaultWriteTimeout,
+		MaxRetries:     DefaultMaxRetries,
+		HedgeAfter:     DefaultHedgeAfter,
+		AttemptTimeout: DefaultAttemptTimeout,
 	}
 }
 
@@ -79,6 +106,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxRetries == 0 {
 		c.MaxRetries = d.MaxRetries
+	}
+	if c.HedgeAfter == 0 {
+		c.HedgeAfter = d.HedgeAfter
+	}
+	if c.AttemptTimeout == 0 {
+		c.AttemptTimeout = d.AttemptTimeout
 	}
 	return c
 }

@@ -44,9 +44,53 @@
 // starts over. A store that failed at the transport level is tried last for
 // topology.DeadAfter, until the master marks it unhealthy. ERR, TOOLARGE,
 // BADTIME, BADNAME and CORRUPT are final. Batches retry only their failed
-// items. Retrying a write whose reply was lost may apply it twice; with
-// WithEventTime both carry the same version, so the second is a no-op under
-// last-writer-wins.
+// items.
+//
+// # Event times
+//
+// Every write carries an event time: the one given with WithEventTime, or
+// else one the client takes from its own hybrid clock (the wall clock, made
+// strictly increasing per Client) before the first attempt. A retried write
+// therefore carries the same event time as the attempts before it, wherever
+// they went: if an attempt whose reply was lost or abandoned was applied
+// after all (a frozen store applies it when it resumes), both copies are the
+// same write under last-writer-wins, and neither can order after a later
+// write of the same key. A retry that finds the write's own earlier copy
+// already holding the key (it reached another replica before its reply was
+// lost) reports it Applied, with that copy's version. Writes of one key by
+// one Client are ordered as it made them; writes of different clients by
+// their clocks, so keep client clocks synchronised like the stores' (a
+// clock more than the stores' max-future ahead gets BADTIME).
+//
+// # Slow and frozen replicas
+//
+// A store that stops answering without closing its connections (a paused
+// process, a stalled disk, a frozen VM) is marked down by the master only
+// after topology.DeadAfter, and a socket read waits ReadTimeout. The client
+// does not wait that long while the shard has another replica:
+//
+//   - Reads are hedged: a Get or BatchGet with no reply after
+//     Config.HedgeAfter (default 50 ms) is sent to a second replica too,
+//     and the first good reply wins. The second replica answers only once
+//     it has applied this client's latest write of the shard (as with
+//     WithAfter, waiting up to 200 ms; else the read waits for the first),
+//     so a hedge does not lose the client's own writes. At most one hedge
+//     per attempt; writes, scans and reads WithAfter are not hedged.
+//   - An attempt is bounded by Config.AttemptTimeout (default 500 ms) while
+//     another healthy replica has not been tried: the request is abandoned
+//     and retried there, and the silent store is tried last for
+//     topology.DeadAfter. A write is retried with the same event time, so
+//     it is safe even if the abandoned attempt was applied.
+//   - When the topology marks a store down, the client closes its
+//     connections: requests in flight to it are abandoned and retried on
+//     another replica at once.
+//
+// An abandoned request's connection is closed (or, for the slower request
+// of a hedged read, read to the end of its reply first), never reused with
+// a reply pending. So with two replicas, a frozen replica delays the reads
+// sent to it by about HedgeAfter, and the writes sent to it before the
+// client suspects it by about AttemptTimeout. A shard whose only replica is
+// frozen waits ReadTimeout.
 //
 // # Errors
 //

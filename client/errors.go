@@ -275,3 +275,7 @@ func classify(ctx context.Context, err error, storeID, addr string) (error, bool
 	// closed because the store left the topology.
 	return fmt.Errorf("client: store %s (%s): %w", storeID, addr, err), true
 }
+
+// errStoreDown is returned (and retried) for a request to a store that the
+// latest topology marks down or no longer lists.
+var errStoreDown = errors.New("client: store marked down")

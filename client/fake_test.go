@@ -41,6 +41,24 @@ type fakeStore struct {
 	vuses    []string // every VUSE with its arguments, e.g. "VUSE ks 1 EPOCH 9"
 	pipes    int      // VUSE commands seen (one per pipeline)
 	conns    map[net.Conn]bool
+	// gate, when set, holds every command read until it is closed: the
+	// store is frozen (like a process stopped with SIGSTOP, its socket
+	// still accepts connections and requests, and go-redis' HELLO on a
+	// new connection waits like the rest). stalled counts the commands
+	// waiting at it, by name.
+	gate    chan struct{}
+	stalled map[string]int
+	// times lists the event time of every VSET and VDEL served, by key.
+	times map[string][]int64
+	// dropReply makes the next write be applied (and copied to peer, as
+	// replication would) and then the connection closed without a reply.
+	dropReply bool
+	peer      *fakeStore
+	// afters lists the AFTER token of every VGET served ("" for none).
+	afters []string
+	// caughtUp is, per peer, the index of its log up to which catchUp
+	// applied it.
+	caughtUp map[string]uint64
 }
 
 type fakeItem struct {
@@ -59,7 +77,8 @@ func newFakeStore(t *testing.T, id string, held ...string) *fakeStore {
 		t.Fatal(err)
 	}
 	f := &fakeStore{t: t, id: id, ln: ln, addr: ln.Addr().String(),
-		held: map[string]bool{}, data: map[string]map[string]fakeItem{}, clock: 1000, conns: map[net.Conn]bool{}}
+		held: map[string]bool{}, data: map[string]map[string]fakeItem{}, clock: 1000, conns: map[net.Conn]bool{},
+		times: map[string][]int64{}, stalled: map[string]int{}, caughtUp: map[string]uint64{}}
 	for _, h := range held {
 		f.held[h] = true
 	}
@@ -72,6 +91,7 @@ func newFakeStore(t *testing.T, id string, held ...string) *fakeStore {
 // stop closes the listener and every connection (the store is "dead":
 // dials are refused).
 func (f *fakeStore) stop() {
+	f.thaw()
 	_ = f.ln.Close()
 	f.mu.Lock()
 	for c := range f.conns {
@@ -94,6 +114,48 @@ func (f *fakeStore) accept() {
 		f.wg.Add(1)
 		go f.serve(c)
 	}
+}
+
+// freeze holds every command until thaw; the store still accepts
+// connections and reads requests.
+func (f *fakeStore) freeze() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.gate == nil {
+		f.gate = make(chan struct{})
+	}
+}
+
+// thaw serves the held commands and the next ones again.
+func (f *fakeStore) thaw() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.gate != nil {
+		close(f.gate)
+		f.gate = nil
+	}
+}
+
+// waiting returns how many commands named cmd (e.g. "VUSE": requests;
+// "HELLO": new connections) wait at the gate.
+func (f *fakeStore) waiting(cmd string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.stalled[cmd]
+}
+
+// afterTokens returns the AFTER token of every VGET served.
+func (f *fakeStore) afterTokens() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.afters...)
+}
+
+// eventTimes returns the event times of the writes of key served so far.
+func (f *fakeStore) eventTimes(key string) []int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]int64(nil), f.times[key]...)
 }
 
 func (f *fakeStore) setFail(code string) {
@@ -137,7 +199,22 @@ func (f *fakeStore) serve(c net.Conn) {
 		if err != nil {
 			return
 		}
-		f.dispatch(w, &target, args)
+		name := strings.ToUpper(string(args[0]))
+		f.mu.Lock()
+		gate := f.gate
+		if gate != nil {
+			f.stalled[name]++
+		}
+		f.mu.Unlock()
+		if gate != nil {
+			<-gate
+			f.mu.Lock()
+			f.stalled[name]--
+			f.mu.Unlock()
+		}
+		if f.dispatch(w, &target, args) {
+			return // the reply is dropped with the connection
+		}
 		if r.Buffered() == 0 {
 			if err := w.Flush(); err != nil {
 				return
@@ -186,7 +263,9 @@ func writeBulk(w *bufio.Writer, b []byte) {
 	ws(w, "\r\n")
 }
 
-func (f *fakeStore) dispatch(w *bufio.Writer, target *string, args [][]byte) {
+// dispatch serves one command; it returns true when the connection must
+// close without a reply (dropReply).
+func (f *fakeStore) dispatch(w *bufio.Writer, target *string, args [][]byte) (drop bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	cmd := strings.ToUpper(string(args[0]))
@@ -279,6 +358,7 @@ func (f *fakeStore) dispatch(w *bufio.Writer, target *string, args [][]byte) {
 		if ttl > 0 {
 			it.expires = it.time + ttl
 		}
+		f.times[key] = append(f.times[key], it.time)
 		old, ok := m[key]
 		applied := !ok || old.time < it.time
 		var idx uint64
@@ -289,11 +369,35 @@ func (f *fakeStore) dispatch(w *bufio.Writer, target *string, args [][]byte) {
 		} else {
 			it = old
 		}
+		if f.dropReply {
+			f.dropReply = false
+			if f.peer != nil {
+				f.peer.replicate(*target, key, it)
+			}
+			return true
+		}
 		fmt.Fprintf(w, "*5\r\n:%d\r\n:%d\r\n", map[bool]int{true: 1, false: 0}[applied], it.time)
 		writeBulk(w, []byte(it.dc))
 		writeBulk(w, []byte(it.node))
 		fmt.Fprintf(w, ":%d\r\n", idx)
 	case "VGET":
+		f.afters = append(f.afters, "")
+		if len(args) > 3 && strings.EqualFold(string(args[2]), "AFTER") {
+			// A fake has applied its own writes, and a peer's up to
+			// where catchUp left it.
+			tok := string(args[3])
+			f.afters[len(f.afters)-1] = tok
+			parts := strings.Split(tok, ":")
+			if len(parts) != 4 {
+				ws(w, "-ERR bad token\r\n")
+				return
+			}
+			idx, _ := strconv.ParseUint(parts[3], 10, 64)
+			if parts[1] != f.id && f.caughtUp[parts[1]] < idx {
+				ws(w, "-BEHIND "+tok+" not applied\r\n")
+				return
+			}
+		}
 		it, ok := m[string(args[1])]
 		if !ok || it.deleted {
 			ws(w, "*-1\r\n")
@@ -368,6 +472,40 @@ func (f *fakeStore) dispatch(w *bufio.Writer, target *string, args [][]byte) {
 	default:
 		ws(w, "-ERR unknown command '"+cmd+"'\r\n")
 	}
+	return false
+}
+
+// replicate applies an item another store took (last-writer-wins on the
+// event time), as a replica applying its peer's change log.
+func (f *fakeStore) replicate(target, key string, it fakeItem) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	m := f.data[target]
+	if m == nil {
+		m = map[string]fakeItem{}
+		f.data[target] = m
+	}
+	if old, ok := m[key]; !ok || old.time < it.time {
+		m[key] = it
+	}
+}
+
+// catchUp applies everything peer holds of target, as replication would,
+// and records how far it applied peer's log.
+func (f *fakeStore) catchUp(peer *fakeStore, target string) {
+	peer.mu.Lock()
+	items := map[string]fakeItem{}
+	for k, it := range peer.data[target] {
+		items[k] = it
+	}
+	index := peer.index
+	peer.mu.Unlock()
+	for k, it := range items {
+		f.replicate(target, k, it)
+	}
+	f.mu.Lock()
+	f.caughtUp[peer.id] = index
+	f.mu.Unlock()
 }
 
 // put stores an item directly (test setup).

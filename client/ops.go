@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -34,7 +36,10 @@ type KV struct {
 type WriteResult struct {
 	// Applied is true when the write won under last-writer-wins; false when
 	// the key already held a later (or the same) version: the write changed
-	// nothing, which is not an error.
+	// nothing, which is not an error. A retried write (see the package
+	// documentation) whose earlier attempt had already put this very write
+	// on the replica is Applied too, with that copy's Version and no
+	// LogIndex.
 	Applied bool
 	// Version is the version the key holds now: the write's own when
 	// Applied, else the winning one.
@@ -167,32 +172,55 @@ func (c *Client) write(ctx context.Context, ks string, kvs []KV, isDelete bool, 
 	if len(kvs) == 0 {
 		return nil, nil, nil
 	}
+	// A write without an event time gets one here, not from the store: an
+	// attempt abandoned on a replica that stopped answering may still be
+	// applied there later, and it must carry the version of the retry
+	// that succeeded elsewhere, not a later one of that store's clock
+	// that would win over the writes acknowledged since.
 	extra := o.args()
+	var times []int64
+	if !o.hasTime {
+		times = make([]int64, len(kvs))
+		for i := range times {
+			times[i] = c.clock.Now() // strictly increasing: later items win
+		}
+	}
 	results := make([]WriteResult, len(kvs))
-	errs, err := c.run(ctx, &op{
+	w := &op{
 		ks:      ks,
 		write:   true,
 		n:       len(kvs),
 		shardOf: shardOfKey(keys),
 		add: func(ctx context.Context, p redis.Pipeliner, i int) redis.Cmder {
-			var args []any
+			args := make([]any, 0, 5+len(extra))
 			if isDelete {
-				args = append(make([]any, 0, 2+len(extra)), "VDEL", kvs[i].Key)
+				args = append(args, "VDEL", kvs[i].Key)
 			} else {
-				args = append(make([]any, 0, 3+len(extra)), "VSET", kvs[i].Key, valueArg(kvs[i].Value))
+				args = append(args, "VSET", kvs[i].Key, valueArg(kvs[i].Value))
+			}
+			if times != nil {
+				args = append(args, "EVENTTIME", strconv.FormatInt(times[i], 10))
 			}
 			return p.Do(ctx, append(args, extra...)...)
 		},
-		done: func(i int, cmd redis.Cmder, s *topology.Store, shard uint32) error {
-			r, err := parseWriteReply(cmd)
-			if err != nil {
-				return fmt.Errorf("client: store %s (%s): %w", s.ID, s.Addr, err)
-			}
-			r.Store, r.Shard = s.ID, shard
-			results[i] = r
-			return nil
-		},
-	})
+	}
+	w.done = func(i int, cmd redis.Cmder, s *topology.Store, shard uint32) error {
+		r, err := parseWriteReply(cmd)
+		if err != nil {
+			return fmt.Errorf("client: store %s (%s): %w", s.ID, s.Addr, err)
+		}
+		if !r.Applied && times != nil && w.unsure[i] && r.Version.Time == times[i] && r.Version.DC == c.cfg.DC {
+			// The version that holds is this write's own (no other writer
+			// has its event time): an earlier attempt whose reply was lost
+			// applied it on another replica.
+			r.Applied = true
+		}
+		r.Store, r.Shard = s.ID, shard
+		results[i] = r
+		c.marks.record(ks, r)
+		return nil
+	}
+	errs, err := c.run(ctx, w)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -272,13 +300,17 @@ func (c *Client) readWith(ctx context.Context, ks string, keys [][]byte, ro read
 		return nil, nil, nil
 	}
 	items := make([]*Item, len(keys))
-	errs, err := c.run(ctx, &op{
+	after := func(ctx context.Context, p redis.Pipeliner, i int, token string, wait time.Duration) redis.Cmder {
+		return p.Do(ctx, "VGET", keys[i], "AFTER", token, "TIMEOUT", wait.Milliseconds())
+	}
+	o := &op{
 		ks:      ks,
 		n:       len(keys),
+		slack:   ro.timeout, // the store waits this long for the token's write
 		shardOf: shardOfKey(keys),
 		add: func(ctx context.Context, p redis.Pipeliner, i int) redis.Cmder {
 			if ro.after != "" {
-				return p.Do(ctx, "VGET", keys[i], "AFTER", ro.after, "TIMEOUT", ro.timeout.Milliseconds())
+				return after(ctx, p, i, ro.after, ro.timeout)
 			}
 			return p.Do(ctx, "VGET", keys[i])
 		},
@@ -293,7 +325,13 @@ func (c *Client) readWith(ctx context.Context, ks string, keys [][]byte, ro read
 			items[i] = it
 			return nil
 		},
-	})
+	}
+	if ro.after == "" {
+		// Hedged to another replica, a read waits there for the client's
+		// latest write (a read with its own token waits for that one).
+		o.addAfter = after
+	}
+	errs, err := c.run(ctx, o)
 	if err != nil {
 		return nil, nil, err
 	}

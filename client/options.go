@@ -30,8 +30,9 @@ type writeOptions struct {
 
 // WithEventTime sets the write's event time, in nanoseconds since the Unix
 // epoch; it must be positive and (checked by the store) at most a few
-// seconds ahead of the store's clock. Without it the store's hybrid clock
-// stamps the write. Writes to one key are ordered by event time
+// seconds ahead of the store's clock. Without it the client's hybrid clock
+// stamps the write before it is sent, so every attempt of the write carries
+// the same event time. Writes to one key are ordered by event time
 // (last-writer-wins), in every DC alike.
 func WithEventTime(ns int64) WriteOption {
 	return func(o *writeOptions) { o.eventTime, o.hasTime = ns, true }

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/vasto-kv/vasto/topology"
 )
 
 func TestWriteOptions(t *testing.T) {
@@ -87,12 +89,19 @@ func TestConfig(t *testing.T) {
 	require.Equal(t, DefaultReadTimeout, z.ReadTimeout)
 	require.Equal(t, DefaultWriteTimeout, z.WriteTimeout)
 	require.Equal(t, DefaultMaxRetries, z.MaxRetries)
+	require.Equal(t, DefaultHedgeAfter, z.HedgeAfter)
+	require.Equal(t, DefaultAttemptTimeout, z.AttemptTimeout)
+	require.Less(t, DefaultAttemptTimeout, topology.DeadAfter, "an attempt ends before the master marks a silent store down")
 	require.NotNil(t, z.Logger)
 
-	// Negative MaxRetries disables retries.
-	z.MaxRetries = -1
+	// Negative MaxRetries disables retries, negative HedgeAfter hedging and
+	// negative AttemptTimeout the attempt timeout.
+	z.MaxRetries, z.HedgeAfter, z.AttemptTimeout = -1, -1, -1
 	require.Equal(t, 1, z.attempts())
 	require.NoError(t, z.Validate())
+	z = z.withDefaults()
+	require.Equal(t, time.Duration(-1), z.HedgeAfter)
+	require.Equal(t, time.Duration(-1), z.AttemptTimeout)
 
 	for name, mut := range map[string]func(*Config){
 		"no url":        func(c *Config) { c.NATSURL = "" },

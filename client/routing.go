@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"strconv"
 	"sync"
@@ -88,22 +89,78 @@ type op struct {
 	ks    string
 	write bool
 	n     int // items 0..n-1
+	// slack is added to the attempt timeout (a read that waits for a
+	// token).
+	slack time.Duration
 	// shardOf returns the shard of item i in ks (a final error fails it).
 	shardOf func(ks *topology.Keyspace, i int) (uint32, error)
-	// add queues item i's command on the pipeline.
+	// add queues item i's command on the pipeline. It may run for two
+	// replicas at once (a hedged read), so it must only read shared state.
 	add func(ctx context.Context, p redis.Pipeliner, i int) redis.Cmder
+	// addAfter, set for the reads that may be hedged, queues item i's read
+	// made to wait up to wait for the write token names (the client's
+	// latest write of the shard elsewhere) on a hedge's replica.
+	addAfter func(ctx context.Context, p redis.Pipeliner, i int, token string, wait time.Duration) redis.Cmder
 	// done parses the reply of item i (cmd.Err() is nil or redis.Nil) that
-	// store s answered for shard; an error it returns is final.
+	// store s answered for shard; an error it returns is final. It runs on
+	// the operation's goroutine, for the reply the operation keeps only.
 	done func(i int, cmd redis.Cmder, s *topology.Store, shard uint32) error
+	// unsure[i] is set (by run, before done) once an attempt of item i
+	// failed with its outcome unknown: the request may have reached the
+	// store (a write may have been applied there).
+	unsure []bool
 }
 
-// groupResult is what one shard's pipeline did.
-type groupResult struct {
-	shard uint32
-	store string
-	items []int
-	errs  []error // per item of items: nil, final or retryable
+// exchange is one pipeline sent to one replica and what came back of it.
+type exchange struct {
+	s     *topology.Store
+	cmds  []redis.Cmder
+	errs  []error // per item: nil when cmds holds its reply
 	retry []bool
+}
+
+// ok reports whether no item of x needs another attempt.
+func (x *exchange) ok() bool { return !slices.Contains(x.retry, true) }
+
+// answered reports whether every item of x got a reply that is not an
+// error.
+func (x *exchange) answered() bool {
+	for _, err := range x.errs {
+		if err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// behind reports whether x failed only because its replica had not applied
+// the write it was told to wait for (BEHIND).
+func (x *exchange) behind() bool {
+	for _, err := range x.errs {
+		if err != nil && !errors.Is(err, ErrBehind) {
+			return false
+		}
+	}
+	return true
+}
+
+// failAll fails every item of x with err.
+func (x *exchange) failAll(err error, retry bool) {
+	for j := range x.errs {
+		x.errs[j], x.retry[j] = err, retry
+	}
+}
+
+func newExchange(s *topology.Store, n int) *exchange {
+	return &exchange{s: s, cmds: make([]redis.Cmder, n), errs: make([]error, n), retry: make([]bool, n)}
+}
+
+// groupResult is what one shard's attempt did.
+type groupResult struct {
+	shard  uint32
+	items  []int
+	x      *exchange // the reply kept
+	failed []string  // stores that failed retryably
 }
 
 // run executes o with retries and returns the error of every item (nil
@@ -111,6 +168,9 @@ type groupResult struct {
 // (closed client, unknown keyspace, ctx).
 func (c *Client) run(ctx context.Context, o *op) ([]error, error) {
 	errs := make([]error, o.n)
+	if o.unsure == nil {
+		o.unsure = make([]bool, o.n)
+	}
 	pending := make([]int, o.n)
 	for i := range pending {
 		pending[i] = i
@@ -153,45 +213,51 @@ func (c *Client) run(ctx context.Context, o *op) ([]error, error) {
 			items := groups[shard]
 			res := &results[gi]
 			res.shard, res.items = shard, items
-			res.errs, res.retry = make([]error, len(items)), make([]bool, len(items))
 			s, err := c.choose(t, ks, shard, o.write, tried[shard])
 			if err == nil && tried[shard][s.ID] {
 				// Every candidate failed once: start over.
 				delete(tried, shard)
 			}
 			if err != nil {
-				for j := range items {
-					res.errs[j], res.retry[j] = err, true
-				}
+				res.x = newExchange(nil, len(items))
+				res.x.failAll(err, true)
 				continue
 			}
-			res.store = s.ID
+			alt := c.alternative(t, ks, shard, o.write, tried[shard], s)
 			if len(order) == 1 {
-				c.send(ctx, o, s, shard, res)
+				res.x, res.failed = c.attempt(ctx, o, s, alt, shard, items)
 				continue
 			}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				c.send(ctx, o, s, shard, res)
+				res.x, res.failed = c.attempt(ctx, o, s, alt, shard, items)
 			}()
 		}
 		wg.Wait()
 		pending = pending[:0]
 		for _, res := range results {
-			failed := false
+			x := res.x
 			for j, i := range res.items {
-				errs[i] = res.errs[j]
-				if res.retry[j] {
+				switch {
+				case x.errs[j] == nil:
+					errs[i] = o.done(i, x.cmds[j], x.s, res.shard)
+				case x.retry[j]:
+					errs[i] = x.errs[j]
 					pending = append(pending, i)
-					failed = true
+					var se *StoreError
+					if x.s != nil && !errors.As(x.errs[j], &se) && !errors.Is(x.errs[j], errStoreDown) {
+						o.unsure[i] = true
+					}
+				default:
+					errs[i] = x.errs[j]
 				}
 			}
-			if failed && res.store != "" {
+			for _, id := range res.failed {
 				if tried[res.shard] == nil {
 					tried[res.shard] = map[string]bool{}
 				}
-				tried[res.shard][res.store] = true
+				tried[res.shard][id] = true
 			}
 		}
 		if len(pending) == 0 {
@@ -207,7 +273,7 @@ func (c *Client) run(ctx context.Context, o *op) ([]error, error) {
 		// tried; else wait for a new topology or the back-off.
 		wait := false
 		for _, res := range results {
-			if slices.Contains(res.retry, true) {
+			if !res.x.ok() {
 				if _, err := pickReplica(t, ks, res.shard, o.write, tried[res.shard]); err != nil {
 					wait = true
 				}
@@ -230,6 +296,157 @@ func (c *Client) run(ctx context.Context, o *op) ([]error, error) {
 		}
 	}
 	return errs, nil
+}
+
+// alternative returns the replica an attempt on s would fail over to: a
+// healthy replica other than s that has not failed in this operation,
+// preferring one not suspected and, for a read, one that serves the shard;
+// nil when there is none.
+func (c *Client) alternative(t *topology.Topology, ks *topology.Keyspace, shard uint32, write bool, tried map[string]bool, s *topology.Store) *topology.Store {
+	if int(shard) >= len(ks.Placement) {
+		return nil
+	}
+	var best *topology.Store
+	bestRank := 4
+	for _, id := range ks.Placement[shard] {
+		r, ok := t.Stores[id]
+		if !ok || r == nil || !r.Healthy || r.Addr == "" || id == s.ID || tried[id] {
+			continue
+		}
+		rank := 0
+		if c.suspected(r.Addr) {
+			rank += 2
+		}
+		if !write && !serves(r, ks.Name, shard) {
+			rank++
+		}
+		if write && readOnlyOn(r, ks.Name, shard) {
+			rank += 4 // a replica refusing writes is no alternative for one
+		}
+		if rank < bestRank {
+			best, bestRank = r, rank
+		}
+	}
+	return best
+}
+
+// attempt sends the items of one shard to s and returns the reply to keep
+// and the stores that failed retryably. When alt is another replica to fail
+// over to, the attempt is bounded by Config.AttemptTimeout, and a read
+// that has no reply after Config.HedgeAfter is sent to alt too: the first
+// good reply wins and the other request is abandoned (its connection is
+// closed, or drained when its reply comes before the timeout, and only then
+// reused). The hedge waits on alt for the client's latest write of the
+// shard that alt did not take itself, so it does not answer older data
+// than s would; if alt has not applied it in time (BEHIND), the attempt
+// waits for s.
+func (c *Client) attempt(ctx context.Context, o *op, s, alt *topology.Store, shard uint32, items []int) (*exchange, []string) {
+	var timeout time.Duration
+	if alt != nil && c.cfg.AttemptTimeout > 0 {
+		timeout = c.cfg.AttemptTimeout + o.slack
+	}
+	if o.addAfter == nil || alt == nil || c.cfg.HedgeAfter <= 0 {
+		// On the caller's goroutine: Close ends it by closing the pools.
+		actx := ctx
+		if timeout > 0 {
+			var cancel context.CancelFunc
+			actx, cancel = context.WithTimeout(ctx, timeout)
+			defer cancel()
+		}
+		x := c.send(ctx, actx, o, s, shard, items, "")
+		if x.ok() {
+			return x, nil
+		}
+		return x, []string{s.ID}
+	}
+
+	replies := make(chan *exchange, 2)
+	var cancels []context.CancelFunc
+	defer func() {
+		// The slower request, if any, is abandoned: it ends at once if
+		// it still waits for a connection, else when its reply or its
+		// deadline comes (or its pool is closed).
+		for _, cancel := range cancels {
+			cancel()
+		}
+	}()
+	start := func(s *topology.Store, token string) bool {
+		t := timeout
+		if t > 0 && token != "" {
+			t += hedgeWaitForWrites
+		}
+		actx, cancel := c.attemptContext(ctx, t)
+		cancels = append(cancels, cancel)
+		return c.background.run(func() { replies <- c.send(ctx, actx, o, s, shard, items, token) })
+	}
+	closed := func() (*exchange, []string) {
+		x := newExchange(s, len(items))
+		x.failAll(ErrClosed, false)
+		return x, nil
+	}
+	if !start(s, "") {
+		return closed()
+	}
+	hedge := time.NewTimer(c.cfg.HedgeAfter)
+	defer hedge.Stop()
+	sent, got := 1, 0
+	var bad []string
+	var last *exchange
+	for {
+		select {
+		case x := <-replies:
+			got++
+			if x.s == alt {
+				// The hedge wins only with an answer for every item.
+				if x.answered() {
+					return x, bad
+				}
+				if !x.behind() {
+					bad = append(bad, alt.ID)
+				}
+			} else {
+				if x.ok() {
+					return x, bad
+				}
+				bad = append(bad, s.ID)
+			}
+			if last == nil || x.s == s {
+				last = x
+			}
+			if got == sent {
+				return last, bad
+			}
+		case <-hedge.C:
+			if sent == 1 {
+				if !start(alt, c.marks.tokenFor(o.ks, shard, alt.ID)) {
+					return closed()
+				}
+				sent++
+			}
+		case <-ctx.Done():
+			x := newExchange(s, len(items))
+			err, retry := classify(ctx, ctx.Err(), s.ID, s.Addr)
+			x.failAll(err, retry)
+			return x, nil
+		}
+	}
+}
+
+// attemptContext returns the context of a request sent in the background:
+// ctx bounded by timeout (none when 0) and ended by Close.
+func (c *Client) attemptContext(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	var actx context.Context
+	var cancel context.CancelFunc
+	if timeout > 0 {
+		actx, cancel = context.WithTimeout(ctx, timeout)
+	} else {
+		actx, cancel = context.WithCancel(ctx)
+	}
+	stop := context.AfterFunc(c.closing, cancel)
+	return actx, func() {
+		stop()
+		cancel()
+	}
 }
 
 // choose picks the replica for a shard: the first that qualifies among
@@ -268,6 +485,16 @@ const suspectFor = topology.DeadAfter
 // suspect marks the store at addr as probably down.
 func (c *Client) suspect(addr string) {
 	c.suspects.Store(addr, time.Now().Add(suspectFor))
+}
+
+// suspectAfter marks the store s as probably down after err, and logs it
+// when it was not suspected yet.
+func (c *Client) suspectAfter(s *topology.Store, err error) {
+	if !c.suspected(s.Addr) {
+		c.log.Warn("store not answering, trying its shards' other replicas first", "store", s.ID, "addr", s.Addr,
+			"for", suspectFor, "error", err)
+	}
+	c.suspect(s.Addr)
 }
 
 // clearSuspect forgets that the store at addr failed.
@@ -310,17 +537,15 @@ func (c *Client) backoff(ctx context.Context, wait int, seen *topology.Topology)
 }
 
 // send sends the items of one shard to store s as one pipeline: VUSE ks
-// shard, then each item's command, on one connection.
-func (c *Client) send(ctx context.Context, o *op, s *topology.Store, shard uint32, res *groupResult) {
-	fail := func(err error, retry bool) {
-		for j := range res.items {
-			res.errs[j], res.retry[j] = err, retry
-		}
-	}
+// shard, then each item's command, on one connection; with a token, the
+// reads that wait for it (op.addAfter). actx bounds the request; ctx is the
+// operation's (whose end makes errors final).
+func (c *Client) send(ctx, actx context.Context, o *op, s *topology.Store, shard uint32, items []int, token string) *exchange {
+	x := newExchange(s, len(items))
 	p, err := c.pool(s.Addr)
 	if err != nil {
-		fail(err, false)
-		return
+		x.failAll(err, errors.Is(err, errStoreDown))
+		return x
 	}
 	pipe := p.Pipeline()
 	// The epoch names the incarnation of the shard this client routes for
@@ -334,33 +559,39 @@ func (c *Client) send(ctx context.Context, o *op, s *topology.Store, shard uint3
 			useArgs = append(useArgs, "EPOCH", strconv.FormatUint(epoch, 10))
 		}
 	}
-	use := pipe.Do(ctx, useArgs...)
-	cmds := make([]redis.Cmder, len(res.items))
-	for j, i := range res.items {
-		cmds[j] = o.add(ctx, pipe, i)
+	use := pipe.Do(actx, useArgs...)
+	for j, i := range items {
+		if token != "" {
+			x.cmds[j] = o.addAfter(actx, pipe, i, token, hedgeWaitForWrites)
+		} else {
+			x.cmds[j] = o.add(actx, pipe, i)
+		}
 	}
-	_, _ = pipe.Exec(ctx) // each command carries its own error
+	// A connection whose request fails (a timeout included) is closed by
+	// go-redis, never put back with a reply pending.
+	_, _ = pipe.Exec(actx) // each command carries its own error
 	if err := use.Err(); err != nil {
 		// The target was not selected, so the replies of the commands are
 		// not the shard's: all fail with VUSE's error (NOSHARD: retried on
 		// another replica or the next topology).
 		err, retry := classify(ctx, err, s.ID, s.Addr)
 		var se *StoreError
-		if retry && !errors.As(err, &se) && !errors.Is(err, redis.ErrClosed) {
-			// The transport failed (a pool closed by a topology change
-			// says nothing about the store).
-			c.suspect(s.Addr)
+		if retry && !errors.As(err, &se) && !errors.Is(err, redis.ErrClosed) &&
+			!errors.Is(err, net.ErrClosed) && !errors.Is(err, context.Canceled) {
+			// The transport failed or timed out (a pool closed by a
+			// topology change, or a request abandoned for a faster
+			// replica, says nothing about the store).
+			c.suspectAfter(s, err)
 		}
-		fail(err, retry)
-		return
+		x.failAll(err, retry)
+		return x
 	}
 	c.clearSuspect(s.Addr)
-	for j, i := range res.items {
-		cerr := cmds[j].Err()
+	for j, cmd := range x.cmds {
+		cerr := cmd.Err()
 		if cerr != nil && !errors.Is(cerr, redis.Nil) {
-			res.errs[j], res.retry[j] = classify(ctx, cerr, s.ID, s.Addr)
-			continue
+			x.errs[j], x.retry[j] = classify(ctx, cerr, s.ID, s.Addr)
 		}
-		res.errs[j] = o.done(i, cmds[j], s, shard)
 	}
+	return x
 }

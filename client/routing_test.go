@@ -721,3 +721,36 @@ func TestVUSESendsEpochOnlyWhenSet(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{"VUSE ks 0", "VUSE ks 0 EPOCH 7"}, s1.vuseCommands())
 }
+
+func TestAlternativeReplicaForFailoverAndHedging(t *testing.T) {
+	top, ks := routeTopology()
+	c := testClient(t, nil)
+	s1, s2, s3 := top.Stores["s1"], top.Stores["s2"], top.Stores["s3"]
+	alt := func(write bool, s *topology.Store, tried ...string) string {
+		sk := map[string]bool{}
+		for _, id := range tried {
+			sk[id] = true
+		}
+		if a := c.alternative(top, ks, 0, write, sk, s); a != nil {
+			return a.ID
+		}
+		return "none"
+	}
+	// The next in placement order, never s itself nor a replica that
+	// failed in this operation.
+	require.Equal(t, "s2", alt(true, s1))
+	require.Equal(t, "s1", alt(true, s2))
+	require.Equal(t, "s3", alt(true, s1, "s2"))
+	require.Equal(t, "none", alt(true, s1, "s2", "s3"))
+
+	// Suspected replicas come last; for reads, so do replicas that do not
+	// serve the shard.
+	c.suspect(s2.Addr)
+	require.Equal(t, "s3", alt(true, s1))
+	s3.Serving = nil
+	require.Equal(t, "s3", alt(true, s1))
+	require.Equal(t, "s3", alt(false, s1), "not serving beats suspected")
+	s3.Healthy = false
+	require.Equal(t, "s2", alt(false, s1), "suspected beats none")
+	require.Equal(t, "none", alt(false, s1, "s2"))
+}
