@@ -10,6 +10,7 @@ import (
 
 	"github.com/vasto-kv/vasto/bus"
 	"github.com/vasto-kv/vasto/topology"
+	"github.com/vasto-kv/vasto/wire"
 )
 
 // Sentinel errors, tested with errors.Is. Returned errors wrap them with
@@ -70,31 +71,32 @@ var (
 	ErrCancelled = errors.New("client: operation cancelled")
 )
 
-// Store error codes: the first word of a RESP error reply (docs/protocol.md).
+// Store error codes: the first word of a RESP error reply (docs/protocol.md;
+// defined in package wire, which the stores share).
 const (
-	CodeErr      = "ERR"
-	CodeTooLarge = "TOOLARGE"
-	CodeBadTime  = "BADTIME"
-	CodeNoShard  = "NOSHARD"
-	CodeBadName  = "BADNAME"
-	CodeClosed   = "CLOSED"
-	CodeCorrupt  = "CORRUPT"
-	CodeIOErr    = "IOERR"
+	CodeErr      = wire.CodeErr
+	CodeTooLarge = wire.CodeTooLarge
+	CodeBadTime  = wire.CodeBadTime
+	CodeNoShard  = wire.CodeNoShard
+	CodeBadName  = wire.CodeBadName
+	CodeClosed   = wire.CodeClosed
+	CodeCorrupt  = wire.CodeCorrupt
+	CodeIOErr    = wire.CodeIOErr
 	// CodeCatchUp is answered by a replica that is still catching up on a
 	// shard; another replica may serve the request.
-	CodeCatchUp = "CATCHUP"
+	CodeCatchUp = wire.CodeCatchUp
 	// CodeBehind is answered by a replica that has not applied the write a
 	// read-your-writes token names within the wait; another may have.
-	CodeBehind = "BEHIND"
+	CodeBehind = wire.CodeBehind
 	// CodeMoved is answered for a key the shard no longer owns: a resize
 	// switched the keyspace to a new number of shards and the client routed
 	// by the old one. It is retried on a newer topology (after the other
 	// replicas, which answer the same once they switched).
-	CodeMoved = "MOVED"
+	CodeMoved = wire.CodeMoved
 	// CodeReadOnly is answered to a write on a shard that refuses writes
 	// since a write to its database failed (a full disk); it still serves
 	// reads. The write is sent to another replica.
-	CodeReadOnly = "RDONLY"
+	CodeReadOnly = wire.CodeReadOnly
 )
 
 // storeSentinel maps store codes to sentinels (codes without one are
@@ -106,18 +108,6 @@ var storeSentinel = map[string]error{
 	CodeBadName:  ErrBadName,
 	CodeBehind:   ErrBehind,
 	CodeMoved:    ErrMoved,
-}
-
-// retryableCodes are the store codes after which the request is sent again,
-// to another replica when there is one.
-var retryableCodes = map[string]bool{
-	CodeNoShard:  true,
-	CodeClosed:   true,
-	CodeCatchUp:  true,
-	CodeIOErr:    true,
-	CodeBehind:   true,
-	CodeMoved:    true,
-	CodeReadOnly: true,
 }
 
 // StoreError is an error reply of a store. errors.Is matches it against the
@@ -155,13 +145,7 @@ func (e *StoreError) Is(target error) bool {
 
 // Retryable reports whether the request may succeed when sent again
 // (elsewhere).
-func (e *StoreError) Retryable() bool { return retryableCodes[e.Code] }
-
-// parseStoreError splits a RESP error text into code and message.
-func parseStoreError(text string) (code, msg string) {
-	code, msg, _ = strings.Cut(text, " ")
-	return code, msg
-}
+func (e *StoreError) Retryable() bool { return wire.Retryable(e.Code) }
 
 // adminSentinel maps the master's codes to sentinels.
 var adminSentinel = map[string]error{
@@ -267,7 +251,7 @@ func classify(ctx context.Context, err error, storeID, addr string) (error, bool
 		// (a dial timeout) is a transport error, below.
 		return fmt.Errorf("client: store %s (%s): %w", storeID, addr, ctx.Err()), false
 	case errors.As(err, &rerr):
-		code, msg := parseStoreError(rerr.Error())
+		code, msg := wire.SplitError(rerr.Error())
 		se := &StoreError{Code: code, Message: msg, Store: storeID, Addr: addr}
 		return se, se.Retryable()
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/vasto-kv/vasto/bus"
 	"github.com/vasto-kv/vasto/topology"
+	"github.com/vasto-kv/vasto/wire"
 )
 
 // respErr is a RESP error reply as go-redis reports it.
@@ -46,7 +47,7 @@ func TestClassifyStoreErrors(t *testing.T) {
 		require.Equal(t, tc.retry, retry, tc.reply)
 		var se *StoreError
 		require.ErrorAs(t, err, &se, tc.reply)
-		code, msg := parseStoreError(tc.reply)
+		code, msg := wire.SplitError(tc.reply)
 		require.Equal(t, code, se.Code)
 		require.Equal(t, msg, se.Message)
 		require.Equal(t, "s1", se.Store)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/vasto-kv/vasto/lww"
 	"github.com/vasto-kv/vasto/topology"
+	"github.com/vasto-kv/vasto/wire"
 )
 
 // Version identifies a write: its event time (ns since the Unix epoch),
@@ -60,7 +61,7 @@ func (r WriteResult) Token() string {
 	if !r.Applied || r.LogIndex == 0 {
 		return ""
 	}
-	return fmt.Sprintf("%s:%s:%d:%d", r.Version.DC, r.Version.Node, r.Shard, r.LogIndex)
+	return wire.Token{DC: r.Version.DC, Store: r.Version.Node, Shard: r.Shard, Index: r.LogIndex}.String()
 }
 
 // BatchError reports the items of a batch that failed; the results of the

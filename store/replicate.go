@@ -15,14 +15,15 @@ import (
 	"github.com/vasto-kv/vasto/bus"
 	"github.com/vasto-kv/vasto/lww"
 	"github.com/vasto-kv/vasto/topology"
+	"github.com/vasto-kv/vasto/wire"
 )
 
-// Headers carried by every change-log message.
+// Headers carried by every change-log message (see package wire).
 const (
-	hdrIndex = "Vasto-Index" // the origin's change-log index
-	hdrStore = "Vasto-Store" // the store that accepted the write
-	hdrDC    = "Vasto-DC"    // the DC where the write was accepted
-	hdrEpoch = "Vasto-Epoch" // the keyspace incarnation (in-DC replication)
+	hdrIndex = wire.HeaderIndex
+	hdrStore = wire.HeaderStore
+	hdrDC    = wire.HeaderDC
+	hdrEpoch = wire.HeaderEpoch
 )
 
 // shardWorker replicates one shard: it publishes the shard's change log and

@@ -5,43 +5,26 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/vasto-kv/vasto/lww"
+	"github.com/vasto-kv/vasto/wire"
 )
 
 // ErrBehind is returned by a read that waited for a write (a read-your-writes
 // token) which this replica has not applied within the wait.
 var ErrBehind = errors.New("store: replica has not applied the write yet")
 
-// Token names one accepted write for read-your-writes across replicas and
-// DCs: the DC and store that accepted it, its shard in that DC's layout, and
-// its index in that shard's change log. Written as "dc:store:shard:index".
-type Token struct {
-	DC    string
-	Store string
-	Shard uint32
-	Index uint64
-}
+// Token names one accepted write for read-your-writes (see wire.Token).
+type Token = wire.Token
 
-// String formats the token.
-func (t Token) String() string {
-	return t.DC + ":" + t.Store + ":" + strconv.FormatUint(uint64(t.Shard), 10) + ":" + strconv.FormatUint(t.Index, 10)
-}
-
-// ParseToken parses "dc:store:shard:index".
+// ParseToken parses "dc:store:shard:index" with valid DC and store names.
 func ParseToken(s string) (Token, error) {
-	parts := strings.Split(s, ":")
-	if len(parts) != 4 || !lww.ValidName(parts[0]) || !lww.ValidName(parts[1]) {
-		return Token{}, fmt.Errorf("%w: token %q is not dc:store:shard:index", errSyntax, clip([]byte(s)))
+	t, err := wire.ParseToken(s, lww.ValidName)
+	if err != nil {
+		return Token{}, fmt.Errorf("%w: %w", errSyntax, err)
 	}
-	shard, err1 := strconv.ParseUint(parts[2], 10, 32)
-	idx, err2 := strconv.ParseUint(parts[3], 10, 64)
-	if err1 != nil || err2 != nil || idx == 0 {
-		return Token{}, fmt.Errorf("%w: token %q is not dc:store:shard:index", errSyntax, clip([]byte(s)))
-	}
-	return Token{DC: parts[0], Store: parts[1], Shard: uint32(shard), Index: idx}, nil
+	return t, nil
 }
 
 // HasApplied reports whether this shard holds the token's write: it took

@@ -9,24 +9,25 @@ import (
 
 	"github.com/vasto-kv/vasto/lww"
 	"github.com/vasto-kv/vasto/store/resp"
+	"github.com/vasto-kv/vasto/wire"
 )
 
 // Error codes on the wire. The first word of a RESP error is its code;
 // clients match on the code, never on the rest of the text. The codes are
 // stable: see docs/protocol.md.
 const (
-	codeErr      = "ERR"      // syntax, arity, unknown command, protocol
-	codeTooLarge = "TOOLARGE" // key, value, batch or command over a limit
-	codeBadTime  = "BADTIME"  // event time or TTL rejected by the guard rails
-	codeNoShard  = "NOSHARD"  // keyspace/shard not held by this store
-	codeBadName  = "BADNAME"  // keyspace name not allowed
-	codeClosed   = "CLOSED"   // store shutting down; retry elsewhere
-	codeCorrupt  = "CORRUPT"  // stored data could not be decoded
-	codeCatchUp  = "CATCHUP"  // replica still catching up; read another
-	codeBehind   = "BEHIND"   // replica has not applied the awaited write yet
-	codeMoved    = "MOVED"    // key belongs to another shard after a resize
-	codeIO       = "IOERR"    // the storage engine failed the operation
-	codeReadOnly = "RDONLY"   // shard refuses writes after a failed one; write elsewhere
+	codeErr      = wire.CodeErr
+	codeTooLarge = wire.CodeTooLarge
+	codeBadTime  = wire.CodeBadTime
+	codeNoShard  = wire.CodeNoShard
+	codeBadName  = wire.CodeBadName
+	codeClosed   = wire.CodeClosed
+	codeCorrupt  = wire.CodeCorrupt
+	codeCatchUp  = wire.CodeCatchUp
+	codeBehind   = wire.CodeBehind
+	codeMoved    = wire.CodeMoved
+	codeIO       = wire.CodeIOErr
+	codeReadOnly = wire.CodeReadOnly
 )
 
 // wireError maps an error to its code and message.
@@ -72,7 +73,7 @@ func stripPackages(msg string) string {
 	out := parts[:0]
 	for _, p := range parts {
 		switch p {
-		case "store", "lww", "resp":
+		case "store", "lww", "resp", "wire":
 			continue
 		}
 		out = append(out, p)

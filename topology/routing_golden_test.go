@@ -2,7 +2,6 @@ package topology
 
 import (
 	"bufio"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -16,9 +15,7 @@ import (
 // a change that sends a key to another shard strands data. These golden
 // tables pin KeyHash, JumpHash and ShardOf; regenerate them only for a
 // deliberate, versioned change of the rule (go test ./topology -run Golden
-// -update).
-
-var update = flag.Bool("update", false, "rewrite the golden files")
+// with VASTO_UPDATE_GOLDEN=1).
 
 // goldenShardCounts spans 1..MaxShards, with the powers of two and their
 // neighbours where off-by-one mistakes show.
@@ -57,7 +54,7 @@ func TestGoldenRouting(t *testing.T) {
 	path := filepath.Join("testdata", "routing.golden")
 	got := routingTable()
 	header := fmt.Sprintf("# key (Go-quoted) xxhash64 then ShardOf for n = %v; jump rows: JumpHash(h, n)", goldenShardCounts)
-	if *update {
+	if os.Getenv("VASTO_UPDATE_GOLDEN") != "" {
 		require.NoError(t, os.WriteFile(path, []byte(header+"\n"+strings.Join(got, "\n")+"\n"), 0o644))
 	}
 	f, err := os.Open(path)

@@ -88,7 +88,10 @@ func cleanTree() []string {
 		m + "bus: github.com/nats-io/nats.go",
 		"github.com/nats-io/nats.go: net",
 		m + "master: " + m + "bus " + m + "lww",
-		m + "client: net " + m + "lww",
+		m + "client: net " + m + "lww " + m + "wire",
+		m + "wire: strconv",
+		m + "topology: " + m + "lww github.com/cespare/xxhash/v2",
+		"github.com/cespare/xxhash/v2: math/bits",
 		m + "client_test+[" + m + "client.test]: " + m + "client+[" + m + "client.test] testing github.com/stretchr/testify/require",
 		m + "client+[" + m + "client.test]: net " + m + "lww",
 		// Names that merely start like a guarded directory are not in it.
@@ -145,6 +148,16 @@ func TestCheckCatchesViolations(t *testing.T) {
 			name:  "lww uses cgo",
 			extra: []string{m + "lww/fast: C unsafe"},
 			want:  []string{"lww-stdlib-only|" + m + "lww/fast|C"},
+		},
+		{
+			name:  "wire imports a module package",
+			extra: []string{m + "wire: strconv " + m + "topology", m + "topology: " + m + "lww"},
+			want:  []string{"wire-stdlib-only|" + m + "wire|" + m + "topology"},
+		},
+		{
+			name:  "topology reaches the bus",
+			extra: []string{m + "topology/x: " + m + "bus"},
+			want:  []string{"topology-pure|" + m + "topology/x|" + m + "bus"},
 		},
 		{
 			name:  "grocksdb outside store",

@@ -216,6 +216,24 @@ var directRules = []directRule{
 	},
 }
 
+// pureRule keeps a package tree free of I/O libraries: the standard library
+// and the listed module dirs (or external modules) only.
+type pureRule struct {
+	name    string
+	dir     string
+	allowed []string // module dirs, or full import paths of external modules
+	why     string
+}
+
+var pureRules = []pureRule{
+	{name: "lww-stdlib-only", dir: "lww", allowed: []string{"lww"},
+		why: "packages under lww/ may use only the standard library (and other lww/ packages)"},
+	{name: "wire-stdlib-only", dir: "wire", allowed: []string{"wire"},
+		why: "packages under wire/ may use only the standard library: client and servers share them"},
+	{name: "topology-pure", dir: "topology", allowed: []string{"topology", "lww", "github.com/cespare/xxhash/v2"},
+		why: "packages under topology/ may use only the standard library, lww/ and xxhash: the routing rules stay pure"},
+}
+
 func (r directRule) matches(imp string) bool {
 	if r.prefix {
 		return strings.HasPrefix(imp, r.forbidden)
@@ -261,19 +279,29 @@ func Check(pkgs []*Package) []Violation {
 				}
 			}
 
-			if under(own, "lww") {
-				why := "packages under lww/ may use only the standard library (and other lww/ packages)"
+			for _, r := range pureRules {
+				if !under(own, r.dir) {
+					continue
+				}
 				for _, imp := range p.Imports {
 					if imp == "C" {
-						add(Violation{Rule: "lww-stdlib-only", Package: label(p), Import: "C", Chain: []string{own, "C"}, Why: why + "; cgo is not allowed"})
+						add(Violation{Rule: r.name, Package: label(p), Import: "C", Chain: []string{own, "C"}, Why: r.why + "; cgo is not allowed"})
 					}
 				}
 				bad := func(path string) bool {
 					b := basePath(path)
-					return !isStd(byPath, path) && !under(b, "lww")
+					if isStd(byPath, path) {
+						return false
+					}
+					for _, ok := range r.allowed {
+						if under(b, ok) || importMatches(b, ok) {
+							return false
+						}
+					}
+					return true
 				}
 				for imp, chain := range reach(byPath, p, bad) {
-					add(Violation{Rule: "lww-stdlib-only", Package: label(p), Import: imp, Chain: chain, Why: why})
+					add(Violation{Rule: r.name, Package: label(p), Import: imp, Chain: chain, Why: r.why})
 				}
 			}
 		}

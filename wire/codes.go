@@ -1,0 +1,51 @@
+package wire
+
+import "strings"
+
+// Error codes: the first word of a store's RESP error reply. Clients match
+// on the code, never on the rest of the text. The codes are stable (see
+// docs/protocol.md); a new code is added, an old one never renamed.
+const (
+	CodeErr      = "ERR"      // syntax, arity, unknown command, protocol
+	CodeTooLarge = "TOOLARGE" // key, value, batch or command over a limit
+	CodeBadTime  = "BADTIME"  // event time or TTL rejected by the guard rails
+	CodeNoShard  = "NOSHARD"  // keyspace/shard not held by this store
+	CodeBadName  = "BADNAME"  // keyspace name not allowed
+	CodeClosed   = "CLOSED"   // store shutting down; retry elsewhere
+	CodeCorrupt  = "CORRUPT"  // stored data could not be decoded
+	CodeIOErr    = "IOERR"    // the storage engine failed the operation
+	// CodeCatchUp: the replica is still catching up on the shard; another
+	// replica may serve the request.
+	CodeCatchUp = "CATCHUP"
+	// CodeBehind: the replica has not applied the write a read-your-writes
+	// token names within the wait; another may have.
+	CodeBehind = "BEHIND"
+	// CodeMoved: the shard no longer owns the key (a resize switched the
+	// keyspace's layout); retry on the shard a newer topology names.
+	CodeMoved = "MOVED"
+	// CodeReadOnly: the shard refuses writes since a write to its database
+	// failed (a full disk); it still serves reads, another replica may take
+	// the write. (Not READONLY: Redis clients take that for a Redis replica
+	// and reconnect to the same server.)
+	CodeReadOnly = "RDONLY"
+)
+
+// Codes lists every code, in the order above.
+var Codes = []string{CodeErr, CodeTooLarge, CodeBadTime, CodeNoShard, CodeBadName, CodeClosed,
+	CodeCorrupt, CodeIOErr, CodeCatchUp, CodeBehind, CodeMoved, CodeReadOnly}
+
+// Retryable reports whether a request answered with code may succeed when
+// sent again, on another replica when there is one.
+func Retryable(code string) bool {
+	switch code {
+	case CodeNoShard, CodeClosed, CodeCatchUp, CodeIOErr, CodeBehind, CodeMoved, CodeReadOnly:
+		return true
+	}
+	return false
+}
+
+// SplitError splits a RESP error text into its code and the rest.
+func SplitError(text string) (code, msg string) {
+	code, msg, _ = strings.Cut(text, " ")
+	return code, msg
+}
