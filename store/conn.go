@@ -7,7 +7,7 @@ import (
 	"net"
 	"time"
 
-	"github.com/vasto-kv/vasto/store/resp"
+	"github.com/vasto-kv/vasto/server/resp"
 )
 
 // conn is one client connection. Its goroutine reads every command already

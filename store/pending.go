@@ -1,6 +1,6 @@
 package store
 
-import "github.com/vasto-kv/vasto/store/resp"
+import "github.com/vasto-kv/vasto/server/resp"
 
 // replyKind says how a deferred write reply is rendered once its commit is
 // done.

@@ -11,7 +11,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/vasto-kv/vasto/store/resp"
+	"github.com/vasto-kv/vasto/server/resp"
 )
 
 // DefaultKeyspace is the keyspace a connection uses until it selects

@@ -8,7 +8,7 @@ import (
 	"syscall"
 
 	"github.com/vasto-kv/vasto/lww"
-	"github.com/vasto-kv/vasto/store/resp"
+	"github.com/vasto-kv/vasto/server/resp"
 	"github.com/vasto-kv/vasto/wire"
 )
 

@@ -82,7 +82,7 @@ func cleanTree() []string {
 		m + "lww+[" + m + "lww.test]: fmt testing github.com/stretchr/testify/require",
 		"github.com/stretchr/testify/require: fmt",
 		m + "store: " + m + "lww github.com/linxGnu/grocksdb",
-		m + "store/resp: bufio",
+		m + "server/resp: bufio",
 		"github.com/linxGnu/grocksdb: C unsafe",
 		m + "store+[" + m + "store.test]: " + m + "lww github.com/linxGnu/grocksdb flag testing",
 		m + "bus: github.com/nats-io/nats.go",
@@ -181,10 +181,10 @@ func TestCheckCatchesViolations(t *testing.T) {
 		},
 		{
 			name:  "client imports a server package transitively",
-			extra: []string{m + "client/pool: " + m + "client/internal/wire", m + "client/internal/wire: " + m + "store/resp"},
+			extra: []string{m + "client/pool: " + m + "client/internal/wire", m + "client/internal/wire: " + m + "server/resp"},
 			want: []string{
-				"client-no-server|" + m + "client/internal/wire|" + m + "store/resp",
-				"client-no-server|" + m + "client/pool|" + m + "store/resp",
+				"client-no-server|" + m + "client/internal/wire|" + m + "server/resp",
+				"client-no-server|" + m + "client/pool|" + m + "server/resp",
 			},
 		},
 		{

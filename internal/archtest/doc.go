@@ -9,7 +9,7 @@
 //   - only packages under store/ import github.com/linxGnu/grocksdb directly;
 //   - only packages under bus/ import github.com/nats-io/... directly;
 //   - client/ and its subpackages never import, even transitively and even
-//     from their _test.go files, any server package: master, store, dc, bus/embedded,
+//     from their _test.go files, any server package: master, store, server, dc, bus/embedded,
 //     chaos, cmd (or anything below them);
 //   - only packages under cmd/ import "flag" directly.
 //
