@@ -52,7 +52,7 @@ func TestNoChangeLog(t *testing.T) {
 
 	e = open(true)
 	defer func() { require.NoError(t, e.Close()) }()
-	alone, err := e.EnsureShard(DefaultKeyspace, 0)
+	alone, err := e.EnsureShard(defaultKeyspace, 0)
 	require.NoError(t, err)
 	putN(t, alone, "k", 200)
 	requireBounds(t, alone, 1, 0)

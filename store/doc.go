@@ -1,5 +1,8 @@
-// Package store is Vasto's storage engine and store server. It is the only
-// package that talks to RocksDB (through grocksdb).
+// Package store is Vasto's shard engine: one RocksDB per (keyspace,
+// shard), last-writer-wins commits, the change log, ingest, checkpoints and
+// the compaction filter. It is the only package that talks to RocksDB
+// (through grocksdb); it never speaks a client protocol (package server
+// serves an Engine over RESP). It also holds the cluster agent (Agent).
 //
 // # Layout on disk
 //

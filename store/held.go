@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -118,26 +117,4 @@ func syncDir(dir string) error {
 		return fmt.Errorf("store: sync %s: %w", dir, err)
 	}
 	return nil
-}
-
-// writeHeldNotes adds INFO's "# Unplaced" section: shards held here that the
-// topology does not place here (kept, never deleted because of it), and
-// shards set aside.
-func writeHeldNotes(b *strings.Builder, e *Engine) {
-	un, aside := e.Unplaced(), e.AsideShards()
-	if len(un) == 0 && len(aside) == 0 {
-		return
-	}
-	b.WriteString("\r\n# Unplaced\r\n")
-	ids := make([]ShardID, 0, len(un))
-	for id := range un {
-		ids = append(ids, id)
-	}
-	sort.Slice(ids, func(i, j int) bool { return ids[i].String() < ids[j].String() })
-	for _, id := range ids {
-		fmt.Fprintf(b, "unplaced:%s,reason=%s\r\n", id, un[id])
-	}
-	for _, a := range aside {
-		fmt.Fprintf(b, "aside:%s\r\n", a)
-	}
 }

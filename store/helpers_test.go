@@ -1,7 +1,6 @@
 package store
 
 import (
-	"fmt"
 	"testing"
 
 	"github.com/hashicorp/go-hclog"
@@ -64,26 +63,4 @@ func rec(t int64, dc, node, value string) lww.Record {
 
 func tomb(t int64, dc, node string) lww.Record {
 	return lww.Record{Version: lww.Version{Time: t, DC: dc, Node: node}, Kind: lww.KindTombstone}
-}
-
-// decodeDump turns a VDUMP reply read with go-redis into changes.
-func decodeDump(res []any) ([]lww.Change, error) {
-	if len(res) != 2 {
-		return nil, fmt.Errorf("%w: VDUMP reply of %d elements", ErrCorrupt, len(res))
-	}
-	flat, ok := res[1].([]any)
-	if !ok || len(flat)%2 != 0 {
-		return nil, fmt.Errorf("%w: VDUMP entries", ErrCorrupt)
-	}
-	out := make([]lww.Change, 0, len(flat)/2)
-	for i := 0; i < len(flat); i += 2 {
-		k, _ := flat[i].(string)
-		v, _ := flat[i+1].(string)
-		rec, err := lww.DecodeRecord([]byte(v))
-		if err != nil {
-			return nil, fmt.Errorf("%w: VDUMP record of %q: %w", ErrCorrupt, k, err)
-		}
-		out = append(out, lww.Change{Key: []byte(k), Record: rec})
-	}
-	return out, nil
 }

@@ -12,13 +12,5 @@ func TestMain(m *testing.M) {
 		runCrashChild()
 		return
 	}
-	if os.Getenv(diskChildEnv) != "" {
-		runDiskChild()
-		return
-	}
-	if os.Getenv(acceptChildEnv) != "" {
-		runAcceptChild()
-		return
-	}
 	goleak.VerifyTestMain(m)
 }

@@ -3,7 +3,6 @@ package store
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"runtime"
 
@@ -34,10 +33,6 @@ type ownerState struct {
 	fence   uint64
 	fenced  bool
 }
-
-// errOwnerBehind is returned by VFENCE while the shard has not switched to
-// the owner version asked for (answered with the BEHIND code).
-var errOwnerBehind = errors.New("store: shard has not switched to the owner version yet")
 
 // SetOwner makes o the shard's owner, tagged with version (the topology's
 // version of the resize, say), and returns the fence: the last change-log
@@ -92,9 +87,11 @@ func (s *Shard) currentOwner() Owner {
 	return o
 }
 
-// fence returns the fence SetOwner computed for the current owner, its
-// version, and false while SetOwner has not finished.
-func (s *Shard) fence() (fence, version uint64, ok bool) {
+// Fence returns the fence SetOwner computed for the current owner (the last
+// change-log index a local write checked against the previous owner can
+// have), the version SetOwner was given with it, and false while SetOwner
+// has not finished.
+func (s *Shard) Fence() (fence, version uint64, ok bool) {
 	st := s.owner.Load()
 	if st == nil || !st.fenced {
 		return 0, 0, false
@@ -102,9 +99,9 @@ func (s *Shard) fence() (fence, version uint64, ok bool) {
 	return st.fence, st.version, true
 }
 
-// checkOwned returns an error wrapping ErrMoved unless the shard owns every
-// key.
-func (s *Shard) checkOwned(keys ...[]byte) error {
+// CheckOwned returns an error wrapping ErrMoved, naming the shard and its
+// owner, unless the shard's current owner owns every key.
+func (s *Shard) CheckOwned(keys ...[]byte) error {
 	o := s.currentOwner()
 	if o.Shards == 0 {
 		return nil
@@ -125,20 +122,21 @@ func (o Owner) moved(id ShardID) error {
 }
 
 // minDumpVisits is the least number of records one filtered dump page may
-// step over (see dumpShardOf).
+// step over (see DumpShardOf).
 const minDumpVisits = 10000
 
-// dumpShardOf returns the stored records (tombstones and expired values
-// included) from start on, in key order, whose key a keyspace of shards
-// shards places on shard target: at most limit of them, stepping over at
-// most max(16*limit, minDumpVisits) records (and never more than a plain
-// scan page), so a page is bounded even when few keys match. Next is set
-// whenever the shard holds more records past the page. Only matching
-// records are decoded.
 // dumpYieldEvery is how many keys a filtered dump visits between yields.
 const dumpYieldEvery = 256
 
-func (s *Shard) dumpShardOf(start []byte, shards int, target uint32, limit int) (ScanResult, error) {
+// DumpShardOf returns the stored records (tombstones and expired values
+// included) from start on, in key order, whose key a keyspace of shards
+// shards places on shard target (topology.ShardOf): the records a resize
+// moves there. It returns at most limit of them, stepping over at most
+// max(16*limit, minDumpVisits) records (and never more than a plain scan
+// page), so a page is bounded even when few keys match. Next is set
+// whenever the shard holds more records past the page. Only matching
+// records are decoded.
+func (s *Shard) DumpShardOf(start []byte, shards int, target uint32, limit int) (ScanResult, error) {
 	if _, _, err := scanBounds(ScanOptions{Start: start, Limit: limit}); err != nil {
 		return ScanResult{}, err
 	}

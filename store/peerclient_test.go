@@ -14,7 +14,7 @@ import (
 // reader: every key that moves comes back once, with its value, across
 // pages and arena resets; an unknown shard is an error.
 func TestDumpClientPages(t *testing.T) {
-	srv, _ := testServer(t, nil)
+	srv, _ := testServer(t)
 	rc := testClient(t, srv)
 	ctx := context.Background()
 	const n = 5000
@@ -64,7 +64,7 @@ func TestDumpClientPages(t *testing.T) {
 // TestPeerClientCommands: small commands on a selected shard, and the
 // error replies a caller tells apart.
 func TestPeerClientCommands(t *testing.T) {
-	srv, _ := testServer(t, nil)
+	srv, _ := testServer(t)
 	rc := testClient(t, srv)
 	ctx := context.Background()
 	require.NoError(t, rc.Set(ctx, "k", "v", 0).Err())

@@ -191,8 +191,8 @@ func TestReadOnlyShardCloses(t *testing.T) {
 // TestReadOnlyOverTheWire: the server answers writes of a read-only shard
 // with RDONLY, keeps answering reads, and INFO tells which shard and why.
 func TestReadOnlyOverTheWire(t *testing.T) {
-	srv, e := testServer(t, nil)
-	sh, err := e.Shard(DefaultKeyspace, 0)
+	srv, e := testServer(t)
+	sh, err := e.Shard(defaultKeyspace, 0)
 	require.NoError(t, err)
 	rc := testClient(t, srv)
 	ctx := context.Background()
@@ -205,7 +205,7 @@ func TestReadOnlyOverTheWire(t *testing.T) {
 	require.True(t, strings.HasPrefix(err.Error(), "IOERR "), err.Error())
 	err = rc.Set(ctx, "c", "3", 0).Err()
 	require.Error(t, err)
-	require.Equal(t, "RDONLY shard read-only: "+DefaultKeyspace+"/0: "+errInjectedFull.Error(), err.Error())
+	require.Equal(t, "RDONLY shard read-only: "+defaultKeyspace+"/0: "+errInjectedFull.Error(), err.Error())
 	require.ErrorContains(t, rc.Do(ctx, "VSET", "c", "3").Err(), "RDONLY ")
 	require.ErrorContains(t, rc.Del(ctx, "a").Err(), "RDONLY ")
 	v, err := rc.Get(ctx, "a").Result()
@@ -214,10 +214,10 @@ func TestReadOnlyOverTheWire(t *testing.T) {
 
 	info, err := rc.Info(ctx).Result()
 	require.NoError(t, err)
-	require.Contains(t, info, DefaultKeyspace+":shard=0,")
+	require.Contains(t, info, defaultKeyspace+":shard=0,")
 	require.Contains(t, info, ",read_only=1\r\n")
 	require.Contains(t, info, "read_only_shards:1\r\n")
-	require.Contains(t, info, DefaultKeyspace+"/0:"+errInjectedFull.Error()+"\r\n")
+	require.Contains(t, info, defaultKeyspace+"/0:"+errInjectedFull.Error()+"\r\n")
 
 	fault.full.Store(false)
 	require.Eventually(t, func() bool { return rc.Set(ctx, "c", "3", 0).Err() == nil }, 10*time.Second, 10*time.Millisecond)
@@ -225,11 +225,6 @@ func TestReadOnlyOverTheWire(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, info, "read_only_shards:0\r\n")
 	require.Contains(t, info, ",read_only=0\r\n")
-}
-
-func TestWireErrorReadOnly(t *testing.T) {
-	err := fmt.Errorf("%w: ks/3: IO error: No space left on device", ErrReadOnly)
-	require.Equal(t, "RDONLY shard read-only: ks/3: IO error: No space left on device", wireError(err))
 }
 
 // TestReadOnlyShardStillTakesOwnerChanges: SetOwner writes nothing, so a

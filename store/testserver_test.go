@@ -1,9 +1,7 @@
 package store
 
 import (
-	"context"
 	"testing"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
@@ -11,31 +9,22 @@ import (
 
 // testServer starts a store server on a random loopback port over a fresh
 // engine holding the default keyspace, and stops it when the test ends.
-func testServer(t testing.TB, cb func(*ServerConfig)) (*Server, *Engine) {
+func testServer(t testing.TB) (RESPServer, *Engine) {
 	t.Helper()
 	e, _ := testEngine(t, nil)
-	_, err := e.CreateShard(DefaultKeyspace, 0)
+	_, err := e.CreateShard(defaultKeyspace, 0)
 	require.NoError(t, err)
-	cfg := DefaultServerConfig("127.0.0.1:0", e)
-	cfg.Logger = testLogger(t)
-	if cb != nil {
-		cb(&cfg)
-	}
-	srv, err := NewServer(cfg)
-	require.NoError(t, err)
-	require.NoError(t, srv.Start(context.Background()))
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		require.NoError(t, srv.Shutdown(ctx))
-	})
-	return srv, e
+	return StartRESPServer(t, e), e
 }
 
 // testClient returns a go-redis client of the server, closed at the end.
-func testClient(t testing.TB, srv *Server) *redis.Client {
+func testClient(t testing.TB, srv RESPServer) *redis.Client {
 	t.Helper()
 	rc := redis.NewClient(&redis.Options{Addr: srv.Addr().String(), Protocol: 2, DisableIdentity: true, PoolSize: 4})
 	t.Cleanup(func() { _ = rc.Close() })
 	return rc
 }
+
+// defaultKeyspace is the keyspace a connection uses until it selects
+// another (server.DefaultKeyspace).
+const defaultKeyspace = "default"

@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/vasto-kv/vasto/lww"
 	"github.com/vasto-kv/vasto/wire"
 )
 
@@ -17,15 +16,6 @@ var ErrBehind = errors.New("store: replica has not applied the write yet")
 
 // Token names one accepted write for read-your-writes (see wire.Token).
 type Token = wire.Token
-
-// ParseToken parses "dc:store:shard:index" with valid DC and store names.
-func ParseToken(s string) (Token, error) {
-	t, err := wire.ParseToken(s, lww.ValidName)
-	if err != nil {
-		return Token{}, fmt.Errorf("%w: %w", errSyntax, err)
-	}
-	return t, nil
-}
 
 // HasApplied reports whether this shard holds the token's write: it took
 // the write itself, or its cursor for the write's origin has passed it.

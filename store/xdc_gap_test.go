@@ -181,10 +181,7 @@ func TestXDCGapReBootstraps(t *testing.T) {
 			Record: rec(baseTime+int64(i), "dc1", "s1", "v"+strconv.FormatUint(i, 10))}})
 		require.NoError(t, err)
 	}
-	srv, err := NewServer(DefaultServerConfig("127.0.0.1:0", e1))
-	require.NoError(t, err)
-	require.NoError(t, srv.Start(ctx))
-	t.Cleanup(func() { require.NoError(t, srv.Shutdown(context.Background())) })
+	srv := StartRESPServer(t, e1)
 
 	// dc1's log of ks/0 in dc2's copy: 1..10, then 91..100.
 	p.publish(t, "ks", 0, "s1", 1, 2, 3, 4, 5, 6, 7, 8, 9, 10)

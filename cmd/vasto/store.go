@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/vasto-kv/vasto/bus"
+	"github.com/vasto-kv/vasto/server"
 	"github.com/vasto-kv/vasto/store"
 )
 
@@ -41,12 +42,12 @@ func runStore(ctx context.Context, e *env, args []string) error {
 	remoteDCs := fs.String("remote-dcs", envOr("VASTO_REMOTE_DCS", ""), "comma-separated other DCs whose changes to apply (env VASTO_REMOTE_DCS)")
 	fillRate := fs.Int64("resize-rate", 0, "bytes per second one resize fill may copy into this store (0: no limit); lower leaves more CPU to clients")
 	sync := fs.Bool("sync", false, "fsync the write-ahead log before acknowledging each commit")
-	keyspace := fs.String("keyspace", store.DefaultKeyspace, "keyspace served when running alone (one shard)")
+	keyspace := fs.String("keyspace", server.DefaultKeyspace, "keyspace served when running alone (one shard)")
 	grace := fs.Duration("tombstone-grace", 24*time.Hour, "how long tombstones are kept before compaction may purge them")
 	maxFuture := fs.Duration("max-future", 5*time.Second, "reject event times further than this ahead of the local clock")
 	cacheMB := fs.Uint64("block-cache-mb", 256, "block cache shared by all shards, MiB")
 	logLevel := fs.String("log-level", e.logLevel, "log level: trace, debug, info, warn, error")
-	writeTimeout := fs.Duration("write-timeout", store.DefaultWriteTimeout, "disconnect a client that reads no replies for this long")
+	writeTimeout := fs.Duration("write-timeout", server.DefaultWriteTimeout, "disconnect a client that reads no replies for this long")
 	pprofAddr := fs.String("pprof", "", "serve Go profiling (net/http/pprof) on this loopback address, e.g. 127.0.0.1:6060")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -88,10 +89,10 @@ func runStore(ctx context.Context, e *env, args []string) error {
 		}
 		logKeptChangeLogs(log, eng)
 	}
-	scfg := store.DefaultServerConfig(*listen, eng)
+	scfg := server.DefaultConfig(*listen, eng)
 	scfg.Logger = log.Named("store")
 	scfg.WriteTimeout = *writeTimeout
-	srv, err := store.NewServer(scfg)
+	srv, err := server.New(scfg)
 	if err != nil {
 		return err
 	}

@@ -83,6 +83,7 @@ func cleanTree() []string {
 		"github.com/stretchr/testify/require: fmt",
 		m + "store: " + m + "lww github.com/linxGnu/grocksdb",
 		m + "server/resp: bufio",
+		m + "server: net " + m + "server/resp " + m + "store " + m + "wire " + m + "lww",
 		"github.com/linxGnu/grocksdb: C unsafe",
 		m + "store+[" + m + "store.test]: " + m + "lww github.com/linxGnu/grocksdb flag testing",
 		m + "bus: github.com/nats-io/nats.go",
@@ -173,6 +174,19 @@ func TestCheckCatchesViolations(t *testing.T) {
 			name:  "nats outside bus",
 			extra: []string{m + "master/elect: github.com/nats-io/nats-server/v2/server", "github.com/nats-io/nats-server/v2/server: net"},
 			want:  []string{"nats-only-in-bus|" + m + "master/elect|github.com/nats-io/nats-server/v2/server"},
+		},
+		{
+			name:  "server imports the bus",
+			extra: []string{m + "server/admin: " + m + "server " + m + "bus"},
+			want:  []string{"server-no-bus|" + m + "server/admin|" + m + "bus"},
+		},
+		{
+			name:  "server imports nats",
+			extra: []string{m + "server: net " + m + "store github.com/nats-io/nats.go"},
+			want: []string{
+				"nats-only-in-bus|" + m + "server|github.com/nats-io/nats.go",
+				"server-no-bus|" + m + "server|github.com/nats-io/nats.go",
+			},
 		},
 		{
 			name:  "flag outside cmd",

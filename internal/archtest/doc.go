@@ -8,6 +8,9 @@
 //     transitively (other lww/ packages are allowed; cgo is not);
 //   - only packages under store/ import github.com/linxGnu/grocksdb directly;
 //   - only packages under bus/ import github.com/nats-io/... directly;
+//   - packages under server/ never import bus/ or github.com/nats-io/...
+//     directly (transitively too once store no longer holds the cluster
+//     agent);
 //   - client/ and its subpackages never import, even transitively and even
 //     from their _test.go files, any server package: master, store, server, dc, bus/embedded,
 //     chaos, cmd (or anything below them);

@@ -216,6 +216,43 @@ var directRules = []directRule{
 	},
 }
 
+// denyRule forbids the packages under dir to import the listed packages,
+// directly or, with transitive, through any chain of imports.
+type denyRule struct {
+	name       string
+	dir        string
+	forbidden  []string // module dirs, or external import paths; a trailing "/" makes a path prefix
+	transitive bool
+	why        string
+}
+
+var denyRules = []denyRule{
+	// Direct imports only while store, which server imports, still holds the
+	// cluster agent (which talks to the bus): once the agent has left store
+	// this rule becomes transitive, and store gets the same rule.
+	{name: "server-no-bus", dir: "server", forbidden: []string{"bus", "github.com/nats-io/"},
+		why: "packages under server/ must not import bus/ or github.com/nats-io/...: the RESP server serves the engine; the cluster agent talks to the cluster"},
+}
+
+func (r denyRule) matches(imp string) bool {
+	b := basePath(imp)
+	for _, f := range r.forbidden {
+		switch {
+		case strings.HasSuffix(f, "/"):
+			if strings.HasPrefix(b, f) {
+				return true
+			}
+		case strings.Contains(f, "."):
+			if importMatches(b, f) {
+				return true
+			}
+		case under(b, f):
+			return true
+		}
+	}
+	return false
+}
+
 // pureRule keeps a package tree free of I/O libraries: the standard library
 // and the listed module dirs (or external modules) only.
 type pureRule struct {
@@ -276,6 +313,23 @@ func Check(pkgs []*Package) []Violation {
 					if r.matches(imp) {
 						add(Violation{Rule: r.name, Package: label(p), Import: imp, Chain: []string{own, imp}, Why: r.why})
 					}
+				}
+			}
+
+			for _, r := range denyRules {
+				if !under(own, r.dir) {
+					continue
+				}
+				if !r.transitive {
+					for _, imp := range p.Imports {
+						if r.matches(imp) {
+							add(Violation{Rule: r.name, Package: label(p), Import: imp, Chain: []string{own, imp}, Why: r.why})
+						}
+					}
+					continue
+				}
+				for imp, chain := range reach(byPath, p, r.matches) {
+					add(Violation{Rule: r.name, Package: label(p), Import: imp, Chain: chain, Why: r.why})
 				}
 			}
 

@@ -21,6 +21,7 @@ import (
 	"github.com/vasto-kv/vasto/bus/embedded"
 	"github.com/vasto-kv/vasto/lww"
 	"github.com/vasto-kv/vasto/master"
+	"github.com/vasto-kv/vasto/server"
 	"github.com/vasto-kv/vasto/store"
 )
 
@@ -92,7 +93,7 @@ type Store struct {
 	Addr string
 
 	engine *store.Engine
-	server *store.Server
+	server *server.Server
 	agent  *store.Agent
 	conn   *bus.Conn
 }
@@ -253,9 +254,9 @@ func (c *Cluster) StartStore(ctx context.Context, i int) error {
 	if err != nil {
 		return err
 	}
-	scfg := store.DefaultServerConfig(st.Addr, eng)
+	scfg := server.DefaultConfig(st.Addr, eng)
 	scfg.Logger = log
-	srv, err := store.NewServer(scfg)
+	srv, err := server.New(scfg)
 	if err == nil {
 		err = srv.Start(ctx)
 	}

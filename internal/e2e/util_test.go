@@ -19,6 +19,7 @@ import (
 	"github.com/vasto-kv/vasto/bus"
 	"github.com/vasto-kv/vasto/client"
 	"github.com/vasto-kv/vasto/internal/devcluster"
+	"github.com/vasto-kv/vasto/server"
 	"github.com/vasto-kv/vasto/store"
 	"github.com/vasto-kv/vasto/topology"
 )
@@ -54,7 +55,7 @@ func runChild() {
 	if err != nil {
 		fail(err)
 	}
-	srv, err := store.NewServer(store.DefaultServerConfig(os.Getenv(childAddrEnv), eng))
+	srv, err := server.New(server.DefaultConfig(os.Getenv(childAddrEnv), eng))
 	if err != nil {
 		fail(err)
 	}

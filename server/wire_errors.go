@@ -1,4 +1,4 @@
-package store
+package server
 
 import (
 	"errors"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/vasto-kv/vasto/lww"
 	"github.com/vasto-kv/vasto/server/resp"
+	"github.com/vasto-kv/vasto/store"
 	"github.com/vasto-kv/vasto/wire"
 )
 
@@ -38,29 +39,29 @@ func wireError(err error) string {
 	}
 	code := codeIO
 	switch {
-	case errors.Is(err, ErrKeyTooLarge), errors.Is(err, ErrValueTooLarge),
-		errors.Is(err, ErrBatchTooLarge), errors.Is(err, resp.ErrTooLarge):
+	case errors.Is(err, store.ErrKeyTooLarge), errors.Is(err, store.ErrValueTooLarge),
+		errors.Is(err, store.ErrBatchTooLarge), errors.Is(err, resp.ErrTooLarge):
 		code = codeTooLarge
 	case errors.Is(err, lww.ErrEventTimeInFuture), errors.Is(err, lww.ErrEventTimeNotPositive),
 		errors.Is(err, lww.ErrInvalidTTL), errors.Is(err, lww.ErrExpiryOverflow):
 		code = codeBadTime
-	case errors.Is(err, ErrNoShard):
+	case errors.Is(err, store.ErrNoShard):
 		code = codeNoShard
-	case errors.Is(err, ErrBadName):
+	case errors.Is(err, store.ErrBadName):
 		code = codeBadName
-	case errors.Is(err, ErrClosed):
+	case errors.Is(err, store.ErrClosed):
 		code = codeClosed
-	case errors.Is(err, ErrCatchingUp):
+	case errors.Is(err, store.ErrCatchingUp):
 		code = codeCatchUp
-	case errors.Is(err, ErrBehind), errors.Is(err, errOwnerBehind):
+	case errors.Is(err, store.ErrBehind), errors.Is(err, errOwnerBehind):
 		code = codeBehind
-	case errors.Is(err, ErrMoved):
+	case errors.Is(err, store.ErrMoved):
 		code = codeMoved
-	case errors.Is(err, ErrReadOnly):
+	case errors.Is(err, store.ErrReadOnly):
 		code = codeReadOnly
-	case errors.Is(err, ErrCorrupt):
+	case errors.Is(err, store.ErrCorrupt):
 		code = codeCorrupt
-	case errors.Is(err, errSyntax), errors.Is(err, ErrBadRange), errors.Is(err, lww.ErrInvalidRecord):
+	case errors.Is(err, errSyntax), errors.Is(err, store.ErrBadRange), errors.Is(err, lww.ErrInvalidRecord):
 		code = codeErr
 	}
 	return code + " " + stripPackages(err.Error())
@@ -73,7 +74,7 @@ func stripPackages(msg string) string {
 	out := parts[:0]
 	for _, p := range parts {
 		switch p {
-		case "store", "lww", "resp", "wire":
+		case "server", "store", "lww", "resp", "wire":
 			continue
 		}
 		out = append(out, p)

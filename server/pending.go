@@ -1,6 +1,10 @@
-package store
+package server
 
-import "github.com/vasto-kv/vasto/server/resp"
+import (
+	"github.com/vasto-kv/vasto/server/resp"
+
+	"github.com/vasto-kv/vasto/store"
+)
 
 // replyKind says how a deferred write reply is rendered once its commit is
 // done.
@@ -24,9 +28,9 @@ type deferred struct {
 
 // writeGroup is the writes of one pipeline batch to one shard.
 type writeGroup struct {
-	shard   *Shard
-	writes  []Prepared
-	results []Result
+	shard   *store.Shard
+	writes  []store.Prepared
+	results []store.Result
 	err     error
 }
 
@@ -37,7 +41,7 @@ type pendingWrites struct {
 }
 
 // add queues prepared writes of one command for sh and its reply.
-func (p *pendingWrites) add(sh *Shard, kind replyKind, writes ...Prepared) {
+func (p *pendingWrites) add(sh *store.Shard, kind replyKind, writes ...store.Prepared) {
 	g := -1
 	for i := range p.groups {
 		if p.groups[i].shard == sh {
@@ -115,7 +119,7 @@ func (c *conn) renderDeferred(d deferred) {
 
 // writeResult renders a VSET/VDEL result: applied, event time, origin DC,
 // origin node and log index of the version the key now holds.
-func writeResult(w *resp.Writer, r Result) {
+func writeResult(w *resp.Writer, r store.Result) {
 	w.WriteArray(5)
 	if r.Applied {
 		w.WriteInt(1)

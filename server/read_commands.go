@@ -1,4 +1,4 @@
-package store
+package server
 
 import (
 	"errors"
@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/vasto-kv/vasto/lww"
+	"github.com/vasto-kv/vasto/store"
+	"github.com/vasto-kv/vasto/wire"
 )
 
 // GET key
@@ -44,7 +46,7 @@ func cmdVGet(c *conn, args [][]byte) {
 	}
 	rec, err := sh.Get(args[1])
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, store.ErrNotFound):
 		c.w.WriteNullArray()
 	case err != nil:
 		c.writeErr(err)
@@ -58,15 +60,25 @@ func cmdVGet(c *conn, args [][]byte) {
 	}
 }
 
+// parseToken parses a read-your-writes token, "dc:store:shard:index" with
+// valid DC and store names.
+func parseToken(s string) (store.Token, error) {
+	t, err := wire.ParseToken(s, lww.ValidName)
+	if err != nil {
+		return store.Token{}, fmt.Errorf("%w: %w", errSyntax, err)
+	}
+	return t, nil
+}
+
 // maxAfterWait bounds how long one read may wait for a token.
 const maxAfterWait = 30 * time.Second
 
 // waitAfter parses AFTER token [TIMEOUT ms] and waits for the token.
-func (c *conn) waitAfter(sh *Shard, opts [][]byte) error {
+func (c *conn) waitAfter(sh *store.Shard, opts [][]byte) error {
 	if (len(opts) != 2 && len(opts) != 4) || !strings.EqualFold(string(opts[0]), "AFTER") {
 		return syntaxf("VGET key [AFTER token [TIMEOUT ms]]")
 	}
-	tok, err := ParseToken(string(opts[1]))
+	tok, err := parseToken(string(opts[1]))
 	if err != nil {
 		return err
 	}
@@ -140,14 +152,14 @@ func (c *conn) ttl(key []byte, unit, round int64) {
 	}
 	rec, err := sh.Get(key)
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, store.ErrNotFound):
 		c.w.WriteInt(-2)
 	case err != nil:
 		c.writeErr(err)
 	case rec.ExpiresAt == 0:
 		c.w.WriteInt(-1)
 	default:
-		left := rec.ExpiresAt - c.srv.cfg.Engine.cfg.Clock.Now()
+		left := rec.ExpiresAt - c.srv.cfg.Engine.Config().Clock.Now()
 		c.w.WriteInt(max(0, (left+round)/unit))
 	}
 }
@@ -177,8 +189,8 @@ func cmdScan(c *conn, args [][]byte) {
 			pattern = args[i+1]
 		case "COUNT":
 			n, err := strconv.Atoi(string(args[i+1]))
-			if err != nil || n <= 0 || n > MaxScanLimit {
-				c.writeErr(syntaxf("COUNT must be in 1..%d", MaxScanLimit))
+			if err != nil || n <= 0 || n > store.MaxScanLimit {
+				c.writeErr(syntaxf("COUNT must be in 1..%d", store.MaxScanLimit))
 				return
 			}
 			count = n
@@ -195,7 +207,7 @@ func cmdScan(c *conn, args [][]byte) {
 			return
 		}
 	}
-	res, err := sh.Scan(ScanOptions{Start: start, Prefix: literalPrefix(pattern), Limit: count})
+	res, err := sh.Scan(store.ScanOptions{Start: start, Prefix: literalPrefix(pattern), Limit: count})
 	if err != nil {
 		c.writeErr(err)
 		return
@@ -204,7 +216,7 @@ func cmdScan(c *conn, args [][]byte) {
 	if res.Next != nil {
 		next = c.scans.put(res.Next)
 	}
-	owner := sh.currentOwner()
+	owner, _ := sh.Owner()
 	var keys [][]byte
 	for _, it := range res.Items {
 		if owner.Owns(it.Key) && (pattern == nil || globMatch(pattern, it.Key)) {
@@ -228,7 +240,7 @@ func cmdVScan(c *conn, args [][]byte) {
 		c.writeErr(err)
 		return
 	}
-	o := ScanOptions{Limit: 100}
+	o := store.ScanOptions{Limit: 100}
 	versions := false
 	for i := 1; i < len(args); i++ {
 		opt := strings.ToUpper(string(args[i]))
@@ -266,7 +278,8 @@ func cmdVScan(c *conn, args [][]byte) {
 		c.writeErr(err)
 		return
 	}
-	res.Items = ownedItems(sh.currentOwner(), res.Items)
+	owner, _ := sh.Owner()
+	res.Items = ownedItems(owner, res.Items)
 	c.w.WriteArray(2)
 	if res.Next == nil {
 		c.w.WriteNull()
@@ -355,8 +368,9 @@ func cmdVLogInfo(c *conn, _ [][]byte) {
 // copy a peer with it when they re-bootstrap. With SHARDS and TARGET only
 // the records whose key a keyspace of m shards places on shard t
 // (topology.ShardOf) are returned, the records a resize moves there, and a
-// call steps over a bounded number of records (see dumpShardOf): a page may
-// then hold fewer than LIMIT records, or none, while next is not null.
+// call steps over a bounded number of records (see
+// store.Shard.DumpShardOf): a page may then hold fewer than LIMIT records,
+// or none, while next is not null.
 // Reply: [next start key or null, [key, record, ...]]. Allowed while the
 // shard catches up: it serves copies, not reads.
 func cmdVDump(c *conn, args [][]byte) {
@@ -365,7 +379,7 @@ func cmdVDump(c *conn, args [][]byte) {
 		c.writeErr(err)
 		return
 	}
-	o := ScanOptions{Limit: 1000, IncludeDead: true}
+	o := store.ScanOptions{Limit: 1000, IncludeDead: true}
 	if len(args)%2 != 1 {
 		c.writeErr(syntaxf("VDUMP [START s] [LIMIT n] [SHARDS m TARGET t]"))
 		return
@@ -405,9 +419,9 @@ func cmdVDump(c *conn, args [][]byte) {
 		c.writeErr(syntaxf("SHARDS m and TARGET t go together, with t < m"))
 		return
 	}
-	var res ScanResult
+	var res store.ScanResult
 	if shards > 0 {
-		res, err = sh.dumpShardOf(o.Start, int(shards), uint32(target), o.Limit)
+		res, err = sh.DumpShardOf(o.Start, int(shards), uint32(target), o.Limit)
 	} else {
 		res, err = sh.Scan(o)
 	}
@@ -434,11 +448,11 @@ func cmdVDump(c *conn, args [][]byte) {
 }
 
 // VFENCE version: [fence, first unpublished] once the selected shard has
-// switched to an owner of at least that version (Shard.SetOwner): fence is
-// the last change-log index a write checked against the previous owner can
-// have, and first unpublished the first index the change log still holds
-// (everything below was published). BEHIND before. Allowed while the shard
-// catches up.
+// switched to an owner of at least that version (store.Shard.SetOwner):
+// fence is the last change-log index a write checked against the previous
+// owner can have, and first unpublished the first index the change log
+// still holds (everything below was published). BEHIND before. Allowed
+// while the shard catches up.
 func cmdVFence(c *conn, args [][]byte) {
 	sh, err := c.target()
 	if err != nil {
@@ -450,7 +464,7 @@ func cmdVFence(c *conn, args [][]byte) {
 		c.writeErr(syntaxf("version must be a non-negative integer"))
 		return
 	}
-	fence, version, ok := sh.fence()
+	fence, version, ok := sh.Fence()
 	if !ok || version < want {
 		c.writeErr(fmt.Errorf("%w: %s has not fenced owner version %d", errOwnerBehind, sh.ID(), want))
 		return
@@ -463,20 +477,20 @@ func cmdVFence(c *conn, args [][]byte) {
 
 // ownerTarget returns the selected shard if it may serve reads and owns
 // every key; ErrMoved otherwise.
-func (c *conn) ownerTarget(keys ...[]byte) (*Shard, error) {
+func (c *conn) ownerTarget(keys ...[]byte) (*store.Shard, error) {
 	sh, err := c.readTarget()
 	if err != nil {
 		return nil, err
 	}
-	if err := sh.checkOwned(keys...); err != nil {
+	if err := sh.CheckOwned(keys...); err != nil {
 		return nil, err
 	}
 	return sh, nil
 }
 
 // ownedItems drops the items o does not own, in place: a resize leaves them
-// until RemoveUnowned deletes them.
-func ownedItems(o Owner, items []Item) []Item {
+// until store.Shard.RemoveUnowned deletes them.
+func ownedItems(o store.Owner, items []store.Item) []store.Item {
 	if o.Shards == 0 {
 		return items
 	}

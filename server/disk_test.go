@@ -1,4 +1,4 @@
-package store
+package server
 
 import (
 	"bufio"
@@ -19,6 +19,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
+
+	"github.com/vasto-kv/vasto/store"
 )
 
 const diskChildEnv = "VASTO_STORE_DISK_CHILD_DIR"
@@ -32,18 +34,18 @@ func runDiskChild() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
-	cfg := DefaultConfig(os.Getenv(diskChildEnv))
+	cfg := store.DefaultConfig(os.Getenv(diskChildEnv))
 	cfg.Logger = hclog.New(&hclog.LoggerOptions{Name: "child", Level: hclog.Info, Output: os.Stderr})
 	cfg.BlockCacheBytes = 16 << 20
 	cfg.ReadOnlyProbe = 50 * time.Millisecond
-	e, err := Open(cfg)
+	e, err := store.Open(cfg)
 	if err != nil {
 		fail(err)
 	}
 	if _, err := e.EnsureShard(DefaultKeyspace, 0); err != nil {
 		fail(err)
 	}
-	srv, err := NewServer(DefaultServerConfig("127.0.0.1:0", e))
+	srv, err := New(DefaultConfig("127.0.0.1:0", e))
 	if err != nil {
 		fail(err)
 	}
@@ -205,10 +207,10 @@ func TestFullDiskWALFailureLeavesStoreServingReads(t *testing.T) {
 	// A clean stop, and everything acknowledged is on disk.
 	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
 	require.NoError(t, cmd.Wait(), "the store process stops cleanly")
-	cfg := DefaultConfig(dir)
+	cfg := store.DefaultConfig(dir)
 	cfg.Logger = testLogger(t)
 	cfg.BlockCacheBytes = 16 << 20
-	e, err := Open(cfg)
+	e, err := store.Open(cfg)
 	require.NoError(t, err)
 	defer func() { require.NoError(t, e.Close()) }()
 	s, err := e.Shard(DefaultKeyspace, 0)

@@ -1,4 +1,4 @@
-package store
+package server
 
 import (
 	"bytes"
@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vasto-kv/vasto/server/resp"
+	"github.com/vasto-kv/vasto/store"
 )
 
 // conn is one client connection. Its goroutine reads every command already
@@ -73,7 +74,7 @@ func (c *conn) run() {
 
 // errShuttingDown answers the commands a connection reads once the server
 // is shutting down.
-var errShuttingDown = fmt.Errorf("%w: server shutting down", ErrClosed)
+var errShuttingDown = fmt.Errorf("%w: server shutting down", store.ErrClosed)
 
 // writeFailed logs why replies could not be written.
 func (c *conn) writeFailed(err error) {

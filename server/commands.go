@@ -1,18 +1,16 @@
-package store
+package server
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/vasto-kv/vasto/lww"
+	"github.com/vasto-kv/vasto/store"
 )
-
-// errSyntax marks a malformed command.
-var errSyntax = errors.New("store: syntax error")
 
 // redisError is an error worded exactly as Redis words it, sent with the ERR
 // code, so tools that match Redis' messages keep working.
@@ -120,7 +118,7 @@ func clip(b []byte) string {
 }
 
 // target returns the connection's selected shard.
-func (c *conn) target() (*Shard, error) {
+func (c *conn) target() (*store.Shard, error) {
 	return c.srv.cfg.Engine.Shard(c.keyspace, c.shard)
 }
 
@@ -129,10 +127,10 @@ func (c *conn) target() (*Shard, error) {
 const noTarget = ""
 
 // readTarget returns the selected shard if it may serve reads.
-func (c *conn) readTarget() (*Shard, error) {
+func (c *conn) readTarget() (*store.Shard, error) {
 	sh, err := c.target()
 	if err == nil && !sh.Serving() {
-		return nil, fmt.Errorf("%w: %s", ErrCatchingUp, sh.ID())
+		return nil, fmt.Errorf("%w: %s", store.ErrCatchingUp, sh.ID())
 	}
 	return sh, err
 }
@@ -202,7 +200,7 @@ func cmdUse(c *conn, args [][]byte) {
 		}
 		if sh, err := c.srv.cfg.Engine.Shard(string(args[1]), uint32(shard)); err == nil && sh.Epoch() != want {
 			c.keyspace, c.shard = noTarget, 0
-			c.writeErr(fmt.Errorf("%w: %s is epoch %d, not %d", ErrNoShard, sh.ID(), sh.Epoch(), want))
+			c.writeErr(fmt.Errorf("%w: %s is epoch %d, not %d", store.ErrNoShard, sh.ID(), sh.Epoch(), want))
 			return
 		}
 		args = args[:3]
@@ -238,9 +236,10 @@ func (c *conn) use(keyspace string, shard uint32) {
 
 func cmdInfo(c *conn, _ [][]byte) {
 	e := c.srv.cfg.Engine
+	cfg := e.Config()
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Server\r\nvasto_mode:store\r\ndc:%s\r\nnode:%s\r\ntcp_addr:%s\r\n", e.cfg.DC, e.cfg.Node, c.srv.Addr())
-	fmt.Fprintf(&b, "sync:%t\r\n\r\n# Keyspace\r\n", e.cfg.Sync)
+	fmt.Fprintf(&b, "# Server\r\nvasto_mode:store\r\ndc:%s\r\nnode:%s\r\ntcp_addr:%s\r\n", cfg.DC, cfg.Node, c.srv.Addr())
+	fmt.Fprintf(&b, "sync:%t\r\n\r\n# Keyspace\r\n", cfg.Sync)
 	var readOnly []string
 	for _, id := range e.Shards() {
 		sh, err := e.Shard(id.Keyspace, id.Shard)
@@ -259,6 +258,28 @@ func cmdInfo(c *conn, _ [][]byte) {
 	fmt.Fprintf(&b, "\r\n# Readonly\r\nread_only_shards:%d\r\n%s", len(readOnly), strings.Join(readOnly, ""))
 	writeHeldNotes(&b, e)
 	c.w.WriteBulkString(b.String())
+}
+
+// writeHeldNotes adds INFO's "# Unplaced" section: shards held here that the
+// topology does not place here (kept, never deleted because of it), and
+// shards set aside.
+func writeHeldNotes(b *strings.Builder, e *store.Engine) {
+	un, aside := e.Unplaced(), e.AsideShards()
+	if len(un) == 0 && len(aside) == 0 {
+		return
+	}
+	b.WriteString("\r\n# Unplaced\r\n")
+	ids := make([]store.ShardID, 0, len(un))
+	for id := range un {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i].String() < ids[j].String() })
+	for _, id := range ids {
+		fmt.Fprintf(b, "unplaced:%s,reason=%s\r\n", id, un[id])
+	}
+	for _, a := range aside {
+		fmt.Fprintf(b, "aside:%s\r\n", a)
+	}
 }
 
 func boolInt(b bool) int {
@@ -334,17 +355,17 @@ func parseWriteOpts(args [][]byte, allowTTL, allowTime bool) (writeOpts, error) 
 }
 
 // prepareOne prepares one write for the selected shard and queues it.
-func (c *conn) queue(kind replyKind, muts ...Mutation) {
+func (c *conn) queue(kind replyKind, muts ...store.Mutation) {
 	sh, err := c.target()
 	if err != nil {
 		c.deferError(err)
 		return
 	}
-	if len(muts) > MaxBatchWrites {
-		c.deferError(fmt.Errorf("%w: %d writes", ErrBatchTooLarge, len(muts)))
+	if len(muts) > store.MaxBatchWrites {
+		c.deferError(fmt.Errorf("%w: %d writes", store.ErrBatchTooLarge, len(muts)))
 		return
 	}
-	writes := make([]Prepared, len(muts))
+	writes := make([]store.Prepared, len(muts))
 	for i, m := range muts {
 		p, err := sh.Prepare(m)
 		if err != nil {
@@ -357,7 +378,7 @@ func (c *conn) queue(kind replyKind, muts ...Mutation) {
 	// pipeline's group for this shard then; checking here first fails only
 	// this command.
 	for _, m := range muts {
-		if err := sh.checkOwned(m.Key); err != nil {
+		if err := sh.CheckOwned(m.Key); err != nil {
 			c.deferError(err)
 			return
 		}
@@ -372,7 +393,7 @@ func cmdSet(c *conn, args [][]byte) {
 		c.deferError(err)
 		return
 	}
-	c.queue(replyOK, Mutation{Key: args[1], Value: args[2], TTL: o.ttl})
+	c.queue(replyOK, store.Mutation{Key: args[1], Value: args[2], TTL: o.ttl})
 }
 
 // MSET key value [key value ...]
@@ -381,18 +402,18 @@ func cmdMSet(c *conn, args [][]byte) {
 		c.deferError(redisError("wrong number of arguments for 'mset' command"))
 		return
 	}
-	muts := make([]Mutation, 0, len(args)/2)
+	muts := make([]store.Mutation, 0, len(args)/2)
 	for i := 1; i < len(args); i += 2 {
-		muts = append(muts, Mutation{Key: args[i], Value: args[i+1]})
+		muts = append(muts, store.Mutation{Key: args[i], Value: args[i+1]})
 	}
 	c.queue(replyOK, muts...)
 }
 
 // DEL key [key ...]
 func cmdDel(c *conn, args [][]byte) {
-	muts := make([]Mutation, 0, len(args)-1)
+	muts := make([]store.Mutation, 0, len(args)-1)
 	for _, k := range args[1:] {
-		muts = append(muts, Mutation{Key: k, Delete: true})
+		muts = append(muts, store.Mutation{Key: k, Delete: true})
 	}
 	c.queue(replyDelCount, muts...)
 }
@@ -404,7 +425,7 @@ func cmdVSet(c *conn, args [][]byte) {
 		c.deferError(err)
 		return
 	}
-	c.queue(replyVersioned, Mutation{Key: args[1], Value: args[2], TTL: o.ttl, EventTime: o.eventTime})
+	c.queue(replyVersioned, store.Mutation{Key: args[1], Value: args[2], TTL: o.ttl, EventTime: o.eventTime})
 }
 
 // VDEL key [EVENTTIME ns]
@@ -414,5 +435,5 @@ func cmdVDel(c *conn, args [][]byte) {
 		c.deferError(err)
 		return
 	}
-	c.queue(replyVersioned, Mutation{Key: args[1], Delete: true, EventTime: o.eventTime})
+	c.queue(replyVersioned, store.Mutation{Key: args[1], Delete: true, EventTime: o.eventTime})
 }

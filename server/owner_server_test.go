@@ -1,4 +1,4 @@
-package store
+package server
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/vasto-kv/vasto/store"
 	"github.com/vasto-kv/vasto/topology"
 )
 
@@ -25,7 +26,7 @@ func TestServerMovedKeys(t *testing.T) {
 	ctx := context.Background()
 	sh, err := e.Shard(DefaultKeyspace, 0)
 	require.NoError(t, err)
-	o := Owner{Shards: 4, Index: 2}
+	o := store.Owner{Shards: 4, Index: 2}
 	owned := keysOf(o, true, "own", 20)
 	moved := keysOf(o, false, "mov", 20)
 	for i := range owned {
@@ -186,7 +187,7 @@ func TestServerVFence(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		require.NoError(t, rc.Set(ctx, fmt.Sprint(i), "v", 0).Err())
 	}
-	fence, err := sh.SetOwner(ctx, Owner{Shards: 2, Index: 1}, 3)
+	fence, err := sh.SetOwner(ctx, store.Owner{Shards: 2, Index: 1}, 3)
 	require.NoError(t, err)
 	require.Equal(t, uint64(5), fence)
 

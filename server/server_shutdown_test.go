@@ -1,4 +1,4 @@
-package store
+package server
 
 import (
 	"bufio"
@@ -15,6 +15,8 @@ import (
 	"unsafe"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/vasto-kv/vasto/store"
 )
 
 // unreadBytes returns how many received bytes wait unread in nc's socket.
@@ -35,11 +37,11 @@ func unreadBytes(t testing.TB, nc net.Conn) int {
 
 // bigValue stores a value of the largest size under key in the default
 // shard, for replies that fill the socket buffers quickly.
-func bigValue(t testing.TB, e *Engine, key string) {
+func bigValue(t testing.TB, e *store.Engine, key string) {
 	t.Helper()
 	sh, err := e.Shard(DefaultKeyspace, 0)
 	require.NoError(t, err)
-	_, err = sh.Put(context.Background(), []byte(key), bytes.Repeat([]byte{'v'}, MaxValueSize))
+	_, err = sh.Put(context.Background(), []byte(key), bytes.Repeat([]byte{'v'}, store.MaxValueSize))
 	require.NoError(t, err)
 }
 
@@ -102,7 +104,7 @@ func TestServerShutdownClosesConnThatDoesNotRead(t *testing.T) {
 // TestServerDropsClientThatDoesNotRead: a client that reads no reply for
 // the write timeout is disconnected while the server keeps serving others.
 func TestServerDropsClientThatDoesNotRead(t *testing.T) {
-	srv, e := testServer(t, func(c *ServerConfig) { c.WriteTimeout = 300 * time.Millisecond })
+	srv, e := testServer(t, func(c *Config) { c.WriteTimeout = 300 * time.Millisecond })
 	bigValue(t, e, "big")
 	nc := stuckClient(t, srv.Addr().String())
 	require.Eventually(t, func() bool { return srv.numConns() == 0 }, 10*time.Second, 10*time.Millisecond,
@@ -117,7 +119,7 @@ func TestServerDropsClientThatDoesNotRead(t *testing.T) {
 // started when Shutdown begins are answered CLOSED, not executed; the
 // reply of the command it was executing is delivered first.
 func TestServerShutdownAnswersClosed(t *testing.T) {
-	srv, e := testServer(t, func(c *ServerConfig) { c.DrainTimeout = 20 * time.Second })
+	srv, e := testServer(t, func(c *Config) { c.DrainTimeout = 20 * time.Second })
 	bigValue(t, e, "big")
 	// The server blocks writing the MGET reply; the commands after it were
 	// read with it (one segment) and wait behind it.
@@ -137,8 +139,8 @@ func TestServerShutdownAnswersClosed(t *testing.T) {
 	for range 16 {
 		line, err := br.ReadString('\n')
 		require.NoError(t, err)
-		require.Equal(t, fmt.Sprintf("$%d\r\n", MaxValueSize), line)
-		_, err = io.CopyN(io.Discard, br, MaxValueSize+2)
+		require.Equal(t, fmt.Sprintf("$%d\r\n", store.MaxValueSize), line)
+		_, err = io.CopyN(io.Discard, br, store.MaxValueSize+2)
 		require.NoError(t, err)
 	}
 	for range 2 * after {
@@ -154,5 +156,5 @@ func TestServerShutdownAnswersClosed(t *testing.T) {
 	sh, err := e.Shard(DefaultKeyspace, 0)
 	require.NoError(t, err)
 	_, err = sh.Get([]byte("k"))
-	require.ErrorIs(t, err, ErrNotFound)
+	require.ErrorIs(t, err, store.ErrNotFound)
 }

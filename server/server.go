@@ -1,4 +1,4 @@
-package store
+package server
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/vasto-kv/vasto/server/resp"
+	"github.com/vasto-kv/vasto/store"
 )
 
 // DefaultKeyspace is the keyspace a connection uses until it selects
@@ -20,9 +21,9 @@ const DefaultKeyspace = "default"
 
 // Server defaults.
 const (
-	// DefaultWriteTimeout is the default ServerConfig.WriteTimeout.
+	// DefaultWriteTimeout is the default Config.WriteTimeout.
 	DefaultWriteTimeout = 10 * time.Second
-	// DefaultDrainTimeout is the default ServerConfig.DrainTimeout.
+	// DefaultDrainTimeout is the default Config.DrainTimeout.
 	DefaultDrainTimeout = time.Second
 )
 
@@ -35,12 +36,12 @@ const (
 	acceptLogEvery = 10 * time.Second
 )
 
-// ServerConfig configures the RESP server of a store.
-type ServerConfig struct {
+// Config configures the RESP server of a store.
+type Config struct {
 	// Listen is the TCP address to listen on, e.g. 127.0.0.1:6380.
 	Listen string
 	// Engine holds the shards the server serves.
-	Engine *Engine
+	Engine *store.Engine
 	// Logger receives the server's logs.
 	Logger hclog.Logger
 	// MaxConns bounds concurrent client connections.
@@ -60,13 +61,13 @@ type ServerConfig struct {
 	DrainTimeout time.Duration
 }
 
-// DefaultServerConfig returns a ServerConfig with defaults filled in.
-func DefaultServerConfig(listen string, e *Engine) ServerConfig {
+// DefaultConfig returns a Config with defaults filled in.
+func DefaultConfig(listen string, e *store.Engine) Config {
 	lim := resp.DefaultLimits()
-	lim.MaxArgs = 2*MaxBatchWrites + 2
-	lim.MaxArgSize = MaxValueSize
-	lim.MaxCommandSize = MaxBatchBytes + 2*MaxKeySize
-	return ServerConfig{
+	lim.MaxArgs = 2*store.MaxBatchWrites + 2
+	lim.MaxArgSize = store.MaxValueSize
+	lim.MaxCommandSize = store.MaxBatchBytes + 2*store.MaxKeySize
+	return Config{
 		Listen:       listen,
 		Engine:       e,
 		Logger:       hclog.NewNullLogger(),
@@ -79,7 +80,7 @@ func DefaultServerConfig(listen string, e *Engine) ServerConfig {
 }
 
 // Validate reports the first problem with c.
-func (c ServerConfig) Validate() error {
+func (c Config) Validate() error {
 	switch {
 	case c.Listen == "":
 		return fmt.Errorf("%w: empty listen address", ErrInvalidConfig)
@@ -102,7 +103,7 @@ func (c ServerConfig) Validate() error {
 
 // Server serves a store's shards over the Redis protocol (RESP2).
 type Server struct {
-	cfg ServerConfig
+	cfg Config
 	log hclog.Logger
 
 	mu       sync.Mutex
@@ -125,8 +126,8 @@ type Server struct {
 	done      chan struct{}
 }
 
-// NewServer checks cfg and returns a server that is not started.
-func NewServer(cfg ServerConfig) (*Server, error) {
+// New checks cfg and returns a server that is not started.
+func New(cfg Config) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -145,12 +146,12 @@ func (s *Server) Start(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.started {
-		return fmt.Errorf("store: server already started")
+		return ErrStarted
 	}
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", s.cfg.Listen)
 	if err != nil {
-		return fmt.Errorf("store: listen: %w", err)
+		return fmt.Errorf("server: listen: %w", err)
 	}
 	s.ln, s.started = ln, true
 	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
@@ -290,7 +291,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		case <-s.done: // both ready: done wins
 		default:
 			s.closeConns()
-			return fmt.Errorf("store: server shutdown: %w", ctx.Err())
+			return fmt.Errorf("server: shutdown: %w", ctx.Err())
 		}
 	}
 	if first {

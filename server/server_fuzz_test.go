@@ -1,4 +1,4 @@
-package store
+package server
 
 import (
 	"bytes"
@@ -8,6 +8,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/stretchr/testify/require"
+
+	"github.com/vasto-kv/vasto/store"
 )
 
 // byteConn is a net.Conn that reads a fixed input and discards what is
@@ -45,12 +47,12 @@ func FuzzServerCommands(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	// Logging through f from inside the fuzz function is not allowed.
-	e, _ := testEngine(f, func(c *Config) { c.Logger = hclog.NewNullLogger() })
+	e, _ := testEngine(f, func(c *store.Config) { c.Logger = hclog.NewNullLogger() })
 	sh, err := e.CreateShard(DefaultKeyspace, 0)
 	require.NoError(f, err)
-	cfg := DefaultServerConfig("127.0.0.1:0", e)
+	cfg := DefaultConfig("127.0.0.1:0", e)
 	cfg.Logger = hclog.NewNullLogger()
-	srv, err := NewServer(cfg)
+	srv, err := New(cfg)
 	require.NoError(f, err)
 	srv.ctx = f.Context()
 	f.Fuzz(func(t *testing.T, in []byte) {

@@ -1,4 +1,4 @@
-package store
+package server
 
 import (
 	"bufio"
@@ -13,6 +13,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
+
+	"github.com/vasto-kv/vasto/store"
 )
 
 func TestServerBasicCommands(t *testing.T) {
@@ -222,13 +224,13 @@ func TestServerBadInput(t *testing.T) {
 	require.Equal(t, "-ERR wrong number of arguments for 'get' command", c.line())
 
 	// An oversized key is refused; the connection survives.
-	big := strings.Repeat("k", MaxKeySize+1)
+	big := strings.Repeat("k", store.MaxKeySize+1)
 	c.send(fmt.Sprintf("*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$1\r\nv\r\n", len(big), big))
 	require.True(t, strings.HasPrefix(c.line(), "-TOOLARGE "))
 
 	// An oversized value is skipped by the parser without buffering it.
-	c.send(fmt.Sprintf("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$%d\r\n", MaxValueSize+1))
-	c.send(strings.Repeat("x", MaxValueSize+1) + "\r\n")
+	c.send(fmt.Sprintf("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$%d\r\n", store.MaxValueSize+1))
+	c.send(strings.Repeat("x", store.MaxValueSize+1) + "\r\n")
 	require.True(t, strings.HasPrefix(c.line(), "-TOOLARGE "))
 
 	c.send("SET k v EX -5\r\n")

@@ -1,4 +1,4 @@
-package store
+package server
 
 import (
 	"bufio"
@@ -17,6 +17,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/stretchr/testify/require"
+
+	"github.com/vasto-kv/vasto/store"
 )
 
 const acceptChildEnv = "VASTO_STORE_ACCEPT_CHILD_DIR"
@@ -29,19 +31,19 @@ func runAcceptChild() {
 		fmt.Fprintln(os.Stderr, "child:", err)
 		os.Exit(2)
 	}
-	cfg := DefaultConfig(os.Getenv(acceptChildEnv))
+	cfg := store.DefaultConfig(os.Getenv(acceptChildEnv))
 	cfg.Logger = hclog.New(&hclog.LoggerOptions{Level: hclog.Info, Output: os.Stderr})
 	cfg.BlockCacheBytes, cfg.WriteBufferBytes = 8<<20, 4<<20
-	e, err := Open(cfg)
+	e, err := store.Open(cfg)
 	if err != nil {
 		fail(err)
 	}
 	if _, err := e.EnsureShard(DefaultKeyspace, 0); err != nil {
 		fail(err)
 	}
-	scfg := DefaultServerConfig("127.0.0.1:0", e)
+	scfg := DefaultConfig("127.0.0.1:0", e)
 	scfg.Logger = cfg.Logger
-	srv, err := NewServer(scfg)
+	srv, err := New(scfg)
 	if err != nil {
 		fail(err)
 	}

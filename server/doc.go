@@ -1,0 +1,15 @@
+// Package server is a Vasto store's RESP server: it serves the shards of a
+// store.Engine to clients over the Redis protocol (RESP2, codec in
+// server/resp). It owns the command table, the connections and their
+// pipelining (the writes of a pipeline are committed as one group per
+// shard, then every reply is sent in order with one flush), SCAN cursors,
+// and the mapping of errors to the stable codes of package wire.
+//
+// It imports store (the engine), wire, lww and server/resp; it never
+// imports bus or NATS: the cluster agent, not the server, talks to the
+// cluster.
+//
+// Lifecycle: New(cfg) checks the configuration and starts nothing,
+// Start(ctx) listens and returns, Shutdown(ctx) stops accepting, lets
+// every connection finish the commands it has read, and is idempotent.
+package server
