@@ -10,6 +10,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/vasto-kv/vasto/internal/retry"
 )
 
 // Connection tuning.
@@ -123,7 +125,7 @@ func Connect(ctx context.Context, cfg ConnConfig) (*Conn, error) {
 		}),
 	}
 
-	backoff := reconnectWait
+	backoff := retry.Backoff{Min: reconnectWait, Max: connectBackoffMax}
 	for attempt := 1; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("bus: connect %s: %w", cfg.URL, err)
@@ -149,14 +151,9 @@ func Connect(ctx context.Context, cfg ConnConfig) (*Conn, error) {
 			return c, nil
 		}
 		log.Warn("connect failed, retrying", "url", cfg.URL, "attempt", attempt, "error", err)
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !backoff.Wait(ctx, nil) {
 			return nil, fmt.Errorf("bus: connect %s: %w (last error: %w)", cfg.URL, ctx.Err(), err)
-		case <-t.C:
 		}
-		backoff = min(2*backoff, connectBackoffMax)
 	}
 }
 

@@ -10,6 +10,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/vasto-kv/vasto/internal/retry"
 )
 
 // Consumer defaults and tuning.
@@ -185,7 +187,7 @@ func (k *Consumer) Shutdown(ctx context.Context) error {
 
 func (k *Consumer) run(ctx context.Context, cons jetstream.Consumer) {
 	defer close(k.done)
-	backoff := fetchMaxWait
+	backoff := retry.Backoff{Min: fetchMaxWait, Max: consumerBackoffMax}
 	for ctx.Err() == nil {
 		if k.conn.isClosing() {
 			k.log.Debug("connection closed, consumer stops")
@@ -193,7 +195,7 @@ func (k *Consumer) run(ctx context.Context, cons jetstream.Consumer) {
 		}
 		err := k.fetchOnce(ctx, cons)
 		if err == nil {
-			backoff = fetchMaxWait
+			backoff.Reset()
 			continue
 		}
 		if ctx.Err() != nil {
@@ -212,16 +214,9 @@ func (k *Consumer) run(ctx context.Context, cons jetstream.Consumer) {
 			err = cerr
 		}
 		if !k.conn.isClosing() {
-			k.log.Warn("fetch failed, retrying", "error", err, "backoff", backoff)
+			k.log.Warn("fetch failed, retrying", "error", err, "backoff", backoff.Current())
 		}
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-		case <-t.C:
-		case <-k.conn.reconnected():
-		}
-		t.Stop()
-		backoff = min(2*backoff, consumerBackoffMax)
+		backoff.Wait(ctx, k.conn.reconnected())
 	}
 }
 

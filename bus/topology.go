@@ -10,6 +10,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/vasto-kv/vasto/internal/retry"
 )
 
 // topologyHistory is how many revisions of the topology document the bucket
@@ -228,21 +230,14 @@ func (tw *topoWatch) logRetry(err error, backoff time.Duration) {
 // connection closes.
 func (tw *topoWatch) run(ctx context.Context, kw jetstream.KeyWatcher, stop func(), reconn <-chan struct{}, done chan struct{}) {
 	defer close(done)
-	backoff := reconnectWait
+	backoff := retry.Backoff{Min: reconnectWait, Max: watchBackoffMax}
 	for {
 		if kw != nil {
 			tw.pump(ctx, kw, reconn)
 			stop()
-			backoff = reconnectWait
+			backoff.Reset()
 		} else {
-			t := time.NewTimer(backoff)
-			select {
-			case <-ctx.Done():
-			case <-t.C:
-			case <-reconn:
-			}
-			t.Stop()
-			backoff = min(2*backoff, watchBackoffMax)
+			backoff.Wait(ctx, reconn)
 		}
 		if ctx.Err() != nil || tw.c.isClosing() {
 			return
@@ -254,7 +249,7 @@ func (tw *topoWatch) run(ctx context.Context, kw jetstream.KeyWatcher, stop func
 			if ctx.Err() != nil || tw.c.isClosing() {
 				return
 			}
-			tw.logRetry(err, backoff)
+			tw.logRetry(err, backoff.Current())
 		}
 	}
 }

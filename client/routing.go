@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/vasto-kv/vasto/internal/retry"
 	"github.com/vasto-kv/vasto/topology"
 )
 
@@ -524,7 +525,7 @@ func (c *Client) backoff(ctx context.Context, wait int, seen *topology.Topology)
 	if c.top.Load() != seen {
 		return nil // re-route at once on the newer topology
 	}
-	d := min(backoffBase<<min(wait-1, 16), backoffMax)
+	d := retry.Jitter(retry.Exp(backoffBase, backoffMax, wait-1))
 	tm := time.NewTimer(d)
 	defer tm.Stop()
 	select {

@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/vasto-kv/vasto/bus"
+	"github.com/vasto-kv/vasto/internal/retry"
 	"github.com/vasto-kv/vasto/topology"
 )
 
@@ -336,7 +337,7 @@ func (m *Master) tickLoop() {
 // with back-off after a failure.
 func (m *Master) publishLoop() {
 	defer m.wg.Done()
-	backoff := minRetryBackoff
+	backoff := retry.Backoff{Min: minRetryBackoff, Max: maxRetryBackoff}
 	for {
 		select {
 		case <-m.ctx.Done():
@@ -344,15 +345,14 @@ func (m *Master) publishLoop() {
 		case <-m.kick:
 		}
 		if _, err := m.publish(m.ctx, nil); err == nil {
-			backoff = minRetryBackoff
+			backoff.Reset()
 			continue
 		} else if m.ctx.Err() == nil {
-			m.log.Error("cannot publish topology, will retry", "error", err, "retry_in", backoff)
+			m.log.Error("cannot publish topology, will retry", "error", err, "retry_in", backoff.Current())
 		}
-		if sleepCtx(m.ctx, backoff) != nil {
+		if !backoff.Wait(m.ctx, nil) {
 			return
 		}
-		backoff = min(2*backoff, maxRetryBackoff)
 		m.kickPublisher()
 	}
 }
@@ -456,18 +456,6 @@ func (m *Master) publish(ctx context.Context, op func(*State) error) (*topology.
 // versionFloor is the first version of a new topology at now (ns since
 // 1970): milliseconds since 1970.
 func versionFloor(now int64) uint64 { return uint64(max(now, 0) / int64(time.Millisecond)) }
-
-// sleepCtx waits for d or until ctx ends.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
 
 // publishFailed undoes a keyspace operation that could not be published
 // (the keyspaces go back to the published ones; stores and version stay)

@@ -257,7 +257,7 @@ func (a *Agent) reconcile(t *topology.Topology) {
 		// A different epoch: the keyspace was deleted and created again
 		// (possibly between two topologies this agent saw), or the shard
 		// number was reused by a later resize.
-		if !ok || !equalStrings(peers, w.allPeers()) || w.sh.Epoch() != p.epoch {
+		if !ok || !slices.Equal(peers, w.allPeers()) || w.sh.Epoch() != p.epoch {
 			// Only the peers changed and the replica was caught up: it
 			// still is (a new peer has no writes of its own yet; a
 			// departed one is followed to its end), so it keeps serving.
@@ -671,16 +671,4 @@ func peersOf(reps []string, self string) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/linxGnu/grocksdb"
 
+	"github.com/vasto-kv/vasto/internal/retry"
 	"github.com/vasto-kv/vasto/topology"
 )
 
@@ -130,8 +131,8 @@ func (s *Shard) stopRecovery() {
 func (s *Shard) recoverLoop() {
 	defer s.recWG.Done()
 	base := s.e.cfg.probeInterval()
-	wait := base
-	t := time.NewTimer(wait)
+	probe := retry.Backoff{Min: base, Max: maxProbeBackoff * base}
+	t := time.NewTimer(probe.Next())
 	defer t.Stop()
 	for {
 		select {
@@ -140,9 +141,7 @@ func (s *Shard) recoverLoop() {
 		case <-t.C:
 		}
 		if s.tryReopen() {
-			wait = base
-		} else {
-			wait = min(2*wait, maxProbeBackoff*base)
+			probe.Reset()
 		}
 		s.recMu.Lock()
 		if s.halted.Load() == nil {
@@ -153,7 +152,7 @@ func (s *Shard) recoverLoop() {
 			return
 		}
 		s.recMu.Unlock()
-		t.Reset(wait)
+		t.Reset(probe.Next())
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/vasto-kv/vasto/bus"
+	"github.com/vasto-kv/vasto/internal/retry"
 	"github.com/vasto-kv/vasto/lww"
 	"github.com/vasto-kv/vasto/topology"
 	"github.com/vasto-kv/vasto/wire"
@@ -159,12 +160,12 @@ func (w *shardWorker) publishLoop(ctx context.Context) {
 				return
 			}
 			w.log.Warn("change log not published; will retry", "from", first, "error", err)
-			if !backoff.wait(ctx) {
+			if !backoff.Wait(ctx, nil) {
 				return
 			}
 			continue
 		}
-		backoff.reset()
+		backoff.Reset()
 	}
 }
 
@@ -439,29 +440,11 @@ func (w *shardWorker) checkEmptyGap(ctx context.Context, peer string) (bool, err
 	return true, err
 }
 
-// backoff is a bounded exponential back-off.
-type backoff struct{ d time.Duration }
-
-func newBackoff() *backoff { return &backoff{d: 50 * time.Millisecond} }
-
-func (b *backoff) reset() { b.d = 50 * time.Millisecond }
-
-func (b *backoff) wait(ctx context.Context) bool {
-	ok := sleepCtx(ctx, b.d)
-	if b.d *= 2; b.d > 2*time.Second {
-		b.d = 2 * time.Second
-	}
-	return ok
+// newBackoff is the back-off of the replication loops: 50 ms doubling to
+// 2 s, jittered.
+func newBackoff() *retry.Backoff {
+	return &retry.Backoff{Min: 50 * time.Millisecond, Max: 2 * time.Second}
 }
 
 // sleepCtx waits d or until ctx ends; it reports whether ctx is still live.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
+func sleepCtx(ctx context.Context, d time.Duration) bool { return retry.Sleep(ctx, d) }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/hashicorp/go-hclog"
+	"golang.org/x/time/rate"
 
 	"github.com/vasto-kv/vasto/bus"
 	"github.com/vasto-kv/vasto/lww"
@@ -164,7 +165,7 @@ func (f *filler) run(ctx context.Context) {
 		}
 		f.log.Warn("fill failed; will retry", "error", err)
 		f.setErr(err)
-		if !b.wait(ctx) {
+		if !b.Wait(ctx, nil) {
 			return
 		}
 	}
@@ -339,12 +340,16 @@ func (f *filler) dump(ctx context.Context, addr string, r *topology.Resize, src 
 	}
 	defer func() { _ = dc.Close() }()
 	var (
-		start  []byte
-		run    []lww.Change
-		size   int
-		copied int64
-		began  = time.Now()
+		start   []byte
+		run     []lww.Change
+		size    int
+		limiter *rate.Limiter
 	)
+	if r := f.a.cfg.FillRate; r > 0 {
+		// A burst of at most 1 MiB (or one second's worth, if less): the
+		// copy runs at the rate from its start.
+		limiter = rate.NewLimiter(rate.Limit(r), int(max(1, min(r, fillPageBytes))))
+	}
 	flush := func() error {
 		if len(run) == 0 {
 			return nil
@@ -366,18 +371,16 @@ func (f *filler) dump(ctx context.Context, addr string, r *topology.Resize, src 
 		if err != nil {
 			return err
 		}
+		pageBytes := 0
 		for _, ch := range changes {
 			run = append(run, ch)
 			n := len(ch.Key) + len(ch.Record.Value) + 32
 			size += n
-			copied += int64(n)
+			pageBytes += n
 		}
-		if rate := f.a.cfg.FillRate; rate > 0 {
-			// Pace the copy: sleep until copied/rate seconds have passed.
-			if ahead := time.Duration(float64(copied)/float64(rate)*float64(time.Second)) - time.Since(began); ahead > 0 {
-				if !sleepCtx(ctx, ahead) {
-					return ctx.Err()
-				}
+		if limiter != nil {
+			if err := waitBytes(ctx, limiter, pageBytes); err != nil {
+				return err
 			}
 		}
 		if size >= fillIngestSize {
@@ -565,4 +568,20 @@ func (f *filler) drainReplica(ctx context.Context, r *topology.Resize, src uint3
 			return ctx.Err()
 		}
 	}
+}
+
+// fillPageBytes bounds the burst of a paced copy (bytes).
+const fillPageBytes = 1 << 20
+
+// waitBytes waits until the limiter allows n bytes, in chunks no larger
+// than its burst.
+func waitBytes(ctx context.Context, l *rate.Limiter, n int) error {
+	for n > 0 {
+		c := min(n, l.Burst())
+		if err := l.WaitN(ctx, c); err != nil {
+			return err
+		}
+		n -= c
+	}
+	return nil
 }
