@@ -2,7 +2,8 @@
 // shard), last-writer-wins commits, the change log, ingest, checkpoints and
 // the compaction filter. It is the only package that talks to RocksDB
 // (through grocksdb); it never speaks a client protocol (package server
-// serves an Engine over RESP). It also holds the cluster agent (Agent).
+// serves an Engine over RESP) and never touches the bus: the cluster agent
+// (package replica) and cross-DC replication (package dc) drive it.
 //
 // # Layout on disk
 //

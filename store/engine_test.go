@@ -509,7 +509,7 @@ func TestForgetRemovesOnlyTheRecordSeen(t *testing.T) {
 	_, err = s.Put(ctx, []byte("b"), []byte("3"))
 	require.NoError(t, err)
 	_, lastBefore := s.LogBounds()
-	require.NoError(t, s.forget(ctx, []Item{{Key: []byte("a"), Record: a}, {Key: []byte("b"), Record: b}}))
+	require.NoError(t, s.Forget(ctx, []Item{{Key: []byte("a"), Record: a}, {Key: []byte("b"), Record: b}}))
 	_, ok, err := s.GetRecord([]byte("a"))
 	require.NoError(t, err)
 	require.False(t, ok, "the record seen is removed, without a tombstone")

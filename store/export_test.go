@@ -6,8 +6,9 @@ import (
 	"testing"
 )
 
-// RESPServer is what the cluster agent's tests need of another store's RESP
-// server: they dial it as a peer.
+// RESPServer is what the over-the-wire tests of the engine (read-only
+// shards answering RDONLY, with a fault injected into the shard) need of a
+// RESP server serving the engine.
 type RESPServer interface {
 	Addr() net.Addr
 	Shutdown(ctx context.Context) error

@@ -2,11 +2,14 @@ package store
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"strconv"
 )
 
-// Small per-shard records kept in the meta column family by the cluster
-// agent (resize fills, layout cleanup).
+// Small per-shard records kept in the meta column family for the cluster
+// agent (resize fills, layout cleanup, the replica count); see Layout,
+// Replicas and FillMark.
 const (
 	// metaLayout is the shard count the shard was last cleaned for: keys
 	// that belong to other shards under that count have been removed.
@@ -17,6 +20,50 @@ const (
 	metaFillPfx       = "fill/"
 	metaFillCopiedPfx = "fillcopied/"
 )
+
+// Layout returns the shard count the shard was last cleaned for: keys that
+// belong to other shards under that count have been removed (0: none
+// recorded, the shard may hold keys of any layout).
+func (s *Shard) Layout() (uint64, error) { return s.getMeta(metaLayout) }
+
+// SetLayout records the shard count the shard is clean for (0 forgets it:
+// the shard may hold keys of another layout).
+func (s *Shard) SetLayout(shards uint64) error { return s.putMeta(metaLayout, shards) }
+
+// Replicas returns the keyspace's replica count recorded when the shard
+// was last placed (0: none recorded).
+func (s *Shard) Replicas() (uint64, error) { return s.getMeta(metaReplicas) }
+
+// SetReplicas records the keyspace's replica count (0 forgets it).
+func (s *Shard) SetReplicas(n uint64) error { return s.putMeta(metaReplicas, n) }
+
+// FillMark returns what the shard recorded of resize fill id: the
+// change-stream sequence the fill tails after (0: none) and whether its
+// copy is complete.
+func (s *Shard) FillMark(id uint64) (startSeq uint64, copied bool, err error) {
+	k := strconv.FormatUint(id, 10)
+	if startSeq, err = s.getMeta(metaFillPfx + k); err != nil {
+		return 0, false, err
+	}
+	c, err := s.getMeta(metaFillCopiedPfx + k)
+	return startSeq, c != 0, err
+}
+
+// SetFillMark records that resize fill id copied everything and tails the
+// change stream after startSeq.
+func (s *Shard) SetFillMark(id, startSeq uint64) error {
+	k := strconv.FormatUint(id, 10)
+	if err := s.putMeta(metaFillPfx+k, startSeq); err != nil {
+		return err
+	}
+	return s.putMeta(metaFillCopiedPfx+k, 1)
+}
+
+// ClearFillMark removes the records of resize fill id.
+func (s *Shard) ClearFillMark(id uint64) error {
+	k := strconv.FormatUint(id, 10)
+	return errors.Join(s.putMeta(metaFillPfx+k, 0), s.putMeta(metaFillCopiedPfx+k, 0))
+}
 
 // getMeta reads a uint64 meta record (0 if absent).
 func (s *Shard) getMeta(key string) (uint64, error) {

@@ -91,7 +91,7 @@ func TestFailedWriteMakesShardReadOnlyUntilReopened(t *testing.T) {
 	require.ErrorIs(t, err, ErrReadOnly)
 	_, err = s.Ingest(ctx, []lww.Change{{Key: []byte("i"), Record: rec(baseTime-3, "dc1", "peer", "x")}})
 	require.ErrorIs(t, err, ErrReadOnly)
-	require.ErrorIs(t, s.forget(ctx, []Item{{Key: []byte("k2"), Record: rec(baseTime, "dc1", "store1", "v2")}}), ErrReadOnly)
+	require.ErrorIs(t, s.Forget(ctx, []Item{{Key: []byte("k2"), Record: rec(baseTime, "dc1", "store1", "v2")}}), ErrReadOnly)
 	require.ErrorIs(t, s.TrimLog(5), ErrReadOnly)
 	require.ErrorIs(t, s.putMeta(metaLayout, 8), ErrReadOnly)
 	require.ErrorIs(t, s.putMeta(metaLayout, 0), ErrReadOnly)

@@ -25,9 +25,9 @@ func (s *Shard) HasApplied(t Token) (bool, error) {
 		_, last := s.LogBounds()
 		return t.Index <= last, nil
 	}
-	src := peerSource(t.Store)
+	src := PeerSource(t.Store)
 	if t.DC != cfg.DC {
-		src = xdcSource(t.DC, t.Store, strconv.FormatUint(uint64(t.Shard), 10))
+		src = RemoteSource(t.DC, t.Store, strconv.FormatUint(uint64(t.Shard), 10))
 	}
 	cur, err := s.Cursor(src)
 	return cur >= t.Index, err

@@ -220,10 +220,10 @@ func (s *Shard) ApplyRemote(ctx context.Context, source string, seq uint64, chan
 // submit queues a request and waits until it is committed, leading the
 // commit when it is the request's turn. Once queued a request is always
 // committed and answered: ctx only bounds the wait to queue.
-// forget removes records of this replica that a re-bootstrap found absent
+// Forget removes records of this replica that a re-bootstrap found absent
 // from the peer copied, each only if it is still the record given, through
 // the committer so no concurrent write is lost. Nothing enters the log.
-func (s *Shard) forget(ctx context.Context, items []Item) error {
+func (s *Shard) Forget(ctx context.Context, items []Item) error {
 	if len(items) == 0 {
 		return nil
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/vasto-kv/vasto/bus"
+	"github.com/vasto-kv/vasto/replica"
 	"github.com/vasto-kv/vasto/server"
 	"github.com/vasto-kv/vasto/store"
 )
@@ -126,13 +127,13 @@ func runStore(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		defer conn.Close()
-		acfg := store.DefaultAgentConfig(*dc, cfg.Node, addr, conn, eng)
+		acfg := replica.DefaultAgentConfig(*dc, cfg.Node, addr, conn, eng)
 		acfg.Logger = log.Named("store")
 		if *remoteDCs != "" {
 			acfg.RemoteDCs = strings.Split(*remoteDCs, ",")
 		}
 		acfg.FillRate = *fillRate
-		agent, err := store.NewAgent(acfg)
+		agent, err := replica.NewAgent(acfg)
 		if err != nil {
 			return err
 		}

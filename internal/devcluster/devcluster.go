@@ -21,6 +21,7 @@ import (
 	"github.com/vasto-kv/vasto/bus/embedded"
 	"github.com/vasto-kv/vasto/lww"
 	"github.com/vasto-kv/vasto/master"
+	"github.com/vasto-kv/vasto/replica"
 	"github.com/vasto-kv/vasto/server"
 	"github.com/vasto-kv/vasto/store"
 )
@@ -94,7 +95,7 @@ type Store struct {
 
 	engine *store.Engine
 	server *server.Server
-	agent  *store.Agent
+	agent  *replica.Agent
 	conn   *bus.Conn
 }
 
@@ -271,13 +272,13 @@ func (c *Cluster) StartStore(ctx context.Context, i int) error {
 		_ = eng.Close()
 		return err
 	}
-	acfg := store.DefaultAgentConfig(c.cfg.DC, st.ID, st.Addr, conn, eng)
+	acfg := replica.DefaultAgentConfig(c.cfg.DC, st.ID, st.Addr, conn, eng)
 	acfg.Logger = log
 	acfg.Stream = c.cfg.Stream
 	acfg.Stream.DC = c.cfg.DC
 	acfg.RemoteDCs = c.cfg.RemoteDCs
 	acfg.FillRate = c.cfg.FillRate
-	agent, err := store.NewAgent(acfg)
+	agent, err := replica.NewAgent(acfg)
 	if err == nil {
 		err = agent.Start(ctx)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/vasto-kv/vasto/bus"
 	"github.com/vasto-kv/vasto/client"
 	"github.com/vasto-kv/vasto/internal/devcluster"
+	"github.com/vasto-kv/vasto/replica"
 	"github.com/vasto-kv/vasto/server"
 	"github.com/vasto-kv/vasto/store"
 	"github.com/vasto-kv/vasto/topology"
@@ -66,7 +67,7 @@ func runChild() {
 	if err != nil {
 		fail(err)
 	}
-	agent, err := store.NewAgent(store.DefaultAgentConfig(cfg.DC, cfg.Node, srv.Addr().String(), conn, eng))
+	agent, err := replica.NewAgent(replica.DefaultAgentConfig(cfg.DC, cfg.Node, srv.Addr().String(), conn, eng))
 	if err != nil {
 		fail(err)
 	}

@@ -1,10 +1,12 @@
-package store
+package replica
 
 import (
 	"context"
 	"fmt"
 
+	"github.com/vasto-kv/vasto/internal/peerclient"
 	"github.com/vasto-kv/vasto/lww"
+	"github.com/vasto-kv/vasto/store"
 )
 
 // bootstrapFrom makes this shard a copy of a peer replica's, read with VDUMP
@@ -19,7 +21,7 @@ func (w *shardWorker) bootstrapFrom(ctx context.Context, peer string) error {
 	if !ok || st.Addr == "" {
 		return fmt.Errorf("no address for peer %s", peer)
 	}
-	pc, err := dialPeer(ctx, st.Addr)
+	pc, err := peerclient.Dial(ctx, st.Addr)
 	if err != nil {
 		return err
 	}
@@ -31,7 +33,7 @@ func (w *shardWorker) bootstrapFrom(ctx context.Context, peer string) error {
 	var start []byte
 	copied, removed := 0, 0
 	for {
-		end, changes, err := pc.page(w.ref.Keyspace, w.ref.Shard, start, 1000, 0, 0)
+		end, changes, err := pc.Page(w.ref.Keyspace, w.ref.Shard, start, 1000, 0, 0)
 		if err != nil {
 			return err
 		}
@@ -44,7 +46,7 @@ func (w *shardWorker) bootstrapFrom(ctx context.Context, peer string) error {
 			return err
 		}
 		removed += n
-		pc.reset()
+		pc.Reset()
 		if end == nil {
 			break
 		}
@@ -59,7 +61,7 @@ func (w *shardWorker) outboxKeys() (map[string]bool, error) {
 	keys := map[string]bool{}
 	first, last := w.sh.LogBounds()
 	for from := first; from <= last; {
-		entries, err := w.sh.ReadLog(from, MaxScanLimit)
+		entries, err := w.sh.ReadLog(from, store.MaxScanLimit)
 		if err != nil || len(entries) == 0 {
 			return keys, err
 		}
@@ -80,17 +82,17 @@ func (w *shardWorker) forgetAbsent(ctx context.Context, start, end []byte, page 
 	}
 	removed := 0
 	for {
-		res, err := w.sh.Scan(ScanOptions{Start: start, End: end, Limit: 1000, IncludeDead: true})
+		res, err := w.sh.Scan(store.ScanOptions{Start: start, End: end, Limit: 1000, IncludeDead: true})
 		if err != nil {
 			return removed, err
 		}
-		var gone []Item
+		var gone []store.Item
 		for _, it := range res.Items {
 			if !peerHas[string(it.Key)] && !outbox[string(it.Key)] {
 				gone = append(gone, it)
 			}
 		}
-		if err := w.sh.forget(ctx, gone); err != nil {
+		if err := w.sh.Forget(ctx, gone); err != nil {
 			return removed, err
 		}
 		removed += len(gone)
@@ -108,17 +110,17 @@ func (w *shardWorker) peerLogBounds(ctx context.Context, peer string) (first, la
 	if !ok || st.Addr == "" {
 		return 0, 0, fmt.Errorf("no address for peer %s", peer)
 	}
-	pc, err := dialPeer(ctx, st.Addr)
+	pc, err := peerclient.Dial(ctx, st.Addr)
 	if err != nil {
 		return 0, 0, err
 	}
 	defer func() { _ = pc.Close() }()
-	res, err := pc.ints(w.ref.Keyspace, w.ref.Shard, "VLOGINFO")
+	res, err := pc.Ints(w.ref.Keyspace, w.ref.Shard, "VLOGINFO")
 	if err != nil {
 		return 0, 0, err
 	}
 	if len(res) != 2 {
-		return 0, 0, fmt.Errorf("%w: VLOGINFO reply %v", ErrCorrupt, res)
+		return 0, 0, fmt.Errorf("%w: VLOGINFO reply %v", store.ErrCorrupt, res)
 	}
 	return uint64(res[0]), uint64(res[1]), nil
 }

@@ -1,4 +1,4 @@
-package store
+package replica
 
 import (
 	"context"
@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/vasto-kv/vasto/bus"
+	"github.com/vasto-kv/vasto/store"
 	"github.com/vasto-kv/vasto/topology"
 )
 
@@ -28,7 +29,7 @@ type AgentConfig struct {
 	// Addr is the RESP address clients and peers dial.
 	Addr   string
 	Bus    *bus.Conn
-	Engine *Engine
+	Engine *store.Engine
 	Logger hclog.Logger
 	// Stream sizes the DC's change-log stream.
 	Stream bus.StreamConfig
@@ -45,9 +46,9 @@ type AgentConfig struct {
 }
 
 // DefaultAgentConfig returns an AgentConfig with defaults filled in.
-func DefaultAgentConfig(dc, store, addr string, b *bus.Conn, e *Engine) AgentConfig {
+func DefaultAgentConfig(dc, id, addr string, b *bus.Conn, e *store.Engine) AgentConfig {
 	return AgentConfig{
-		DC: dc, Store: store, Addr: addr, Bus: b, Engine: e,
+		DC: dc, Store: id, Addr: addr, Bus: b, Engine: e,
 		Logger:       hclog.NewNullLogger(),
 		Stream:       bus.StreamConfig{DC: dc},
 		PublishBatch: 256,
@@ -160,22 +161,22 @@ func (a *Agent) Start(ctx context.Context) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.started {
-		return errors.New("store: agent already started")
+		return ErrStarted
 	}
 	if err := a.cfg.Bus.EnsureChangeStream(ctx, a.cfg.Stream); err != nil {
-		return fmt.Errorf("store: change stream: %w", err)
+		return fmt.Errorf("replica: change stream: %w", err)
 	}
 	for _, r := range a.cfg.RemoteDCs {
 		src := bus.SourceConfig{LocalDC: a.cfg.DC, RemoteDC: r, MaxAge: a.cfg.Stream.MaxAge, MaxBytes: a.cfg.Stream.MaxBytes}
 		if err := a.cfg.Bus.EnsureSourceStream(ctx, src); err != nil {
-			return fmt.Errorf("store: source stream of %s: %w", r, err)
+			return fmt.Errorf("replica: source stream of %s: %w", r, err)
 		}
 	}
 	a.ctx, a.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	w, err := a.cfg.Bus.WatchTopology(a.ctx, a.cfg.DC, a.onTopology)
 	if err != nil {
 		a.cancel()
-		return fmt.Errorf("store: watch topology: %w", err)
+		return fmt.Errorf("replica: watch topology: %w", err)
 	}
 	a.watch, a.started = w, true
 	a.wg.Add(3)
@@ -326,8 +327,8 @@ func (a *Agent) dropDeleted(t *topology.Topology, want map[topology.ShardRef]sha
 
 // unwanted lists the shards held here that the topology does not place
 // here and that are not leaving.
-func (a *Agent) unwanted(want map[topology.ShardRef]shardPlan) []ShardID {
-	var out []ShardID
+func (a *Agent) unwanted(want map[topology.ShardRef]shardPlan) []store.ShardID {
+	var out []store.ShardID
 	for _, id := range a.cfg.Engine.Shards() {
 		ref := topology.ShardRef{Keyspace: id.Keyspace, Shard: id.Shard}
 		if _, ok := want[ref]; ok {
@@ -343,7 +344,7 @@ func (a *Agent) unwanted(want map[topology.ShardRef]shardPlan) []ShardID {
 // noteUnplaced tells the engine (for INFO) which shards held here the
 // topology does not place here, and why.
 func (a *Agent) noteUnplaced(t *topology.Topology, want map[topology.ShardRef]shardPlan) {
-	un := map[ShardID]string{}
+	un := map[store.ShardID]string{}
 	for _, id := range a.unwanted(want) {
 		sh, err := a.cfg.Engine.Shard(id.Keyspace, id.Shard)
 		if err != nil {
@@ -440,13 +441,13 @@ func (a *Agent) reconcileXDC(t *topology.Topology, want map[topology.ShardRef]sh
 // the topology records that incarnation as deleted (the keyspace was deleted
 // and created again while this store missed it); otherwise its files are
 // set aside, never deleted (the topology may have been lost and rebuilt).
-func (a *Agent) openShard(t *topology.Topology, ref topology.ShardRef, p shardPlan) (*Shard, error) {
+func (a *Agent) openShard(t *topology.Topology, ref topology.ShardRef, p shardPlan) (*store.Shard, error) {
 	epoch, layout := p.epoch, p.layout
 	sh, err := a.cfg.Engine.Shard(ref.Keyspace, ref.Shard)
-	fresh := errors.Is(err, ErrNoShard)
+	fresh := errors.Is(err, store.ErrNoShard)
 	if fresh {
 		sh, err = a.cfg.Engine.CreateShardAt(ref.Keyspace, ref.Shard, a.nextLogIndex(ref))
-		if errors.Is(err, ErrShardExists) {
+		if errors.Is(err, store.ErrShardExists) {
 			sh, err = a.cfg.Engine.Shard(ref.Keyspace, ref.Shard)
 		}
 	}
@@ -455,7 +456,7 @@ func (a *Agent) openShard(t *topology.Topology, ref topology.ShardRef, p shardPl
 	}
 	if fresh && sh.Epoch() == 0 {
 		// A new shard holds no key of another layout: nothing to clean.
-		if err := sh.putMeta(metaLayout, uint64(layout)); err != nil {
+		if err := sh.SetLayout(uint64(layout)); err != nil {
 			return nil, err
 		}
 	}
@@ -478,7 +479,7 @@ func (a *Agent) openShard(t *topology.Topology, ref topology.ShardRef, p shardPl
 		if sh, err = a.cfg.Engine.CreateShardAt(ref.Keyspace, ref.Shard, a.nextLogIndex(ref)); err != nil {
 			return nil, err
 		}
-		if err := sh.putMeta(metaLayout, uint64(layout)); err != nil {
+		if err := sh.SetLayout(uint64(layout)); err != nil {
 			return nil, err
 		}
 	}
@@ -487,8 +488,8 @@ func (a *Agent) openShard(t *topology.Topology, ref topology.ShardRef, p shardPl
 			return nil, err
 		}
 	}
-	if r, err := sh.getMeta(metaReplicas); err == nil && p.replicas > 0 && r != uint64(p.replicas) {
-		if err := sh.putMeta(metaReplicas, uint64(p.replicas)); err != nil {
+	if r, err := sh.Replicas(); err == nil && p.replicas > 0 && r != uint64(p.replicas) {
+		if err := sh.SetReplicas(uint64(p.replicas)); err != nil {
 			return nil, err
 		}
 	}
@@ -535,7 +536,7 @@ func (a *Agent) dropIfDeleted(t *topology.Topology, ref topology.ShardRef) {
 	if err != nil || sh.Epoch() == 0 || !t.IsDeleted(ref.Keyspace, sh.Epoch()) {
 		return
 	}
-	if err := a.cfg.Engine.DropShard(ref.Keyspace, ref.Shard); err != nil && !errors.Is(err, ErrNoShard) {
+	if err := a.cfg.Engine.DropShard(ref.Keyspace, ref.Shard); err != nil && !errors.Is(err, store.ErrNoShard) {
 		a.log.Error("drop shard", "shard", ref.String(), "error", err)
 		return
 	}
@@ -658,7 +659,7 @@ func (a *Agent) Shutdown(ctx context.Context) error {
 		a.log.Info("left cluster")
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("store: agent shutdown: %w", ctx.Err())
+		return fmt.Errorf("replica: agent shutdown: %w", ctx.Err())
 	}
 }
 

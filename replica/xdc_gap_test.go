@@ -1,4 +1,4 @@
-package store
+package replica
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"github.com/vasto-kv/vasto/bus"
 	"github.com/vasto-kv/vasto/bus/embedded"
 	"github.com/vasto-kv/vasto/lww"
+	"github.com/vasto-kv/vasto/store"
 	"github.com/vasto-kv/vasto/topology"
 )
 
@@ -101,8 +102,8 @@ func indexOf(t *testing.T, d bus.Delivered) uint64 {
 // the front, and a retried publish stored after later changes (no hole).
 func TestXDCProbe(t *testing.T) {
 	p := startXDCPair(t)
-	// Shard 0: 1..10, then 51..60 (11..50 lost), then 61, 63, 62 (a retry).
-	// Shard 1 interleaved, so the subject's messages are not contiguous.
+	// store.Shard 0: 1..10, then 51..60 (11..50 lost), then 61, 63, 62 (a retry).
+	// store.Shard 1 interleaved, so the subject's messages are not contiguous.
 	p.publish(t, "ks", 0, "s1", 1, 2, 3, 4, 5)
 	p.publish(t, "ks", 1, "s1", 1, 2, 3)
 	p.publish(t, "ks", 0, "s1", 6, 7, 8, 9, 10)
@@ -110,7 +111,7 @@ func TestXDCProbe(t *testing.T) {
 	p.publish(t, "ks", 0, "s1", 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 63)
 	p.publish(t, "ks", 1, "s1", 7, 8)
 	p.publish(t, "ks", 0, "s1", 62)
-	// Shard 2 holds only 5..9: its beginning aged out.
+	// store.Shard 2 holds only 5..9: its beginning aged out.
 	p.publish(t, "ks", 2, "s1", 5, 6, 7, 8, 9)
 
 	s0, _ := bus.ChangeSubject("dc1", "ks", 0, "s1")
@@ -128,7 +129,7 @@ func TestXDCProbe(t *testing.T) {
 		return bus.Delivered{}
 	}
 
-	a, err := NewAgent(DefaultAgentConfig("dc2", "t1", "127.0.0.1:1", p.c2, &Engine{}))
+	a, err := NewAgent(DefaultAgentConfig("dc2", "t1", "127.0.0.1:1", p.c2, &store.Engine{}))
 	require.NoError(t, err)
 	w := &xdcWorker{a: a, remote: "dc1", keyspace: "ks", log: testLogger(t)}
 	ctx := context.Background()
@@ -173,7 +174,7 @@ func TestXDCGapReBootstraps(t *testing.T) {
 	ctx := context.Background()
 
 	// dc1: one store "s1" holding ks/0 with 100 keys, serving RESP.
-	e1, _ := testEngine(t, func(c *Config) { c.DC, c.Node = "dc1", "s1" })
+	e1, _ := testEngine(t, func(c *store.Config) { c.DC, c.Node = "dc1", "s1" })
 	sh1, err := e1.CreateShard("ks", 0)
 	require.NoError(t, err)
 	for i := uint64(1); i <= 100; i++ {
@@ -181,7 +182,7 @@ func TestXDCGapReBootstraps(t *testing.T) {
 			Record: rec(baseTime+int64(i), "dc1", "s1", "v"+strconv.FormatUint(i, 10))}})
 		require.NoError(t, err)
 	}
-	srv := StartRESPServer(t, e1)
+	srv := startRESPServer(t, e1)
 
 	// dc1's log of ks/0 in dc2's copy: 1..10, then 91..100.
 	p.publish(t, "ks", 0, "s1", 1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
@@ -191,12 +192,12 @@ func TestXDCGapReBootstraps(t *testing.T) {
 	require.Len(t, msgs, 20)
 
 	// dc2: store "t1" holds both shards of ks (2 shards here).
-	e2, _ := testEngine(t, func(c *Config) { c.DC, c.Node = "dc2", "t1" })
+	e2, _ := testEngine(t, func(c *store.Config) { c.DC, c.Node = "dc2", "t1" })
 	local := topology.New("dc2")
 	local.Version = 1
 	local.Stores["t1"] = &topology.Store{ID: "t1", Addr: "127.0.0.1:1", Healthy: true}
 	local.Keyspaces["ks"] = &topology.Keyspace{Name: "ks", Shards: 2, Replicas: 1, Placement: [][]string{{"t1"}, {"t1"}}}
-	var held []*Shard
+	var held []*store.Shard
 	for i := uint32(0); i < 2; i++ {
 		sh, err := e2.CreateShard("ks", i)
 		require.NoError(t, err)
@@ -208,7 +209,7 @@ func TestXDCGapReBootstraps(t *testing.T) {
 	require.NoError(t, err)
 	a.top.Store(local)
 	w := &xdcWorker{a: a, remote: "dc1", keyspace: "ks", log: testLogger(t)}
-	src := xdcSource("dc1", "s1", "0")
+	src := store.RemoteSource("dc1", "s1", "0")
 	cursor := func() uint64 {
 		c, err := processedUpTo(held, src)
 		require.NoError(t, err)
@@ -217,7 +218,7 @@ func TestXDCGapReBootstraps(t *testing.T) {
 	count := func() int {
 		n := 0
 		for _, sh := range held {
-			res, err := sh.Scan(ScanOptions{Limit: MaxScanLimit})
+			res, err := sh.Scan(store.ScanOptions{Limit: store.MaxScanLimit})
 			require.NoError(t, err)
 			n += len(res.Items)
 		}

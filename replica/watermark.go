@@ -1,4 +1,4 @@
-package store
+package replica
 
 import (
 	"context"
@@ -63,7 +63,7 @@ func (w *shardWorker) peerWatermark(ctx context.Context) int64 {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	before := w.a.cfg.Engine.cfg.Clock.Now()
+	before := w.a.cfg.Engine.Config().Clock.Now()
 	stream, err := bus.ChangeStream(w.a.cfg.DC)
 	if err != nil {
 		return math.MinInt64
@@ -76,7 +76,7 @@ func (w *shardWorker) peerWatermark(ctx context.Context) int64 {
 		}
 		out = min(out, w.peerWM[p])
 	}
-	return out - int64(w.a.cfg.Engine.cfg.MaxFuture)
+	return out - int64(w.a.cfg.Engine.Config().MaxFuture)
 }
 
 // computeWatermark advances each remote DC's W(D) where it can and returns
@@ -87,7 +87,7 @@ func (a *Agent) computeWatermark(ctx context.Context) int64 {
 	// Everything a remote DC published before "before" is in the local copy
 	// when SourceStatus (which reads the remote's last sequence afterwards)
 	// says CaughtUp, and applied when the appliers have nothing pending.
-	before := a.cfg.Engine.cfg.Clock.Now()
+	before := a.cfg.Engine.Config().Clock.Now()
 	infos, err := a.cfg.Bus.SourceStatus(ctx, a.cfg.DC, a.cfg.RemoteDCs)
 	if err == nil {
 		a.kickStalled(ctx, infos)
@@ -110,7 +110,7 @@ func (a *Agent) computeWatermark(ctx context.Context) int64 {
 			min = a.wm[r]
 		}
 	}
-	return min - int64(a.cfg.Engine.cfg.MaxFuture)
+	return min - int64(a.cfg.Engine.Config().MaxFuture)
 }
 
 // appliersIdle reports whether this store's appliers of remote have nothing

@@ -1,4 +1,4 @@
-package store
+package peerclient
 
 import (
 	"bufio"
@@ -15,7 +15,7 @@ import (
 	"github.com/vasto-kv/vasto/lww"
 )
 
-// peerClient is one RESP connection from a store to another store, for
+// Client is one RESP connection from a store to another store, for
 // what stores ask each other: dump pages (VDUMP, for a re-bootstrap, a copy
 // from another DC or a resize fill) and small commands (VLOGINFO, VFENCE,
 // VUSE). It reads the replies itself instead of through go-redis's generic
@@ -23,7 +23,7 @@ import (
 // arena) that live until reset, so a page costs a few allocations instead
 // of several per record. Not safe for concurrent use; after an I/O or
 // protocol error (not an error reply) it is broken and must be closed.
-type peerClient struct {
+type Client struct {
 	conn   net.Conn
 	r      *bufio.Reader
 	w      *bufio.Writer
@@ -38,22 +38,23 @@ const (
 	dumpPageTimeout    = 30 * time.Second
 	peerCommandTimeout = 2 * time.Second
 	maxDumpBulk        = 64 << 20 // larger than any key or record
+	// yieldEvery is how many records of a page are read between yields.
+	yieldEvery = 256
 )
 
-var errDumpReply = errors.New("store: unexpected reply from peer store")
+// replyError is an error reply of the peer ("NOSHARD ...", "BEHIND ...").
+type replyError struct{ line string }
 
-// peerError is an error reply of the peer ("NOSHARD ...", "BEHIND ...").
-type peerError struct{ line string }
+func (e *replyError) Error() string { return e.line }
 
-func (e *peerError) Error() string { return e.line }
-
-// isPeerCode reports whether err is an error reply with that code.
-func isPeerCode(err error, code string) bool {
-	var pe *peerError
+// IsCode reports whether err is an error reply with that code.
+func IsCode(err error, code string) bool {
+	var pe *replyError
 	return errors.As(err, &pe) && strings.HasPrefix(pe.line, code+" ")
 }
 
-func dialPeer(ctx context.Context, addr string) (*peerClient, error) {
+// Dial connects to the RESP address of another store.
+func Dial(ctx context.Context, addr string) (*Client, error) {
 	var d net.Dialer
 	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -61,14 +62,19 @@ func dialPeer(ctx context.Context, addr string) (*peerClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &peerClient{conn: conn, r: bufio.NewReaderSize(conn, 256<<10), w: bufio.NewWriter(conn)}, nil
+	return &Client{conn: conn, r: bufio.NewReaderSize(conn, 256<<10), w: bufio.NewWriter(conn)}, nil
 }
 
-func (d *peerClient) Close() error { return d.conn.Close() }
+// Close closes the connection.
+func (d *Client) Close() error { return d.conn.Close() }
 
-// reset makes the arena's memory reusable: every slice handed out before is
+// Broken reports whether an I/O or protocol error broke the connection: it
+// must be closed and dialled again.
+func (d *Client) Broken() bool { return d.broken }
+
+// Reset makes the arena's memory reusable: every slice handed out before is
 // invalid afterwards.
-func (d *peerClient) reset() {
+func (d *Client) Reset() {
 	for _, c := range d.chunks {
 		d.spare = append(d.spare, c[:0])
 	}
@@ -76,7 +82,7 @@ func (d *peerClient) reset() {
 }
 
 // alloc returns n bytes of the arena.
-func (d *peerClient) alloc(n int) []byte {
+func (d *Client) alloc(n int) []byte {
 	if len(d.chunks) > 0 {
 		cur := d.chunks[len(d.chunks)-1]
 		if len(cur)+n <= cap(cur) {
@@ -94,7 +100,7 @@ func (d *peerClient) alloc(n int) []byte {
 	return c[:n:n]
 }
 
-func (d *peerClient) writeCommand(args ...[]byte) {
+func (d *Client) writeCommand(args ...[]byte) {
 	_, _ = d.w.WriteString("*" + strconv.Itoa(len(args)) + "\r\n")
 	for _, a := range args {
 		_, _ = d.w.WriteString("$" + strconv.Itoa(len(a)) + "\r\n")
@@ -103,13 +109,13 @@ func (d *peerClient) writeCommand(args ...[]byte) {
 	}
 }
 
-// page selects (keyspace, shard) and reads one page of the records that
+// Page selects (keyspace, shard) and reads one page of the records that
 // move to shard target of a layout of shards shards, from start. It returns
 // the next start (nil at the end) and the page, whose keys and values live
 // in the arena until reset.
 //
 // shards 0 dumps every record of the shard (no filter).
-func (d *peerClient) page(keyspace string, shard uint32, start []byte, limit, shards int, target uint32) ([]byte, []lww.Change, error) {
+func (d *Client) Page(keyspace string, shard uint32, start []byte, limit, shards int, target uint32) ([]byte, []lww.Change, error) {
 	args := [][]byte{[]byte("VDUMP"), []byte("LIMIT"), []byte(strconv.Itoa(limit))}
 	if shards > 0 {
 		args = append(args, []byte("SHARDS"), []byte(strconv.Itoa(shards)), []byte("TARGET"), []byte(strconv.FormatUint(uint64(target), 10)))
@@ -129,10 +135,10 @@ func (d *peerClient) page(keyspace string, shard uint32, start []byte, limit, sh
 }
 
 // send selects (keyspace, shard), sends one command and returns the first
-// line of its reply (an error reply of either is returned as a *peerError).
-func (d *peerClient) send(keyspace string, shard uint32, timeout time.Duration, args ...[]byte) (string, error) {
+// line of its reply (an error reply of either is returned as a *replyError).
+func (d *Client) send(keyspace string, shard uint32, timeout time.Duration, args ...[]byte) (string, error) {
 	if d.broken {
-		return "", fmt.Errorf("%w: connection broken by an earlier error", errDumpReply)
+		return "", fmt.Errorf("%w: connection broken by an earlier error", ErrReply)
 	}
 	line, vuseErr, err := d.exchange(keyspace, shard, timeout, args)
 	if err != nil {
@@ -148,7 +154,7 @@ func (d *peerClient) send(keyspace string, shard uint32, timeout time.Duration, 
 	return line, nil
 }
 
-func (d *peerClient) exchange(keyspace string, shard uint32, timeout time.Duration, args [][]byte) (line string, vuseErr, err error) {
+func (d *Client) exchange(keyspace string, shard uint32, timeout time.Duration, args [][]byte) (line string, vuseErr, err error) {
 	if err := d.conn.SetDeadline(time.Now().Add(timeout)); err != nil {
 		return "", nil, err
 	}
@@ -166,16 +172,16 @@ func (d *peerClient) exchange(keyspace string, shard uint32, timeout time.Durati
 	return line, vuseErr, err
 }
 
-// use reports whether the peer holds (keyspace, shard): nil, or the VUSE
+// Use reports whether the peer holds (keyspace, shard): nil, or the VUSE
 // error reply (NOSHARD when it does not hold it).
-func (d *peerClient) use(keyspace string, shard uint32) error {
+func (d *Client) Use(keyspace string, shard uint32) error {
 	_, err := d.send(keyspace, shard, peerCommandTimeout, []byte("PING"))
 	return err
 }
 
-// ints sends a command on (keyspace, shard) that answers an array of
+// Ints sends a command on (keyspace, shard) that answers an array of
 // integers (VLOGINFO, VFENCE).
-func (d *peerClient) ints(keyspace string, shard uint32, args ...string) ([]int64, error) {
+func (d *Client) Ints(keyspace string, shard uint32, args ...string) ([]int64, error) {
 	b := make([][]byte, len(args))
 	for i, a := range args {
 		b[i] = []byte(a)
@@ -187,7 +193,7 @@ func (d *peerClient) ints(keyspace string, shard uint32, args ...string) ([]int6
 	n, err := header(line, '*')
 	if err != nil || n < 0 || n > 16 {
 		d.broken = true
-		return nil, fmt.Errorf("%w: %s reply %q", errDumpReply, args[0], line)
+		return nil, fmt.Errorf("%w: %s reply %q", ErrReply, args[0], line)
 	}
 	out := make([]int64, n)
 	for i := range out {
@@ -200,15 +206,15 @@ func (d *peerClient) ints(keyspace string, shard uint32, args ...string) ([]int6
 			}
 		}
 		d.broken = true
-		return nil, fmt.Errorf("%w: %s reply element %d: %w", errDumpReply, args[0], i, err)
+		return nil, fmt.Errorf("%w: %s reply element %d: %w", ErrReply, args[0], i, err)
 	}
 	return out, nil
 }
 
 // readPage reads the rest of a VDUMP reply whose first line is line.
-func (d *peerClient) readPage(line string) ([]byte, []lww.Change, error) {
+func (d *Client) readPage(line string) ([]byte, []lww.Change, error) {
 	if n, err := header(line, '*'); err != nil || n != 2 {
-		return nil, nil, fmt.Errorf("%w: %q", errDumpReply, line)
+		return nil, nil, fmt.Errorf("%w: %q", ErrReply, line)
 	}
 	next, err := d.bulk(false)
 	if err != nil {
@@ -223,11 +229,11 @@ func (d *peerClient) readPage(line string) ([]byte, []lww.Change, error) {
 	}
 	n, err := header(line, '*')
 	if err != nil || n < 0 || n%2 != 0 {
-		return nil, nil, fmt.Errorf("%w: entries %q", errDumpReply, line)
+		return nil, nil, fmt.Errorf("%w: entries %q", ErrReply, line)
 	}
 	out := make([]lww.Change, 0, n/2)
 	for i := 0; i < n; i += 2 {
-		if i%(2*dumpYieldEvery) == 0 {
+		if i%(2*yieldEvery) == 0 {
 			runtime.Gosched()
 		}
 		key, err := d.bulk(true)
@@ -248,27 +254,27 @@ func (d *peerClient) readPage(line string) ([]byte, []lww.Change, error) {
 }
 
 // line reads one reply line without its CRLF (a copy).
-func (d *peerClient) line() (string, error) {
+func (d *Client) line() (string, error) {
 	b, err := d.r.ReadSlice('\n')
 	if err != nil {
 		return "", err
 	}
 	if len(b) < 3 || b[len(b)-2] != '\r' {
-		return "", fmt.Errorf("%w: line %q", errDumpReply, b)
+		return "", fmt.Errorf("%w: line %q", ErrReply, b)
 	}
 	return string(b[:len(b)-2]), nil
 }
 
 // bulk reads a bulk string: into the arena, or (inArena false) a fresh
 // slice; nil for the null bulk string.
-func (d *peerClient) bulk(inArena bool) ([]byte, error) {
+func (d *Client) bulk(inArena bool) ([]byte, error) {
 	line, err := d.line()
 	if err != nil {
 		return nil, err
 	}
 	n, err := header(line, '$')
 	if err != nil || n > maxDumpBulk {
-		return nil, fmt.Errorf("%w: bulk %q", errDumpReply, line)
+		return nil, fmt.Errorf("%w: bulk %q", ErrReply, line)
 	}
 	if n < 0 {
 		return nil, nil
@@ -283,10 +289,10 @@ func (d *peerClient) bulk(inArena bool) ([]byte, error) {
 		return nil, err
 	}
 	if cr, err := d.r.ReadByte(); err != nil || cr != '\r' {
-		return nil, fmt.Errorf("%w: bulk not terminated", errDumpReply)
+		return nil, fmt.Errorf("%w: bulk not terminated", ErrReply)
 	}
 	if lf, err := d.r.ReadByte(); err != nil || lf != '\n' {
-		return nil, fmt.Errorf("%w: bulk not terminated", errDumpReply)
+		return nil, fmt.Errorf("%w: bulk not terminated", ErrReply)
 	}
 	return b, nil
 }
@@ -294,7 +300,7 @@ func (d *peerClient) bulk(inArena bool) ([]byte, error) {
 // header parses "<typ><n>".
 func header(line string, typ byte) (int, error) {
 	if len(line) < 2 || line[0] != typ {
-		return 0, errDumpReply
+		return 0, ErrReply
 	}
 	return strconv.Atoi(line[1:])
 }
@@ -302,7 +308,7 @@ func header(line string, typ byte) (int, error) {
 // dumpReplyError returns the error of an error reply line, else nil.
 func dumpReplyError(line string) error {
 	if len(line) > 0 && line[0] == '-' {
-		return &peerError{line: line[1:]}
+		return &replyError{line: line[1:]}
 	}
 	return nil
 }

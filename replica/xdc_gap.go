@@ -1,4 +1,4 @@
-package store
+package replica
 
 import (
 	"context"
@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/vasto-kv/vasto/bus"
+	"github.com/vasto-kv/vasto/internal/peerclient"
 	"github.com/vasto-kv/vasto/lww"
+	"github.com/vasto-kv/vasto/store"
 	"github.com/vasto-kv/vasto/topology"
 )
 
@@ -105,8 +107,8 @@ type xdcOrigin struct {
 
 // heldShards returns the keyspace's local shards that the local topology
 // places on this store; it fails if one of them is not open (yet).
-func (w *xdcWorker) heldShards(ks *topology.Keyspace) ([]*Shard, error) {
-	var out []*Shard
+func (w *xdcWorker) heldShards(ks *topology.Keyspace) ([]*store.Shard, error) {
+	var out []*store.Shard
 	for i, reps := range ks.Placement {
 		if !holds(reps, w.a.cfg.Store) {
 			continue
@@ -122,7 +124,7 @@ func (w *xdcWorker) heldShards(ks *topology.Keyspace) ([]*Shard, error) {
 
 // processedUpTo returns the highest index of source that this store has
 // processed: the highest cursor of source among the held shards.
-func processedUpTo(held []*Shard, source string) (uint64, error) {
+func processedUpTo(held []*store.Shard, source string) (uint64, error) {
 	var top uint64
 	for _, sh := range held {
 		c, err := sh.Cursor(source)
@@ -163,7 +165,7 @@ func (w *xdcWorker) originOf(m bus.Delivered) (xdcOrigin, uint64, bool) {
 	if err != nil || idx == 0 {
 		return xdcOrigin{}, 0, false
 	}
-	return xdcOrigin{src: xdcSource(w.remote, origin, rshard), origin: origin, rshard: rshard, subject: m.Subject}, idx, true
+	return xdcOrigin{src: store.RemoteSource(w.remote, origin, rshard), origin: origin, rshard: rshard, subject: m.Subject}, idx, true
 }
 
 // spreadCursors makes the batch record, for every origin in it, that this
@@ -179,7 +181,7 @@ func (w *xdcWorker) spreadCursors(ks *topology.Keyspace, msgs []bus.Delivered, g
 		g.top = max(g.top, tops[g.source])
 		covered[g.source] = true
 	}
-	var held []*Shard
+	var held []*store.Shard
 	for _, o := range origins {
 		if covered[o.src] {
 			continue
@@ -331,7 +333,7 @@ func (w *xdcWorker) probe(ctx context.Context, subject string, done, upTo, upIdx
 
 // probeOthers probes the keyspace's other origins in the remote placement
 // (those not checked with the batch) for gaps, so one copy covers them.
-func (w *xdcWorker) probeOthers(ctx context.Context, rks *topology.Keyspace, held []*Shard, gaps []xdcGap, checked map[string]bool) ([]xdcGap, error) {
+func (w *xdcWorker) probeOthers(ctx context.Context, rks *topology.Keyspace, held []*store.Shard, gaps []xdcGap, checked map[string]bool) ([]xdcGap, error) {
 	stream, err := bus.SourceStream(w.a.cfg.DC, w.remote)
 	if err != nil {
 		return nil, err
@@ -339,7 +341,7 @@ func (w *xdcWorker) probeOthers(ctx context.Context, rks *topology.Keyspace, hel
 	for i, reps := range rks.Placement {
 		rshard := strconv.Itoa(i)
 		for _, origin := range reps {
-			src := xdcSource(w.remote, origin, rshard)
+			src := store.RemoteSource(w.remote, origin, rshard)
 			if checked[src] {
 				continue
 			}
@@ -386,7 +388,7 @@ func (w *xdcWorker) logGap(g xdcGap) {
 // and then moves each gapped source's cursor to just before the first index
 // the stream still holds. An error leaves the cursors alone: the batch is
 // redelivered and the check runs again.
-func (w *xdcWorker) rebootstrap(ctx context.Context, ks *topology.Keyspace, held []*Shard, gaps []xdcGap, checked map[string]bool) error {
+func (w *xdcWorker) rebootstrap(ctx context.Context, ks *topology.Keyspace, held []*store.Shard, gaps []xdcGap, checked map[string]bool) error {
 	start := time.Now()
 	for _, g := range gaps {
 		w.logGap(g)
@@ -428,8 +430,8 @@ func (w *xdcWorker) rebootstrap(ctx context.Context, ks *topology.Keyspace, held
 
 // copyKeyspace dumps every shard of the remote keyspace and merges the
 // records that land on held shards; it returns how many it merged.
-func (w *xdcWorker) copyKeyspace(ctx context.Context, rt *topology.Topology, rks, ks *topology.Keyspace, held []*Shard, gaps []xdcGap) (int, error) {
-	heldBy := map[uint32]*Shard{}
+func (w *xdcWorker) copyKeyspace(ctx context.Context, rt *topology.Topology, rks, ks *topology.Keyspace, held []*store.Shard, gaps []xdcGap) (int, error) {
+	heldBy := map[uint32]*store.Shard{}
 	for _, sh := range held {
 		heldBy[sh.ID().Shard] = sh
 	}
@@ -437,20 +439,20 @@ func (w *xdcWorker) copyKeyspace(ctx context.Context, rt *topology.Topology, rks
 	for _, g := range gaps {
 		gapped[g.src] = true
 	}
-	clients := map[string]*peerClient{}
+	clients := map[string]*peerclient.Client{}
 	defer func() {
 		for _, pc := range clients {
 			_ = pc.Close()
 		}
 	}()
-	client := func(addr string) (*peerClient, error) {
-		if pc, ok := clients[addr]; ok && !pc.broken {
+	client := func(addr string) (*peerclient.Client, error) {
+		if pc, ok := clients[addr]; ok && !pc.Broken() {
 			return pc, nil
 		} else if ok {
 			_ = pc.Close()
 			delete(clients, addr)
 		}
-		pc, err := dialPeer(ctx, addr)
+		pc, err := peerclient.Dial(ctx, addr)
 		if err != nil {
 			return nil, err
 		}
@@ -465,11 +467,11 @@ func (w *xdcWorker) copyKeyspace(ctx context.Context, rt *topology.Topology, rks
 			st := rt.Stores[r]
 			healthy := st != nil && st.Healthy && st.Addr != ""
 			switch {
-			case healthy && gapped[xdcSource(w.remote, r, rshard)]:
+			case healthy && gapped[store.RemoteSource(w.remote, r, rshard)]:
 				origins = append(origins, r)
 			case healthy:
 				others = append(others, r)
-			case gapped[xdcSource(w.remote, r, rshard)]:
+			case gapped[store.RemoteSource(w.remote, r, rshard)]:
 				w.log.Warn("origin of lost changes is not healthy in its DC; copying its shard from its peers instead",
 					"origin", r, "remote_shard", i)
 			}
@@ -518,18 +520,18 @@ var errNoHealthyReplica = errors.New("no healthy replica")
 // dumpShard copies one remote shard from one of its replicas (store r) with
 // VDUMP and merges the records that land on held shards (the local
 // topology's routing), without moving cursors.
-func (w *xdcWorker) dumpShard(ctx context.Context, client func(string) (*peerClient, error), addr, r string, rshard uint32,
-	ks *topology.Keyspace, heldBy map[uint32]*Shard) (int, error) {
+func (w *xdcWorker) dumpShard(ctx context.Context, client func(string) (*peerclient.Client, error), addr, r string, rshard uint32,
+	ks *topology.Keyspace, heldBy map[uint32]*store.Shard) (int, error) {
 	pc, err := client(addr)
 	if err != nil {
 		return 0, err
 	}
-	defer pc.reset()
-	src := xdcSource(w.remote, r, strconv.FormatUint(uint64(rshard), 10))
+	defer pc.Reset()
+	src := store.RemoteSource(w.remote, r, strconv.FormatUint(uint64(rshard), 10))
 	var start []byte
 	merged := 0
 	for {
-		next, changes, err := pc.page(w.keyspace, rshard, start, xdcDumpPage, 0, 0)
+		next, changes, err := pc.Page(w.keyspace, rshard, start, xdcDumpPage, 0, 0)
 		if err != nil {
 			return merged, err
 		}
@@ -546,7 +548,7 @@ func (w *xdcWorker) dumpShard(ctx context.Context, client func(string) (*peerCli
 			}
 			merged += len(chs)
 		}
-		pc.reset()
+		pc.Reset()
 		if next == nil {
 			return merged, nil
 		}

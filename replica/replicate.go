@@ -1,4 +1,4 @@
-package store
+package replica
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"github.com/vasto-kv/vasto/bus"
 	"github.com/vasto-kv/vasto/internal/retry"
 	"github.com/vasto-kv/vasto/lww"
+	"github.com/vasto-kv/vasto/store"
 	"github.com/vasto-kv/vasto/topology"
 	"github.com/vasto-kv/vasto/wire"
 )
@@ -31,7 +32,7 @@ const (
 // applies the change logs of the shard's other replicas.
 type shardWorker struct {
 	a     *Agent
-	sh    *Shard
+	sh    *store.Shard
 	ref   topology.ShardRef
 	peers []string
 	// departing are peers that left the placement: their last changes are
@@ -59,7 +60,7 @@ type shardWorker struct {
 	lastBatch map[string]time.Time
 }
 
-func newShardWorker(a *Agent, sh *Shard, ref topology.ShardRef, peers, departing []string, t *topology.Topology) *shardWorker {
+func newShardWorker(a *Agent, sh *store.Shard, ref topology.ShardRef, peers, departing []string, t *topology.Topology) *shardWorker {
 	return &shardWorker{
 		a: a, sh: sh, ref: ref, peers: peers, departing: departing, top: t,
 		log:       a.log.Named("replica").With("shard", ref.String()),
@@ -291,7 +292,7 @@ func (w *shardWorker) watchCatchUp(ctx context.Context) {
 	}
 }
 
-func (w *shardWorker) source(peer string) string { return peerSource(peer) }
+func (w *shardWorker) source(peer string) string { return store.PeerSource(peer) }
 
 // peerDurable names the durable consumer with which store applies peer's
 // change log of one shard; long names are hashed to fit a NATS name.
@@ -392,7 +393,7 @@ func (w *shardWorker) checkGap(ctx context.Context, stream, subj, peer string) (
 	}
 	firstIdx, err := strconv.ParseUint(first.Header[hdrIndex], 10, 64)
 	if err != nil {
-		return false, fmt.Errorf("store: change message without index: %w", err)
+		return false, fmt.Errorf("replica: change message without index: %w", err)
 	}
 	cursor, err := w.sh.Cursor(w.source(peer))
 	if err != nil {
@@ -404,7 +405,7 @@ func (w *shardWorker) checkGap(ctx context.Context, stream, subj, peer string) (
 	w.log.Warn("peer's change log no longer holds what this replica missed; copying the peer",
 		"peer", peer, "cursor", cursor, "stream_first_index", firstIdx)
 	if err := w.bootstrapFrom(ctx, peer); err != nil {
-		return false, fmt.Errorf("store: re-bootstrap from %s: %w", peer, err)
+		return false, fmt.Errorf("replica: re-bootstrap from %s: %w", peer, err)
 	}
 	_, err = w.sh.ApplyRemote(ctx, w.source(peer), firstIdx-1, nil)
 	return false, err
@@ -434,7 +435,7 @@ func (w *shardWorker) checkEmptyGap(ctx context.Context, peer string) (bool, err
 	w.log.Warn("peer logged changes the stream no longer holds; copying the peer",
 		"peer", peer, "cursor", cursor, "peer_last_index", last)
 	if err := w.bootstrapFrom(ctx, peer); err != nil {
-		return false, fmt.Errorf("store: re-bootstrap from %s: %w", peer, err)
+		return false, fmt.Errorf("replica: re-bootstrap from %s: %w", peer, err)
 	}
 	_, err = w.sh.ApplyRemote(ctx, w.source(peer), last, nil)
 	return true, err

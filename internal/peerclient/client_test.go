@@ -1,4 +1,4 @@
-package store
+package peerclient_test
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/vasto-kv/vasto/internal/peerclient"
 	"github.com/vasto-kv/vasto/topology"
 )
 
@@ -14,7 +15,7 @@ import (
 // reader: every key that moves comes back once, with its value, across
 // pages and arena resets; an unknown shard is an error.
 func TestDumpClientPages(t *testing.T) {
-	srv, _ := testServer(t)
+	srv := testServer(t)
 	rc := testClient(t, srv)
 	ctx := context.Background()
 	const n = 5000
@@ -30,14 +31,14 @@ func TestDumpClientPages(t *testing.T) {
 		}
 		require.NoError(t, rc.MSet(ctx, args...).Err())
 	}
-	dc, err := dialPeer(ctx, srv.Addr().String())
+	dc, err := peerclient.Dial(ctx, srv.Addr().String())
 	require.NoError(t, err)
 	defer func() { _ = dc.Close() }()
 	got := map[string]bool{}
 	var start []byte
 	pages := 0
 	for {
-		next, page, err := dc.page("default", 0, start, 300, 3, 2)
+		next, page, err := dc.Page("default", 0, start, 300, 3, 2)
 		require.NoError(t, err)
 		pages++
 		for _, ch := range page {
@@ -47,7 +48,7 @@ func TestDumpClientPages(t *testing.T) {
 			require.Equal(t, "value-"+k, string(ch.Record.Value))
 		}
 		if pages%2 == 0 {
-			dc.reset()
+			dc.Reset()
 		}
 		if next == nil {
 			break
@@ -57,35 +58,35 @@ func TestDumpClientPages(t *testing.T) {
 	require.Equal(t, want, got)
 	require.Greater(t, pages, 3)
 
-	_, _, err = dc.page("nope", 0, nil, 10, 3, 2)
+	_, _, err = dc.Page("nope", 0, nil, 10, 3, 2)
 	require.ErrorContains(t, err, "NOSHARD")
 }
 
 // TestPeerClientCommands: small commands on a selected shard, and the
 // error replies a caller tells apart.
 func TestPeerClientCommands(t *testing.T) {
-	srv, _ := testServer(t)
+	srv := testServer(t)
 	rc := testClient(t, srv)
 	ctx := context.Background()
 	require.NoError(t, rc.Set(ctx, "k", "v", 0).Err())
-	pc, err := dialPeer(ctx, srv.Addr().String())
+	pc, err := peerclient.Dial(ctx, srv.Addr().String())
 	require.NoError(t, err)
 	defer func() { _ = pc.Close() }()
 
-	require.NoError(t, pc.use("default", 0))
-	err = pc.use("nope", 0)
-	require.True(t, isPeerCode(err, "NOSHARD"), "%v", err)
-	require.False(t, pc.broken, "an error reply leaves the connection usable")
+	require.NoError(t, pc.Use("default", 0))
+	err = pc.Use("nope", 0)
+	require.True(t, peerclient.IsCode(err, "NOSHARD"), "%v", err)
+	require.False(t, pc.Broken(), "an error reply leaves the connection usable")
 
-	bounds, err := pc.ints("default", 0, "VLOGINFO")
+	bounds, err := pc.Ints("default", 0, "VLOGINFO")
 	require.NoError(t, err)
 	require.Equal(t, []int64{1, 1}, bounds, "first unpublished and last index after one write")
 
-	_, err = pc.ints("default", 0, "VFENCE", "1")
-	require.True(t, isPeerCode(err, "BEHIND"), "%v", err)
+	_, err = pc.Ints("default", 0, "VFENCE", "1")
+	require.True(t, peerclient.IsCode(err, "BEHIND"), "%v", err)
 
 	// A whole-shard dump (no filter) after the small commands.
-	next, page, err := pc.page("default", 0, nil, 10, 0, 0)
+	next, page, err := pc.Page("default", 0, nil, 10, 0, 0)
 	require.NoError(t, err)
 	require.Nil(t, next)
 	require.Len(t, page, 1)

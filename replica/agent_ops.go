@@ -1,4 +1,4 @@
-package store
+package replica
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/vasto-kv/vasto/bus"
+	"github.com/vasto-kv/vasto/internal/peerclient"
+	"github.com/vasto-kv/vasto/store"
 	"github.com/vasto-kv/vasto/topology"
 )
 
@@ -19,12 +21,12 @@ import (
 
 // ownNothing is the owner of a shard that is no longer placed here: every
 // key is answered MOVED.
-var ownNothing = Owner{Shards: -1}
+var ownNothing = store.Owner{Shards: -1}
 
 // shardPlan is what the topology asks of one shard held here.
 type shardPlan struct {
 	peers  []string
-	owner  Owner
+	owner  store.Owner
 	epoch  uint64
 	layout int // the shard count of the layout the shard belongs to
 	// replicas is the keyspace's replica count, recorded with the shard
@@ -45,7 +47,7 @@ func (a *Agent) plan(t *topology.Topology) map[topology.ShardRef]shardPlan {
 		for i, reps := range ks.Placement {
 			if holds(reps, me) {
 				ref := topology.ShardRef{Keyspace: name, Shard: uint32(i)}
-				want[ref] = shardPlan{peers: peersOf(reps, me), owner: Owner{Shards: ks.Shards, Index: uint32(i)},
+				want[ref] = shardPlan{peers: peersOf(reps, me), owner: store.Owner{Shards: ks.Shards, Index: uint32(i)},
 					epoch: ks.ShardEpoch(uint32(i)), layout: ks.Shards, replicas: ks.Replicas}
 			}
 		}
@@ -60,7 +62,7 @@ func (a *Agent) plan(t *topology.Topology) map[topology.ShardRef]shardPlan {
 			}
 			p := shardPlan{peers: peersOf(reps, me), epoch: ks.ShardEpoch(uint32(i)), replicas: ks.Replicas}
 			if r.Phase == topology.PhaseCopy {
-				p.owner, p.layout = Owner{Shards: r.To, Index: uint32(i)}, r.To // a new target shard
+				p.owner, p.layout = store.Owner{Shards: r.To, Index: uint32(i)}, r.To // a new target shard
 			} else {
 				p.owner, p.layout = ownNothing, r.From // a removed source shard
 			}
@@ -79,7 +81,7 @@ func (a *Agent) plan(t *topology.Topology) map[topology.ShardRef]shardPlan {
 }
 
 // setOwner gives a shard its owner for topology version, if it changed.
-func (a *Agent) setOwner(ref topology.ShardRef, sh *Shard, o Owner, version uint64) {
+func (a *Agent) setOwner(ref topology.ShardRef, sh *store.Shard, o store.Owner, version uint64) {
 	if cur, v := sh.Owner(); cur == o && v != 0 {
 		return
 	}
@@ -109,7 +111,7 @@ func (a *Agent) reconcileFills(t *topology.Topology, want map[topology.ShardRef]
 				// Keys copied for a resize that did not happen are not
 				// this shard's: clean them up (a dropped, closed shard
 				// took them along).
-				if err := f.sh.putMeta(metaLayout, 0); err != nil && !errors.Is(err, ErrClosed) {
+				if err := f.sh.SetLayout(0); err != nil && !errors.Is(err, store.ErrClosed) {
 					a.log.Error("keys copied for a cancelled resize stay until the next layout change",
 						"shard", ref.String(), "error", err)
 				}
@@ -162,7 +164,7 @@ func (a *Agent) reconcileCleanups(t *topology.Topology, want map[topology.ShardR
 		if !ok {
 			continue
 		}
-		done, err := w.sh.getMeta(metaLayout)
+		done, err := w.sh.Layout()
 		if err != nil || done == uint64(ks.Shards) {
 			continue
 		}
@@ -173,7 +175,7 @@ func (a *Agent) reconcileCleanups(t *topology.Topology, want map[topology.ShardR
 	}
 }
 
-func (a *Agent) cleanup(ctx context.Context, ref topology.ShardRef, sh *Shard, shards int) {
+func (a *Agent) cleanup(ctx context.Context, ref topology.ShardRef, sh *store.Shard, shards int) {
 	defer a.wg.Done()
 	defer func() {
 		a.mu.Lock()
@@ -191,7 +193,7 @@ func (a *Agent) cleanup(ctx context.Context, ref topology.ShardRef, sh *Shard, s
 	if o, _ := sh.Owner(); o.Shards != shards {
 		return // the layout changed meanwhile: the next reconcile cleans again
 	}
-	if err := sh.putMeta(metaLayout, uint64(shards)); err != nil {
+	if err := sh.SetLayout(uint64(shards)); err != nil {
 		a.log.Warn("cleanup not recorded", "shard", ref.String(), "error", err)
 		return
 	}
@@ -205,7 +207,7 @@ func (a *Agent) cleanup(ctx context.Context, ref topology.ShardRef, sh *Shard, s
 // it answers MOVED for every key from now on, publishes what its change
 // log still holds, and is dropped once that is done. It reports whether the
 // shard is leaving.
-func (a *Agent) leave(t *topology.Topology, ref topology.ShardRef, sh *Shard) bool {
+func (a *Agent) leave(t *topology.Topology, ref topology.ShardRef, sh *store.Shard) bool {
 	ks, ok := t.Keyspaces[ref.Keyspace]
 	if !ok || !a.seen[ref.Keyspace] || sh.Epoch() != ks.ShardEpoch(ref.Shard) && int(ref.Shard) < ks.Shards {
 		return false
@@ -237,7 +239,7 @@ func (a *Agent) left(ref topology.ShardRef, w *shardWorker) {
 	w.stop()
 	err := a.cfg.Engine.DropShard(ref.Keyspace, ref.Shard)
 	a.mu.Unlock()
-	if err != nil && !errors.Is(err, ErrNoShard) {
+	if err != nil && !errors.Is(err, store.ErrNoShard) {
 		a.log.Error("drop shard that left", "shard", ref.String(), "error", err)
 		return
 	}
@@ -304,7 +306,7 @@ func (w *shardWorker) farewell(ctx context.Context, peer string) {
 	if err != nil {
 		return
 	}
-	var pc *peerClient // one connection for the whole wait
+	var pc *peerclient.Client // one connection for the whole wait
 	defer func() {
 		if pc != nil {
 			_ = pc.Close()
@@ -318,15 +320,15 @@ func (w *shardWorker) farewell(ctx context.Context, peer string) {
 			break
 		}
 		var err error
-		if pc == nil || pc.broken {
+		if pc == nil || pc.Broken() {
 			if pc != nil {
 				_ = pc.Close()
 			}
-			pc, err = dialPeer(ctx, st.Addr)
+			pc, err = peerclient.Dial(ctx, st.Addr)
 		}
 		// The peer no longer holds the shard once it published its whole
 		// change log and dropped it.
-		if err == nil && isPeerCode(pc.use(w.ref.Keyspace, w.ref.Shard), "NOSHARD") {
+		if err == nil && peerclient.IsCode(pc.Use(w.ref.Keyspace, w.ref.Shard), "NOSHARD") {
 			var last, seq uint64
 			if m, err := w.a.cfg.Bus.LastOnSubject(ctx, stream, subj); err == nil {
 				last, _ = strconv.ParseUint(m.Header[hdrIndex], 10, 64)
@@ -363,7 +365,7 @@ func (w *shardWorker) farewell(ctx context.Context, peer string) {
 // plus records) from RocksDB's properties: the number of keys times the
 // average raw key and value size of the SST files (the live data size would
 // count compressed bytes).
-func shardSize(sh *Shard) topology.ShardSize {
+func shardSize(sh *store.Shard) topology.ShardSize {
 	keys, _ := strconv.ParseUint(sh.Property("rocksdb.estimate-num-keys"), 10, 64)
 	props := sh.Property("rocksdb.aggregated-table-properties")
 	avg := tableProp(props, "raw average key size") + tableProp(props, "raw average value size")

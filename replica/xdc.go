@@ -1,4 +1,4 @@
-package store
+package replica
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/vasto-kv/vasto/bus"
 	"github.com/vasto-kv/vasto/lww"
+	"github.com/vasto-kv/vasto/store"
 	"github.com/vasto-kv/vasto/topology"
 )
 
@@ -26,13 +27,6 @@ import (
 // so nothing is echoed back. A keyspace that does not exist here yet has no
 // consumer: its remote changes wait in the source stream and are applied
 // from the beginning once it is created.
-
-// xdcSource names the cursor of one remote origin: remote DC, origin store
-// and the origin's shard number in the remote DC's layout.
-func xdcSource(dc, store, shard string) string { return "x:" + dc + ":" + store + ":" + shard }
-
-// peerSource names the cursor of an in-DC peer replica.
-func peerSource(store string) string { return "r_" + store }
 
 // xdcWorker applies one remote DC's changes to one keyspace.
 type xdcWorker struct {
@@ -91,7 +85,7 @@ func (w *xdcWorker) stop() {
 // group is the changes of one batch bound for one local shard from one
 // remote origin.
 type xdcGroup struct {
-	shard   *Shard
+	shard   *store.Shard
 	source  string
 	top     uint64
 	changes []lww.Change
@@ -135,7 +129,7 @@ func (w *xdcWorker) apply(ctx context.Context, msgs []bus.Delivered) error {
 			if err != nil {
 				return err // placed here but not open yet: retry the batch later
 			}
-			src := xdcSource(w.remote, origin, rshard)
+			src := store.RemoteSource(w.remote, origin, rshard)
 			key := strconv.FormatUint(uint64(shard), 10) + "|" + src
 			g, ok := groups[key]
 			if !ok {

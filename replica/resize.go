@@ -1,4 +1,4 @@
-package store
+package replica
 
 import (
 	"context"
@@ -13,7 +13,9 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/vasto-kv/vasto/bus"
+	"github.com/vasto-kv/vasto/internal/peerclient"
 	"github.com/vasto-kv/vasto/lww"
+	"github.com/vasto-kv/vasto/store"
 	"github.com/vasto-kv/vasto/topology"
 )
 
@@ -25,7 +27,7 @@ import (
 //  2. From one replica O of every source shard it copies the records that
 //     move to the target (VDUMP with a SHARDS/TARGET filter), after O has
 //     applied everything of its peers and of the remote DCs up to the
-//     recorded sequences, and ingests them as SST files (Shard.Ingest never
+//     recorded sequences, and ingests them as SST files (store.Shard.Ingest never
 //     overwrites a newer version).
 //  3. It tails every source shard's change log from S+1, applying with LWW
 //     the changes of keys that move to the target, and reports "tailing".
@@ -50,7 +52,7 @@ const (
 type filler struct {
 	a   *Agent
 	ref topology.ShardRef
-	sh  *Shard
+	sh  *store.Shard
 	rid uint64
 	log hclog.Logger
 
@@ -62,7 +64,7 @@ type filler struct {
 	tails  map[uint32]*bus.Consumer
 }
 
-func newFiller(a *Agent, ref topology.ShardRef, sh *Shard, rid uint64) *filler {
+func newFiller(a *Agent, ref topology.ShardRef, sh *store.Shard, rid uint64) *filler {
 	return &filler{a: a, ref: ref, sh: sh, rid: rid,
 		log:    a.log.Named("fill").With("shard", ref.String(), "resize", rid),
 		status: topology.Fill{Shard: ref.String(), Resize: rid, Phase: topology.FillCopying},
@@ -96,12 +98,9 @@ func (f *filler) stop(done bool) {
 		cancel()
 	}
 	if done {
-		id := strconv.FormatUint(f.rid, 10)
-		for _, key := range []string{metaFillPfx + id, metaFillCopiedPfx + id} {
-			// A dropped (closed) shard took its records with it.
-			if err := f.sh.putMeta(key, 0); err != nil && !errors.Is(err, ErrClosed) {
-				f.log.Warn("fill record not removed", "key", key, "error", err)
-			}
+		// A dropped (closed) shard took its records with it.
+		if err := f.sh.ClearFillMark(f.rid); err != nil && !errors.Is(err, store.ErrClosed) {
+			f.log.Warn("fill record not removed", "resize", f.rid, "error", err)
 		}
 	}
 }
@@ -177,23 +176,15 @@ func (f *filler) fill(ctx context.Context) error {
 	if r == nil {
 		return nil
 	}
-	idKey := strconv.FormatUint(f.rid, 10)
-	startSeq, err := f.sh.getMeta(metaFillPfx + idKey)
+	startSeq, copied, err := f.sh.FillMark(f.rid)
 	if err != nil {
 		return err
 	}
-	copied, err := f.sh.getMeta(metaFillCopiedPfx + idKey)
-	if err != nil {
-		return err
-	}
-	if copied == 0 {
+	if !copied {
 		if startSeq, err = f.copyAll(ctx, ks, r); err != nil {
 			return err
 		}
-		if err := f.sh.putMeta(metaFillPfx+idKey, startSeq); err != nil {
-			return err
-		}
-		if err := f.sh.putMeta(metaFillCopiedPfx+idKey, 1); err != nil {
+		if err := f.sh.SetFillMark(f.rid, startSeq); err != nil {
 			return err
 		}
 	}
@@ -334,7 +325,7 @@ func (f *filler) barrier(ctx context.Context, ks *topology.Keyspace, r *topology
 // dump copies the records of src that move to this target from the store
 // at addr, page by page, and ingests them in large sorted runs.
 func (f *filler) dump(ctx context.Context, addr string, r *topology.Resize, src uint32) error {
-	dc, err := dialPeer(ctx, addr)
+	dc, err := peerclient.Dial(ctx, addr)
 	if err != nil {
 		return err
 	}
@@ -360,14 +351,14 @@ func (f *filler) dump(ctx context.Context, addr string, r *topology.Resize, src 
 		}
 		f.addCopied(len(run), res.Bytes)
 		run, size = run[:0], 0
-		dc.reset() // the run's keys and records are no longer referenced
+		dc.Reset() // the run's keys and records are no longer referenced
 		return nil
 	}
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		next, changes, err := dc.page(f.ref.Keyspace, src, start, fillDumpPage, r.To, f.ref.Shard)
+		next, changes, err := dc.Page(f.ref.Keyspace, src, start, fillDumpPage, r.To, f.ref.Shard)
 		if err != nil {
 			return err
 		}
@@ -456,7 +447,7 @@ func (f *filler) applyTail(ctx context.Context, shards int, src uint32, msgs []b
 	}
 	// No cursor: the tail resumes from its durable consumer's position.
 	for len(changes) > 0 {
-		n := min(len(changes), MaxBatchWrites)
+		n := min(len(changes), store.MaxBatchWrites)
 		if _, err := f.sh.ApplyRemote(ctx, "fill:"+strconv.FormatUint(uint64(src), 10), 0, changes[:n]); err != nil {
 			return err
 		}
@@ -529,7 +520,7 @@ func (f *filler) drainSources(ctx context.Context, ks *topology.Keyspace, r *top
 // skipped with a warning: what it accepted before the switch and did not
 // publish reaches the target only if it comes back before the resize ends.
 func (f *filler) drainReplica(ctx context.Context, r *topology.Resize, src uint32, id string) error {
-	var pc *peerClient // one connection for the whole wait
+	var pc *peerclient.Client // one connection for the whole wait
 	defer func() {
 		if pc != nil {
 			_ = pc.Close()
@@ -544,18 +535,18 @@ func (f *filler) drainReplica(ctx context.Context, r *topology.Resize, src uint3
 		}
 		var res []int64
 		var err error
-		if pc == nil || pc.broken {
+		if pc == nil || pc.Broken() {
 			if pc != nil {
 				_ = pc.Close()
 			}
-			pc, err = dialPeer(ctx, st.Addr)
+			pc, err = peerclient.Dial(ctx, st.Addr)
 		}
 		if err == nil {
 			// [fence, first unpublished]: everything up to the fence is
 			// published once the first unpublished index is past it.
-			res, err = pc.ints(f.ref.Keyspace, src, "VFENCE", strconv.FormatUint(r.Switched, 10))
+			res, err = pc.Ints(f.ref.Keyspace, src, "VFENCE", strconv.FormatUint(r.Switched, 10))
 			if err == nil && len(res) != 2 {
-				err = fmt.Errorf("%w: VFENCE reply %v", ErrCorrupt, res)
+				err = fmt.Errorf("%w: VFENCE reply %v", store.ErrCorrupt, res)
 			}
 		}
 		if err == nil && res[1] > res[0] {

@@ -1,0 +1,13 @@
+// Package replica is a store's cluster agent (Agent): it joins the store to
+// its DC (heartbeats to the master, following the DC's topology), opens and
+// drops the shards placed on the store and sets their owners, publishes each
+// shard's change log to the bus, applies the change logs of the shard's
+// other replicas (re-bootstrapping a replica that fell behind the stream's
+// retention), fills and moves shards for a resize, schedules the cleanup of
+// keys an earlier layout left behind and sets the tombstone purge
+// watermark. It also runs the cross-DC appliers.
+//
+// It may import store (the engine it drives), bus, topology, lww, wire,
+// internal/retry and internal/peerclient (the RESP client it asks other
+// stores with); never server, master or client.
+package replica
