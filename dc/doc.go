@@ -1,5 +1,14 @@
-// Package dc replicates between datacenters: each DC sources the other DCs'
-// change-log streams over NATS leafnodes and applies their changes through
-// its own topology with last-writer-wins. Inside one DC, replication is done
-// by the stores' agents (package store).
+// Package dc replicates between datacenters: each DC keeps a local copy
+// (source stream) of every other DC's change-log stream over NATS
+// leafnodes, and each store applies, per remote DC and keyspace it holds
+// shards of, those changes routed through its own DC's topology with
+// last-writer-wins (Replicator). It detects changes lost to the streams'
+// retention and then copies the keyspace from the remote DC, and it computes
+// the tombstone purge watermark the remote DCs allow.
+//
+// The store's cluster agent (package replica) drives a Replicator through
+// its CrossDC interface; the two packages never import each other, the
+// process wiring a store joins them. It may import store, bus, topology,
+// lww, wire and internal/peerclient; never replica, server, master or
+// client.
 package dc

@@ -38,8 +38,10 @@ type AgentConfig struct {
 	// CatchUpIdle: a peer's log counts as replayed once its consumer has
 	// been idle this long (nothing pending to deliver).
 	CatchUpIdle time.Duration
-	// RemoteDCs are the other datacenters whose changes this store applies.
-	RemoteDCs []string
+	// CrossDC applies the other datacenters' changes (package dc); nil if
+	// the DC has no remote DC. The agent starts it, keeps it following the
+	// topology and shuts it down.
+	CrossDC CrossDC
 	// FillRate bounds the bytes per second one resize fill copies (0: as
 	// fast as it goes). A lower rate leaves more CPU to client traffic.
 	FillRate int64
@@ -70,12 +72,29 @@ func (c AgentConfig) Validate() error {
 	case c.FillRate < 0:
 		return fmt.Errorf("%w: negative fill rate", ErrInvalidConfig)
 	}
-	for _, r := range c.RemoteDCs {
-		if topology.CheckName("dc", r) != nil || r == c.DC {
-			return fmt.Errorf("%w: bad remote dc %q", ErrInvalidConfig, r)
-		}
-	}
 	return nil
+}
+
+// CrossDC is cross-DC replication as the agent drives it. Package dc
+// implements it (dc.Replicator); whoever wires a store process joins the
+// two.
+type CrossDC interface {
+	// RemoteDCs returns the remote DCs whose changes this store applies.
+	RemoteDCs() []string
+	// Start prepares the local copies of the remote DCs' change streams.
+	Start(ctx context.Context) error
+	// Follow makes t the local topology remote changes are routed through.
+	Follow(t *topology.Topology)
+	// Reconcile runs the appliers of the keyspaces this store holds shards
+	// of under t, and stops the others.
+	Reconcile(t *topology.Topology, keyspaces []string)
+	// Watermark returns the purge watermark the remote DCs allow.
+	Watermark(ctx context.Context) int64
+	// Shutdown stops the appliers and waits for them; it is idempotent.
+	Shutdown(ctx context.Context) error
+	// Durable names the consumer with which store applies remote's
+	// changes to keyspace.
+	Durable(store, remote, keyspace string) string
 }
 
 // Agent joins a store to its DC's cluster: it heartbeats to the master,
@@ -107,14 +126,11 @@ type Agent struct {
 	resume map[topology.ShardRef]bool
 	// cleaning are shards removing keys of an earlier layout.
 	cleaning map[topology.ShardRef]context.CancelFunc
-	xdc      map[string]*xdcWorker // remote dc + "/" + keyspace
 	top      atomic.Pointer[topology.Topology]
-	wm       map[string]int64     // per remote DC: applied everything published before; owned by watermarkLoop
-	purge    atomic.Int64         // the last purge watermark set on the shards
-	runID    string               // this process's prefix of change message ids
-	topID    string               // the incarnation of the topology followed
-	kicked   map[string]time.Time // last restart of each remote DC's copy; owned by watermarkLoop
-	seen     map[string]bool      // keyspaces seen in an earlier topology
+	purge    atomic.Int64    // the last purge watermark set on the shards
+	runID    string          // this process's prefix of change message ids
+	topID    string          // the incarnation of the topology followed
+	seen     map[string]bool // keyspaces seen in an earlier topology
 	version  uint64
 	started  bool
 	stopped  bool
@@ -141,9 +157,6 @@ func NewAgent(cfg AgentConfig) (*Agent, error) {
 		cleaning: map[topology.ShardRef]context.CancelFunc{},
 		resume:   map[topology.ShardRef]bool{},
 		warned:   map[topology.ShardRef]bool{},
-		xdc:      map[string]*xdcWorker{},
-		wm:       map[string]int64{},
-		kicked:   map[string]time.Time{},
 		seen:     map[string]bool{},
 		topoCh:   make(chan *topology.Topology, 1),
 	}
@@ -166,10 +179,9 @@ func (a *Agent) Start(ctx context.Context) error {
 	if err := a.cfg.Bus.EnsureChangeStream(ctx, a.cfg.Stream); err != nil {
 		return fmt.Errorf("replica: change stream: %w", err)
 	}
-	for _, r := range a.cfg.RemoteDCs {
-		src := bus.SourceConfig{LocalDC: a.cfg.DC, RemoteDC: r, MaxAge: a.cfg.Stream.MaxAge, MaxBytes: a.cfg.Stream.MaxBytes}
-		if err := a.cfg.Bus.EnsureSourceStream(ctx, src); err != nil {
-			return fmt.Errorf("replica: source stream of %s: %w", r, err)
+	if x := a.cfg.CrossDC; x != nil {
+		if err := x.Start(ctx); err != nil {
+			return fmt.Errorf("replica: cross-DC: %w", err)
 		}
 	}
 	a.ctx, a.cancel = context.WithCancel(context.WithoutCancel(ctx))
@@ -248,6 +260,9 @@ func (a *Agent) reconcile(t *topology.Topology) {
 	}
 	a.version = t.Version
 	a.top.Store(t)
+	if x := a.cfg.CrossDC; x != nil {
+		x.Follow(t)
+	}
 	want := a.plan(t)
 	for ref, w := range a.workers {
 		p, ok := want[ref]
@@ -293,7 +308,7 @@ func (a *Agent) reconcile(t *topology.Topology) {
 			continue
 		}
 		a.setOwner(ref, sh, p.owner, t.Version)
-		if len(a.cfg.RemoteDCs) > 0 || len(p.peers) > 0 {
+		if a.cfg.CrossDC != nil || len(p.peers) > 0 {
 			// Until the watermark loop has seen the peers and remote DCs
 			// caught up, keep every tombstone.
 			sh.SetPurgeWatermark(math.MinInt64)
@@ -405,35 +420,27 @@ func (a *Agent) warnStrays(t *topology.Topology, want map[topology.ShardRef]shar
 // reconcileXDC runs one cross-DC applier per remote DC and keyspace this
 // store holds shards of.
 func (a *Agent) reconcileXDC(t *topology.Topology, want map[topology.ShardRef]shardPlan) {
-	need := map[string][2]string{}
+	x := a.cfg.CrossDC
+	if x == nil {
+		return
+	}
+	seen := map[string]bool{}
+	var keyspaces []string
 	for ref := range want {
-		for _, r := range a.cfg.RemoteDCs {
-			need[r+"/"+ref.Keyspace] = [2]string{r, ref.Keyspace}
+		if !seen[ref.Keyspace] {
+			seen[ref.Keyspace] = true
+			keyspaces = append(keyspaces, ref.Keyspace)
 		}
 	}
-	for k, w := range a.xdc {
-		if _, ok := need[k]; !ok {
-			w.stop()
-			delete(a.xdc, k)
-			if _, exists := t.Keyspaces[w.keyspace]; !exists {
-				stream, _ := bus.SourceStream(a.cfg.DC, w.remote)
-				ctx, cancel := context.WithTimeout(a.ctx, 5*time.Second)
-				_ = a.cfg.Bus.DeleteConsumer(ctx, stream, XDCDurable(a.cfg.Store, w.remote, w.keyspace))
-				cancel()
-			}
-		}
+	x.Reconcile(t, keyspaces)
+}
+
+// remoteDCs returns the remote DCs whose changes this store applies.
+func (a *Agent) remoteDCs() []string {
+	if a.cfg.CrossDC == nil {
+		return nil
 	}
-	for k, rk := range need {
-		if _, ok := a.xdc[k]; ok {
-			continue
-		}
-		w, err := a.startXDC(a.ctx, rk[0], rk[1])
-		if err != nil {
-			a.log.Error("start cross-DC applier", "remote_dc", rk[0], "keyspace", rk[1], "error", err)
-			continue
-		}
-		a.xdc[k] = w
-	}
+	return a.cfg.CrossDC.RemoteDCs()
 }
 
 // openShard opens a shard placed here for keyspace incarnation p.epoch. A
@@ -635,8 +642,6 @@ func (a *Agent) Shutdown(ctx context.Context) error {
 	a.leaving = map[topology.ShardRef]*shardWorker{}
 	fills := a.fills
 	a.fills = map[topology.ShardRef]*filler{}
-	xdc := a.xdc
-	a.xdc = map[string]*xdcWorker{}
 	for _, cancel := range a.cleaning {
 		cancel()
 	}
@@ -644,8 +649,10 @@ func (a *Agent) Shutdown(ctx context.Context) error {
 	for _, f := range fills {
 		f.stop(false)
 	}
-	for _, w := range xdc {
-		w.stop()
+	if x := a.cfg.CrossDC; x != nil {
+		if err := x.Shutdown(ctx); err != nil {
+			a.log.Warn("stop cross-DC replication", "error", err)
+		}
 	}
 	a.watch.Stop()
 	a.cancel()

@@ -45,7 +45,7 @@ func (a *Agent) plan(t *topology.Topology) map[topology.ShardRef]shardPlan {
 		ks := t.Keyspaces[name]
 		a.seen[name] = true
 		for i, reps := range ks.Placement {
-			if holds(reps, me) {
+			if slices.Contains(reps, me) {
 				ref := topology.ShardRef{Keyspace: name, Shard: uint32(i)}
 				want[ref] = shardPlan{peers: peersOf(reps, me), owner: store.Owner{Shards: ks.Shards, Index: uint32(i)},
 					epoch: ks.ShardEpoch(uint32(i)), layout: ks.Shards, replicas: ks.Replicas}
@@ -57,7 +57,7 @@ func (a *Agent) plan(t *topology.Topology) map[topology.ShardRef]shardPlan {
 		}
 		for i, reps := range r.Placement {
 			ref := topology.ShardRef{Keyspace: name, Shard: uint32(i)}
-			if _, ok := want[ref]; ok || !holds(reps, me) || i < ks.Shards {
+			if _, ok := want[ref]; ok || !slices.Contains(reps, me) || i < ks.Shards {
 				continue
 			}
 			p := shardPlan{peers: peersOf(reps, me), epoch: ks.ShardEpoch(uint32(i)), replicas: ks.Replicas}
@@ -71,7 +71,7 @@ func (a *Agent) plan(t *topology.Topology) map[topology.ShardRef]shardPlan {
 		newPlacement := r.NewPlacement(ks)
 		for _, tgt := range r.Targets() {
 			ref := topology.ShardRef{Keyspace: name, Shard: tgt}
-			if p, ok := want[ref]; ok && holds(newPlacement[tgt], me) {
+			if p, ok := want[ref]; ok && slices.Contains(newPlacement[tgt], me) {
 				p.fill = r.ID
 				want[ref] = p
 			}

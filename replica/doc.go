@@ -5,9 +5,10 @@
 // other replicas (re-bootstrapping a replica that fell behind the stream's
 // retention), fills and moves shards for a resize, schedules the cleanup of
 // keys an earlier layout left behind and sets the tombstone purge
-// watermark. It also runs the cross-DC appliers.
+// watermark. It drives cross-DC replication (package dc) through the
+// CrossDC interface, which the process wiring a store fills in.
 //
 // It may import store (the engine it drives), bus, topology, lww, wire,
 // internal/retry and internal/peerclient (the RESP client it asks other
-// stores with); never server, master or client.
+// stores with); never dc, server, master or client.
 package replica

@@ -1,14 +1,12 @@
 package replica
 
 import (
-	"context"
 	"testing"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/stretchr/testify/require"
 
 	"github.com/vasto-kv/vasto/lww"
-	"github.com/vasto-kv/vasto/server"
 	"github.com/vasto-kv/vasto/store"
 )
 
@@ -58,19 +56,4 @@ func testShard(t testing.TB, cb func(*store.Config)) (*store.Shard, *lww.ManualC
 	s, err := e.CreateShard("ks", 0)
 	require.NoError(t, err)
 	return s, clock
-}
-
-func rec(t int64, dc, node, value string) lww.Record {
-	return lww.Record{Version: lww.Version{Time: t, DC: dc, Node: node}, Kind: lww.KindValue, Value: []byte(value)}
-}
-
-// startRESPServer starts a RESP server serving e on a random loopback port
-// and shuts it down when the test ends.
-func startRESPServer(t testing.TB, e *store.Engine) *server.Server {
-	t.Helper()
-	srv, err := server.New(server.DefaultConfig("127.0.0.1:0", e))
-	require.NoError(t, err)
-	require.NoError(t, srv.Start(context.Background()))
-	t.Cleanup(func() { require.NoError(t, srv.Shutdown(context.Background())) })
-	return srv
 }

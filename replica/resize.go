@@ -230,7 +230,7 @@ func (f *filler) copyAll(ctx context.Context, ks *topology.Keyspace, r *topology
 		return 0, err
 	}
 	remoteSeq := map[string]uint64{}
-	for _, rdc := range f.a.cfg.RemoteDCs {
+	for _, rdc := range f.a.remoteDCs() {
 		src, err := bus.SourceStream(f.a.cfg.DC, rdc)
 		if err != nil {
 			return 0, err
@@ -299,7 +299,7 @@ func (f *filler) barrier(ctx context.Context, ks *topology.Keyspace, r *topology
 		if err != nil {
 			return err
 		}
-		checks = append(checks, check{s, XDCDurable(id, rdc, f.ref.Keyspace), seq})
+		checks = append(checks, check{s, f.a.cfg.CrossDC.Durable(id, rdc, f.ref.Keyspace), seq})
 	}
 	deadline := time.Now().Add(fillBarrier)
 	for _, c := range checks {

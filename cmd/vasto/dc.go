@@ -11,7 +11,7 @@ import (
 
 	"github.com/vasto-kv/vasto/bus"
 	"github.com/vasto-kv/vasto/client"
-	"github.com/vasto-kv/vasto/replica"
+	crossdc "github.com/vasto-kv/vasto/dc"
 )
 
 // runDC: vasto dc status — replication from every remote DC into this one.
@@ -64,7 +64,7 @@ func runDC(ctx context.Context, e *env, args []string) error {
 	for _, in := range infos {
 		for _, ks := range top.KeyspaceNames() {
 			for _, st := range storesOf(top.Keyspaces[ks].Placement) {
-				pending, floor, err := conn.ConsumerPending(cctx, in.Stream, replica.XDCDurable(st, in.RemoteDC, ks))
+				pending, floor, err := conn.ConsumerPending(cctx, in.Stream, crossdc.Durable(st, in.RemoteDC, ks))
 				if errors.Is(err, bus.ErrNoConsumer) {
 					fmt.Fprintf(tw, "%s\t%s\t%s\t-\t-\tnot applying yet\n", in.RemoteDC, ks, st)
 					continue

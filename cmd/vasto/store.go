@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/vasto-kv/vasto/bus"
+	crossdc "github.com/vasto-kv/vasto/dc"
 	"github.com/vasto-kv/vasto/replica"
 	"github.com/vasto-kv/vasto/server"
 	"github.com/vasto-kv/vasto/store"
@@ -130,7 +131,12 @@ func runStore(ctx context.Context, e *env, args []string) error {
 		acfg := replica.DefaultAgentConfig(*dc, cfg.Node, addr, conn, eng)
 		acfg.Logger = log.Named("store")
 		if *remoteDCs != "" {
-			acfg.RemoteDCs = strings.Split(*remoteDCs, ",")
+			x, err := crossdc.New(crossdc.Config{DC: *dc, Store: cfg.Node, RemoteDCs: strings.Split(*remoteDCs, ","),
+				Bus: conn, Engine: eng, Logger: acfg.Logger, Stream: acfg.Stream})
+			if err != nil {
+				return err
+			}
+			acfg.CrossDC = x
 		}
 		acfg.FillRate = *fillRate
 		agent, err := replica.NewAgent(acfg)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/vasto-kv/vasto/bus"
 	"github.com/vasto-kv/vasto/bus/embedded"
+	crossdc "github.com/vasto-kv/vasto/dc"
 	"github.com/vasto-kv/vasto/lww"
 	"github.com/vasto-kv/vasto/master"
 	"github.com/vasto-kv/vasto/replica"
@@ -276,9 +277,19 @@ func (c *Cluster) StartStore(ctx context.Context, i int) error {
 	acfg.Logger = log
 	acfg.Stream = c.cfg.Stream
 	acfg.Stream.DC = c.cfg.DC
-	acfg.RemoteDCs = c.cfg.RemoteDCs
 	acfg.FillRate = c.cfg.FillRate
-	agent, err := replica.NewAgent(acfg)
+	if len(c.cfg.RemoteDCs) > 0 {
+		var x *crossdc.Replicator
+		x, err = crossdc.New(crossdc.Config{DC: c.cfg.DC, Store: st.ID, RemoteDCs: c.cfg.RemoteDCs,
+			Bus: conn, Engine: eng, Logger: log, Stream: acfg.Stream})
+		if err == nil {
+			acfg.CrossDC = x
+		}
+	}
+	var agent *replica.Agent
+	if err == nil {
+		agent, err = replica.NewAgent(acfg)
+	}
 	if err == nil {
 		err = agent.Start(ctx)
 	}

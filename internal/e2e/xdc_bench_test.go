@@ -20,8 +20,8 @@ import (
 	"github.com/vasto-kv/vasto/bus"
 	"github.com/vasto-kv/vasto/chaos"
 	"github.com/vasto-kv/vasto/client"
+	crossdc "github.com/vasto-kv/vasto/dc"
 	"github.com/vasto-kv/vasto/internal/devcluster"
-	"github.com/vasto-kv/vasto/replica"
 	"github.com/vasto-kv/vasto/store"
 	"github.com/vasto-kv/vasto/topology"
 )
@@ -594,7 +594,7 @@ func BenchmarkCrossDCBacklogDrain(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	durable := replica.XDCDurable(cs[1].Stores()[0].ID, "dc1", xbDrainKeyspace)
+	durable := crossdc.Durable(cs[1].Stores()[0].ID, "dc1", xbDrainKeyspace)
 
 	// Warm up: a few thousand changes through the link, so the copy and the
 	// applier exist and the cursors are known to move.

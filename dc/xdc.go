@@ -1,4 +1,4 @@
-package replica
+package dc
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"github.com/vasto-kv/vasto/lww"
 	"github.com/vasto-kv/vasto/store"
 	"github.com/vasto-kv/vasto/topology"
+	"github.com/vasto-kv/vasto/wire"
 )
 
 // Cross-DC replication. Each DC keeps a local copy of every other DC's
@@ -30,7 +31,7 @@ import (
 
 // xdcWorker applies one remote DC's changes to one keyspace.
 type xdcWorker struct {
-	a        *Agent
+	r        *Replicator
 	remote   string
 	keyspace string
 	log      hclog.Logger
@@ -41,9 +42,9 @@ type xdcWorker struct {
 	lastEvent   time.Time // stream timestamp of the latest message applied
 }
 
-// XDCDurable names the durable consumer with which store applies remote's
+// Durable names the durable consumer with which store applies remote's
 // changes to keyspace (operators see it in `vasto dc status`).
-func XDCDurable(store, remote, keyspace string) string {
+func Durable(store, remote, keyspace string) string {
 	name := "x_" + store + "_" + remote + "_" + keyspace
 	if len(name) <= lww.MaxNameLen {
 		return name
@@ -51,10 +52,10 @@ func XDCDurable(store, remote, keyspace string) string {
 	return "x_" + strconv.FormatUint(xxhash.Sum64String(store+"\x00"+remote+"\x00"+keyspace), 36)
 }
 
-func (a *Agent) startXDC(ctx context.Context, remote, keyspace string) (*xdcWorker, error) {
-	w := &xdcWorker{a: a, remote: remote, keyspace: keyspace,
-		log: a.log.Named("xdc").With("remote_dc", remote, "keyspace", keyspace)}
-	stream, err := bus.SourceStream(a.cfg.DC, remote)
+func (r *Replicator) startWorker(ctx context.Context, remote, keyspace string) (*xdcWorker, error) {
+	w := &xdcWorker{r: r, remote: remote, keyspace: keyspace,
+		log: r.log.With("remote_dc", remote, "keyspace", keyspace)}
+	stream, err := bus.SourceStream(r.cfg.DC, remote)
 	if err != nil {
 		return nil, err
 	}
@@ -62,8 +63,8 @@ func (a *Agent) startXDC(ctx context.Context, remote, keyspace string) (*xdcWork
 	if err != nil {
 		return nil, err
 	}
-	c, err := a.cfg.Bus.NewConsumer(bus.ConsumerConfig{
-		Stream: stream, Durable: XDCDurable(a.cfg.Store, remote, keyspace), FilterSubject: filter, Logger: w.log,
+	c, err := r.cfg.Bus.NewConsumer(bus.ConsumerConfig{
+		Stream: stream, Durable: Durable(r.cfg.Store, remote, keyspace), FilterSubject: filter, Logger: w.log,
 	}, w.apply)
 	if err != nil {
 		return nil, err
@@ -94,13 +95,13 @@ type xdcGroup struct {
 // apply routes a batch of remote changes through the local topology and
 // applies those that land on shards this store holds.
 func (w *xdcWorker) apply(ctx context.Context, msgs []bus.Delivered) error {
-	t := w.a.currentTopology()
+	t := w.r.top.Load()
 	if t == nil {
-		return fmt.Errorf("store: no topology yet")
+		return fmt.Errorf("dc: no topology yet")
 	}
 	ks, ok := t.Keyspaces[w.keyspace]
 	if !ok {
-		return fmt.Errorf("store: keyspace %s not in the local topology", w.keyspace)
+		return fmt.Errorf("dc: keyspace %s not in the local topology", w.keyspace)
 	}
 	// Changes lost to the retention make this store copy the keyspace from
 	// the remote DC first (xdc_gap.go).
@@ -125,7 +126,7 @@ func (w *xdcWorker) apply(ctx context.Context, msgs []bus.Delivered) error {
 			newest = m.Time
 		}
 		for _, shard := range w.destinations(ks, ch.Key) {
-			sh, err := w.a.cfg.Engine.Shard(w.keyspace, shard)
+			sh, err := w.r.cfg.Engine.Shard(w.keyspace, shard)
 			if err != nil {
 				return err // placed here but not open yet: retry the batch later
 			}
@@ -137,7 +138,7 @@ func (w *xdcWorker) apply(ctx context.Context, msgs []bus.Delivered) error {
 				groups[key] = g
 				order = append(order, key)
 			}
-			if idx, err := strconv.ParseUint(m.Header[hdrIndex], 10, 64); err == nil && idx > g.top {
+			if idx, err := strconv.ParseUint(m.Header[wire.HeaderIndex], 10, 64); err == nil && idx > g.top {
 				g.top = idx
 			}
 			g.changes = append(g.changes, ch)
@@ -169,11 +170,11 @@ func (w *xdcWorker) apply(ctx context.Context, msgs []bus.Delivered) error {
 func (w *xdcWorker) destinations(ks *topology.Keyspace, key []byte) []uint32 {
 	var out []uint32
 	shard := topology.ShardOf(key, ks.Shards)
-	if holds(ks.Placement[shard], w.a.cfg.Store) {
+	if holds(ks.Placement[shard], w.r.cfg.Store) {
 		out = append(out, shard)
 	}
 	if r := ks.Resize; r != nil && r.Phase == topology.PhaseCopy {
-		if t := topology.ShardOf(key, r.To); t != shard && holds(r.Placement[t], w.a.cfg.Store) {
+		if t := topology.ShardOf(key, r.To); t != shard && holds(r.Placement[t], w.r.cfg.Store) {
 			out = append(out, t)
 		}
 	}

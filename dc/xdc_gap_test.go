@@ -1,4 +1,4 @@
-package replica
+package dc
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 	"github.com/vasto-kv/vasto/lww"
 	"github.com/vasto-kv/vasto/store"
 	"github.com/vasto-kv/vasto/topology"
+	"github.com/vasto-kv/vasto/wire"
 )
 
 // xdcPair is two linked DCs for cross-DC gap tests: dc1 (the remote, with
@@ -63,7 +64,7 @@ func (p *xdcPair) publish(t *testing.T, ks string, shard uint32, origin string, 
 			Record: rec(baseTime+int64(i), "dc1", origin, "v"+strconv.FormatUint(i, 10))})
 		require.NoError(t, err)
 		msgs = append(msgs, bus.Message{Subject: subj, ID: subj + "." + strconv.FormatUint(i, 10),
-			Header: map[string]string{hdrIndex: strconv.FormatUint(i, 10)}, Data: data})
+			Header: map[string]string{wire.HeaderIndex: strconv.FormatUint(i, 10)}, Data: data})
 	}
 	n, err := p.c1.PublishBatch(context.Background(), msgs)
 	require.NoError(t, err)
@@ -77,7 +78,7 @@ func (p *xdcPair) copied(t *testing.T, subject string, last uint64) []bus.Delive
 	ctx := context.Background()
 	require.Eventually(t, func() bool {
 		d, err := p.c2.LastOnSubject(ctx, "VASTO_SRC_dc1", subject)
-		return err == nil && d.Header[hdrIndex] == strconv.FormatUint(last, 10)
+		return err == nil && d.Header[wire.HeaderIndex] == strconv.FormatUint(last, 10)
 	}, 15*time.Second, 10*time.Millisecond)
 	var out []bus.Delivered
 	for seq := uint64(0); ; {
@@ -92,7 +93,7 @@ func (p *xdcPair) copied(t *testing.T, subject string, last uint64) []bus.Delive
 }
 
 func indexOf(t *testing.T, d bus.Delivered) uint64 {
-	i, err := strconv.ParseUint(d.Header[hdrIndex], 10, 64)
+	i, err := strconv.ParseUint(d.Header[wire.HeaderIndex], 10, 64)
 	require.NoError(t, err)
 	return i
 }
@@ -129,9 +130,9 @@ func TestXDCProbe(t *testing.T) {
 		return bus.Delivered{}
 	}
 
-	a, err := NewAgent(DefaultAgentConfig("dc2", "t1", "127.0.0.1:1", p.c2, &store.Engine{}))
+	r, err := New(Config{DC: "dc2", Store: "t1", RemoteDCs: []string{"dc1"}, Bus: p.c2, Engine: &store.Engine{}, Logger: hclog.NewNullLogger()})
 	require.NoError(t, err)
-	w := &xdcWorker{a: a, remote: "dc1", keyspace: "ks", log: testLogger(t)}
+	w := &xdcWorker{r: r, remote: "dc1", keyspace: "ks", log: testLogger(t)}
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name        string
@@ -203,12 +204,10 @@ func TestXDCGapReBootstraps(t *testing.T) {
 		require.NoError(t, err)
 		held = append(held, sh)
 	}
-	cfg := DefaultAgentConfig("dc2", "t1", "127.0.0.1:1", p.c2, e2)
-	cfg.Logger = testLogger(t)
-	a, err := NewAgent(cfg)
+	r, err := New(Config{DC: "dc2", Store: "t1", RemoteDCs: []string{"dc1"}, Bus: p.c2, Engine: e2, Logger: testLogger(t)})
 	require.NoError(t, err)
-	a.top.Store(local)
-	w := &xdcWorker{a: a, remote: "dc1", keyspace: "ks", log: testLogger(t)}
+	r.Follow(local)
+	w := &xdcWorker{r: r, remote: "dc1", keyspace: "ks", log: testLogger(t)}
 	src := store.RemoteSource("dc1", "s1", "0")
 	cursor := func() uint64 {
 		c, err := processedUpTo(held, src)

@@ -1,4 +1,4 @@
-package replica
+package dc
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"github.com/vasto-kv/vasto/lww"
 	"github.com/vasto-kv/vasto/store"
 	"github.com/vasto-kv/vasto/topology"
+	"github.com/vasto-kv/vasto/wire"
 )
 
 // Gaps in a remote DC's changes, and re-bootstrap from that DC.
@@ -110,10 +111,10 @@ type xdcOrigin struct {
 func (w *xdcWorker) heldShards(ks *topology.Keyspace) ([]*store.Shard, error) {
 	var out []*store.Shard
 	for i, reps := range ks.Placement {
-		if !holds(reps, w.a.cfg.Store) {
+		if !holds(reps, w.r.cfg.Store) {
 			continue
 		}
-		sh, err := w.a.cfg.Engine.Shard(w.keyspace, uint32(i))
+		sh, err := w.r.cfg.Engine.Shard(w.keyspace, uint32(i))
 		if err != nil {
 			return nil, err
 		}
@@ -161,7 +162,7 @@ func (w *xdcWorker) originOf(m bus.Delivered) (xdcOrigin, uint64, bool) {
 	if !ok {
 		return xdcOrigin{}, 0, false
 	}
-	idx, err := strconv.ParseUint(m.Header[hdrIndex], 10, 64)
+	idx, err := strconv.ParseUint(m.Header[wire.HeaderIndex], 10, 64)
 	if err != nil || idx == 0 {
 		return xdcOrigin{}, 0, false
 	}
@@ -255,7 +256,7 @@ func (w *xdcWorker) checkGaps(ctx context.Context, ks *topology.Keyspace, msgs [
 			// next .. e.idx-1 are neither applied nor in this batch.
 			first, lost, err := w.probe(ctx, o.subject, next-1, e.seq, e.idx)
 			if err != nil {
-				return fmt.Errorf("store: gap check of %s: %w", o.subject, err)
+				return fmt.Errorf("dc: gap check of %s: %w", o.subject, err)
 			}
 			if lost {
 				gaps = append(gaps, xdcGap{src: o.src, origin: o.origin, rshard: o.rshard, applied: next - 1, first: first})
@@ -277,21 +278,21 @@ func (w *xdcWorker) checkGaps(ctx context.Context, ks *topology.Keyspace, msgs [
 // Otherwise lost is true and first is the lowest index past done seen: the
 // first one the stream still holds.
 func (w *xdcWorker) probe(ctx context.Context, subject string, done, upTo, upIdx uint64) (first uint64, lost bool, err error) {
-	stream, err := bus.SourceStream(w.a.cfg.DC, w.remote)
+	stream, err := bus.SourceStream(w.r.cfg.DC, w.remote)
 	if err != nil {
 		return 0, false, err
 	}
 	// get returns the first message on subject at or after stream sequence
 	// from (ok false: none); a message without an index counts as index 0.
 	get := func(from uint64) (idx, seq uint64, ok bool, err error) {
-		d, err := w.a.cfg.Bus.FirstOnSubject(ctx, stream, subject, from)
+		d, err := w.r.cfg.Bus.FirstOnSubject(ctx, stream, subject, from)
 		if errors.Is(err, bus.ErrNoMessage) {
 			return 0, 0, false, nil
 		}
 		if err != nil {
 			return 0, 0, false, err
 		}
-		idx, _ = strconv.ParseUint(d.Header[hdrIndex], 10, 64)
+		idx, _ = strconv.ParseUint(d.Header[wire.HeaderIndex], 10, 64)
 		return idx, d.StreamSeq, true, nil
 	}
 	// Binary search for the first stream position whose first message on
@@ -334,7 +335,7 @@ func (w *xdcWorker) probe(ctx context.Context, subject string, done, upTo, upIdx
 // probeOthers probes the keyspace's other origins in the remote placement
 // (those not checked with the batch) for gaps, so one copy covers them.
 func (w *xdcWorker) probeOthers(ctx context.Context, rks *topology.Keyspace, held []*store.Shard, gaps []xdcGap, checked map[string]bool) ([]xdcGap, error) {
-	stream, err := bus.SourceStream(w.a.cfg.DC, w.remote)
+	stream, err := bus.SourceStream(w.r.cfg.DC, w.remote)
 	if err != nil {
 		return nil, err
 	}
@@ -350,14 +351,14 @@ func (w *xdcWorker) probeOthers(ctx context.Context, rks *topology.Keyspace, hel
 			if err != nil {
 				return nil, err
 			}
-			last, err := w.a.cfg.Bus.LastOnSubject(ctx, stream, subject)
+			last, err := w.r.cfg.Bus.LastOnSubject(ctx, stream, subject)
 			if errors.Is(err, bus.ErrNoMessage) {
 				continue
 			}
 			if err != nil {
 				return nil, err
 			}
-			lastIdx, _ := strconv.ParseUint(last.Header[hdrIndex], 10, 64)
+			lastIdx, _ := strconv.ParseUint(last.Header[wire.HeaderIndex], 10, 64)
 			done, err := processedUpTo(held, src)
 			if err != nil {
 				return nil, err
@@ -395,9 +396,9 @@ func (w *xdcWorker) rebootstrap(ctx context.Context, ks *topology.Keyspace, held
 	}
 	fail := func(what string, err error) error {
 		w.log.Error("re-bootstrap from the remote DC failed; the batch will be retried", "step", what, "error", err)
-		return fmt.Errorf("store: re-bootstrap of %s from DC %s: %s: %w", w.keyspace, w.remote, what, err)
+		return fmt.Errorf("dc: re-bootstrap of %s from DC %s: %s: %w", w.keyspace, w.remote, what, err)
 	}
-	doc, _, err := w.a.cfg.Bus.GetRemoteTopology(ctx, w.remote)
+	doc, _, err := w.r.cfg.Bus.GetRemoteTopology(ctx, w.remote)
 	if err != nil {
 		return fail("remote topology", err)
 	}

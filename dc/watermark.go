@@ -1,0 +1,110 @@
+package dc
+
+import (
+	"context"
+	"math"
+	"time"
+
+	"github.com/vasto-kv/vasto/bus"
+)
+
+// Tombstone purge across DCs (Replicator.Watermark). A tombstone may be forgotten only once no
+// write it must beat can still arrive: every remote DC's writes accepted
+// before the tombstone took effect must have been applied here. The agent
+// tracks, per remote DC, a time W(D) such that everything D published
+// before W(D) has been applied by this store: it advances W(D) to the time
+// just before it asked, whenever the local copy of D's stream holds
+// everything D's stream held when asked (CaughtUp) and this store's
+// appliers for D have nothing pending. A cut link freezes W(D).
+//
+// Inside the DC the same holds per shard and peer replica (package
+// replica): a shard purges tombstones dead before the minimum of every W(D)
+// and of its peers' W(P), less the event-time guard (MaxFuture, since a
+// write's event time may lead its acceptance by that much), on top of the
+// grace period.
+
+// Watermark advances each remote DC's W(D) where it can and returns the
+// purge watermark the remote DCs allow for local shards. Calls are
+// serialised.
+func (r *Replicator) Watermark(ctx context.Context) int64 {
+	r.wmMu.Lock()
+	defer r.wmMu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	// Everything a remote DC published before "before" is in the local copy
+	// when SourceStatus (which reads the remote's last sequence afterwards)
+	// says CaughtUp, and applied when the appliers have nothing pending.
+	before := r.cfg.Engine.Config().Clock.Now()
+	infos, err := r.cfg.Bus.SourceStatus(ctx, r.cfg.DC, r.cfg.RemoteDCs)
+	if err == nil {
+		r.kickStalled(ctx, infos)
+		for _, info := range infos {
+			if !info.Exists || info.Error != "" || info.RemoteError != "" || !info.CaughtUp {
+				continue
+			}
+			if !r.appliersIdle(ctx, info.RemoteDC) {
+				continue
+			}
+			w := before - int64(time.Second)
+			if w > r.wm[info.RemoteDC] {
+				r.wm[info.RemoteDC] = w
+			}
+		}
+	}
+	low := int64(math.MaxInt64)
+	for _, d := range r.cfg.RemoteDCs {
+		low = min(low, r.wm[d])
+	}
+	return low - int64(r.cfg.Engine.Config().MaxFuture)
+}
+
+// appliersIdle reports whether this store's appliers of remote have nothing
+// pending.
+func (r *Replicator) appliersIdle(ctx context.Context, remote string) bool {
+	r.mu.Lock()
+	var keyspaces []string
+	for _, w := range r.workers {
+		if w.remote == remote {
+			keyspaces = append(keyspaces, w.keyspace)
+		}
+	}
+	r.mu.Unlock()
+	stream, err := bus.SourceStream(r.cfg.DC, remote)
+	if err != nil {
+		return false
+	}
+	for _, ks := range keyspaces {
+		pending, _, err := r.cfg.Bus.ConsumerPending(ctx, stream, Durable(r.cfg.Store, remote, ks))
+		if err != nil || pending > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// Copy streams whose remote DC is reachable but that have not copied for a
+// while are restarted, at most once per kickInterval each: nats-server
+// otherwise waits out a back-off of up to minutes after an outage.
+const (
+	stalledAfter = 5 * time.Second
+	kickInterval = 30 * time.Second
+)
+
+func (r *Replicator) kickStalled(ctx context.Context, infos []bus.SourceInfo) {
+	for _, info := range infos {
+		stalled := info.Active < 0 || info.Active > stalledAfter
+		if !info.Exists || info.RemoteError != "" || info.CaughtUp || !stalled {
+			continue
+		}
+		if last, ok := r.kicked[info.RemoteDC]; ok && time.Since(last) < kickInterval {
+			continue
+		}
+		r.kicked[info.RemoteDC] = time.Now()
+		src := bus.SourceConfig{LocalDC: r.cfg.DC, RemoteDC: info.RemoteDC, MaxAge: r.cfg.Stream.MaxAge, MaxBytes: r.cfg.Stream.MaxBytes}
+		if err := r.cfg.Bus.RestartSource(ctx, src); err != nil {
+			r.log.Warn("could not restart stalled copy of remote DC", "remote_dc", info.RemoteDC, "error", err)
+			continue
+		}
+		r.log.Info("restarted stalled copy of remote DC", "remote_dc", info.RemoteDC, "silent_for", info.Active.String())
+	}
+}
