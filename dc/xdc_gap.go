@@ -30,11 +30,12 @@ import (
 // keyspace from the remote DC before it applies the batch.
 //
 // Where this store left off, for one origin, is the highest cursor of that
-// origin's source (xdcSource) among the keyspace's local shards held here:
-// every applied batch raises, on the shards its changes landed on, that
-// source's cursor to the batch's highest index of the origin, and records
-// it on one held shard when none of them landed here (spreadCursors), so the
-// cursors track what this store has processed, not only what it kept.
+// origin's source (store.RemoteSource) among the keyspace's local shards
+// held here: every applied batch raises, on the shards its changes landed
+// on, that source's cursor to the batch's highest index of the origin, and
+// records it on one held shard when none of them landed here
+// (spreadCursors), so the cursors track what this store has processed, not
+// only what it kept.
 //
 // A batch whose changes of an origin do not continue its cursor is not yet
 // a gap: a batch that failed is delivered again after later ones, and a
@@ -94,7 +95,7 @@ const (
 // xdcGap is a remote origin whose changes this store has not all applied
 // and the source stream no longer holds.
 type xdcGap struct {
-	src     string // the cursor name, xdcSource
+	src     string // the cursor name, store.RemoteSource
 	origin  string // the remote store
 	rshard  string // the shard in the remote DC's layout
 	applied uint64 // the index this store had processed

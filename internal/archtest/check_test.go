@@ -89,6 +89,10 @@ func cleanTree() []string {
 		m + "bus: github.com/nats-io/nats.go",
 		"github.com/nats-io/nats.go: net",
 		m + "master: " + m + "bus " + m + "lww",
+		m + "internal/peerclient: bufio " + m + "lww",
+		m + "replica: " + m + "store " + m + "bus " + m + "internal/peerclient " + m + "topology",
+		m + "dc: " + m + "store " + m + "bus " + m + "internal/peerclient " + m + "topology",
+		m + "replica+[" + m + "replica.test]: " + m + "store " + m + "server testing",
 		m + "client: net " + m + "lww " + m + "wire",
 		m + "wire: strconv",
 		m + "topology: " + m + "lww github.com/cespare/xxhash/v2",
@@ -187,6 +191,43 @@ func TestCheckCatchesViolations(t *testing.T) {
 				"nats-only-in-bus|" + m + "server|github.com/nats-io/nats.go",
 				"server-no-bus|" + m + "server|github.com/nats-io/nats.go",
 			},
+		},
+		{
+			name:  "server reaches the bus through store",
+			extra: []string{m + "store: " + m + "store/agent", m + "store/agent: " + m + "bus"},
+			want: []string{
+				"server-no-bus|" + m + "server|" + m + "bus",
+				"store-engine-only|" + m + "store/agent|" + m + "bus",
+				"store-engine-only|" + m + "store|" + m + "bus",
+			},
+		},
+		{
+			name:  "store imports a RESP package",
+			extra: []string{m + "store: " + m + "internal/peerclient"},
+			want:  []string{"store-engine-only|" + m + "store|" + m + "internal/peerclient"},
+		},
+		{
+			name:  "store reaches nats",
+			extra: []string{m + "store/x: " + m + "internal/q", m + "internal/q: github.com/nats-io/nats.go"},
+			want: []string{
+				"nats-only-in-bus|" + m + "internal/q|github.com/nats-io/nats.go",
+				"store-engine-only|" + m + "store/x|github.com/nats-io/nats.go",
+			},
+		},
+		{
+			name:  "replica imports dc",
+			extra: []string{m + "replica: " + m + "dc"},
+			want:  []string{"replica-no-dc|" + m + "replica|" + m + "dc"},
+		},
+		{
+			name:  "dc reaches replica",
+			extra: []string{m + "dc/x: " + m + "internal/glue", m + "internal/glue: " + m + "replica"},
+			want:  []string{"dc-no-replica|" + m + "dc/x|" + m + "replica"},
+		},
+		{
+			name:  "client imports replica",
+			extra: []string{m + "client/x: " + m + "replica"},
+			want:  []string{"client-no-server|" + m + "client/x|" + m + "replica"},
 		},
 		{
 			name:  "flag outside cmd",

@@ -8,12 +8,16 @@
 //     transitively (other lww/ packages are allowed; cgo is not);
 //   - only packages under store/ import github.com/linxGnu/grocksdb directly;
 //   - only packages under bus/ import github.com/nats-io/... directly;
-//   - packages under server/ never import bus/ or github.com/nats-io/...
-//     directly (transitively too once store no longer holds the cluster
-//     agent);
+//   - packages under store/ (the shard engine) never import, even
+//     transitively, bus/, github.com/nats-io/..., a RESP package (server/,
+//     internal/peerclient/) or replica/ and dc/, which drive the engine;
+//   - packages under server/ never import, even transitively, bus/ or
+//     github.com/nats-io/...;
+//   - replica/ and dc/ never import each other, even transitively: the
+//     store wiring joins them through replica's CrossDC interface;
 //   - client/ and its subpackages never import, even transitively and even
-//     from their _test.go files, any server package: master, store, server, dc, bus/embedded,
-//     chaos, cmd (or anything below them);
+//     from their _test.go files, any server package: master, store, server,
+//     replica, dc, bus/embedded, chaos, cmd (or anything below them);
 //   - only packages under cmd/ import "flag" directly.
 //
 // Apart from the client rule, _test.go files are exempt. Packages that do not

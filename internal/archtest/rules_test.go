@@ -10,7 +10,7 @@ import (
 const modulePath = "github.com/vasto-kv/vasto"
 
 // serverDirs are the module's server-side trees; client must not depend on them.
-var serverDirs = []string{"master", "store", "server", "dc", "bus/embedded", "chaos", "cmd"}
+var serverDirs = []string{"master", "store", "server", "replica", "dc", "bus/embedded", "chaos", "cmd"}
 
 // Package is the subset of `go list -json` output that the rules need.
 type Package struct {
@@ -227,11 +227,15 @@ type denyRule struct {
 }
 
 var denyRules = []denyRule{
-	// Direct imports only while store, which server imports, still holds the
-	// cluster agent (which talks to the bus): once the agent has left store
-	// this rule becomes transitive, and store gets the same rule.
-	{name: "server-no-bus", dir: "server", forbidden: []string{"bus", "github.com/nats-io/"},
-		why: "packages under server/ must not import bus/ or github.com/nats-io/...: the RESP server serves the engine; the cluster agent talks to the cluster"},
+	{name: "store-engine-only", dir: "store", transitive: true,
+		forbidden: []string{"bus", "github.com/nats-io/", "server", "internal/peerclient", "replica", "dc"},
+		why:       "packages under store/ must not reach bus/, github.com/nats-io/..., a RESP package (server/, internal/peerclient/) or the packages that drive the engine (replica/, dc/): store is the shard engine only"},
+	{name: "server-no-bus", dir: "server", transitive: true, forbidden: []string{"bus", "github.com/nats-io/"},
+		why: "packages under server/ must not reach bus/ or github.com/nats-io/...: the RESP server serves the engine; the cluster agent talks to the cluster"},
+	{name: "replica-no-dc", dir: "replica", transitive: true, forbidden: []string{"dc"},
+		why: "packages under replica/ must not reach dc/: the agent drives cross-DC replication through its CrossDC interface"},
+	{name: "dc-no-replica", dir: "dc", transitive: true, forbidden: []string{"replica"},
+		why: "packages under dc/ must not reach replica/: the store wiring joins the two"},
 }
 
 func (r denyRule) matches(imp string) bool {

@@ -215,7 +215,7 @@ func xbCreate(b *testing.B, c *devcluster.Cluster, cl *client.Client, ks string)
 
 // xbSource is the cursor name under which a dc2 shard records how far it
 // applied the change log of shard `shard` of origin store `origin` in DC
-// remote (store/xdc.go's xdcSource). Every change is applied and its cursor
+// remote (store.RemoteSource). Every change is applied and its cursor
 // moved in the same commit, and both DCs have xbShards shards, so dc2 shard s
 // holds every change of dc1 shard s up to its cursor.
 func xbSource(remote, origin string, shard int) string {
