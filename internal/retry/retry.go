@@ -1,6 +1,3 @@
-// Package retry is the one back-off every retry loop in Vasto uses:
-// exponential, bounded, and jittered so that many stores or clients that
-// failed together do not retry together. It uses the standard library only.
 package retry
 
 import (
