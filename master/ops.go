@@ -36,6 +36,9 @@ func (s *State) record(hb topology.Heartbeat) {
 		r.serving[sh] = true
 	}
 	r.held = hb.Held
+	if prev, ok := s.reports[hb.Store]; ok && !hb.HeldFull {
+		r.held = prev.held // the full list comes with every few heartbeats only
+	}
 	s.reports[hb.Store] = r
 }
 

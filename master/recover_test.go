@@ -13,7 +13,7 @@ import (
 // heldHB is a heartbeat of store holding the given shards.
 func heldHB(store string, held ...topology.HeldShard) topology.Heartbeat {
 	h := hb(store)
-	h.Held = held
+	h.Held, h.HeldFull = held, true
 	return h
 }
 
@@ -140,6 +140,14 @@ func TestAutoRecoverLeavesAnotherIncarnationToTheOperator(t *testing.T) {
 	reply, err := s.Recover(topology.RecoverRequest{Names: []string{"users"}})
 	require.NoError(t, err)
 	require.Contains(t, reply.Refused["users"], "another incarnation")
+}
+
+func TestHeldListKeptBetweenFullReports(t *testing.T) {
+	s := lostTopology(t, t0)
+	s.OnHeartbeat(hb("s1"), t0+1) // a heartbeat without the list
+	require.Equal(t, []string{"users/0@42", "users/2@57"}, s.Topology().Stores["s1"].Unplaced)
+	s.OnHeartbeat(heldHB("s1"), t0+2) // a full, empty list: s1 holds nothing now
+	require.Empty(t, s.Topology().Stores["s1"].Unplaced)
 }
 
 func TestResumeGivesAFullDeadAfter(t *testing.T) {

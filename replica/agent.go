@@ -121,6 +121,9 @@ type Agent struct {
 	warned map[topology.ShardRef]bool
 	// unplacedLogged are the unplaced shards already logged, with why.
 	unplacedLogged map[topology.ShardRef]string
+	// heldSent are the shards the last full Held list of a heartbeat named;
+	// owned by the heartbeat loop.
+	heldSent []ShardID
 	// resume marks shards whose worker restarted only because the peers
 	// changed while the replica was caught up.
 	resume map[topology.ShardRef]bool
@@ -591,17 +594,12 @@ func (a *Agent) heartbeat(seq uint64) topology.Heartbeat {
 	if sizes {
 		hb.Sizes = map[string]topology.ShardSize{}
 	}
-	for _, h := range a.cfg.Engine.Held() {
-		hs := topology.HeldShard{Keyspace: h.ID.Keyspace, Shard: h.ID.Shard, Epoch: h.Epoch,
-			Shards: h.Shards, Replicas: h.Replicas}
-		if t := a.currentTopology(); t != nil {
-			if ks, ok := t.Keyspaces[h.ID.Keyspace]; ok {
-				hs.Placed = slices.Contains(ks.Epochs(), h.Epoch)
-			}
-		}
-		hb.Held = append(hb.Held, hs)
+	ids := a.cfg.Engine.Shards()
+	if seq%4 == 1 || !slices.Equal(ids, a.heldSent) {
+		a.heldSent = ids
+		hb.Held, hb.HeldFull = a.held(), true
 	}
-	for _, id := range a.cfg.Engine.Shards() {
+	for _, id := range ids {
 		name := id.String()
 		hb.Holding = append(hb.Holding, name)
 		sh, err := a.cfg.Engine.Shard(id.Keyspace, id.Shard)
@@ -622,6 +620,23 @@ func (a *Agent) heartbeat(seq uint64) topology.Heartbeat {
 		}
 	}
 	return hb
+}
+
+// held describes every shard held here for the heartbeat.
+func (a *Agent) held() []topology.HeldShard {
+	var out []topology.HeldShard
+	t := a.currentTopology()
+	for _, h := range a.cfg.Engine.Held() {
+		hs := topology.HeldShard{Keyspace: h.ID.Keyspace, Shard: h.ID.Shard, Epoch: h.Epoch,
+			Shards: h.Shards, Replicas: h.Replicas}
+		if t != nil {
+			if ks, ok := t.Keyspaces[h.ID.Keyspace]; ok {
+				hs.Placed = slices.Contains(ks.Epochs(), h.Epoch)
+			}
+		}
+		out = append(out, hs)
+	}
+	return out
 }
 
 // Shutdown stops heartbeats, the topology watch and every shard worker, and

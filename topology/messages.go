@@ -15,8 +15,12 @@ type Heartbeat struct {
 	Holding []string `json:"holding,omitempty"`
 	// Held describes every shard the store holds on disk with its
 	// incarnation and layout, placed here or not: what a master rebuilds a
-	// lost topology from.
+	// lost topology from. It is sent when HeldFull is set: every fourth
+	// heartbeat and whenever the set of shards held changes; the master
+	// keeps the last full list in between.
 	Held []HeldShard `json:"held,omitempty"`
+	// HeldFull says Held is the complete list (possibly empty).
+	HeldFull bool `json:"held_full,omitempty"`
 	// Seq increases with every heartbeat of one store process.
 	Seq uint64 `json:"seq"`
 	// Version is the topology version the store acts on.
