@@ -123,7 +123,7 @@ type Agent struct {
 	unplacedLogged map[topology.ShardRef]string
 	// heldSent are the shards the last full Held list of a heartbeat named;
 	// owned by the heartbeat loop.
-	heldSent []ShardID
+	heldSent []store.ShardID
 	// resume marks shards whose worker restarted only because the peers
 	// changed while the replica was caught up.
 	resume map[topology.ShardRef]bool
