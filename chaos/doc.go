@@ -4,4 +4,7 @@
 //
 // Everything here works on loopback or inside network namespaces the caller
 // made; loops are bounded and stop by themselves.
+//
+// Imports: the standard library only, today; drills may use the client and
+// the bus, never a store's internals.
 package chaos

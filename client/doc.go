@@ -126,4 +126,9 @@
 // Close stops the watch and closes every connection; it is idempotent, and
 // operations fail with ErrClosed afterwards. A Client is safe for concurrent
 // use.
+//
+// Imports: bus's NATS client side (to follow the topology and call the
+// master), topology, wire, lww and internal/retry; never a server package
+// (master, store, server, replica, dc, chaos, cmd, bus/embedded), even
+// transitively (checked by internal/archtest).
 package client

@@ -30,4 +30,7 @@
 // is its expiry. Stores must keep either the record or a tombstone with the
 // same version until every replica is known to have seen it, or an older write
 // arriving late would resurrect the key.
+//
+// Imports: the standard library only (checked by internal/archtest), so every
+// package, the client included, may import lww.
 package lww

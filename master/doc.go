@@ -55,4 +55,8 @@
 // subscribes and starts the goroutines, and returns; Shutdown stops the
 // subscriptions and waits for every goroutine, and is idempotent. The bus
 // connection belongs to the caller.
+//
+// Imports: hclog, bus (heartbeats, admin requests, the topology bucket), topology,
+// lww and internal/retry; never store, server, replica or dc: the master
+// learns everything about the stores from their heartbeats.
 package master

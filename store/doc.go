@@ -42,4 +42,8 @@
 // last writes acknowledged before it. With Config.Sync every batch is fsynced
 // before its writers are answered; group commit amortises the fsync over all
 // writes pending at that moment.
+//
+// Imports: grocksdb (store is the only package that does), hclog, topology, wire,
+// lww and internal/retry; never bus, NATS, a RESP package, replica or dc,
+// even transitively (checked by internal/archtest).
 package store

@@ -65,4 +65,6 @@
 //			}
 //		}
 //	}
+//
+// Imports: the standard library only.
 package resp
