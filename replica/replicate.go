@@ -259,23 +259,16 @@ func (w *shardWorker) replicate(ctx context.Context) {
 	w.watchCatchUp(ctx)
 }
 
-// watchCatchUp marks a peer replayed once its consumer delivered the last
-// pending message or has been idle for CatchUpIdle, and the shard serving
-// once all peers are.
+// watchCatchUp marks peers replayed (replayedPeers; apply marks those whose
+// batch drained them) and the shard serving once all peers are.
 func (w *shardWorker) watchCatchUp(ctx context.Context) {
 	start := time.Now()
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		w.mu.Lock()
-		for peer := range w.pending {
-			last, ok := w.lastBatch[peer]
-			if !ok {
-				last = start
-			}
-			if time.Since(last) >= w.a.cfg.CatchUpIdle {
-				delete(w.pending, peer)
-			}
+		for _, peer := range replayedPeers(w.pending, w.lastBatch, start, time.Now(), w.a.cfg.CatchUpIdle) {
+			delete(w.pending, peer)
 		}
 		done := len(w.pending) == 0
 		w.mu.Unlock()
@@ -371,7 +364,7 @@ func (w *shardWorker) apply(ctx context.Context, peer string, msgs []bus.Deliver
 	}
 	w.mu.Lock()
 	w.lastBatch[peer] = time.Now()
-	if len(msgs) > 0 && msgs[len(msgs)-1].Pending == 0 {
+	if drainsPeer(msgs) {
 		delete(w.pending, peer)
 	}
 	w.mu.Unlock()
