@@ -392,8 +392,8 @@ func (w *shardWorker) checkGap(ctx context.Context, stream, subj, peer string) (
 	if err != nil {
 		return false, err
 	}
-	if firstIdx <= cursor+1 {
-		return false, nil
+	if store.OrderAfter(cursor, firstIdx) != store.IndexGap {
+		return false, nil // the stream still holds what comes after the cursor
 	}
 	w.log.Warn("peer's change log no longer holds what this replica missed; copying the peer",
 		"peer", peer, "cursor", cursor, "stream_first_index", firstIdx)
@@ -422,7 +422,7 @@ func (w *shardWorker) checkEmptyGap(ctx context.Context, peer string) (bool, err
 		w.log.Debug("peer log bounds unknown", "peer", peer, "error", err)
 		return true, nil
 	}
-	if first <= cursor+1 {
+	if store.OrderAfter(cursor, first) != store.IndexGap {
 		return true, nil // whatever it logged after the cursor is still to be published
 	}
 	w.log.Warn("peer logged changes the stream no longer holds; copying the peer",
