@@ -2,10 +2,10 @@ package dc
 
 import (
 	"context"
-	"math"
 	"time"
 
 	"github.com/vasto-kv/vasto/bus"
+	"github.com/vasto-kv/vasto/store"
 )
 
 // Tombstone purge across DCs (Replicator.Watermark). A tombstone may be forgotten only once no
@@ -39,23 +39,24 @@ func (r *Replicator) Watermark(ctx context.Context) int64 {
 	if err == nil {
 		r.kickStalled(ctx, infos)
 		for _, info := range infos {
-			if !info.Exists || info.Error != "" || info.RemoteError != "" || !info.CaughtUp {
+			if !copied(info) {
 				continue
 			}
-			if !r.appliersIdle(ctx, info.RemoteDC) {
-				continue
-			}
-			w := before - int64(time.Second)
-			if w > r.wm[info.RemoteDC] {
-				r.wm[info.RemoteDC] = w
-			}
+			r.wm[info.RemoteDC] = store.AdvanceMark(r.wm[info.RemoteDC], r.appliersIdle(ctx, info.RemoteDC), before)
 		}
 	}
-	low := int64(math.MaxInt64)
+	marks := make([]int64, 0, len(r.cfg.RemoteDCs))
 	for _, d := range r.cfg.RemoteDCs {
-		low = min(low, r.wm[d])
+		marks = append(marks, r.wm[d])
 	}
-	return low - int64(r.cfg.Engine.Config().MaxFuture)
+	return store.PurgeBound(marks, r.cfg.Engine.Config().MaxFuture)
+}
+
+// copied reports whether the local copy of a remote DC's stream holds
+// everything the remote stream held when asked: the copy exists, neither
+// side reports an error, and it is caught up.
+func copied(info bus.SourceInfo) bool {
+	return info.Exists && info.Error == "" && info.RemoteError == "" && info.CaughtUp
 }
 
 // appliersIdle reports whether this store's appliers of remote have nothing

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strconv"
 	"time"
 
@@ -215,8 +214,7 @@ func (w *xdcWorker) spreadCursors(ks *topology.Keyspace, msgs []bus.Delivered, g
 // this store has processed, or are still in the source stream; if some are
 // lost, it copies the keyspace from the remote DC first (rebootstrap).
 func (w *xdcWorker) checkGaps(ctx context.Context, ks *topology.Keyspace, msgs []bus.Delivered) error {
-	type entry struct{ idx, seq uint64 }
-	bySrc := map[string][]entry{}
+	bySrc := map[string][]indexed{}
 	var origins []xdcOrigin
 	for _, m := range msgs {
 		o, idx, ok := w.originOf(m)
@@ -226,7 +224,7 @@ func (w *xdcWorker) checkGaps(ctx context.Context, ks *topology.Keyspace, msgs [
 		if _, seen := bySrc[o.src]; !seen {
 			origins = append(origins, o)
 		}
-		bySrc[o.src] = append(bySrc[o.src], entry{idx, m.StreamSeq})
+		bySrc[o.src] = append(bySrc[o.src], indexed{idx: idx, seq: m.StreamSeq})
 	}
 	if len(origins) == 0 {
 		return nil
@@ -239,30 +237,18 @@ func (w *xdcWorker) checkGaps(ctx context.Context, ks *topology.Keyspace, msgs [
 	checked := map[string]bool{}
 	for _, o := range origins {
 		checked[o.src] = true
-		es := bySrc[o.src]
-		sort.Slice(es, func(i, j int) bool { return es[i].idx < es[j].idx })
 		done, err := processedUpTo(held, o.src)
 		if err != nil {
 			return err
 		}
-		next := done + 1
-		for _, e := range es {
-			switch {
-			case e.idx < next:
-				continue
-			case e.idx == next:
-				next++
-				continue
-			}
-			// next .. e.idx-1 are neither applied nor in this batch.
-			first, lost, err := w.probe(ctx, o.subject, next-1, e.seq, e.idx)
+		for _, h := range holes(done, bySrc[o.src]) {
+			first, lost, err := w.probe(ctx, o.subject, h.applied, h.seq, h.idx)
 			if err != nil {
 				return fmt.Errorf("dc: gap check of %s: %w", o.subject, err)
 			}
 			if lost {
-				gaps = append(gaps, xdcGap{src: o.src, origin: o.origin, rshard: o.rshard, applied: next - 1, first: first})
+				gaps = append(gaps, xdcGap{src: o.src, origin: o.origin, rshard: o.rshard, applied: h.applied, first: first})
 			}
-			next = e.idx + 1
 		}
 	}
 	if len(gaps) == 0 {
@@ -364,7 +350,7 @@ func (w *xdcWorker) probeOthers(ctx context.Context, rks *topology.Keyspace, hel
 			if err != nil {
 				return nil, err
 			}
-			if lastIdx <= done+1 {
+			if store.OrderAfter(done, lastIdx) != store.IndexGap {
 				continue // nothing or only the next change pending: no hole
 			}
 			first, lost, err := w.probe(ctx, subject, done, last.StreamSeq, lastIdx)

@@ -276,14 +276,11 @@ func (a *Agent) reconcile(t *topology.Topology) {
 		// A different epoch: the keyspace was deleted and created again
 		// (possibly between two topologies this agent saw), or the shard
 		// number was reused by a later resize.
-		if !ok || !slices.Equal(peers, w.allPeers()) || w.sh.Epoch() != p.epoch {
-			// Only the peers changed and the replica was caught up: it
-			// still is (a new peer has no writes of its own yet; a
-			// departed one is followed to its end), so it keeps serving.
-			resume := ok && w.sh.Epoch() == p.epoch && w.sh.Serving()
+		cur := workerState{epoch: w.sh.Epoch(), peers: w.allPeers(), serving: w.sh.Serving()}
+		if act := nextWorker(cur, ok, p.epoch, peers); act != workerKeep {
 			w.stop()
 			delete(a.workers, ref)
-			if resume {
+			if act == workerResume {
 				a.resume[ref] = true
 			}
 		}

@@ -35,49 +35,13 @@ type shardPlan struct {
 	fill     uint64 // the resize whose target this replica fills, or 0
 }
 
-// plan lists the shards the topology places on this store: those of the
-// routed layout and, during a resize, those of the other layout (new target
-// shards while copying, removed source shards until the resize ends).
+// plan lists the shards the topology places on this store (planShards)
+// and records its keyspaces as seen.
 func (a *Agent) plan(t *topology.Topology) map[topology.ShardRef]shardPlan {
-	want := map[topology.ShardRef]shardPlan{}
-	me := a.cfg.Store
 	for _, name := range t.KeyspaceNames() {
-		ks := t.Keyspaces[name]
 		a.seen[name] = true
-		for i, reps := range ks.Placement {
-			if slices.Contains(reps, me) {
-				ref := topology.ShardRef{Keyspace: name, Shard: uint32(i)}
-				want[ref] = shardPlan{peers: peersOf(reps, me), owner: store.Owner{Shards: ks.Shards, Index: uint32(i)},
-					epoch: ks.ShardEpoch(uint32(i)), layout: ks.Shards, replicas: ks.Replicas}
-			}
-		}
-		r := ks.Resize
-		if r == nil {
-			continue
-		}
-		for i, reps := range r.Placement {
-			ref := topology.ShardRef{Keyspace: name, Shard: uint32(i)}
-			if _, ok := want[ref]; ok || !slices.Contains(reps, me) || i < ks.Shards {
-				continue
-			}
-			p := shardPlan{peers: peersOf(reps, me), epoch: ks.ShardEpoch(uint32(i)), replicas: ks.Replicas}
-			if r.Phase == topology.PhaseCopy {
-				p.owner, p.layout = store.Owner{Shards: r.To, Index: uint32(i)}, r.To // a new target shard
-			} else {
-				p.owner, p.layout = ownNothing, r.From // a removed source shard
-			}
-			want[ref] = p
-		}
-		newPlacement := r.NewPlacement(ks)
-		for _, tgt := range r.Targets() {
-			ref := topology.ShardRef{Keyspace: name, Shard: tgt}
-			if p, ok := want[ref]; ok && slices.Contains(newPlacement[tgt], me) {
-				p.fill = r.ID
-				want[ref] = p
-			}
-		}
 	}
-	return want
+	return planShards(t, a.cfg.Store)
 }
 
 // setOwner gives a shard its owner for topology version, if it changed.
@@ -249,18 +213,10 @@ func (a *Agent) left(ref topology.ShardRef, w *shardWorker) {
 // noteDepartures records the peers of a shard that are not in its new
 // placement: their last changes are still applied here (farewell).
 func (a *Agent) noteDepartures(ref topology.ShardRef, w *shardWorker, peers []string) {
-	for _, p := range w.peers {
-		if !slices.Contains(peers, p) {
-			if a.departed[ref] == nil {
-				a.departed[ref] = map[string]bool{}
-			}
-			a.departed[ref][p] = true
-		}
-	}
-	for p := range a.departed[ref] {
-		if slices.Contains(peers, p) {
-			delete(a.departed[ref], p) // back in the placement
-		}
+	if d := nextDeparted(a.departed[ref], w.peers, peers); len(d) > 0 {
+		a.departed[ref] = d
+	} else {
+		delete(a.departed, ref)
 	}
 }
 

@@ -259,23 +259,16 @@ func (w *shardWorker) replicate(ctx context.Context) {
 	w.watchCatchUp(ctx)
 }
 
-// watchCatchUp marks a peer replayed once its consumer delivered the last
-// pending message or has been idle for CatchUpIdle, and the shard serving
-// once all peers are.
+// watchCatchUp marks peers replayed (replayedPeers; apply marks those whose
+// batch drained them) and the shard serving once all peers are.
 func (w *shardWorker) watchCatchUp(ctx context.Context) {
 	start := time.Now()
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		w.mu.Lock()
-		for peer := range w.pending {
-			last, ok := w.lastBatch[peer]
-			if !ok {
-				last = start
-			}
-			if time.Since(last) >= w.a.cfg.CatchUpIdle {
-				delete(w.pending, peer)
-			}
+		for _, peer := range replayedPeers(w.pending, w.lastBatch, start, time.Now(), w.a.cfg.CatchUpIdle) {
+			delete(w.pending, peer)
 		}
 		done := len(w.pending) == 0
 		w.mu.Unlock()
@@ -371,7 +364,7 @@ func (w *shardWorker) apply(ctx context.Context, peer string, msgs []bus.Deliver
 	}
 	w.mu.Lock()
 	w.lastBatch[peer] = time.Now()
-	if len(msgs) > 0 && msgs[len(msgs)-1].Pending == 0 {
+	if drainsPeer(msgs) {
 		delete(w.pending, peer)
 	}
 	w.mu.Unlock()
@@ -399,8 +392,8 @@ func (w *shardWorker) checkGap(ctx context.Context, stream, subj, peer string) (
 	if err != nil {
 		return false, err
 	}
-	if firstIdx <= cursor+1 {
-		return false, nil
+	if store.OrderAfter(cursor, firstIdx) != store.IndexGap {
+		return false, nil // the stream still holds what comes after the cursor
 	}
 	w.log.Warn("peer's change log no longer holds what this replica missed; copying the peer",
 		"peer", peer, "cursor", cursor, "stream_first_index", firstIdx)
@@ -429,7 +422,7 @@ func (w *shardWorker) checkEmptyGap(ctx context.Context, peer string) (bool, err
 		w.log.Debug("peer log bounds unknown", "peer", peer, "error", err)
 		return true, nil
 	}
-	if first <= cursor+1 {
+	if store.OrderAfter(cursor, first) != store.IndexGap {
 		return true, nil // whatever it logged after the cursor is still to be published
 	}
 	w.log.Warn("peer logged changes the stream no longer holds; copying the peer",

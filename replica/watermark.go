@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/vasto-kv/vasto/bus"
+	"github.com/vasto-kv/vasto/store"
 )
 
 // The tombstone purge watermark (see package dc for the cross-DC side). A
@@ -58,13 +59,11 @@ func (w *shardWorker) peerWatermark(ctx context.Context) int64 {
 	if err != nil {
 		return math.MinInt64
 	}
-	out := int64(math.MaxInt64)
+	marks := make([]int64, 0, len(w.peers))
 	for _, p := range w.peers {
 		pending, _, err := w.a.cfg.Bus.ConsumerPending(ctx, stream, peerDurable(w.a.cfg.Store, w.ref, p))
-		if err == nil && pending == 0 && before-int64(time.Second) > w.peerWM[p] {
-			w.peerWM[p] = before - int64(time.Second)
-		}
-		out = min(out, w.peerWM[p])
+		w.peerWM[p] = store.AdvanceMark(w.peerWM[p], err == nil && pending == 0, before)
+		marks = append(marks, w.peerWM[p])
 	}
-	return out - int64(w.a.cfg.Engine.Config().MaxFuture)
+	return store.PurgeBound(marks, w.a.cfg.Engine.Config().MaxFuture)
 }
