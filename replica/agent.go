@@ -140,9 +140,10 @@ type Agent struct {
 
 	ctx    context.Context
 	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	watch  *bus.Watch
-	topoCh chan *topology.Topology
+	// routines owns every goroutine of the agent (see goroutines).
+	routines goroutines
+	watch    *bus.Watch
+	topoCh   chan *topology.Topology
 }
 
 // NewAgent checks cfg and returns an agent that is not started.
@@ -194,10 +195,9 @@ func (a *Agent) Start(ctx context.Context) error {
 		return fmt.Errorf("replica: watch topology: %w", err)
 	}
 	a.watch, a.started = w, true
-	a.wg.Add(3)
-	go a.heartbeatLoop()
-	go a.reconcileLoop()
-	go a.watermarkLoop()
+	a.routines.Go(a.heartbeatLoop)
+	a.routines.Go(a.reconcileLoop)
+	a.routines.Go(a.watermarkLoop)
 	a.log.Info("joined cluster", "dc", a.cfg.DC, "store", a.cfg.Store, "addr", a.cfg.Addr)
 	return nil
 }
@@ -227,7 +227,6 @@ func (a *Agent) onTopology(doc []byte, _ uint64) {
 }
 
 func (a *Agent) reconcileLoop() {
-	defer a.wg.Done()
 	for {
 		select {
 		case <-a.ctx.Done():
@@ -551,7 +550,6 @@ func (a *Agent) dropIfDeleted(t *topology.Topology, ref topology.ShardRef) {
 }
 
 func (a *Agent) heartbeatLoop() {
-	defer a.wg.Done()
 	subj, err := bus.HeartbeatSubject(a.cfg.DC)
 	if err != nil {
 		a.log.Error("heartbeat subject", "error", err)
@@ -646,6 +644,7 @@ func (a *Agent) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	a.stopped = true
+	a.routines.Close()
 	workers := a.workers
 	a.workers = map[topology.ShardRef]*shardWorker{}
 	for ref, w := range a.leaving {
@@ -672,7 +671,7 @@ func (a *Agent) Shutdown(ctx context.Context) error {
 		w.stop()
 	}
 	done := make(chan struct{})
-	go func() { a.wg.Wait(); close(done) }()
+	go func() { a.routines.Wait(); close(done) }()
 	select {
 	case <-done:
 		a.log.Info("left cluster")

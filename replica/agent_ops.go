@@ -67,9 +67,7 @@ func (a *Agent) reconcileFills(t *topology.Topology, want map[topology.ShardRef]
 		ks, ok := t.Keyspaces[ref.Keyspace]
 		over := !ok || ks.Resize == nil || ks.Resize.ID != f.rid
 		cancelled := over && ok && f.report().Phase != topology.FillDrained
-		a.wg.Add(1)
-		go func() {
-			defer a.wg.Done()
+		a.routines.Go(func() {
 			f.stop(over)
 			if cancelled {
 				// Keys copied for a resize that did not happen are not
@@ -81,7 +79,7 @@ func (a *Agent) reconcileFills(t *topology.Topology, want map[topology.ShardRef]
 				}
 				a.kickReconcile()
 			}
-		}()
+		})
 	}
 	for ref, p := range want {
 		if p.fill == 0 {
@@ -134,13 +132,14 @@ func (a *Agent) reconcileCleanups(t *topology.Topology, want map[topology.ShardR
 		}
 		ctx, cancel := context.WithCancel(a.ctx)
 		a.cleaning[ref] = cancel
-		a.wg.Add(1)
-		go a.cleanup(ctx, ref, w.sh, ks.Shards)
+		if !a.routines.Go(func() { a.cleanup(ctx, ref, w.sh, ks.Shards) }) {
+			cancel()
+			delete(a.cleaning, ref)
+		}
 	}
 }
 
 func (a *Agent) cleanup(ctx context.Context, ref topology.ShardRef, sh *store.Shard, shards int) {
-	defer a.wg.Done()
 	defer func() {
 		a.mu.Lock()
 		delete(a.cleaning, ref)
@@ -193,7 +192,6 @@ func (a *Agent) leave(t *topology.Topology, ref topology.ShardRef, sh *store.Sha
 
 // left drops a leaving shard whose change log is all published.
 func (a *Agent) left(ref topology.ShardRef, w *shardWorker) {
-	defer a.wg.Done()
 	a.mu.Lock()
 	if a.leaving[ref] != w || a.stopped {
 		a.mu.Unlock()
@@ -309,11 +307,7 @@ func (w *shardWorker) farewell(ctx context.Context, peer string) {
 		sleepCtx(ctx, 100*time.Millisecond)
 	}
 	if ctx.Err() == nil {
-		w.a.wg.Add(1)
-		go func() {
-			defer w.a.wg.Done()
-			w.a.farewellDone(w.ref, peer)
-		}()
+		w.a.routines.Go(func() { w.a.farewellDone(w.ref, peer) })
 	}
 }
 

@@ -106,8 +106,7 @@ func (w *shardWorker) awaitPublished(ctx context.Context) {
 	defer tick.Stop()
 	for {
 		if first, last := w.sh.LogBounds(); first > last {
-			w.a.wg.Add(1)
-			go w.a.left(w.ref, w)
+			w.a.routines.Go(func() { w.a.left(w.ref, w) })
 			return
 		}
 		select {

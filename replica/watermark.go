@@ -20,7 +20,6 @@ import (
 const watermarkInterval = time.Second
 
 func (a *Agent) watermarkLoop() {
-	defer a.wg.Done()
 	tick := time.NewTicker(watermarkInterval)
 	defer tick.Stop()
 	for {
