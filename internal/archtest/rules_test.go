@@ -10,7 +10,7 @@ import (
 const modulePath = "github.com/vasto-kv/vasto"
 
 // serverDirs are the module's server-side trees; client must not depend on them.
-var serverDirs = []string{"master", "store", "server", "replica", "dc", "bus/embedded", "chaos", "cmd"}
+var serverDirs = []string{"master", "store", "server", "replica", "dc", "bus/embedded", "chaos", "cmd", "internal/storenode"}
 
 // Package is the subset of `go list -json` output that the rules need.
 type Package struct {
