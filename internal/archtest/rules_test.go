@@ -236,6 +236,9 @@ var denyRules = []denyRule{
 		why: "packages under replica/ must not reach dc/: the agent drives cross-DC replication through its CrossDC interface"},
 	{name: "dc-no-replica", dir: "dc", transitive: true, forbidden: []string{"replica"},
 		why: "packages under dc/ must not reach replica/: the store wiring joins the two"},
+	{name: "storenode-wires-a-store", dir: "internal/storenode", transitive: true,
+		forbidden: []string{"master", "client", "bus/embedded", "internal/devcluster"},
+		why:       "packages under internal/storenode/ must not reach master/, client/, bus/embedded/ or internal/devcluster/: it wires one store process"},
 }
 
 func (r denyRule) matches(imp string) bool {
