@@ -10,9 +10,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/vasto-kv/vasto/bus"
-	crossdc "github.com/vasto-kv/vasto/dc"
-	"github.com/vasto-kv/vasto/replica"
+	"github.com/vasto-kv/vasto/internal/storenode"
 	"github.com/vasto-kv/vasto/server"
 	"github.com/vasto-kv/vasto/store"
 )
@@ -64,100 +62,46 @@ func runStore(ctx context.Context, e *env, args []string) error {
 		defer stop()
 	}
 
-	cfg := store.DefaultConfig(*dir)
-	cfg.DC, cfg.Sync, cfg.TombstoneGrace, cfg.MaxFuture = *dc, *sync, *grace, *maxFuture
-	cfg.BlockCacheBytes = *cacheMB << 20
-	cfg.Node = *node
-	if cfg.Node == "" {
-		cfg.Node = nodeName(*listen)
+	cfg := storenode.DefaultConfig(*dir, *listen)
+	cfg.Engine.DC, cfg.Engine.Sync, cfg.Engine.TombstoneGrace, cfg.Engine.MaxFuture = *dc, *sync, *grace, *maxFuture
+	cfg.Engine.BlockCacheBytes = *cacheMB << 20
+	cfg.Engine.Node = *node
+	if cfg.Engine.Node == "" {
+		cfg.Engine.Node = nodeName(*listen)
 	}
-	cfg.Logger = log.Named("store")
-	cfg.StartNotServing = *natsURL != ""
-	// Alone, nothing reads a change log: writes append none (but the
-	// shards of a DC this directory ran in keep logging; see NoChangeLog).
-	cfg.NoChangeLog = *natsURL == ""
-	eng, err := store.Open(cfg)
+	cfg.Advertise = *advertise
+	cfg.WriteTimeout = *writeTimeout
+	cfg.Keyspace = *keyspace
+	cfg.NATSURL = *natsURL
+	if *remoteDCs != "" {
+		cfg.RemoteDCs = strings.Split(*remoteDCs, ",")
+	}
+	cfg.FillRate = *fillRate
+	cfg.Logger, cfg.BusLogger = log.Named("store"), log.Named("bus")
+	sn, err := storenode.New(cfg)
 	if err != nil {
 		return err
 	}
+	// Shutdown stops the server first (no new writes; connections that do
+	// not drain within the server's drain timeout are closed), then the
+	// agent drains the change logs, then the engine closes.
 	defer func() {
-		if err := eng.Close(); err != nil {
-			log.Error("close engine", "error", err)
+		sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := sn.Shutdown(sctx); err != nil {
+			log.Error("stop store", "error", err)
 		}
 	}()
-	if *natsURL == "" {
-		if _, err := eng.EnsureShard(*keyspace, 0); err != nil {
-			return err
-		}
-		logKeptChangeLogs(log, eng)
-	}
-	scfg := server.DefaultConfig(*listen, eng)
-	scfg.Logger = log.Named("store")
-	scfg.WriteTimeout = *writeTimeout
-	srv, err := server.New(scfg)
-	if err != nil {
+	if err := sn.Start(ctx); err != nil {
 		return err
 	}
-	if err := srv.Start(ctx); err != nil {
-		return err
-	}
-	// The server stops first (no new writes), then the agent drains the
-	// change logs, then the engine closes. The server stops once: before
-	// the agent when there is one, else on return. Connections that do not
-	// drain within the server's drain timeout are closed.
-	serverStopped := false
-	stopServer := func() {
-		if serverStopped {
-			return
-		}
-		serverStopped = true
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(sctx); err != nil {
-			log.Error("stop server", "error", err)
-		}
-	}
-	defer stopServer()
-	addr := srv.Addr().String()
-	if *advertise != "" {
-		addr = *advertise
-	}
+	addr := sn.AdvertisedAddr()
 	if *natsURL != "" {
-		conn, err := bus.Connect(ctx, bus.ConnConfig{URL: *natsURL, Name: "vasto-store-" + cfg.Node, Logger: log.Named("bus")})
-		if err != nil {
-			return err
-		}
-		defer conn.Close()
-		acfg := replica.DefaultAgentConfig(*dc, cfg.Node, addr, conn, eng)
-		acfg.Logger = log.Named("store")
-		if *remoteDCs != "" {
-			x, err := crossdc.New(crossdc.Config{DC: *dc, Store: cfg.Node, RemoteDCs: strings.Split(*remoteDCs, ","),
-				Bus: conn, Engine: eng, Logger: acfg.Logger, Stream: acfg.Stream})
-			if err != nil {
-				return err
-			}
-			acfg.CrossDC = x
-		}
-		acfg.FillRate = *fillRate
-		agent, err := replica.NewAgent(acfg)
-		if err != nil {
-			return err
-		}
-		if err := agent.Start(ctx); err != nil {
-			return err
-		}
-		defer func() {
-			stopServer()
-			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if err := agent.Shutdown(sctx); err != nil {
-				log.Error("stop agent", "error", err)
-			}
-		}()
-		fmt.Fprintf(e.stdout, "vasto store %s/%s ready on %s, joined %s\n", cfg.DC, cfg.Node, addr, *natsURL)
+		fmt.Fprintf(e.stdout, "vasto store %s/%s ready on %s, joined %s\n", cfg.Engine.DC, cfg.Engine.Node, addr, *natsURL)
 	} else {
-		_, port, _ := net.SplitHostPort(srv.Addr().String())
-		fmt.Fprintf(e.stdout, "vasto store %s/%s ready on %s (data in %s, sync=%t)\n", cfg.DC, cfg.Node, addr, *dir, *sync)
+		logKeptChangeLogs(log, sn.Engine())
+		_, port, _ := net.SplitHostPort(sn.Addr())
+		fmt.Fprintf(e.stdout, "vasto store %s/%s ready on %s (data in %s, sync=%t)\n", cfg.Engine.DC, cfg.Engine.Node, addr, *dir, *sync)
 		fmt.Fprintf(e.stdout, "  try: redis-cli -p %s SET hello world && redis-cli -p %s GET hello\n", port, port)
 	}
 	fmt.Fprintln(e.stdout, "  stop with Ctrl-C")

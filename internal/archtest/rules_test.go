@@ -10,7 +10,7 @@ import (
 const modulePath = "github.com/vasto-kv/vasto"
 
 // serverDirs are the module's server-side trees; client must not depend on them.
-var serverDirs = []string{"master", "store", "server", "replica", "dc", "bus/embedded", "chaos", "cmd"}
+var serverDirs = []string{"master", "store", "server", "replica", "dc", "bus/embedded", "chaos", "cmd", "internal/storenode"}
 
 // Package is the subset of `go list -json` output that the rules need.
 type Package struct {
@@ -236,6 +236,9 @@ var denyRules = []denyRule{
 		why: "packages under replica/ must not reach dc/: the agent drives cross-DC replication through its CrossDC interface"},
 	{name: "dc-no-replica", dir: "dc", transitive: true, forbidden: []string{"replica"},
 		why: "packages under dc/ must not reach replica/: the store wiring joins the two"},
+	{name: "storenode-wires-a-store", dir: "internal/storenode", transitive: true,
+		forbidden: []string{"master", "client", "bus/embedded", "internal/devcluster"},
+		why:       "packages under internal/storenode/ must not reach master/, client/, bus/embedded/ or internal/devcluster/: it wires one store process"},
 }
 
 func (r denyRule) matches(imp string) bool {

@@ -1,6 +1,7 @@
 // Package devcluster runs a whole Vasto datacenter in one process: an
 // embedded NATS server with JetStream, the master, and N stores, each store
-// with its own RocksDB directory, RESP server and cluster agent. `vasto dev`
+// with its own RocksDB directory, RESP server and cluster agent (wired by
+// internal/storenode). `vasto dev`
 // runs it, and end-to-end tests use it to start, kill and restart stores.
 package devcluster
 
@@ -19,11 +20,9 @@ import (
 
 	"github.com/vasto-kv/vasto/bus"
 	"github.com/vasto-kv/vasto/bus/embedded"
-	crossdc "github.com/vasto-kv/vasto/dc"
+	"github.com/vasto-kv/vasto/internal/storenode"
 	"github.com/vasto-kv/vasto/lww"
 	"github.com/vasto-kv/vasto/master"
-	"github.com/vasto-kv/vasto/replica"
-	"github.com/vasto-kv/vasto/server"
 	"github.com/vasto-kv/vasto/store"
 )
 
@@ -94,14 +93,11 @@ type Store struct {
 	Dir  string
 	Addr string
 
-	engine *store.Engine
-	server *server.Server
-	agent  *replica.Agent
-	conn   *bus.Conn
+	node *storenode.Node
 }
 
 // Running reports whether the store is up.
-func (s *Store) Running() bool { return s.engine != nil }
+func (s *Store) Running() bool { return s.node != nil }
 
 // Start starts NATS, the master and every store, and returns when all are
 // ready.
@@ -238,68 +234,31 @@ func (c *Cluster) StartStore(ctx context.Context, i int) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	st := c.stores[i]
-	if st.engine != nil {
+	if st.node != nil {
 		return fmt.Errorf("devcluster: %s already running", st.ID)
 	}
 	if err := os.MkdirAll(st.Dir, 0o755); err != nil {
 		return err
 	}
 	log := c.log.Named(st.ID)
-	ecfg := store.DefaultConfig(st.Dir)
-	ecfg.DC, ecfg.Node, ecfg.Sync, ecfg.Logger, ecfg.Clock = c.cfg.DC, st.ID, c.cfg.Sync, log, c.cfg.Clock
-	ecfg.BlockCacheBytes, ecfg.WriteBufferBytes = 32<<20, 16<<20
-	ecfg.StartNotServing = true
+	cfg := storenode.DefaultConfig(st.Dir, st.Addr)
+	cfg.Engine.DC, cfg.Engine.Node, cfg.Engine.Sync, cfg.Engine.Clock = c.cfg.DC, st.ID, c.cfg.Sync, c.cfg.Clock
+	cfg.Engine.BlockCacheBytes, cfg.Engine.WriteBufferBytes = 32<<20, 16<<20
 	if c.cfg.TombstoneGrace != 0 {
-		ecfg.TombstoneGrace = c.cfg.TombstoneGrace
+		cfg.Engine.TombstoneGrace = c.cfg.TombstoneGrace
 	}
-	eng, err := store.Open(ecfg)
+	cfg.NATSURL, cfg.BusName = c.nats.ClientURL(), "vasto-"+st.ID
+	cfg.RemoteDCs, cfg.Stream, cfg.FillRate = c.cfg.RemoteDCs, c.cfg.Stream, c.cfg.FillRate
+	cfg.Logger = log
+	n, err := storenode.New(cfg)
 	if err != nil {
 		return err
 	}
-	scfg := server.DefaultConfig(st.Addr, eng)
-	scfg.Logger = log
-	srv, err := server.New(scfg)
-	if err == nil {
-		err = srv.Start(ctx)
-	}
-	if err != nil {
-		_ = eng.Close()
+	if err := n.Start(ctx); err != nil {
 		return err
 	}
-	st.Addr = srv.Addr().String()
-	conn, err := bus.Connect(ctx, bus.ConnConfig{URL: c.nats.ClientURL(), Name: "vasto-" + st.ID, Logger: log})
-	if err != nil {
-		_ = srv.Shutdown(ctx)
-		_ = eng.Close()
-		return err
-	}
-	acfg := replica.DefaultAgentConfig(c.cfg.DC, st.ID, st.Addr, conn, eng)
-	acfg.Logger = log
-	acfg.Stream = c.cfg.Stream
-	acfg.Stream.DC = c.cfg.DC
-	acfg.FillRate = c.cfg.FillRate
-	if len(c.cfg.RemoteDCs) > 0 {
-		var x *crossdc.Replicator
-		x, err = crossdc.New(crossdc.Config{DC: c.cfg.DC, Store: st.ID, RemoteDCs: c.cfg.RemoteDCs,
-			Bus: conn, Engine: eng, Logger: log, Stream: acfg.Stream})
-		if err == nil {
-			acfg.CrossDC = x
-		}
-	}
-	var agent *replica.Agent
-	if err == nil {
-		agent, err = replica.NewAgent(acfg)
-	}
-	if err == nil {
-		err = agent.Start(ctx)
-	}
-	if err != nil {
-		conn.Close()
-		_ = srv.Shutdown(ctx)
-		_ = eng.Close()
-		return err
-	}
-	st.engine, st.server, st.agent, st.conn = eng, srv, agent, conn
+	st.Addr = n.Addr()
+	st.node = n
 	return nil
 }
 
@@ -307,23 +266,24 @@ func (c *Cluster) StartStore(ctx context.Context, i int) error {
 func (c *Cluster) StopStore(ctx context.Context, i int) error {
 	c.mu.Lock()
 	st := c.stores[i]
-	eng, srv, agent, conn := st.engine, st.server, st.agent, st.conn
-	st.engine, st.server, st.agent, st.conn = nil, nil, nil, nil
+	n := st.node
+	st.node = nil
 	c.mu.Unlock()
-	if eng == nil {
+	if n == nil {
 		return nil
 	}
 	// Stop taking requests first, then let the agent drain the change logs.
-	errs := errors.Join(srv.Shutdown(ctx), agent.Shutdown(ctx))
-	conn.Close()
-	return errors.Join(errs, eng.Close())
+	return n.Shutdown(ctx)
 }
 
 // Engine returns store i's engine while it runs (for tests).
 func (c *Cluster) Engine(i int) *store.Engine {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.stores[i].engine
+	if c.stores[i].node == nil {
+		return nil
+	}
+	return c.stores[i].node.Engine()
 }
 
 // Shutdown stops every store, the master and NATS. It is idempotent.

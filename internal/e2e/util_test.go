@@ -16,11 +16,9 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/stretchr/testify/require"
 
-	"github.com/vasto-kv/vasto/bus"
 	"github.com/vasto-kv/vasto/client"
 	"github.com/vasto-kv/vasto/internal/devcluster"
-	"github.com/vasto-kv/vasto/replica"
-	"github.com/vasto-kv/vasto/server"
+	"github.com/vasto-kv/vasto/internal/storenode"
 	"github.com/vasto-kv/vasto/store"
 	"github.com/vasto-kv/vasto/topology"
 )
@@ -48,30 +46,16 @@ func runChild() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
 	log := hclog.New(&hclog.LoggerOptions{Name: "child", Level: hclog.Warn, Output: os.Stderr})
-	cfg := store.DefaultConfig(os.Getenv(childEnv))
-	cfg.DC, cfg.Node, cfg.Logger = os.Getenv(childDCEnv), os.Getenv(childIDEnv), log
-	cfg.BlockCacheBytes, cfg.WriteBufferBytes = 16<<20, 8<<20
-	cfg.StartNotServing = true
-	eng, err := store.Open(cfg)
+	cfg := storenode.DefaultConfig(os.Getenv(childEnv), os.Getenv(childAddrEnv))
+	cfg.Engine.DC, cfg.Engine.Node = os.Getenv(childDCEnv), os.Getenv(childIDEnv)
+	cfg.Engine.BlockCacheBytes, cfg.Engine.WriteBufferBytes = 16<<20, 8<<20
+	cfg.NATSURL, cfg.BusName = os.Getenv(childNATSEnv), cfg.Engine.Node
+	cfg.Logger = log
+	n, err := storenode.New(cfg)
 	if err != nil {
 		fail(err)
 	}
-	srv, err := server.New(server.DefaultConfig(os.Getenv(childAddrEnv), eng))
-	if err != nil {
-		fail(err)
-	}
-	if err := srv.Start(ctx); err != nil {
-		fail(err)
-	}
-	conn, err := bus.Connect(ctx, bus.ConnConfig{URL: os.Getenv(childNATSEnv), Name: cfg.Node, Logger: log})
-	if err != nil {
-		fail(err)
-	}
-	agent, err := replica.NewAgent(replica.DefaultAgentConfig(cfg.DC, cfg.Node, srv.Addr().String(), conn, eng))
-	if err != nil {
-		fail(err)
-	}
-	if err := agent.Start(ctx); err != nil {
+	if err := n.Start(ctx); err != nil {
 		fail(err)
 	}
 	fmt.Println("ready")

@@ -1,0 +1,14 @@
+package storenode
+
+import "errors"
+
+// Sentinel errors, tested with errors.Is. Returned errors wrap them with
+// detail.
+var (
+	// ErrInvalidConfig is returned by Config.Validate and New.
+	ErrInvalidConfig = errors.New("storenode: invalid config")
+	// ErrStarted is returned by a second Start.
+	ErrStarted = errors.New("storenode: already started")
+	// ErrStopped is returned by Start after Shutdown.
+	ErrStopped = errors.New("storenode: shut down")
+)
