@@ -31,7 +31,7 @@ GOLANGCI_LINT_PKG := github.com/golangci/golangci-lint/v2/cmd/golangci-lint
 
 # Fuzz targets as pkgdir:FuzzName. Every target must exist: a missing package
 # or fuzz function fails the build.
-FUZZ_TARGETS ?= ./lww:FuzzDecodeRecord ./lww:FuzzDecodeChange ./lww:FuzzPeekRecord ./lww:FuzzMerge ./server/resp:FuzzReadCommand ./server/resp:FuzzInline ./server:FuzzServerCommands
+FUZZ_TARGETS ?= ./lww:FuzzDecodeRecord ./lww:FuzzDecodeChange ./lww:FuzzPeekRecord ./lww:FuzzMerge ./server/resp:FuzzReadCommand ./server/resp:FuzzInline ./server/resp:FuzzReplyReader ./server:FuzzServerCommands
 FUZZTIME ?= 10s
 # Bounds the minimisation of a new interesting input, so a short fuzz run is
 # not cut off in the middle of one (reported as "context deadline exceeded").

@@ -514,32 +514,33 @@ func (w *xdcWorker) dumpShard(ctx context.Context, client func(string) (*peercli
 	if err != nil {
 		return 0, err
 	}
-	defer pc.Reset()
 	src := store.RemoteSource(w.remote, r, strconv.FormatUint(uint64(rshard), 10))
-	var start []byte
 	merged := 0
-	for {
-		next, changes, err := pc.Page(w.keyspace, rshard, start, xdcDumpPage, 0, 0)
-		if err != nil {
+	req := peerclient.DumpRequest{Keyspace: w.keyspace, Shard: rshard, Limit: xdcDumpPage}
+	err = pc.Dump(ctx, req, func(p peerclient.DumpPage) error {
+		n, err := mergeHeld(ctx, src, p.Changes, ks, heldBy)
+		merged += n
+		return err
+	})
+	return merged, err
+}
+
+// mergeHeld merges the changes that land on held shards (the local
+// topology's routing) into them with LWW, and returns how many it merged.
+func mergeHeld(ctx context.Context, src string, changes []lww.Change, ks *topology.Keyspace, heldBy map[uint32]*store.Shard) (int, error) {
+	by := map[uint32][]lww.Change{}
+	for _, ch := range changes {
+		s := topology.ShardOf(ch.Key, ks.Shards)
+		if _, ok := heldBy[s]; ok {
+			by[s] = append(by[s], ch)
+		}
+	}
+	merged := 0
+	for s, chs := range by {
+		if _, err := heldBy[s].ApplyRemote(ctx, src, 0, chs); err != nil {
 			return merged, err
 		}
-		by := map[uint32][]lww.Change{}
-		for _, ch := range changes {
-			s := topology.ShardOf(ch.Key, ks.Shards)
-			if _, ok := heldBy[s]; ok {
-				by[s] = append(by[s], ch)
-			}
-		}
-		for s, chs := range by {
-			if _, err := heldBy[s].ApplyRemote(ctx, src, 0, chs); err != nil {
-				return merged, err
-			}
-			merged += len(chs)
-		}
-		pc.Reset()
-		if next == nil {
-			return merged, nil
-		}
-		start = next
+		merged += len(chs)
 	}
+	return merged, nil
 }

@@ -30,27 +30,19 @@ func (w *shardWorker) bootstrapFrom(ctx context.Context, peer string) error {
 	if err != nil {
 		return err
 	}
-	var start []byte
 	copied, removed := 0, 0
-	for {
-		end, changes, err := pc.Page(w.ref.Keyspace, w.ref.Shard, start, 1000, 0, 0)
-		if err != nil {
+	req := peerclient.DumpRequest{Keyspace: w.ref.Keyspace, Shard: w.ref.Shard, Limit: 1000}
+	err = pc.Dump(ctx, req, func(p peerclient.DumpPage) error {
+		if _, err := w.sh.ApplyRemote(ctx, w.source(peer), 0, p.Changes); err != nil {
 			return err
 		}
-		if _, err := w.sh.ApplyRemote(ctx, w.source(peer), 0, changes); err != nil {
-			return err
-		}
-		copied += len(changes)
-		n, err := w.forgetAbsent(ctx, start, end, changes, outbox)
-		if err != nil {
-			return err
-		}
+		copied += len(p.Changes)
+		n, err := w.forgetAbsent(ctx, p.Start, p.End, p.Changes, outbox)
 		removed += n
-		pc.Reset()
-		if end == nil {
-			break
-		}
-		start = end
+		return err
+	})
+	if err != nil {
+		return err
 	}
 	w.log.Info("copied shard from peer", "peer", peer, "records", copied, "removed", removed)
 	return nil

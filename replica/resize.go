@@ -331,7 +331,6 @@ func (f *filler) dump(ctx context.Context, addr string, r *topology.Resize, src 
 	}
 	defer func() { _ = dc.Close() }()
 	var (
-		start   []byte
 		run     []lww.Change
 		size    int
 		limiter *rate.Limiter
@@ -354,16 +353,12 @@ func (f *filler) dump(ctx context.Context, addr string, r *topology.Resize, src 
 		dc.Reset() // the run's keys and records are no longer referenced
 		return nil
 	}
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		next, changes, err := dc.Page(f.ref.Keyspace, src, start, fillDumpPage, r.To, f.ref.Shard)
-		if err != nil {
-			return err
-		}
+	// The pages stay in the arena (Retain) until their run is ingested.
+	req := peerclient.DumpRequest{Keyspace: f.ref.Keyspace, Shard: src, Limit: fillDumpPage,
+		Shards: r.To, Target: f.ref.Shard, Retain: true}
+	err = dc.Dump(ctx, req, func(p peerclient.DumpPage) error {
 		pageBytes := 0
-		for _, ch := range changes {
+		for _, ch := range p.Changes {
 			run = append(run, ch)
 			n := len(ch.Key) + len(ch.Record.Value) + 32
 			size += n
@@ -375,15 +370,14 @@ func (f *filler) dump(ctx context.Context, addr string, r *topology.Resize, src 
 			}
 		}
 		if size >= fillIngestSize {
-			if err := flush(); err != nil {
-				return err
-			}
-		}
-		if next == nil {
 			return flush()
 		}
-		start = next
+		return nil
+	})
+	if err != nil {
+		return err
 	}
+	return flush()
 }
 
 // tailDurable names the consumer with which this fill tails source src.

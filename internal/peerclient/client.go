@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"runtime"
 	"strconv"
@@ -13,19 +12,20 @@ import (
 	"time"
 
 	"github.com/vasto-kv/vasto/lww"
+	"github.com/vasto-kv/vasto/server/resp"
 )
 
 // Client is one RESP connection from a store to another store, for
 // what stores ask each other: dump pages (VDUMP, for a re-bootstrap, a copy
 // from another DC or a resize fill) and small commands (VLOGINFO, VFENCE,
-// VUSE). It reads the replies itself instead of through go-redis's generic
-// reply tree: dumped keys and records are sliced out of large buffers (an
+// VUSE). It reads the replies with resp.ReplyReader, element by element,
+// instead of through go-redis's generic reply tree: dumped keys and records are sliced out of large buffers (an
 // arena) that live until reset, so a page costs a few allocations instead
 // of several per record. Not safe for concurrent use; after an I/O or
 // protocol error (not an error reply) it is broken and must be closed.
 type Client struct {
 	conn   net.Conn
-	r      *bufio.Reader
+	r      *resp.ReplyReader
 	w      *bufio.Writer
 	broken bool
 
@@ -42,15 +42,11 @@ const (
 	yieldEvery = 256
 )
 
-// replyError is an error reply of the peer ("NOSHARD ...", "BEHIND ...").
-type replyError struct{ line string }
-
-func (e *replyError) Error() string { return e.line }
-
-// IsCode reports whether err is an error reply with that code.
+// IsCode reports whether err is an error reply of the peer with that code
+// ("NOSHARD ...", "BEHIND ...").
 func IsCode(err error, code string) bool {
-	var pe *replyError
-	return errors.As(err, &pe) && strings.HasPrefix(pe.line, code+" ")
+	var re *resp.ReplyError
+	return errors.As(err, &re) && strings.HasPrefix(re.Msg, code+" ")
 }
 
 // Dial connects to the RESP address of another store.
@@ -62,7 +58,7 @@ func Dial(ctx context.Context, addr string) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Client{conn: conn, r: bufio.NewReaderSize(conn, 256<<10), w: bufio.NewWriter(conn)}, nil
+	return &Client{conn: conn, r: resp.NewReplyReader(conn, 256<<10, maxDumpBulk), w: bufio.NewWriter(conn)}, nil
 }
 
 // Close closes the connection.
@@ -123,60 +119,75 @@ func (d *Client) Page(keyspace string, shard uint32, start []byte, limit, shards
 	if start != nil {
 		args = append(args, []byte("START"), start)
 	}
-	line, err := d.send(keyspace, shard, dumpPageTimeout, args...)
-	if err != nil {
+	if err := d.send(keyspace, shard, dumpPageTimeout, args...); err != nil {
 		return nil, nil, err
 	}
-	next, out, err := d.readPage(line)
+	next, out, err := d.readPage()
 	if err != nil {
-		d.broken = true
+		return nil, nil, d.fail("VDUMP", err)
 	}
-	return next, out, err
+	return next, out, nil
 }
 
-// send selects (keyspace, shard), sends one command and returns the first
-// line of its reply (an error reply of either is returned as a *replyError).
-func (d *Client) send(keyspace string, shard uint32, timeout time.Duration, args ...[]byte) (string, error) {
+// send selects (keyspace, shard) and sends one command; its reply is next
+// on the connection. A VUSE error reply is returned (with the command's
+// reply read and dropped).
+func (d *Client) send(keyspace string, shard uint32, timeout time.Duration, args ...[]byte) error {
 	if d.broken {
-		return "", fmt.Errorf("%w: connection broken by an earlier error", ErrReply)
+		return fmt.Errorf("%w: connection broken by an earlier error", ErrReply)
 	}
-	line, vuseErr, err := d.exchange(keyspace, shard, timeout, args)
-	if err != nil {
-		d.broken = true
-		return "", err
+	if err := d.exchange(keyspace, shard, timeout, args); err != nil {
+		return d.fail("VUSE", err)
 	}
-	if vuseErr != nil {
-		return "", fmt.Errorf("VUSE %s %d: %w", keyspace, shard, vuseErr)
+	_, err := d.r.ReadStatus()
+	var re *resp.ReplyError
+	if !errors.As(err, &re) {
+		return d.fail("VUSE", err)
 	}
-	if err := dumpReplyError(line); err != nil {
-		return "", fmt.Errorf("%s: %w", args[0], err)
+	// The command's reply follows whatever VUSE answered.
+	if err := d.r.Skip(); err != nil {
+		return d.fail(string(args[0]), err)
 	}
-	return line, nil
+	return fmt.Errorf("VUSE %s %d: %w", keyspace, shard, err)
 }
 
-func (d *Client) exchange(keyspace string, shard uint32, timeout time.Duration, args [][]byte) (line string, vuseErr, err error) {
+// exchange writes VUSE and the command under a deadline of timeout.
+func (d *Client) exchange(keyspace string, shard uint32, timeout time.Duration, args [][]byte) error {
 	if err := d.conn.SetDeadline(time.Now().Add(timeout)); err != nil {
-		return "", nil, err
+		return err
 	}
 	d.writeCommand([]byte("VUSE"), []byte(keyspace), []byte(strconv.FormatUint(uint64(shard), 10)))
 	d.writeCommand(args...)
-	if err := d.w.Flush(); err != nil {
-		return "", nil, err
+	return d.w.Flush()
+}
+
+// fail returns err of command cmd: an error reply as is (the connection
+// stays usable), anything else breaking the connection, a malformed reply
+// as ErrReply.
+func (d *Client) fail(cmd string, err error) error {
+	var re *resp.ReplyError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &re):
+		return fmt.Errorf("%s: %w", cmd, err)
+	case errors.Is(err, resp.ErrProtocol):
+		d.broken = true
+		return fmt.Errorf("%w: %s reply: %w", ErrReply, cmd, err)
+	default:
+		d.broken = true
+		return err
 	}
-	if line, err = d.line(); err != nil {
-		return "", nil, err
-	}
-	vuseErr = dumpReplyError(line)
-	// The command's reply follows whatever VUSE answered.
-	line, err = d.line()
-	return line, vuseErr, err
 }
 
 // Use reports whether the peer holds (keyspace, shard): nil, or the VUSE
 // error reply (NOSHARD when it does not hold it).
 func (d *Client) Use(keyspace string, shard uint32) error {
-	_, err := d.send(keyspace, shard, peerCommandTimeout, []byte("PING"))
-	return err
+	if err := d.send(keyspace, shard, peerCommandTimeout, []byte("PING")); err != nil {
+		return err
+	}
+	_, err := d.r.ReadStatus()
+	return d.fail("PING", err)
 }
 
 // Ints sends a command on (keyspace, shard) that answers an array of
@@ -186,129 +197,86 @@ func (d *Client) Ints(keyspace string, shard uint32, args ...string) ([]int64, e
 	for i, a := range args {
 		b[i] = []byte(a)
 	}
-	line, err := d.send(keyspace, shard, peerCommandTimeout, b...)
-	if err != nil {
+	if err := d.send(keyspace, shard, peerCommandTimeout, b...); err != nil {
 		return nil, err
 	}
-	n, err := header(line, '*')
-	if err != nil || n < 0 || n > 16 {
-		d.broken = true
-		return nil, fmt.Errorf("%w: %s reply %q", ErrReply, args[0], line)
-	}
-	out := make([]int64, n)
-	for i := range out {
-		l, err := d.line()
-		if err == nil {
-			var v int
-			if v, err = header(l, ':'); err == nil {
-				out[i] = int64(v)
-				continue
-			}
-		}
-		d.broken = true
-		return nil, fmt.Errorf("%w: %s reply element %d: %w", ErrReply, args[0], i, err)
+	out, err := d.readInts()
+	if err != nil {
+		return nil, d.fail(args[0], err)
 	}
 	return out, nil
 }
 
-// readPage reads the rest of a VDUMP reply whose first line is line.
-func (d *Client) readPage(line string) ([]byte, []lww.Change, error) {
-	if n, err := header(line, '*'); err != nil || n != 2 {
-		return nil, nil, fmt.Errorf("%w: %q", ErrReply, line)
+// readInts reads an array of at most 16 integers.
+func (d *Client) readInts() ([]int64, error) {
+	n, err := d.r.ReadArrayLen()
+	if err != nil {
+		return nil, err
 	}
-	next, err := d.bulk(false)
+	if n < 0 || n > 16 {
+		return nil, fmt.Errorf("%w: array of %d integers", resp.ErrProtocol, n)
+	}
+	out := make([]int64, n)
+	for i := range out {
+		if out[i], err = d.r.ReadInt(); err != nil {
+			return nil, fmt.Errorf("element %d: %w", i, err)
+		}
+	}
+	return out, nil
+}
+
+// readPage reads a VDUMP reply: the next start and the page.
+func (d *Client) readPage() ([]byte, []lww.Change, error) {
+	if n, err := d.r.ReadArrayLen(); err != nil || n != 2 {
+		return nil, nil, orShape(err, "reply of %d elements", n)
+	}
+	next, err := d.r.ReadBulk(nil)
 	if err != nil {
 		return nil, nil, err
 	}
 	if len(next) == 0 {
 		next = nil // the end (an empty cursor is never a key)
 	}
-	line, err = d.line()
-	if err != nil {
-		return nil, nil, err
-	}
-	n, err := header(line, '*')
+	n, err := d.r.ReadArrayLen()
 	if err != nil || n < 0 || n%2 != 0 {
-		return nil, nil, fmt.Errorf("%w: entries %q", ErrReply, line)
+		return nil, nil, orShape(err, "%d entries", n)
 	}
 	out := make([]lww.Change, 0, n/2)
 	for i := 0; i < n; i += 2 {
 		if i%(2*yieldEvery) == 0 {
 			runtime.Gosched()
 		}
-		key, err := d.bulk(true)
+		ch, err := d.readChange()
 		if err != nil {
 			return nil, nil, err
 		}
-		raw, err := d.bulk(true)
-		if err != nil {
-			return nil, nil, err
-		}
-		rec, err := lww.DecodeRecord(raw)
-		if err != nil {
-			return nil, nil, fmt.Errorf("%w: VDUMP record of %q: %w", ErrCorrupt, key, err)
-		}
-		out = append(out, lww.Change{Key: key, Record: rec})
+		out = append(out, ch)
 	}
 	return next, out, nil
 }
 
-// line reads one reply line without its CRLF (a copy).
-func (d *Client) line() (string, error) {
-	b, err := d.r.ReadSlice('\n')
+// readChange reads one key and its encoded record into the arena.
+func (d *Client) readChange() (lww.Change, error) {
+	key, err := d.r.ReadBulk(d.alloc)
 	if err != nil {
-		return "", err
+		return lww.Change{}, err
 	}
-	if len(b) < 3 || b[len(b)-2] != '\r' {
-		return "", fmt.Errorf("%w: line %q", ErrReply, b)
-	}
-	return string(b[:len(b)-2]), nil
-}
-
-// bulk reads a bulk string: into the arena, or (inArena false) a fresh
-// slice; nil for the null bulk string.
-func (d *Client) bulk(inArena bool) ([]byte, error) {
-	line, err := d.line()
+	raw, err := d.r.ReadBulk(d.alloc)
 	if err != nil {
-		return nil, err
+		return lww.Change{}, err
 	}
-	n, err := header(line, '$')
-	if err != nil || n > maxDumpBulk {
-		return nil, fmt.Errorf("%w: bulk %q", ErrReply, line)
+	rec, err := lww.DecodeRecord(raw)
+	if err != nil {
+		return lww.Change{}, fmt.Errorf("%w: VDUMP record of %q: %w", ErrCorrupt, key, err)
 	}
-	if n < 0 {
-		return nil, nil
-	}
-	var b []byte
-	if inArena {
-		b = d.alloc(n)
-	} else {
-		b = make([]byte, n)
-	}
-	if _, err := io.ReadFull(d.r, b); err != nil {
-		return nil, err
-	}
-	if cr, err := d.r.ReadByte(); err != nil || cr != '\r' {
-		return nil, fmt.Errorf("%w: bulk not terminated", ErrReply)
-	}
-	if lf, err := d.r.ReadByte(); err != nil || lf != '\n' {
-		return nil, fmt.Errorf("%w: bulk not terminated", ErrReply)
-	}
-	return b, nil
+	return lww.Change{Key: key, Record: rec}, nil
 }
 
-// header parses "<typ><n>".
-func header(line string, typ byte) (int, error) {
-	if len(line) < 2 || line[0] != typ {
-		return 0, ErrReply
+// orShape returns err, or else a protocol error for a reply of the wrong
+// shape, described by format and n.
+func orShape(err error, format string, n int) error {
+	if err != nil {
+		return err
 	}
-	return strconv.Atoi(line[1:])
-}
-
-// dumpReplyError returns the error of an error reply line, else nil.
-func dumpReplyError(line string) error {
-	if len(line) > 0 && line[0] == '-' {
-		return &replyError{line: line[1:]}
-	}
-	return nil
+	return fmt.Errorf("%w: "+format, resp.ErrProtocol, n)
 }

@@ -1,6 +1,7 @@
 // Package peerclient is the RESP client one store uses to ask another store for
 // what stores ask each other: dump pages (VDUMP, for a re-bootstrap, a copy
 // from another DC or a resize fill) and small commands (VLOGINFO, VFENCE,
-// VUSE). It imports lww and the standard library only; the stores' in-DC
-// replication (package replica) and cross-DC replication (package dc) use it.
+// VUSE). It imports lww, server/resp (whose ReplyReader reads the replies)
+// and the standard library only; the stores' in-DC replication (package
+// replica) and cross-DC replication (package dc) use it.
 package peerclient

@@ -1,7 +1,8 @@
 // Package resp is the server side of the Redis protocol (RESP2) spoken by
 // Vasto store servers: a Reader that parses client commands under strict
-// limits and a Writer that encodes replies. It uses only the standard
-// library.
+// limits and a Writer that encodes replies; and, for a store that asks
+// another store, a ReplyReader that reads replies one typed element at a
+// time. It uses only the standard library.
 //
 // # Commands
 //
