@@ -105,30 +105,14 @@ type Agent struct {
 	cfg AgentConfig
 	log hclog.Logger
 
-	mu      sync.Mutex
-	workers map[topology.ShardRef]*shardWorker
-	// fills are the resize target shards being filled here; fillList is
-	// a copy of them for the heartbeat.
-	fills    map[topology.ShardRef]*filler
+	mu sync.Mutex
+	// shards is the state of every shard the agent works on.
+	shards map[topology.ShardRef]*shardState
+	// fillList lists the running fills for the heartbeat.
 	fillList atomic.Pointer[[]*filler]
-	// leaving are shards no longer placed here that publish the rest of
-	// their change log before they are dropped.
-	leaving map[topology.ShardRef]*shardWorker
-	// departed lists, per shard, peers that left its placement and whose
-	// last changes are still to be applied here.
-	departed map[topology.ShardRef]map[string]bool
-	// warned are the stray shards already reported (warnStrays).
-	warned map[topology.ShardRef]bool
-	// unplacedLogged are the unplaced shards already logged, with why.
-	unplacedLogged map[topology.ShardRef]string
 	// heldSent are the shards the last full Held list of a heartbeat named;
 	// owned by the heartbeat loop.
 	heldSent []store.ShardID
-	// resume marks shards whose worker restarted only because the peers
-	// changed while the replica was caught up.
-	resume map[topology.ShardRef]bool
-	// cleaning are shards removing keys of an earlier layout.
-	cleaning map[topology.ShardRef]context.CancelFunc
 	top      atomic.Pointer[topology.Topology]
 	purge    atomic.Int64    // the last purge watermark set on the shards
 	runID    string          // this process's prefix of change message ids
@@ -152,17 +136,11 @@ func NewAgent(cfg AgentConfig) (*Agent, error) {
 		return nil, err
 	}
 	a := &Agent{
-		cfg:      cfg,
-		log:      cfg.Logger.Named("agent"),
-		workers:  map[topology.ShardRef]*shardWorker{},
-		fills:    map[topology.ShardRef]*filler{},
-		leaving:  map[topology.ShardRef]*shardWorker{},
-		departed: map[topology.ShardRef]map[string]bool{},
-		cleaning: map[topology.ShardRef]context.CancelFunc{},
-		resume:   map[topology.ShardRef]bool{},
-		warned:   map[topology.ShardRef]bool{},
-		seen:     map[string]bool{},
-		topoCh:   make(chan *topology.Topology, 1),
+		cfg:    cfg,
+		log:    cfg.Logger.Named("agent"),
+		shards: map[topology.ShardRef]*shardState{},
+		seen:   map[string]bool{},
+		topoCh: make(chan *topology.Topology, 1),
 	}
 	a.purge.Store(math.MinInt64)
 	// Message ids de-duplicate retried publishes of one process. A crash
@@ -266,7 +244,11 @@ func (a *Agent) reconcile(t *topology.Topology) {
 		x.Follow(t)
 	}
 	want := a.plan(t)
-	for ref, w := range a.workers {
+	for ref, s := range a.shards {
+		w := s.worker
+		if w == nil {
+			continue
+		}
 		p, ok := want[ref]
 		if ok && w.sh.Epoch() == p.epoch {
 			a.noteDepartures(ref, w, p.peers)
@@ -278,13 +260,13 @@ func (a *Agent) reconcile(t *topology.Topology) {
 		cur := workerState{epoch: w.sh.Epoch(), peers: w.allPeers(), serving: w.sh.Serving()}
 		if act := nextWorker(cur, ok, p.epoch, peers); act != workerKeep {
 			w.stop()
-			delete(a.workers, ref)
+			s.worker = nil
 			if act == workerResume {
-				a.resume[ref] = true
+				s.resume = true
 			}
 		}
 		if !ok {
-			delete(a.departed, ref)
+			s.departed = nil
 			// Only a shard placed here under this same topology
 			// incarnation leaves (and is dropped once published).
 			if w.top.ID != t.ID || !a.leave(t, ref, w.sh) {
@@ -292,13 +274,18 @@ func (a *Agent) reconcile(t *topology.Topology) {
 			}
 		}
 	}
+	for ref := range a.shards {
+		a.tidy(ref)
+	}
 	for ref, p := range want {
-		if lw, ok := a.leaving[ref]; ok {
+		s := a.shard(ref)
+		if lw := s.leaving; lw != nil {
 			lw.stop() // placed here again
-			delete(a.leaving, ref)
+			s.leaving = nil
+			a.tidy(ref)
 		}
-		if _, ok := a.workers[ref]; ok {
-			a.setOwner(ref, a.workers[ref].sh, p.owner, t.Version)
+		if s.worker != nil {
+			a.setOwner(ref, s.worker.sh, p.owner, t.Version)
 			continue
 		}
 		sh, err := a.openShard(t, ref, p)
@@ -313,9 +300,9 @@ func (a *Agent) reconcile(t *topology.Topology) {
 			sh.SetPurgeWatermark(math.MinInt64)
 		}
 		w := newShardWorker(a, sh, ref, p.peers, a.departedOf(ref), t)
-		w.resume = a.resume[ref]
-		delete(a.resume, ref)
-		a.workers[ref] = w
+		s = a.state(ref)
+		w.resume, s.resume = s.resume, false
+		s.worker = w
 		w.start(a.ctx)
 	}
 	a.reconcileFills(t, want)
@@ -333,7 +320,7 @@ func (a *Agent) reconcile(t *topology.Topology) {
 func (a *Agent) dropDeleted(t *topology.Topology, want map[topology.ShardRef]shardPlan) {
 	for _, id := range a.unwanted(want) {
 		ref := topology.ShardRef{Keyspace: id.Keyspace, Shard: id.Shard}
-		if _, ok := a.workers[ref]; !ok {
+		if a.shard(ref).worker == nil {
 			a.dropIfDeleted(t, ref)
 		}
 	}
@@ -348,7 +335,7 @@ func (a *Agent) unwanted(want map[topology.ShardRef]shardPlan) []store.ShardID {
 		if _, ok := want[ref]; ok {
 			continue
 		}
-		if _, ok := a.leaving[ref]; !ok {
+		if a.shard(ref).leaving == nil {
 			out = append(out, id)
 		}
 	}
@@ -376,14 +363,17 @@ func (a *Agent) noteUnplaced(t *topology.Topology, want map[topology.ShardRef]sh
 	}
 	for id, why := range un {
 		ref := topology.ShardRef{Keyspace: id.Keyspace, Shard: id.Shard}
-		if a.unplacedLogged[ref] != why && why != "replica-placed-elsewhere" {
+		if a.shard(ref).unplaced != why && why != "replica-placed-elsewhere" {
 			a.log.Warn("holding a shard whose keyspace incarnation the topology does not know; keeping it, not serving it",
 				"shard", ref.String(), "reason", why)
 		}
 	}
-	a.unplacedLogged = map[topology.ShardRef]string{}
+	for ref, s := range a.shards {
+		s.unplaced = ""
+		a.tidy(ref)
+	}
 	for id, why := range un {
-		a.unplacedLogged[topology.ShardRef{Keyspace: id.Keyspace, Shard: id.Shard}] = why
+		a.state(topology.ShardRef{Keyspace: id.Keyspace, Shard: id.Shard}).unplaced = why
 	}
 	a.cfg.Engine.SetUnplaced(un)
 }
@@ -395,16 +385,16 @@ func (a *Agent) noteUnplaced(t *topology.Topology, want map[topology.ShardRef]sh
 func (a *Agent) warnStrays(t *topology.Topology, want map[topology.ShardRef]shardPlan) {
 	for _, id := range a.cfg.Engine.Shards() {
 		ref := topology.ShardRef{Keyspace: id.Keyspace, Shard: id.Shard}
-		if _, ok := want[ref]; ok || a.warned[ref] {
+		if _, ok := want[ref]; ok || a.shard(ref).warned {
 			continue
 		}
-		if _, ok := a.leaving[ref]; ok {
+		if a.shard(ref).leaving != nil {
 			continue
 		}
 		if _, ok := t.Keyspaces[ref.Keyspace]; !ok {
 			continue
 		}
-		a.warned[ref] = true
+		a.state(ref).warned = true
 		var unpublished uint64
 		if sh, err := a.cfg.Engine.Shard(id.Keyspace, id.Shard); err == nil {
 			if first, last := sh.LogBounds(); last >= first {
@@ -645,16 +635,22 @@ func (a *Agent) Shutdown(ctx context.Context) error {
 	}
 	a.stopped = true
 	a.routines.Close()
-	workers := a.workers
-	a.workers = map[topology.ShardRef]*shardWorker{}
-	for ref, w := range a.leaving {
-		workers[topology.ShardRef{Keyspace: "leaving:" + ref.Keyspace, Shard: ref.Shard}] = w
-	}
-	a.leaving = map[topology.ShardRef]*shardWorker{}
-	fills := a.fills
-	a.fills = map[topology.ShardRef]*filler{}
-	for _, cancel := range a.cleaning {
-		cancel()
+	var workers []*shardWorker
+	var fills []*filler
+	for ref, s := range a.shards {
+		for _, w := range []*shardWorker{s.worker, s.leaving} {
+			if w != nil {
+				workers = append(workers, w)
+			}
+		}
+		if s.fill != nil {
+			fills = append(fills, s.fill)
+		}
+		if s.cleanup != nil {
+			s.cleanup()
+		}
+		s.worker, s.leaving, s.fill = nil, nil, nil
+		a.tidy(ref)
 	}
 	a.mu.Unlock()
 	for _, f := range fills {
