@@ -216,12 +216,53 @@ func (a *Agent) reconcileLoop() {
 }
 
 // reconcile makes the running shard workers, resize fills, departures and
-// cleanups match the topology.
+// cleanups match the topology. It decides under a.mu what to stop, stops
+// it with a.mu released (a worker's stop waits for its goroutines), and
+// then starts what the topology asks for. A stopped worker is out of the
+// agent's state before a.mu is released, so no other worker starts for its
+// shard before it has stopped.
 func (a *Agent) reconcile(t *topology.Topology) {
+	a.mu.Lock()
+	st, ok := a.decide(t)
+	a.mu.Unlock()
+	a.stopAll(st)
+	if !ok {
+		return
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.stopped {
 		return
+	}
+	a.follow(t, st)
+}
+
+// reconcileStep is what reconcile decided under a.mu.
+type reconcileStep struct {
+	want map[topology.ShardRef]shardPlan
+	// stop are the workers to stop.
+	stop []*shardWorker
+	// gone are the workers (among stop) of shards no longer placed here:
+	// once stopped, their shards leave or are dropped.
+	gone []*shardWorker
+	// drop are the leaving workers that published their whole change
+	// log: once stopped, their shards are dropped.
+	drop []*shardWorker
+}
+
+// decide records t as the topology followed, plans it and takes out of
+// the agent's state the workers it stops. ok is false if t is not to be
+// followed (an older topology, or the agent is shut down). a.mu is held.
+func (a *Agent) decide(t *topology.Topology) (st reconcileStep, ok bool) {
+	if a.stopped {
+		return st, false
+	}
+	for ref, s := range a.shards {
+		if s.published != nil {
+			st.drop = append(st.drop, s.published)
+			s.published = nil
+			a.tidy(ref)
+		}
 	}
 	if t.ID != a.topID {
 		if a.topID != "" {
@@ -236,20 +277,20 @@ func (a *Agent) reconcile(t *topology.Topology) {
 		a.topID = t.ID
 	}
 	if t.Version < a.version {
-		return // never go back to an older topology
+		return st, false // never go back to an older topology
 	}
 	a.version = t.Version
 	a.top.Store(t)
 	if x := a.cfg.CrossDC; x != nil {
 		x.Follow(t)
 	}
-	want := a.plan(t)
+	st.want = a.plan(t)
 	for ref, s := range a.shards {
 		w := s.worker
 		if w == nil {
 			continue
 		}
-		p, ok := want[ref]
+		p, ok := st.want[ref]
 		if ok && w.sh.Epoch() == p.epoch {
 			a.noteDepartures(ref, w, p.peers)
 		}
@@ -259,7 +300,7 @@ func (a *Agent) reconcile(t *topology.Topology) {
 		// number was reused by a later resize.
 		cur := workerState{epoch: w.sh.Epoch(), peers: w.allPeers(), serving: w.sh.Serving()}
 		if act := nextWorker(cur, ok, p.epoch, peers); act != workerKeep {
-			w.stop()
+			st.stop = append(st.stop, w)
 			s.worker = nil
 			if act == workerResume {
 				s.resume = true
@@ -267,24 +308,52 @@ func (a *Agent) reconcile(t *topology.Topology) {
 		}
 		if !ok {
 			s.departed = nil
-			// Only a shard placed here under this same topology
-			// incarnation leaves (and is dropped once published).
-			if w.top.ID != t.ID || !a.leave(t, ref, w.sh) {
-				a.dropIfDeleted(t, ref)
-			}
+			st.gone = append(st.gone, w)
+		}
+	}
+	for ref := range st.want {
+		if s := a.shard(ref); s.leaving != nil {
+			st.stop = append(st.stop, s.leaving) // placed here again
+			s.leaving = nil
 		}
 	}
 	for ref := range a.shards {
 		a.tidy(ref)
 	}
-	for ref, p := range want {
-		s := a.shard(ref)
-		if lw := s.leaving; lw != nil {
-			lw.stop() // placed here again
-			s.leaving = nil
-			a.tidy(ref)
+	return st, true
+}
+
+// stopAll stops the workers reconcile took out, and drops the shards that
+// left; a.mu is not held.
+func (a *Agent) stopAll(st reconcileStep) {
+	for _, w := range st.stop {
+		w.stop()
+	}
+	for _, w := range st.drop {
+		w.stop()
+		if err := a.cfg.Engine.DropShard(w.ref.Keyspace, w.ref.Shard); err != nil && !errors.Is(err, store.ErrNoShard) {
+			a.log.Error("drop shard that left", "shard", w.ref.String(), "error", err)
+			continue
 		}
-		if s.worker != nil {
+		a.log.Info("dropped shard that left this store", "shard", w.ref.String())
+	}
+}
+
+// follow starts what the topology asks for once reconcile stopped the
+// workers it took out: departures of shards no longer placed here, a
+// worker for every shard placed here, fills, cleanups and cross-DC
+// appliers. a.mu is held.
+func (a *Agent) follow(t *topology.Topology, st reconcileStep) {
+	want := st.want
+	for _, w := range st.gone {
+		// Only a shard placed here under this same topology incarnation
+		// leaves (and is dropped once published).
+		if w.top.ID != t.ID || !a.leave(t, w.ref, w.sh) {
+			a.dropIfDeleted(t, w.ref)
+		}
+	}
+	for ref, p := range want {
+		if s := a.shard(ref); s.worker != nil {
 			a.setOwner(ref, s.worker.sh, p.owner, t.Version)
 			continue
 		}
@@ -300,7 +369,7 @@ func (a *Agent) reconcile(t *topology.Topology) {
 			sh.SetPurgeWatermark(math.MinInt64)
 		}
 		w := newShardWorker(a, sh, ref, p.peers, a.departedOf(ref), t)
-		s = a.state(ref)
+		s := a.state(ref)
 		w.resume, s.resume = s.resume, false
 		s.worker = w
 		w.start(a.ctx)
@@ -335,7 +404,7 @@ func (a *Agent) unwanted(want map[topology.ShardRef]shardPlan) []store.ShardID {
 		if _, ok := want[ref]; ok {
 			continue
 		}
-		if a.shard(ref).leaving == nil {
+		if !a.shard(ref).isLeaving() {
 			out = append(out, id)
 		}
 	}
@@ -388,7 +457,7 @@ func (a *Agent) warnStrays(t *topology.Topology, want map[topology.ShardRef]shar
 		if _, ok := want[ref]; ok || a.shard(ref).warned {
 			continue
 		}
-		if a.shard(ref).leaving != nil {
+		if a.shard(ref).isLeaving() {
 			continue
 		}
 		if _, ok := t.Keyspaces[ref.Keyspace]; !ok {
@@ -638,7 +707,7 @@ func (a *Agent) Shutdown(ctx context.Context) error {
 	var workers []*shardWorker
 	var fills []*filler
 	for ref, s := range a.shards {
-		for _, w := range []*shardWorker{s.worker, s.leaving} {
+		for _, w := range []*shardWorker{s.worker, s.leaving, s.published} {
 			if w != nil {
 				workers = append(workers, w)
 			}
@@ -649,7 +718,7 @@ func (a *Agent) Shutdown(ctx context.Context) error {
 		if s.cleanup != nil {
 			s.cleanup()
 		}
-		s.worker, s.leaving, s.fill = nil, nil, nil
+		s.worker, s.leaving, s.published, s.fill = nil, nil, nil, nil
 		a.tidy(ref)
 	}
 	a.mu.Unlock()

@@ -193,23 +193,17 @@ func (a *Agent) leave(t *topology.Topology, ref topology.ShardRef, sh *store.Sha
 	return true
 }
 
-// left drops a leaving shard whose change log is all published.
+// left hands a leaving shard whose change log is all published to
+// reconcile, which stops its worker and drops it.
 func (a *Agent) left(ref topology.ShardRef, w *shardWorker) {
 	a.mu.Lock()
-	if a.shard(ref).leaving != w || a.stopped {
-		a.mu.Unlock()
+	defer a.mu.Unlock()
+	s := a.shard(ref)
+	if s.leaving != w || a.stopped {
 		return
 	}
-	a.shard(ref).leaving = nil
-	a.tidy(ref)
-	w.stop()
-	err := a.cfg.Engine.DropShard(ref.Keyspace, ref.Shard)
-	a.mu.Unlock()
-	if err != nil && !errors.Is(err, store.ErrNoShard) {
-		a.log.Error("drop shard that left", "shard", ref.String(), "error", err)
-		return
-	}
-	a.log.Info("dropped shard that left this store", "shard", ref.String())
+	s.leaving, s.published = nil, w
+	a.kickReconcile()
 }
 
 // noteDepartures records the peers of a shard that are not in its new

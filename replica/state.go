@@ -16,6 +16,9 @@ type shardState struct {
 	// leaving publishes the rest of the change log of a shard no longer
 	// placed here before it is dropped.
 	leaving *shardWorker
+	// published is a leaving worker that published the whole change log:
+	// reconcile stops it and drops the shard.
+	published *shardWorker
 	// departed are peers that left the shard's placement and whose last
 	// changes are still to be applied here.
 	departed map[string]bool
@@ -33,9 +36,12 @@ type shardState struct {
 
 // empty reports whether s holds nothing worth keeping.
 func (s *shardState) empty() bool {
-	return s.worker == nil && s.fill == nil && s.leaving == nil && len(s.departed) == 0 &&
+	return s.worker == nil && s.fill == nil && !s.isLeaving() && len(s.departed) == 0 &&
 		!s.warned && !s.resume && s.cleanup == nil && s.unplaced == ""
 }
+
+// isLeaving reports whether the shard is leaving this store.
+func (s *shardState) isLeaving() bool { return s.leaving != nil || s.published != nil }
 
 // shard returns the state of ref, or a zero state not recorded; for
 // reading only.

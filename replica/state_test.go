@@ -33,6 +33,7 @@ func TestShardStateTidy(t *testing.T) {
 		func(s *shardState) { s.cleanup = func() {} },
 		func(s *shardState) { s.worker = &shardWorker{} },
 		func(s *shardState) { s.leaving = &shardWorker{} },
+		func(s *shardState) { s.published = &shardWorker{} },
 		func(s *shardState) { s.fill = &filler{} },
 	} {
 		s := &shardState{}
