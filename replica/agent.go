@@ -105,30 +105,14 @@ type Agent struct {
 	cfg AgentConfig
 	log hclog.Logger
 
-	mu      sync.Mutex
-	workers map[topology.ShardRef]*shardWorker
-	// fills are the resize target shards being filled here; fillList is
-	// a copy of them for the heartbeat.
-	fills    map[topology.ShardRef]*filler
+	mu sync.Mutex
+	// shards is the state of every shard the agent works on.
+	shards map[topology.ShardRef]*shardState
+	// fillList lists the running fills for the heartbeat.
 	fillList atomic.Pointer[[]*filler]
-	// leaving are shards no longer placed here that publish the rest of
-	// their change log before they are dropped.
-	leaving map[topology.ShardRef]*shardWorker
-	// departed lists, per shard, peers that left its placement and whose
-	// last changes are still to be applied here.
-	departed map[topology.ShardRef]map[string]bool
-	// warned are the stray shards already reported (warnStrays).
-	warned map[topology.ShardRef]bool
-	// unplacedLogged are the unplaced shards already logged, with why.
-	unplacedLogged map[topology.ShardRef]string
 	// heldSent are the shards the last full Held list of a heartbeat named;
 	// owned by the heartbeat loop.
 	heldSent []store.ShardID
-	// resume marks shards whose worker restarted only because the peers
-	// changed while the replica was caught up.
-	resume map[topology.ShardRef]bool
-	// cleaning are shards removing keys of an earlier layout.
-	cleaning map[topology.ShardRef]context.CancelFunc
 	top      atomic.Pointer[topology.Topology]
 	purge    atomic.Int64    // the last purge watermark set on the shards
 	runID    string          // this process's prefix of change message ids
@@ -152,17 +136,11 @@ func NewAgent(cfg AgentConfig) (*Agent, error) {
 		return nil, err
 	}
 	a := &Agent{
-		cfg:      cfg,
-		log:      cfg.Logger.Named("agent"),
-		workers:  map[topology.ShardRef]*shardWorker{},
-		fills:    map[topology.ShardRef]*filler{},
-		leaving:  map[topology.ShardRef]*shardWorker{},
-		departed: map[topology.ShardRef]map[string]bool{},
-		cleaning: map[topology.ShardRef]context.CancelFunc{},
-		resume:   map[topology.ShardRef]bool{},
-		warned:   map[topology.ShardRef]bool{},
-		seen:     map[string]bool{},
-		topoCh:   make(chan *topology.Topology, 1),
+		cfg:    cfg,
+		log:    cfg.Logger.Named("agent"),
+		shards: map[topology.ShardRef]*shardState{},
+		seen:   map[string]bool{},
+		topoCh: make(chan *topology.Topology, 1),
 	}
 	a.purge.Store(math.MinInt64)
 	// Message ids de-duplicate retried publishes of one process. A crash
@@ -238,12 +216,53 @@ func (a *Agent) reconcileLoop() {
 }
 
 // reconcile makes the running shard workers, resize fills, departures and
-// cleanups match the topology.
+// cleanups match the topology. It decides under a.mu what to stop, stops
+// it with a.mu released (a worker's stop waits for its goroutines), and
+// then starts what the topology asks for. A stopped worker is out of the
+// agent's state before a.mu is released, so no other worker starts for its
+// shard before it has stopped.
 func (a *Agent) reconcile(t *topology.Topology) {
+	a.mu.Lock()
+	st, ok := a.decide(t)
+	a.mu.Unlock()
+	a.stopAll(st)
+	if !ok {
+		return
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.stopped {
 		return
+	}
+	a.follow(t, st)
+}
+
+// reconcileStep is what reconcile decided under a.mu.
+type reconcileStep struct {
+	want map[topology.ShardRef]shardPlan
+	// stop are the workers to stop.
+	stop []*shardWorker
+	// gone are the workers (among stop) of shards no longer placed here:
+	// once stopped, their shards leave or are dropped.
+	gone []*shardWorker
+	// drop are the leaving workers that published their whole change
+	// log: once stopped, their shards are dropped.
+	drop []*shardWorker
+}
+
+// decide records t as the topology followed, plans it and takes out of
+// the agent's state the workers it stops. ok is false if t is not to be
+// followed (an older topology, or the agent is shut down). a.mu is held.
+func (a *Agent) decide(t *topology.Topology) (st reconcileStep, ok bool) {
+	if a.stopped {
+		return st, false
+	}
+	for ref, s := range a.shards {
+		if s.published != nil {
+			st.drop = append(st.drop, s.published)
+			s.published = nil
+			a.tidy(ref)
+		}
 	}
 	if t.ID != a.topID {
 		if a.topID != "" {
@@ -258,16 +277,20 @@ func (a *Agent) reconcile(t *topology.Topology) {
 		a.topID = t.ID
 	}
 	if t.Version < a.version {
-		return // never go back to an older topology
+		return st, false // never go back to an older topology
 	}
 	a.version = t.Version
 	a.top.Store(t)
 	if x := a.cfg.CrossDC; x != nil {
 		x.Follow(t)
 	}
-	want := a.plan(t)
-	for ref, w := range a.workers {
-		p, ok := want[ref]
+	st.want = a.plan(t)
+	for ref, s := range a.shards {
+		w := s.worker
+		if w == nil {
+			continue
+		}
+		p, ok := st.want[ref]
 		if ok && w.sh.Epoch() == p.epoch {
 			a.noteDepartures(ref, w, p.peers)
 		}
@@ -277,28 +300,61 @@ func (a *Agent) reconcile(t *topology.Topology) {
 		// number was reused by a later resize.
 		cur := workerState{epoch: w.sh.Epoch(), peers: w.allPeers(), serving: w.sh.Serving()}
 		if act := nextWorker(cur, ok, p.epoch, peers); act != workerKeep {
-			w.stop()
-			delete(a.workers, ref)
+			st.stop = append(st.stop, w)
+			s.worker = nil
 			if act == workerResume {
-				a.resume[ref] = true
+				s.resume = true
 			}
 		}
 		if !ok {
-			delete(a.departed, ref)
-			// Only a shard placed here under this same topology
-			// incarnation leaves (and is dropped once published).
-			if w.top.ID != t.ID || !a.leave(t, ref, w.sh) {
-				a.dropIfDeleted(t, ref)
-			}
+			s.departed = nil
+			st.gone = append(st.gone, w)
+		}
+	}
+	for ref := range st.want {
+		if s := a.shard(ref); s.leaving != nil {
+			st.stop = append(st.stop, s.leaving) // placed here again
+			s.leaving = nil
+		}
+	}
+	for ref := range a.shards {
+		a.tidy(ref)
+	}
+	return st, true
+}
+
+// stopAll stops the workers reconcile took out, and drops the shards that
+// left; a.mu is not held.
+func (a *Agent) stopAll(st reconcileStep) {
+	for _, w := range st.stop {
+		w.stop()
+	}
+	for _, w := range st.drop {
+		w.stop()
+		if err := a.cfg.Engine.DropShard(w.ref.Keyspace, w.ref.Shard); err != nil && !errors.Is(err, store.ErrNoShard) {
+			a.log.Error("drop shard that left", "shard", w.ref.String(), "error", err)
+			continue
+		}
+		a.log.Info("dropped shard that left this store", "shard", w.ref.String())
+	}
+}
+
+// follow starts what the topology asks for once reconcile stopped the
+// workers it took out: departures of shards no longer placed here, a
+// worker for every shard placed here, fills, cleanups and cross-DC
+// appliers. a.mu is held.
+func (a *Agent) follow(t *topology.Topology, st reconcileStep) {
+	want := st.want
+	for _, w := range st.gone {
+		// Only a shard placed here under this same topology incarnation
+		// leaves (and is dropped once published).
+		if w.top.ID != t.ID || !a.leave(t, w.ref, w.sh) {
+			a.dropIfDeleted(t, w.ref)
 		}
 	}
 	for ref, p := range want {
-		if lw, ok := a.leaving[ref]; ok {
-			lw.stop() // placed here again
-			delete(a.leaving, ref)
-		}
-		if _, ok := a.workers[ref]; ok {
-			a.setOwner(ref, a.workers[ref].sh, p.owner, t.Version)
+		if s := a.shard(ref); s.worker != nil {
+			a.setOwner(ref, s.worker.sh, p.owner, t.Version)
 			continue
 		}
 		sh, err := a.openShard(t, ref, p)
@@ -313,9 +369,9 @@ func (a *Agent) reconcile(t *topology.Topology) {
 			sh.SetPurgeWatermark(math.MinInt64)
 		}
 		w := newShardWorker(a, sh, ref, p.peers, a.departedOf(ref), t)
-		w.resume = a.resume[ref]
-		delete(a.resume, ref)
-		a.workers[ref] = w
+		s := a.state(ref)
+		w.resume, s.resume = s.resume, false
+		s.worker = w
 		w.start(a.ctx)
 	}
 	a.reconcileFills(t, want)
@@ -333,7 +389,7 @@ func (a *Agent) reconcile(t *topology.Topology) {
 func (a *Agent) dropDeleted(t *topology.Topology, want map[topology.ShardRef]shardPlan) {
 	for _, id := range a.unwanted(want) {
 		ref := topology.ShardRef{Keyspace: id.Keyspace, Shard: id.Shard}
-		if _, ok := a.workers[ref]; !ok {
+		if a.shard(ref).worker == nil {
 			a.dropIfDeleted(t, ref)
 		}
 	}
@@ -348,7 +404,7 @@ func (a *Agent) unwanted(want map[topology.ShardRef]shardPlan) []store.ShardID {
 		if _, ok := want[ref]; ok {
 			continue
 		}
-		if _, ok := a.leaving[ref]; !ok {
+		if !a.shard(ref).isLeaving() {
 			out = append(out, id)
 		}
 	}
@@ -376,14 +432,17 @@ func (a *Agent) noteUnplaced(t *topology.Topology, want map[topology.ShardRef]sh
 	}
 	for id, why := range un {
 		ref := topology.ShardRef{Keyspace: id.Keyspace, Shard: id.Shard}
-		if a.unplacedLogged[ref] != why && why != "replica-placed-elsewhere" {
+		if a.shard(ref).unplaced != why && why != "replica-placed-elsewhere" {
 			a.log.Warn("holding a shard whose keyspace incarnation the topology does not know; keeping it, not serving it",
 				"shard", ref.String(), "reason", why)
 		}
 	}
-	a.unplacedLogged = map[topology.ShardRef]string{}
+	for ref, s := range a.shards {
+		s.unplaced = ""
+		a.tidy(ref)
+	}
 	for id, why := range un {
-		a.unplacedLogged[topology.ShardRef{Keyspace: id.Keyspace, Shard: id.Shard}] = why
+		a.state(topology.ShardRef{Keyspace: id.Keyspace, Shard: id.Shard}).unplaced = why
 	}
 	a.cfg.Engine.SetUnplaced(un)
 }
@@ -395,16 +454,16 @@ func (a *Agent) noteUnplaced(t *topology.Topology, want map[topology.ShardRef]sh
 func (a *Agent) warnStrays(t *topology.Topology, want map[topology.ShardRef]shardPlan) {
 	for _, id := range a.cfg.Engine.Shards() {
 		ref := topology.ShardRef{Keyspace: id.Keyspace, Shard: id.Shard}
-		if _, ok := want[ref]; ok || a.warned[ref] {
+		if _, ok := want[ref]; ok || a.shard(ref).warned {
 			continue
 		}
-		if _, ok := a.leaving[ref]; ok {
+		if a.shard(ref).isLeaving() {
 			continue
 		}
 		if _, ok := t.Keyspaces[ref.Keyspace]; !ok {
 			continue
 		}
-		a.warned[ref] = true
+		a.state(ref).warned = true
 		var unpublished uint64
 		if sh, err := a.cfg.Engine.Shard(id.Keyspace, id.Shard); err == nil {
 			if first, last := sh.LogBounds(); last >= first {
@@ -645,16 +704,22 @@ func (a *Agent) Shutdown(ctx context.Context) error {
 	}
 	a.stopped = true
 	a.routines.Close()
-	workers := a.workers
-	a.workers = map[topology.ShardRef]*shardWorker{}
-	for ref, w := range a.leaving {
-		workers[topology.ShardRef{Keyspace: "leaving:" + ref.Keyspace, Shard: ref.Shard}] = w
-	}
-	a.leaving = map[topology.ShardRef]*shardWorker{}
-	fills := a.fills
-	a.fills = map[topology.ShardRef]*filler{}
-	for _, cancel := range a.cleaning {
-		cancel()
+	var workers []*shardWorker
+	var fills []*filler
+	for ref, s := range a.shards {
+		for _, w := range []*shardWorker{s.worker, s.leaving, s.published} {
+			if w != nil {
+				workers = append(workers, w)
+			}
+		}
+		if s.fill != nil {
+			fills = append(fills, s.fill)
+		}
+		if s.cleanup != nil {
+			s.cleanup()
+		}
+		s.worker, s.leaving, s.published, s.fill = nil, nil, nil, nil
+		a.tidy(ref)
 	}
 	a.mu.Unlock()
 	for _, f := range fills {

@@ -59,11 +59,16 @@ func (a *Agent) setOwner(ref topology.ShardRef, sh *store.Shard, o store.Owner, 
 // reconcileFills runs a fill for every resize target replica placed here
 // and stops the others (deleting their consumers once the resize is over).
 func (a *Agent) reconcileFills(t *topology.Topology, want map[topology.ShardRef]shardPlan) {
-	for ref, f := range a.fills {
+	for ref, s := range a.shards {
+		f := s.fill
+		if f == nil {
+			continue
+		}
 		if p, ok := want[ref]; ok && p.fill == f.rid {
 			continue
 		}
-		delete(a.fills, ref)
+		s.fill = nil
+		a.tidy(ref)
 		ks, ok := t.Keyspaces[ref.Keyspace]
 		over := !ok || ks.Resize == nil || ks.Resize.ID != f.rid
 		cancelled := over && ok && f.report().Phase != topology.FillDrained
@@ -85,20 +90,19 @@ func (a *Agent) reconcileFills(t *topology.Topology, want map[topology.ShardRef]
 		if p.fill == 0 {
 			continue
 		}
-		if _, ok := a.fills[ref]; ok {
+		s := a.shard(ref)
+		if s.fill != nil || s.worker == nil {
 			continue
 		}
-		w, ok := a.workers[ref]
-		if !ok {
-			continue
-		}
-		f := newFiller(a, ref, w.sh, p.fill)
-		a.fills[ref] = f
+		f := newFiller(a, ref, s.worker.sh, p.fill)
+		s.fill = f
 		f.start(a.ctx)
 	}
-	list := make([]*filler, 0, len(a.fills))
-	for _, f := range a.fills {
-		list = append(list, f)
+	list := []*filler{}
+	for _, s := range a.shards {
+		if s.fill != nil {
+			list = append(list, s.fill)
+		}
 	}
 	a.fillList.Store(&list)
 }
@@ -119,22 +123,20 @@ func (a *Agent) kickReconcile() {
 func (a *Agent) reconcileCleanups(t *topology.Topology, want map[topology.ShardRef]shardPlan) {
 	for ref, p := range want {
 		ks := t.Keyspaces[ref.Keyspace]
-		if ks.Resize != nil || a.cleaning[ref] != nil || p.layout != ks.Shards {
+		s := a.shard(ref)
+		if ks.Resize != nil || s.cleanup != nil || p.layout != ks.Shards || s.worker == nil {
 			continue
 		}
-		w, ok := a.workers[ref]
-		if !ok {
-			continue
-		}
+		w := s.worker
 		done, err := w.sh.Layout()
 		if err != nil || done == uint64(ks.Shards) {
 			continue
 		}
 		ctx, cancel := context.WithCancel(a.ctx)
-		a.cleaning[ref] = cancel
+		s.cleanup = cancel
 		if !a.routines.Go(func() { a.cleanup(ctx, ref, w.sh, ks.Shards) }) {
 			cancel()
-			delete(a.cleaning, ref)
+			s.cleanup = nil
 		}
 	}
 }
@@ -142,7 +144,8 @@ func (a *Agent) reconcileCleanups(t *topology.Topology, want map[topology.ShardR
 func (a *Agent) cleanup(ctx context.Context, ref topology.ShardRef, sh *store.Shard, shards int) {
 	defer func() {
 		a.mu.Lock()
-		delete(a.cleaning, ref)
+		a.shard(ref).cleanup = nil
+		a.tidy(ref)
 		a.mu.Unlock()
 	}()
 	start := time.Now()
@@ -175,7 +178,7 @@ func (a *Agent) leave(t *topology.Topology, ref topology.ShardRef, sh *store.Sha
 	if !ok || !a.seen[ref.Keyspace] || sh.Epoch() != ks.ShardEpoch(ref.Shard) && int(ref.Shard) < ks.Shards {
 		return false
 	}
-	if cancel := a.cleaning[ref]; cancel != nil {
+	if cancel := a.shard(ref).cleanup; cancel != nil {
 		cancel()
 	}
 	a.setOwner(ref, sh, ownNothing, t.Version)
@@ -184,43 +187,36 @@ func (a *Agent) leave(t *topology.Topology, ref topology.ShardRef, sh *store.Sha
 	sh.SetServing(false)
 	w := newShardWorker(a, sh, ref, nil, nil, t)
 	w.leaving = true
-	a.leaving[ref] = w
+	a.state(ref).leaving = w
 	w.start(a.ctx)
 	a.log.Info("shard leaving this store; publishing the rest of its change log", "shard", ref.String())
 	return true
 }
 
-// left drops a leaving shard whose change log is all published.
+// left hands a leaving shard whose change log is all published to
+// reconcile, which stops its worker and drops it.
 func (a *Agent) left(ref topology.ShardRef, w *shardWorker) {
 	a.mu.Lock()
-	if a.leaving[ref] != w || a.stopped {
-		a.mu.Unlock()
+	defer a.mu.Unlock()
+	s := a.shard(ref)
+	if s.leaving != w || a.stopped {
 		return
 	}
-	delete(a.leaving, ref)
-	w.stop()
-	err := a.cfg.Engine.DropShard(ref.Keyspace, ref.Shard)
-	a.mu.Unlock()
-	if err != nil && !errors.Is(err, store.ErrNoShard) {
-		a.log.Error("drop shard that left", "shard", ref.String(), "error", err)
-		return
-	}
-	a.log.Info("dropped shard that left this store", "shard", ref.String())
+	s.leaving, s.published = nil, w
+	a.kickReconcile()
 }
 
 // noteDepartures records the peers of a shard that are not in its new
 // placement: their last changes are still applied here (farewell).
 func (a *Agent) noteDepartures(ref topology.ShardRef, w *shardWorker, peers []string) {
-	if d := nextDeparted(a.departed[ref], w.peers, peers); len(d) > 0 {
-		a.departed[ref] = d
-	} else {
-		delete(a.departed, ref)
-	}
+	s := a.state(ref)
+	s.departed = nextDeparted(s.departed, w.peers, peers)
+	a.tidy(ref)
 }
 
 func (a *Agent) departedOf(ref topology.ShardRef) []string {
 	var out []string
-	for p := range a.departed[ref] {
+	for p := range a.shard(ref).departed {
 		out = append(out, p)
 	}
 	slices.Sort(out)
@@ -237,10 +233,8 @@ func (a *Agent) withDeparted(ref topology.ShardRef, peers []string) []string {
 // farewellDone forgets a departed peer whose last changes were applied.
 func (a *Agent) farewellDone(ref topology.ShardRef, peer string) {
 	a.mu.Lock()
-	delete(a.departed[ref], peer)
-	if len(a.departed[ref]) == 0 {
-		delete(a.departed, ref)
-	}
+	delete(a.shard(ref).departed, peer)
+	a.tidy(ref)
 	a.mu.Unlock()
 	a.kickReconcile()
 }

@@ -34,9 +34,11 @@ func (a *Agent) watermarkLoop() {
 		}
 		a.purge.Store(w)
 		a.mu.Lock()
-		workers := make([]*shardWorker, 0, len(a.workers))
-		for _, sw := range a.workers {
-			workers = append(workers, sw)
+		var workers []*shardWorker
+		for _, s := range a.shards {
+			if s.worker != nil {
+				workers = append(workers, s.worker)
+			}
 		}
 		a.mu.Unlock()
 		for _, sw := range workers {
