@@ -1,8 +1,3 @@
-// Package devcluster runs a whole Vasto datacenter in one process: an
-// embedded NATS server with JetStream, the master, and N stores, each store
-// with its own RocksDB directory, RESP server and cluster agent (wired by
-// internal/storenode). `vasto dev`
-// runs it, and end-to-end tests use it to start, kill and restart stores.
 package devcluster
 
 import (
