@@ -2,6 +2,7 @@ package resp
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -152,7 +153,7 @@ func (r *ReplyReader) readLine(typ byte) ([]byte, error) {
 func (r *ReplyReader) rawLine() ([]byte, error) {
 	b, err := r.br.ReadSlice('\n')
 	switch {
-	case err == bufio.ErrBufferFull || err == nil && len(b) > maxReplyLine:
+	case errors.Is(err, bufio.ErrBufferFull) || err == nil && len(b) > maxReplyLine:
 		return nil, fmt.Errorf("%w: reply line longer than %d bytes", ErrProtocol, maxReplyLine)
 	case err != nil:
 		return nil, unexpected(err)
