@@ -10,8 +10,9 @@ import (
 	"testing"
 )
 
-// testOnly are packages that hold tests only; the diagram shows the code.
-var testOnly = []string{"internal/archtest", "internal/e2e"}
+// testOnly are packages that hold tests or test helpers only; the diagram
+// shows the code.
+var testOnly = []string{"internal/archtest", "internal/e2e", "internal/storetest"}
 
 // diagramPackages lists the package directories the layers diagram of
 // docs/architecture.md names.
