@@ -113,7 +113,6 @@ func TestPublishLoopPublishesInOrderAndTrims(t *testing.T) {
 	require.Equal(t, "9", last.Header[wire.HeaderIndex])
 }
 
-
 // TestNextLogIndexContinuesAfterStream: a shard created again continues its
 // log after the last entry the stream holds for its own subject, ignoring
 // other stores and shards; 1 when the stream holds none or cannot be asked.
