@@ -27,8 +27,9 @@ type AgentConfig struct {
 	DC    string
 	Store string
 	// Addr is the RESP address clients and peers dial.
-	Addr   string
-	Bus    *bus.Conn
+	Addr string
+	// Bus is the message bus (ConnBus of the store's NATS connection).
+	Bus    Bus
 	Engine *store.Engine
 	Logger hclog.Logger
 	// Stream sizes the DC's change-log stream.
@@ -47,10 +48,11 @@ type AgentConfig struct {
 	FillRate int64
 }
 
-// DefaultAgentConfig returns an AgentConfig with defaults filled in.
+// DefaultAgentConfig returns an AgentConfig with defaults filled in; b
+// becomes its Bus through ConnBus.
 func DefaultAgentConfig(dc, id, addr string, b *bus.Conn, e *store.Engine) AgentConfig {
 	return AgentConfig{
-		DC: dc, Store: id, Addr: addr, Bus: b, Engine: e,
+		DC: dc, Store: id, Addr: addr, Bus: ConnBus(b), Engine: e,
 		Logger:       hclog.NewNullLogger(),
 		Stream:       bus.StreamConfig{DC: dc},
 		PublishBatch: 256,
@@ -126,7 +128,7 @@ type Agent struct {
 	cancel context.CancelFunc
 	// routines owns every goroutine of the agent (see goroutines).
 	routines goroutines
-	watch    *bus.Watch
+	watch    Watch
 	topoCh   chan *topology.Topology
 }
 

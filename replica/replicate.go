@@ -55,7 +55,7 @@ type shardWorker struct {
 	peerWM map[string]int64
 
 	mu        sync.Mutex
-	consumers []*bus.Consumer
+	consumers []Consumer
 	pending   map[string]bool // peers whose log is not replayed yet
 	lastBatch map[string]time.Time
 }

@@ -61,14 +61,14 @@ type filler struct {
 
 	mu     sync.Mutex
 	status topology.Fill
-	tails  map[uint32]*bus.Consumer
+	tails  map[uint32]Consumer
 }
 
 func newFiller(a *Agent, ref topology.ShardRef, sh *store.Shard, rid uint64) *filler {
 	return &filler{a: a, ref: ref, sh: sh, rid: rid,
 		log:    a.log.Named("fill").With("shard", ref.String(), "resize", rid),
 		status: topology.Fill{Shard: ref.String(), Resize: rid, Phase: topology.FillCopying},
-		tails:  map[uint32]*bus.Consumer{},
+		tails:  map[uint32]Consumer{},
 	}
 }
 
@@ -86,7 +86,7 @@ func (f *filler) stop(done bool) {
 	f.wg.Wait()
 	f.mu.Lock()
 	tails := f.tails
-	f.tails = map[uint32]*bus.Consumer{}
+	f.tails = map[uint32]Consumer{}
 	f.mu.Unlock()
 	stream, _ := bus.ChangeStream(f.a.cfg.DC)
 	for src, c := range tails {
