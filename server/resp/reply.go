@@ -120,8 +120,7 @@ func (r *ReplyReader) skip(depth int) error {
 		_, err := r.rawLine()
 		return err
 	case '$':
-		_, err := r.ReadBulk(nil)
-		return err
+		return r.skipBulk()
 	case '*':
 		n, err := r.ReadArrayLen()
 		for ; err == nil && n > 0; n-- {
@@ -131,6 +130,25 @@ func (r *ReplyReader) skip(depth int) error {
 	default:
 		return fmt.Errorf("%w %q", ErrUnexpectedType, b[0])
 	}
+}
+
+// skipBulk drops one bulk string without holding it in memory.
+func (r *ReplyReader) skipBulk() error {
+	line, err := r.readLine('$')
+	if err != nil {
+		return err
+	}
+	n, ok := parseLen(line)
+	if !ok || n > r.maxBulk {
+		return fmt.Errorf("%w %q", ErrInvalidBulkLength, line)
+	}
+	if n < 0 {
+		return nil
+	}
+	if _, err := io.CopyN(io.Discard, r.br, int64(n)); err != nil {
+		return unexpected(err)
+	}
+	return r.readCRLF()
 }
 
 // readLine reads a reply line of type typ and returns it without its type
