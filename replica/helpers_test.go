@@ -14,9 +14,6 @@ import (
 // testLogger routes logs to t.Log.
 func testLogger(t testing.TB) hclog.Logger { return storetest.Logger(t) }
 
-// baseTime is an arbitrary fixed wall-clock time for tests.
-const baseTime = storetest.BaseTime
-
 // testEngine opens an engine in a temp dir with a manual clock; cb may
 // adjust the config. The engine is closed when the test ends.
 func testEngine(t testing.TB, cb func(*store.Config)) (*store.Engine, *lww.ManualClock) {
