@@ -22,9 +22,10 @@ type Config struct {
 	// RemoteDCs are the other datacenters whose changes this store applies
 	// (at least one).
 	RemoteDCs []string
-	Bus       *bus.Conn
-	Engine    *store.Engine
-	Logger    hclog.Logger
+	// Bus is the DC's message bus (ConnBus of a connection).
+	Bus    Bus
+	Engine *store.Engine
+	Logger hclog.Logger
 	// Stream holds the retention limits (MaxAge, MaxBytes) of the local
 	// copies of the remote DCs' streams: those of the DC's change stream.
 	Stream bus.StreamConfig

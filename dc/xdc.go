@@ -35,7 +35,7 @@ type xdcWorker struct {
 	remote   string
 	keyspace string
 	log      hclog.Logger
-	consumer *bus.Consumer
+	consumer Consumer
 
 	mu          sync.Mutex
 	lastApplied time.Time // when the latest batch was applied

@@ -130,7 +130,7 @@ func TestXDCProbe(t *testing.T) {
 		return bus.Delivered{}
 	}
 
-	r, err := New(Config{DC: "dc2", Store: "t1", RemoteDCs: []string{"dc1"}, Bus: p.c2, Engine: &store.Engine{}, Logger: hclog.NewNullLogger()})
+	r, err := New(Config{DC: "dc2", Store: "t1", RemoteDCs: []string{"dc1"}, Bus: ConnBus(p.c2), Engine: &store.Engine{}, Logger: hclog.NewNullLogger()})
 	require.NoError(t, err)
 	w := &xdcWorker{r: r, remote: "dc1", keyspace: "ks", log: testLogger(t)}
 	ctx := context.Background()
@@ -204,7 +204,7 @@ func TestXDCGapReBootstraps(t *testing.T) {
 		require.NoError(t, err)
 		held = append(held, sh)
 	}
-	r, err := New(Config{DC: "dc2", Store: "t1", RemoteDCs: []string{"dc1"}, Bus: p.c2, Engine: e2, Logger: testLogger(t)})
+	r, err := New(Config{DC: "dc2", Store: "t1", RemoteDCs: []string{"dc1"}, Bus: ConnBus(p.c2), Engine: e2, Logger: testLogger(t)})
 	require.NoError(t, err)
 	r.Follow(local)
 	w := &xdcWorker{r: r, remote: "dc1", keyspace: "ks", log: testLogger(t)}

@@ -1,0 +1,51 @@
+package dc
+
+import (
+	"context"
+	"time"
+
+	"github.com/vasto-kv/vasto/bus"
+)
+
+// Bus is what the replicator needs of the message bus: the local copies
+// (source streams) of the remote DCs' change streams, their status and
+// restart, the ends of a subject in them, durable consumers and their
+// progress, and the remote DCs' topologies. ConnBus adapts a *bus.Conn; the
+// methods have *bus.Conn's signatures, except that consumers are returned
+// as the Consumer interface.
+type Bus interface {
+	EnsureSourceStream(ctx context.Context, cfg bus.SourceConfig) error
+	SourceStatus(ctx context.Context, localDC string, remoteDCs []string) ([]bus.SourceInfo, error)
+	RestartSource(ctx context.Context, cfg bus.SourceConfig) error
+	FirstOnSubject(ctx context.Context, stream, subject string, fromSeq uint64) (bus.Delivered, error)
+	LastOnSubject(ctx context.Context, stream, subject string) (bus.Delivered, error)
+	NewConsumer(cfg bus.ConsumerConfig, h bus.Handler) (Consumer, error)
+	DeleteConsumer(ctx context.Context, stream, durable string) error
+	ConsumerPending(ctx context.Context, stream, durable string) (pending uint64, ackFloorTime time.Time, err error)
+	GetRemoteTopology(ctx context.Context, remoteDC string) (doc []byte, rev uint64, err error)
+}
+
+// Consumer is a durable consumer as an applier runs it (*bus.Consumer).
+type Consumer interface {
+	Start(ctx context.Context) error
+	Shutdown(ctx context.Context) error
+}
+
+// ConnBus returns c as the replicator's Bus; nil for a nil c.
+func ConnBus(c *bus.Conn) Bus {
+	if c == nil {
+		return nil
+	}
+	return connBus{c}
+}
+
+// connBus is a *bus.Conn whose consumers are returned as interfaces.
+type connBus struct{ *bus.Conn }
+
+func (c connBus) NewConsumer(cfg bus.ConsumerConfig, h bus.Handler) (Consumer, error) {
+	k, err := c.Conn.NewConsumer(cfg, h)
+	if err != nil {
+		return nil, err
+	}
+	return k, nil
+}
