@@ -76,6 +76,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	size := fs.Int("value-size", 100, "value size in bytes")
 	keys := fs.Int("keys", 100000, "distinct keys")
 	redisAddr := fs.String("redis", "", "drive this Redis server instead (baseline), e.g. 127.0.0.1:6379")
+	hedge := fs.Duration("hedge-after", client.DefaultConfig("", "").HedgeAfter, "send a read to a second replica after this long without a reply; negative: never")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -92,6 +93,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		cfg := clientConfig(*c.nats, *c.dc, e)
 		cfg.PoolSize = *conc
+		cfg.HedgeAfter = *hedge
 		cl, err := client.New(cctx, cfg)
 		cancel()
 		if err != nil {
