@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -20,6 +19,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/vasto-kv/vasto/internal/disktest"
 	"github.com/vasto-kv/vasto/store"
 )
 
@@ -82,38 +82,6 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-// mountTmpfs mounts a tmpfs of size bytes on a fresh directory, unmounted
-// when the test ends. It skips the test where mounting is not allowed.
-func mountTmpfs(t *testing.T, size int) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a size-limited tmpfs needs root")
-	}
-	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, fmt.Sprintf("size=%d,mode=0755", size)); err != nil {
-		t.Skipf("cannot mount a tmpfs on %s: %v", dir, err)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(dir, 0); err != nil {
-			t.Logf("unmount %s: %v; detaching it", dir, err)
-			_ = syscall.Unmount(dir, syscall.MNT_DETACH)
-		}
-	})
-	return dir
-}
-
-// fillValue is the value of fill key i: 16 KiB that do not compress.
-func fillValue(i int) string {
-	r := rand.New(rand.NewPCG(uint64(i), 7))
-	b := make([]byte, 16<<10)
-	for j := range b {
-		b[j] = byte(r.Uint32())
-	}
-	return string(b)
-}
-
-func fillKey(i int) string { return fmt.Sprintf("fill-%06d", i) }
-
 // TestFullDiskWALFailureLeavesStoreServingReads fills the real disk (a
 // small tmpfs) under a store process whose memtables are larger than the
 // disk, so the write-ahead log append is what fails (RocksDB's writer then
@@ -122,7 +90,7 @@ func fillKey(i int) string { return fmt.Sprintf("fill-%06d", i) }
 // acknowledged write, take writes again once the disk is grown (no
 // restart), and stop cleanly with everything acknowledged on disk.
 func TestFullDiskWALFailureLeavesStoreServingReads(t *testing.T) {
-	mnt := mountTmpfs(t, 24<<20)
+	mnt := disktest.Mount(t, 24<<20)
 	dir := filepath.Join(mnt, "data")
 
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
@@ -150,24 +118,7 @@ func TestFullDiskWALFailureLeavesStoreServingReads(t *testing.T) {
 	rc := redis.NewClient(&redis.Options{Addr: addr, Protocol: 2, DisableIdentity: true, PoolSize: 1, MaxRetries: -1})
 	defer rc.Close()
 
-	const batch = 16
-	acked := 0
-	var firstErr error
-	for acked < 10000 && firstErr == nil {
-		cmds, _ := rc.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for i := acked; i < acked+batch; i++ {
-				p.Set(ctx, fillKey(i), fillValue(i), 0)
-			}
-			return nil
-		})
-		for _, c := range cmds {
-			if err := c.Err(); err != nil {
-				firstErr = err
-				break
-			}
-			acked++
-		}
-	}
+	acked, firstErr := disktest.Fill(ctx, rc, 16, 10000)
 	require.Error(t, firstErr, "the disk never filled")
 	t.Logf("disk full after %d acknowledged writes: %v", acked, firstErr)
 	require.Contains(t, firstErr.Error(), "No space left on device")
@@ -175,9 +126,9 @@ func TestFullDiskWALFailureLeavesStoreServingReads(t *testing.T) {
 	requireAcked := func() {
 		t.Helper()
 		for i := 0; i < acked; i++ {
-			v, err := rc.Get(ctx, fillKey(i)).Result()
-			require.NoError(t, err, "acknowledged key %s", fillKey(i))
-			require.True(t, v == fillValue(i), "acknowledged key %s has the wrong value", fillKey(i))
+			v, err := rc.Get(ctx, disktest.Key(i)).Result()
+			require.NoError(t, err, "acknowledged key %s", disktest.Key(i))
+			require.True(t, v == disktest.Value(i), "acknowledged key %s has the wrong value", disktest.Key(i))
 		}
 	}
 	for i := 0; i < 20; i++ {
@@ -200,7 +151,7 @@ func TestFullDiskWALFailureLeavesStoreServingReads(t *testing.T) {
 	require.Contains(t, info, "read_only_shards:0\r\n")
 	requireAcked()
 	for i := acked; i < acked+100; i++ {
-		require.NoError(t, rc.Set(ctx, fillKey(i), fillValue(i), 0).Err())
+		require.NoError(t, rc.Set(ctx, disktest.Key(i), disktest.Value(i), 0).Err())
 	}
 	acked += 100
 
@@ -216,9 +167,9 @@ func TestFullDiskWALFailureLeavesStoreServingReads(t *testing.T) {
 	s, err := e.Shard(DefaultKeyspace, 0)
 	require.NoError(t, err)
 	for i := 0; i < acked; i++ {
-		got, err := s.Get([]byte(fillKey(i)))
-		require.NoError(t, err, "acknowledged key %s after restart", fillKey(i))
-		require.True(t, string(got.Value) == fillValue(i), "acknowledged key %s has the wrong value after restart", fillKey(i))
+		got, err := s.Get([]byte(disktest.Key(i)))
+		require.NoError(t, err, "acknowledged key %s after restart", disktest.Key(i))
+		require.True(t, string(got.Value) == disktest.Value(i), "acknowledged key %s has the wrong value after restart", disktest.Key(i))
 	}
 	got, err := s.Get([]byte("after"))
 	require.NoError(t, err)

@@ -12,7 +12,7 @@ import (
 
 // testOnly are packages that hold tests or test helpers only; the diagram
 // shows the code.
-var testOnly = []string{"internal/archtest", "internal/e2e", "internal/storetest"}
+var testOnly = []string{"internal/archtest", "internal/disktest", "internal/e2e", "internal/storetest"}
 
 // diagramPackages lists the package directories the layers diagram of
 // docs/architecture.md names.

@@ -3,11 +3,9 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -15,27 +13,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/vasto-kv/vasto/client"
+	"github.com/vasto-kv/vasto/internal/disktest"
 )
-
-// mountTmpfs mounts a tmpfs of size bytes on a fresh directory, unmounted
-// when the test ends. It skips the test where mounting is not allowed.
-func mountTmpfs(t *testing.T, size int) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a size-limited tmpfs needs root")
-	}
-	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, fmt.Sprintf("size=%d,mode=0755", size)); err != nil {
-		t.Skipf("cannot mount a tmpfs on %s: %v", dir, err)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(dir, 0); err != nil {
-			t.Logf("unmount %s: %v; detaching it", dir, err)
-			_ = syscall.Unmount(dir, syscall.MNT_DETACH)
-		}
-	})
-	return dir
-}
 
 // writeBallast fills a file of size bytes (real pages, not a sparse file).
 func writeBallast(t *testing.T, path string, size int) {
@@ -49,19 +28,6 @@ func writeBallast(t *testing.T, path string, size int) {
 	}
 	require.NoError(t, f.Close())
 }
-
-// diskValue is the value written under fill key i: 16 KiB that do not
-// compress, the same on every call.
-func diskValue(i int) string {
-	r := rand.New(rand.NewPCG(uint64(i), 42))
-	b := make([]byte, 16<<10)
-	for j := range b {
-		b[j] = byte(r.Uint32())
-	}
-	return string(b)
-}
-
-func diskKey(i int) string { return fmt.Sprintf("fill-%06d", i) }
 
 // readOnlyReason returns why the master's store list says store refuses
 // writes on ks/shard, or "".
@@ -84,7 +50,7 @@ func readOnlyReason(t *testing.T, cl *client.Client, store, shard string) string
 // master, INFO and the client know it; once space is freed the store takes
 // writes again without a restart, and nothing acknowledged is lost.
 func TestFullDiskMakesShardReadOnlyUntilSpaceIsBack(t *testing.T) {
-	mnt := mountTmpfs(t, 96<<20)
+	mnt := disktest.Mount(t, 96<<20)
 	ballast := filepath.Join(mnt, "ballast")
 	writeBallast(t, ballast, 48<<20)
 
@@ -107,24 +73,7 @@ func TestFullDiskMakesShardReadOnlyUntilSpaceIsBack(t *testing.T) {
 	require.NoError(t, conn.Do(ctx, "VUSE", "disk", "0").Err())
 
 	// Fill the disk through the store until a write fails.
-	const batch = 32
-	acked := 0
-	var firstErr error
-	for acked < 20000 && firstErr == nil {
-		cmds, _ := conn.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for i := acked; i < acked+batch; i++ {
-				p.Set(ctx, diskKey(i), diskValue(i), 0)
-			}
-			return nil
-		})
-		for _, cmd := range cmds {
-			if err := cmd.Err(); err != nil {
-				firstErr = err
-				break
-			}
-			acked++
-		}
-	}
+	acked, firstErr := disktest.Fill(ctx, conn, 32, 20000)
 	require.Error(t, firstErr, "the disk never filled")
 	t.Logf("disk full after %d acknowledged writes: %v", acked, firstErr)
 	require.Regexp(t, `^(IOERR|RDONLY) `, firstErr.Error())
@@ -143,9 +92,9 @@ func TestFullDiskMakesShardReadOnlyUntilSpaceIsBack(t *testing.T) {
 	requireAcked := func(get func(key string) (string, error)) {
 		t.Helper()
 		for i := 0; i < acked; i++ {
-			v, err := get(diskKey(i))
-			require.NoError(t, err, "acknowledged key %s", diskKey(i))
-			require.True(t, v == diskValue(i), "acknowledged key %s has the wrong value", diskKey(i))
+			v, err := get(disktest.Key(i))
+			require.NoError(t, err, "acknowledged key %s", disktest.Key(i))
+			require.True(t, v == disktest.Value(i), "acknowledged key %s has the wrong value", disktest.Key(i))
 		}
 	}
 	requireAcked(func(key string) (string, error) { return conn.Get(ctx, key).Result() })
@@ -182,7 +131,7 @@ func TestFullDiskMakesShardReadOnlyUntilSpaceIsBack(t *testing.T) {
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
 		for i := 0; i < acked; i++ {
-			if _, err := peer.Get([]byte(diskKey(i))); err != nil {
+			if _, err := peer.Get([]byte(disktest.Key(i))); err != nil {
 				return false
 			}
 		}
