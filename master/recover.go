@@ -53,7 +53,7 @@ func (s *State) unplacedHeld() []heldShard {
 // keyspace that the topology holds.
 func (s *State) placedIncarnation(h topology.HeldShard) bool {
 	ks, ok := s.topo.Keyspaces[h.Keyspace]
-	return ok && slices.Contains(ks.Epochs(), h.Epoch)
+	return ok && ks.HasEpoch(h.Epoch)
 }
 
 // unplacedOf lists what store holds that the topology does not know, as
@@ -309,7 +309,7 @@ func (s *State) DiscardIncarnation(name string, epoch uint64) error {
 	if epoch == 0 {
 		return fmt.Errorf("%w: epoch 0", ErrInvalidRequest)
 	}
-	if ks, ok := s.topo.Keyspaces[name]; ok && slices.Contains(ks.Epochs(), epoch) {
+	if ks, ok := s.topo.Keyspaces[name]; ok && ks.HasEpoch(epoch) {
 		return fmt.Errorf("%w: epoch %d of %q is the placed incarnation: delete the keyspace instead", ErrInvalidRequest, epoch, name)
 	}
 	if s.topo.IsDeleted(name, epoch) {

@@ -426,7 +426,7 @@ func (a *Agent) noteUnplaced(t *topology.Topology, want map[topology.ShardRef]sh
 		switch {
 		case !ok:
 			un[id] = fmt.Sprintf("keyspace-unknown-to-topology(epoch-%d)", sh.Epoch())
-		case !slices.Contains(ks.Epochs(), sh.Epoch()):
+		case !ks.HasEpoch(sh.Epoch()):
 			un[id] = fmt.Sprintf("another-incarnation(epoch-%d-topology-%d)", sh.Epoch(), ks.Epoch)
 		default:
 			un[id] = "replica-placed-elsewhere"
@@ -687,7 +687,7 @@ func (a *Agent) held() []topology.HeldShard {
 			Shards: h.Shards, Replicas: h.Replicas}
 		if t != nil {
 			if ks, ok := t.Keyspaces[h.ID.Keyspace]; ok {
-				hs.Placed = slices.Contains(ks.Epochs(), h.Epoch)
+				hs.Placed = ks.HasEpoch(h.Epoch)
 			}
 		}
 		out = append(out, hs)

@@ -2,6 +2,7 @@ package topology
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 )
 
@@ -77,6 +78,19 @@ func (t *Topology) RecordDeleted(name string, version uint64, epochs ...uint64) 
 	if over := len(t.Deleted) - MaxDeleted; over > 0 {
 		t.Deleted = append([]Deleted(nil), t.Deleted[over:]...)
 	}
+}
+
+// HasEpoch reports whether one of the keyspace's shards carries epoch e
+// (the keyspace's own, a resized shard's, or one of a resize's other
+// layout): Epochs without building the list.
+func (k *Keyspace) HasEpoch(e uint64) bool {
+	if e == 0 {
+		return false
+	}
+	if e == k.Epoch || slices.Contains(k.ShardEpochs, e) {
+		return true
+	}
+	return k.Resize != nil && slices.Contains(k.Resize.Epochs, e)
 }
 
 // Epochs lists every epoch a keyspace's shards carry (the keyspace's own,
