@@ -681,16 +681,9 @@ func (a *Agent) heartbeat(seq uint64) topology.Heartbeat {
 // held describes every shard held here for the heartbeat.
 func (a *Agent) held() []topology.HeldShard {
 	var out []topology.HeldShard
-	t := a.currentTopology()
 	for _, h := range a.cfg.Engine.Held() {
-		hs := topology.HeldShard{Keyspace: h.ID.Keyspace, Shard: h.ID.Shard, Epoch: h.Epoch,
-			Shards: h.Shards, Replicas: h.Replicas}
-		if t != nil {
-			if ks, ok := t.Keyspaces[h.ID.Keyspace]; ok {
-				hs.Placed = ks.HasEpoch(h.Epoch)
-			}
-		}
-		out = append(out, hs)
+		out = append(out, topology.HeldShard{Keyspace: h.ID.Keyspace, Shard: h.ID.Shard, Epoch: h.Epoch,
+			Shards: h.Shards, Replicas: h.Replicas})
 	}
 	return out
 }

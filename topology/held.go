@@ -21,14 +21,7 @@ type HeldShard struct {
 	// Replicas is the keyspace's replica count when the shard was placed;
 	// 0 if unknown.
 	Replicas int `json:"replicas,omitempty"`
-	// Placed is false for a shard the topology this store follows does not
-	// place here (a keyspace it does not know, another incarnation, a
-	// replica moved away while the store was down).
-	Placed bool `json:"placed,omitempty"`
 }
-
-// Ref returns the shard's "ks/shard" name.
-func (h HeldShard) Ref() ShardRef { return ShardRef{Keyspace: h.Keyspace, Shard: h.Shard} }
 
 // String formats ks/shard@epoch.
 func (h HeldShard) String() string { return fmt.Sprintf("%s/%d@%d", h.Keyspace, h.Shard, h.Epoch) }
