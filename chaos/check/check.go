@@ -248,17 +248,14 @@ func (c *checker) checkWrites(k keyID, hs []held, final lww.Record, present bool
 		if op.Kind != KindPut {
 			continue // a delete's tombstone may have been purged
 		}
-		if op.ExpiresAt != 0 && op.ExpiresAt <= c.f.Now {
-			continue // expired and dropped
-		}
-		if c.deletedSince(k, op.EventTime) {
-			continue // deleted, and the tombstone purged
+		if c.goneSince(k, op.EventTime) {
+			continue // deleted or expired, and the tombstone purged
 		}
 		var names []string
 		for _, h := range hs {
 			names = append(names, c.name(h))
 		}
-		detail := fmt.Sprintf("ok put %s%s but no responsible replica holds the key, and no delete at or after event time %d explains it",
+		detail := fmt.Sprintf("ok put %s%s but no responsible replica holds the key, and no delete or expired put at or after event time %d explains it",
 			op.Version, valueNote(op), op.EventTime)
 		if len(hs) == 0 {
 			detail = fmt.Sprintf("ok put %s%s but no replica is responsible for the key", op.Version, valueNote(op))
@@ -277,11 +274,16 @@ func valueNote(op Op) string {
 	return ""
 }
 
-// deletedSince reports whether a delete that is ok or unknown, with an
-// event time at or after t, exists for k.
-func (c *checker) deletedSince(k keyID, t int64) bool {
+// goneSince reports whether a write at or after event time t explains k
+// holding no record: a delete that is ok or unknown (its tombstone may have
+// been purged), or a put that is ok or unknown with an expiry at or before
+// Now (the put itself included: an expired value may be dropped).
+func (c *checker) goneSince(k keyID, t int64) bool {
 	for _, op := range c.byKey[k] {
-		if op.Kind == KindDelete && op.Outcome != OutcomeFail && op.EventTime >= t {
+		if op.Outcome == OutcomeFail || op.EventTime < t {
+			continue
+		}
+		if op.Kind == KindDelete || (op.ExpiresAt != 0 && op.ExpiresAt <= c.f.Now) {
 			return true
 		}
 	}
