@@ -210,7 +210,7 @@ func ReadHistory(r io.Reader) ([]Op, error) {
 		}
 		var op Op
 		if err := json.Unmarshal(b, &op); err != nil {
-			return nil, fmt.Errorf("%w: line %d: %v", ErrMalformedLine, line, err)
+			return nil, fmt.Errorf("%w: line %d: %w", ErrMalformedLine, line, err)
 		}
 		switch {
 		case !op.Kind.Valid():

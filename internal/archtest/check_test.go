@@ -165,6 +165,15 @@ func TestCheckCatchesViolations(t *testing.T) {
 			want:  []string{"topology-pure|" + m + "topology/x|" + m + "bus"},
 		},
 		{
+			name:  "the drill checker reaches the bus",
+			extra: []string{m + "chaos/check: " + m + "lww " + m + "bus"},
+			want:  []string{"chaos-check-pure|" + m + "chaos/check|" + m + "bus"},
+		},
+		{
+			name:  "the drill checker uses lww and topology",
+			extra: []string{m + "chaos/check: encoding/json " + m + "lww " + m + "topology"},
+		},
+		{
 			name:  "grocksdb outside store",
 			extra: []string{m + "dc: github.com/linxGnu/grocksdb"},
 			want:  []string{"rocksdb-only-in-store|" + m + "dc|github.com/linxGnu/grocksdb"},

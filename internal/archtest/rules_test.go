@@ -276,6 +276,8 @@ var pureRules = []pureRule{
 		why: "packages under wire/ may use only the standard library: client and servers share them"},
 	{name: "topology-pure", dir: "topology", allowed: []string{"topology", "lww", "github.com/cespare/xxhash/v2"},
 		why: "packages under topology/ may use only the standard library, lww/ and xxhash: the routing rules stay pure"},
+	{name: "chaos-check-pure", dir: "chaos/check", allowed: []string{"chaos/check", "lww", "topology", "github.com/cespare/xxhash/v2"},
+		why: "packages under chaos/check/ may use only the standard library, lww/ and topology/ (and xxhash through it): the checker stays pure"},
 }
 
 func (r directRule) matches(imp string) bool {
