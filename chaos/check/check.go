@@ -36,6 +36,9 @@ type checker struct {
 	keys  map[keyID]bool
 	byKey map[keyID][]Op // writes only
 	puts  map[putID][]Op // puts by (key, value, event time)
+	// gone is, per key, the latest event time of a write that may leave
+	// the key without a record: see goneSince.
+	gone map[keyID]int64
 	// byKeyspace lists the replicas of each keyspace, indexes into f.Replicas.
 	byKeyspace map[string][]int
 }
@@ -51,6 +54,7 @@ func Check(ops []Op, f Final) Result {
 		keys:       map[keyID]bool{},
 		byKey:      map[keyID][]Op{},
 		puts:       map[putID][]Op{},
+		gone:       map[keyID]int64{},
 		byKeyspace: map[string][]int{},
 	}
 	c.res.Stats.Ops = map[Kind]map[Outcome]int{}
@@ -102,6 +106,12 @@ func (c *checker) index() {
 		if op.Kind == KindPut {
 			id := putID{k, op.Value, op.EventTime}
 			c.puts[id] = append(c.puts[id], op)
+		}
+		if op.IsWrite() && op.Outcome != OutcomeFail &&
+			(op.Kind == KindDelete || (op.ExpiresAt != 0 && op.ExpiresAt <= c.f.Now)) {
+			if last, ok := c.gone[k]; !ok || op.EventTime > last {
+				c.gone[k] = op.EventTime
+			}
 		}
 	}
 	for i, r := range c.f.Replicas {
@@ -279,15 +289,8 @@ func valueNote(op Op) string {
 // been purged), or a put that is ok or unknown with an expiry at or before
 // Now (the put itself included: an expired value may be dropped).
 func (c *checker) goneSince(k keyID, t int64) bool {
-	for _, op := range c.byKey[k] {
-		if op.Outcome == OutcomeFail || op.EventTime < t {
-			continue
-		}
-		if op.Kind == KindDelete || (op.ExpiresAt != 0 && op.ExpiresAt <= c.f.Now) {
-			return true
-		}
-	}
-	return false
+	last, ok := c.gone[k]
+	return ok && last >= t
 }
 
 // checkValues reports value records that no ok or unknown put wrote.

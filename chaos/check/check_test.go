@@ -43,6 +43,27 @@ func TestCheck(t *testing.T) {
 			ids:   []int64{1},
 		},
 		{
+			name:  "lost write: a rejected delete does not explain an absent key",
+			ops:   []Op{put(1, "a", "v1", v1), with(del(2, "a", d2), OutcomeFail)},
+			final: Final{Now: 1000, Replicas: everywhere(none)},
+			want:  map[string]int{ViolationLost: 1},
+			ids:   []int64{1},
+		},
+		{
+			name:  "lost write: a later TTL that has not expired does not explain an absent key",
+			ops:   []Op{put(1, "a", "v1", v1), ttl(put(2, "a", "v2", v2), 5000)},
+			final: Final{Now: 1000, Replicas: everywhere(none)},
+			want:  map[string]int{ViolationLost: 2},
+			ids:   []int64{1},
+		},
+		{
+			name:  "lost delete: an applied delete above a tombstone",
+			ops:   []Op{del(1, "a", v1), del(2, "a", d2)},
+			final: Final{Now: 1000, Replicas: everywhere(map[string]lww.Record{"a": tomb(v1)})},
+			want:  map[string]int{ViolationLost: 1},
+			ids:   []int64{2},
+		},
+		{
 			name:  "phantom value",
 			ops:   []Op{put(1, "a", "v1", v1)},
 			final: Final{Now: 1000, Replicas: everywhere(map[string]lww.Record{"a": value(v2, "zz", 0)})},

@@ -19,6 +19,29 @@
 // drill), so a write retried onto two stores, which carries the same value
 // and event time under two node names, counts as one put.
 //
+// Check's rules, per key of each keyspace (the replicas responsible for a
+// key are those, in every DC, whose shard is topology.ShardOf(key, Shards)):
+//
+//   - lost: an ok write the server applied whose version is above the
+//     final record (the LWW winner over the responsible replicas); or an ok
+//     put whose key ended with no record anywhere, unless a delete or an
+//     expired put (ok or unknown) at or after its event time explains it.
+//   - resurrection: a lost delete under a live value.
+//   - phantom: a value record that no ok or unknown put wrote;
+//     failed_write_visible if only a rejected put did.
+//   - divergent: responsible replicas holding different records. A missing
+//     record agrees with a tombstone (purging is asynchronous), and an
+//     expired value agrees with the tombstone that buries it.
+//   - backwards: a sampled read from one replica returning a lower version
+//     than a read of the same key from that replica that completed before it
+//     was invoked.
+//   - not_expired: a final read in a DC returning a value whose record there
+//     has expired.
+//
+// Writes a server did not apply are superseded by definition and never
+// lost. Per (DC, keyspace, shard) digests of the replicas are compared and
+// reported in Stats, not as violations.
+//
 // Imports: the standard library, lww and topology only (checked by
 // internal/archtest).
 package check
