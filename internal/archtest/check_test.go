@@ -174,6 +174,15 @@ func TestCheckCatchesViolations(t *testing.T) {
 			extra: []string{m + "chaos/check: encoding/json " + m + "lww " + m + "topology"},
 		},
 		{
+			name:  "the drill runner reaches a store's engine",
+			extra: []string{m + "chaos/drill: " + m + "client " + m + "internal/x", m + "internal/x: " + m + "store"},
+			want:  []string{"drill-runs-processes|" + m + "chaos/drill|" + m + "store"},
+		},
+		{
+			name:  "the drill runner uses the client, the bus and peerclient",
+			extra: []string{m + "chaos/drill: " + m + "client " + m + "bus " + m + "internal/peerclient " + m + "chaos/check"},
+		},
+		{
 			name:  "grocksdb outside store",
 			extra: []string{m + "dc: github.com/linxGnu/grocksdb"},
 			want:  []string{"rocksdb-only-in-store|" + m + "dc|github.com/linxGnu/grocksdb"},

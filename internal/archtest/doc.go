@@ -18,6 +18,9 @@
 //   - client/ and its subpackages never import, even transitively and even
 //     from their _test.go files, any server package: master, store, server,
 //     replica, dc, bus/embedded, chaos, cmd (or anything below them);
+//   - packages under chaos/drill/ never import, even transitively, store/,
+//     replica/, dc/, master/, internal/storenode/, internal/devcluster/,
+//     bus/embedded/ or RocksDB: a drill runs the vasto binary's processes;
 //   - only packages under cmd/ import "flag" directly.
 //
 // Apart from the client rule, _test.go files are exempt. Packages that do not

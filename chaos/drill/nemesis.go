@@ -1,0 +1,292 @@
+package drill
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// FaultEvent is what happened to one scheduled fault: when it was injected
+// and healed (drill time) and, if it could not be injected, why.
+type FaultEvent struct {
+	Fault
+	Injected, Healed time.Duration
+	// Skipped says why the fault was not injected ("" when it was).
+	Skipped string
+	// Errors are errors of the injection or the heal.
+	Errors []string
+}
+
+// nemesis injects a schedule's faults into a deployment and heals them.
+type nemesis struct {
+	dep   *deployment
+	since func() time.Duration
+	out   io.Writer
+}
+
+// slower is chaos.Proxy's link shaping, where the proxy has it.
+type slower interface {
+	Slow(latency time.Duration, bytesPerSec int64)
+	Fast()
+}
+
+// run injects every fault of s at its time and heals it at its end, then
+// heals everything. It returns what happened to each fault.
+func (n *nemesis) run(ctx context.Context, s Schedule) []FaultEvent {
+	var events []FaultEvent
+	for _, f := range s.Faults {
+		if !n.waitUntil(ctx, f.At) {
+			break
+		}
+		ev := FaultEvent{Fault: f, Injected: n.since()}
+		heal, err := n.inject(ctx, f)
+		switch {
+		case errors.Is(err, ErrUnsupported):
+			ev.Skipped = err.Error()
+		case err != nil:
+			ev.Errors = append(ev.Errors, "inject: "+err.Error())
+		}
+		n.say("%s inject %s %s %s", fmtDur(ev.Injected), f.Kind, f.Target(), orSkipped(ev))
+		n.waitUntil(ctx, f.Until)
+		if heal != nil {
+			if err := heal(context.WithoutCancel(ctx)); err != nil {
+				ev.Errors = append(ev.Errors, "heal: "+err.Error())
+			}
+		}
+		ev.Healed = n.since()
+		n.say("%s heal   %s %s", fmtDur(ev.Healed), f.Kind, f.Target())
+		events = append(events, ev)
+	}
+	return events
+}
+
+func orSkipped(ev FaultEvent) string {
+	if ev.Skipped != "" {
+		return "(skipped: " + ev.Skipped + ")"
+	}
+	return strings.Join(ev.Errors, "; ")
+}
+
+func fmtDur(d time.Duration) string { return fmt.Sprintf("%7.2fs", d.Seconds()) }
+
+func (n *nemesis) say(format string, args ...any) {
+	if n.out != nil {
+		fmt.Fprintf(n.out, format+"\n", args...)
+	}
+}
+
+// waitUntil waits until drill time t; false if ctx ended first.
+func (n *nemesis) waitUntil(ctx context.Context, t time.Duration) bool {
+	d := t - n.since()
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-timer.C:
+		return true
+	}
+}
+
+// inject injects f and returns how to heal it (nil: nothing to heal).
+func (n *nemesis) inject(ctx context.Context, f Fault) (func(context.Context) error, error) {
+	dc := n.dep.dc(f.DC)
+	if dc == nil {
+		return nil, fmt.Errorf("%w: no DC %s", ErrUnsupported, f.DC)
+	}
+	switch f.Kind {
+	case FaultStoreKill:
+		st := dc.stores[f.Store]
+		if err := st.proc.Kill(ctx); err != nil {
+			return nil, err
+		}
+		return func(ctx context.Context) error { return startAndWait(ctx, st.proc, st.addr) }, nil
+	case FaultStorePause:
+		p := dc.stores[f.Store].proc
+		if err := p.Pause(); err != nil {
+			return nil, err
+		}
+		return func(context.Context) error { return p.Resume() }, nil
+	case FaultMasterKill:
+		return n.killMaster(ctx, dc)
+	case FaultNATSKill:
+		if err := dc.nats.Kill(ctx); err != nil {
+			return nil, err
+		}
+		return func(ctx context.Context) error { return startAndWait(ctx, dc.nats, dc.natsAddr) }, nil
+	case FaultPartition:
+		links := n.dep.links(f.DC)
+		for _, l := range links {
+			l.Cut()
+		}
+		return func(context.Context) error {
+			for _, l := range links {
+				l.Restore()
+			}
+			return nil
+		}, nil
+	case FaultSlowLink:
+		return n.slowLinks(f)
+	case FaultSkewStore:
+		return n.skew(ctx, []*storeNode{dc.stores[f.Store]}, f.Skew)
+	case FaultSkewDC:
+		return n.skew(ctx, dc.stores, f.Skew)
+	case FaultDiskFull:
+		return n.fillDisk()
+	case FaultResizeMasterLoss:
+		return n.resizeMasterLoss(ctx, dc, f)
+	}
+	return nil, fmt.Errorf("%w: fault %q", ErrUnsupported, f.Kind)
+}
+
+func (n *nemesis) killMaster(ctx context.Context, dc *dcNode) (func(context.Context) error, error) {
+	if err := dc.master.Kill(ctx); err != nil {
+		return nil, err
+	}
+	return func(context.Context) error { return dc.master.Start() }, nil
+}
+
+// slowLinks shapes the links of f's DC.
+func (n *nemesis) slowLinks(f Fault) (func(context.Context) error, error) {
+	var shaped []slower
+	for _, l := range n.dep.links(f.DC) {
+		s, ok := any(l).(slower)
+		if !ok {
+			return nil, fmt.Errorf("%w: this build's chaos.Proxy cannot shape a link", ErrUnsupported)
+		}
+		shaped = append(shaped, s)
+	}
+	for _, s := range shaped {
+		s.Slow(f.Latency, f.Bandwidth)
+	}
+	return func(context.Context) error {
+		for _, s := range shaped {
+			s.Fast()
+		}
+		return nil
+	}, nil
+}
+
+// skew sets the clock skew of stores; the heal clears it (a store
+// restarted meanwhile has no skew any more).
+func (n *nemesis) skew(ctx context.Context, stores []*storeNode, by time.Duration) (func(context.Context) error, error) {
+	if !n.dep.faults {
+		return nil, fmt.Errorf("%w: this vasto binary has no --allow-faults (VFAULT)", ErrUnsupported)
+	}
+	set := func(ctx context.Context, d time.Duration) error {
+		var errs []error
+		for _, st := range stores {
+			if err := vfault(ctx, st.addr, "SKEW", strconv.FormatInt(int64(d), 10)); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", st.id, err))
+			}
+		}
+		return errors.Join(errs...)
+	}
+	if err := set(ctx, by); err != nil {
+		return func(ctx context.Context) error { return set(ctx, 0) }, err
+	}
+	return func(ctx context.Context) error { return set(ctx, 0) }, nil
+}
+
+// vfault sends VFAULT args to the store at addr.
+func vfault(ctx context.Context, addr string, args ...string) error {
+	c := redis.NewClient(&redis.Options{Addr: addr, Protocol: 2, MaxRetries: -1, DialTimeout: 2 * time.Second,
+		ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second, PoolSize: 1})
+	defer c.Close()
+	cmd := make([]any, 0, len(args)+1)
+	cmd = append(cmd, "VFAULT")
+	for _, a := range args {
+		cmd = append(cmd, a)
+	}
+	return c.Do(ctx, cmd...).Err()
+}
+
+// fillDisk fills the tmpfs of dc1's first store until it is full; the heal
+// frees it.
+func (n *nemesis) fillDisk() (func(context.Context) error, error) {
+	if n.dep.tmpfs == "" {
+		return nil, fmt.Errorf("%w: %s", ErrUnsupported, n.dep.tmpfsNote)
+	}
+	path := filepath.Join(n.dep.tmpfs, "drill-filler")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	chunk := make([]byte, 1<<20)
+	for written := 0; written < tmpfsSize; written += len(chunk) {
+		if _, err := f.Write(chunk); err != nil {
+			break // full
+		}
+	}
+	_ = f.Close()
+	return func(context.Context) error { return os.Remove(path) }, nil
+}
+
+// resizeMasterLoss starts a resize in dc, kills its master after
+// f.MasterKillAfter and restarts it at the heal.
+func (n *nemesis) resizeMasterLoss(ctx context.Context, dc *dcNode, f Fault) (func(context.Context) error, error) {
+	rctx, cancel := context.WithTimeout(ctx, opTimeout)
+	_, err := dc.client.ResizeKeyspace(rctx, n.dep.cfg.Keyspace, f.Shards, false)
+	cancel()
+	if err != nil {
+		err = fmt.Errorf("resize to %d shards: %w", f.Shards, err)
+	}
+	timer := time.NewTimer(f.MasterKillAfter)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-timer.C:
+	}
+	heal, kerr := n.killMaster(ctx, dc)
+	return heal, errors.Join(err, kerr)
+}
+
+// healAll undoes whatever a cancelled or failed schedule may have left:
+// every process running and resumed, every link restored and fast, no
+// skew, no filler.
+func (n *nemesis) healAll(ctx context.Context) error {
+	var errs []error
+	for _, dc := range n.dep.dcs {
+		if !dc.nats.Running() {
+			errs = append(errs, startAndWait(ctx, dc.nats, dc.natsAddr))
+		}
+		if !dc.master.Running() {
+			errs = append(errs, dc.master.Start())
+		}
+		for _, st := range dc.stores {
+			switch {
+			case !st.proc.Running():
+				errs = append(errs, startAndWait(ctx, st.proc, st.addr))
+			default:
+				_ = st.proc.Resume()
+				if n.dep.faults {
+					_ = vfault(ctx, st.addr, "SKEW", "0")
+				}
+			}
+		}
+		if dc.link != nil {
+			dc.link.Restore()
+			if s, ok := any(dc.link).(slower); ok {
+				s.Fast()
+			}
+		}
+	}
+	if n.dep.tmpfs != "" {
+		if err := os.Remove(filepath.Join(n.dep.tmpfs, "drill-filler")); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
