@@ -53,6 +53,9 @@ type Config struct {
 	ConvergeTimeout time.Duration
 	// StopTimeout is how long a process gets after SIGTERM before SIGKILL.
 	StopTimeout time.Duration
+	// KeepData keeps the stores' and NATS's data directories after the
+	// run; logs, the history and the report are always kept.
+	KeepData bool
 	// Logger receives the runner's logs; Out, if not nil, a line per
 	// fault and phase as the drill goes.
 	Logger hclog.Logger

@@ -335,6 +335,16 @@ func (d *deployment) shutdown() {
 	}
 }
 
+// removeData removes every process's data directory, keeping the logs.
+func (d *deployment) removeData() {
+	for _, n := range d.dcs {
+		_ = os.RemoveAll(filepath.Join(d.cfg.Dir, n.name, "nats"))
+		for _, st := range n.stores {
+			_ = os.RemoveAll(st.dir)
+		}
+	}
+}
+
 func (d *deployment) shutdownProxies() {
 	for _, n := range d.dcs {
 		if n.link != nil {

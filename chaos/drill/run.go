@@ -95,7 +95,12 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	defer dep.shutdown()
+	defer func() {
+		dep.shutdown()
+		if !cfg.KeepData {
+			dep.removeData()
+		}
+	}()
 	say(cfg, "drill %s seed %d: starting %d DC(s) x %d stores in %s", cfg.Drill, cfg.Seed, cfg.DCs, cfg.Stores, cfg.Dir)
 	began := time.Now()
 	if err := dep.start(ctx); err != nil {
