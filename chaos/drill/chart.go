@@ -18,7 +18,7 @@ var (
 	colorErr    = color.RGBA{R: 210, G: 40, B: 40, A: 255}
 	colorLag    = color.RGBA{R: 40, G: 150, B: 60, A: 255}
 	colorMissed = color.RGBA{R: 210, G: 40, B: 40, A: 255}
-	colorFault  = color.RGBA{R: 255, G: 170, B: 60, A: 70}
+	colorFault  = color.NRGBA{R: 255, G: 170, B: 60, A: 70}
 )
 
 // writeChart draws ops/s and errors per second above the replication lag

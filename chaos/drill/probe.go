@@ -15,6 +15,8 @@ const (
 	probeEvery = 500 * time.Millisecond
 	// probeTimeout bounds how long a probe is awaited in the other DCs.
 	probeTimeout = 15 * time.Second
+	// probeGrace is how long probes are awaited after the workload.
+	probeGrace = 5 * time.Second
 )
 
 // LagSample is one probe: a key written in From at At (drill time) and
@@ -31,6 +33,9 @@ type LagSample struct {
 // the history like any other put.
 type prober struct {
 	w *workload
+	// limit bounds the wait for probes, which outlives the workload a
+	// little so the last probes are measured too.
+	limit context.Context
 
 	mu      sync.Mutex
 	samples []LagSample
@@ -75,7 +80,7 @@ func (p *prober) probe(ctx context.Context, seq int) {
 		go func() {
 			defer wg.Done()
 			s := LagSample{At: at, From: from.name, To: to.name}
-			s.Seen = awaitValue(context.WithoutCancel(ctx), to.client, w.cfg.Keyspace, key, value)
+			s.Seen = awaitValue(p.limit, to.client, w.cfg.Keyspace, key, value)
 			s.Lag = time.Since(written)
 			p.mu.Lock()
 			p.samples = append(p.samples, s)

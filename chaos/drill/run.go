@@ -112,8 +112,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	w := &workload{cfg: cfg, dep: dep, rec: rec, clock: lww.SystemClock(), start: time.Now(), reads: newReplicaReads()}
 	defer w.reads.close()
 	say(cfg, "workload for %v; faults:\n%s", cfg.Duration, indent(sched.String()))
-	res.Events, res.Lag = runPhase(ctx, w, dep, sched)
-	res.WorkloadTime = time.Duration(w.since())
+	res.Events, res.Lag, res.WorkloadTime = runPhase(ctx, w, dep, sched)
 	for _, ev := range res.Events {
 		res.LastHeal = max(res.LastHeal, ev.Healed)
 	}
@@ -137,23 +136,27 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 }
 
 // runPhase runs the workload, the probes and the nemesis together for the
-// configured duration, then heals everything.
-func runPhase(ctx context.Context, w *workload, dep *deployment, sched Schedule) ([]FaultEvent, []LagSample) {
+// configured duration, then heals everything. It returns when the workload
+// stopped (drill time); probes still in flight then are awaited, bounded.
+func runPhase(ctx context.Context, w *workload, dep *deployment, sched Schedule) ([]FaultEvent, []LagSample, time.Duration) {
 	wctx, cancel := context.WithTimeout(ctx, w.cfg.Duration)
 	defer cancel()
-	p := &prober{w: w}
+	limit, stop := context.WithTimeout(ctx, w.cfg.Duration+probeGrace)
+	defer stop()
+	p := &prober{w: w, limit: limit}
 	n := &nemesis{dep: dep, since: func() time.Duration { return time.Duration(w.since()) }, out: w.cfg.Out}
 	var wg sync.WaitGroup
 	var events []FaultEvent
+	var stopped time.Duration
 	wg.Add(3)
-	go func() { defer wg.Done(); w.run(wctx) }()
+	go func() { defer wg.Done(); w.run(wctx); stopped = time.Duration(w.since()) }()
 	go func() { defer wg.Done(); p.run(wctx) }()
 	go func() { defer wg.Done(); events = n.run(wctx, sched) }()
 	wg.Wait()
 	if err := n.healAll(context.WithoutCancel(ctx)); err != nil {
 		dep.log.Warn("heal everything", "error", err)
 	}
-	return events, p.results()
+	return events, p.results(), stopped
 }
 
 func (w *workload) clientReads() []readEvent {
