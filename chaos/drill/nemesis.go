@@ -28,8 +28,11 @@ type FaultEvent struct {
 // nemesis injects a schedule's faults into a deployment and heals them.
 type nemesis struct {
 	dep   *deployment
+	w     *workload // records the writes a fault makes (disk fill)
 	since func() time.Duration
 	out   io.Writer
+	// fillSeq numbers the disk fill's keys.
+	fillSeq int
 }
 
 // slower is chaos.Proxy's link shaping, where the proxy has it.
@@ -143,7 +146,7 @@ func (n *nemesis) inject(ctx context.Context, f Fault) (func(context.Context) er
 	case FaultSkewDC:
 		return n.skew(ctx, dc.stores, f.Skew)
 	case FaultDiskFull:
-		return n.fillDisk()
+		return n.fillDisk(ctx, f)
 	case FaultResizeMasterLoss:
 		return n.resizeMasterLoss(ctx, dc, f)
 	}
@@ -212,27 +215,6 @@ func vfault(ctx context.Context, addr string, args ...string) error {
 	return c.Do(ctx, cmd...).Err()
 }
 
-// fillDisk fills the tmpfs of dc1's first store until it is full; the heal
-// frees it.
-func (n *nemesis) fillDisk() (func(context.Context) error, error) {
-	if n.dep.tmpfs == "" {
-		return nil, fmt.Errorf("%w: %s", ErrUnsupported, n.dep.tmpfsNote)
-	}
-	path := filepath.Join(n.dep.tmpfs, "drill-filler")
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	chunk := make([]byte, 1<<20)
-	for written := 0; written < tmpfsSize; written += len(chunk) {
-		if _, err := f.Write(chunk); err != nil {
-			break // full
-		}
-	}
-	_ = f.Close()
-	return func(context.Context) error { return os.Remove(path) }, nil
-}
-
 // resizeMasterLoss starts a resize in dc, kills its master after
 // f.MasterKillAfter and restarts it at the heal.
 func (n *nemesis) resizeMasterLoss(ctx context.Context, dc *dcNode, f Fault) (func(context.Context) error, error) {
@@ -284,7 +266,7 @@ func (n *nemesis) healAll(ctx context.Context) error {
 		}
 	}
 	if n.dep.tmpfs != "" {
-		if err := os.Remove(filepath.Join(n.dep.tmpfs, "drill-filler")); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := os.Remove(filepath.Join(n.dep.tmpfs, fillerName)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, err)
 		}
 	}

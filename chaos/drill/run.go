@@ -144,7 +144,7 @@ func runPhase(ctx context.Context, w *workload, dep *deployment, sched Schedule)
 	limit, stop := context.WithTimeout(ctx, w.cfg.Duration+probeGrace)
 	defer stop()
 	p := &prober{w: w, limit: limit}
-	n := &nemesis{dep: dep, since: func() time.Duration { return time.Duration(w.since()) }, out: w.cfg.Out}
+	n := &nemesis{dep: dep, w: w, since: func() time.Duration { return time.Duration(w.since()) }, out: w.cfg.Out}
 	var wg sync.WaitGroup
 	var events []FaultEvent
 	var stopped time.Duration

@@ -6,8 +6,11 @@ import (
 	"syscall"
 )
 
-// tmpfsSize is the size of the disk of the store a disk-full drill fills.
-const tmpfsSize = 256 << 20
+// tmpfsSize is the size of the disk of the store a disk-full drill fills:
+// room for its shards' preallocated write-ahead logs and, once the filler
+// is gone, for the reopen of a read-only shard (a write buffer of 64 MiB
+// plus its memtables).
+const tmpfsSize = 1 << 30
 
 // mountTmpfs mounts a size-limited tmpfs on dir. It returns dir when it
 // did, else "" and why not.
