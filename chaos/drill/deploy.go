@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -18,6 +20,7 @@ import (
 	"github.com/vasto-kv/vasto/chaos"
 	"github.com/vasto-kv/vasto/client"
 	"github.com/vasto-kv/vasto/internal/retry"
+	"github.com/vasto-kv/vasto/lww"
 )
 
 const (
@@ -46,6 +49,12 @@ type dcNode struct {
 	// the hub, dc1).
 	link   *chaos.Proxy
 	client *client.Client
+	// skew is the offset of the DC's client clock (a skew-dc fault moves
+	// the clients' clocks with the stores'); clock is the wall clock plus
+	// skew, which stamps the client's writes and the workload's explicit
+	// event times.
+	skew  atomic.Int64
+	clock lww.Clock
 }
 
 // deployment is the running processes of a drill.
@@ -101,6 +110,7 @@ func newDeployment(cfg Config, wantTmpfs bool) (*deployment, error) {
 			return nil, err
 		}
 		n := &dcNode{name: name, natsAddr: natsAddr, natsURL: "nats://" + natsAddr}
+		n.clock = lww.ClockFunc(func() int64 { return lww.SystemClock().Now() + n.skew.Load() })
 		args := []string{"nats", "--dc", name, "--dir", filepath.Join(dir, "nats"), "--listen", natsAddr, "--log-level", "warn"}
 		if i == 0 {
 			args = append(args, "--leaf-listen", leafAddr)
@@ -182,6 +192,7 @@ func (d *deployment) start(ctx context.Context) error {
 	for _, n := range d.dcs {
 		ccfg := client.DefaultConfig(n.natsURL, n.name)
 		ccfg.Logger = d.cfg.Logger.Named("client-" + n.name)
+		ccfg.Clock = n.clock
 		cctx, cancel := context.WithTimeout(ctx, readyTimeout)
 		cl, err := client.New(cctx, ccfg)
 		cancel()
@@ -317,22 +328,36 @@ func (d *deployment) shutdown() {
 			n.client = nil
 		}
 	}
+	// Stores first (they drain their change logs through NATS), then the
+	// masters, then NATS; the processes of each tier stop in parallel.
+	var stores, masters, servers []*Proc
 	for _, n := range d.dcs {
 		for _, st := range n.stores {
-			st.proc.Stop(d.cfg.StopTimeout)
+			stores = append(stores, st.proc)
 		}
+		masters, servers = append(masters, n.master), append(servers, n.nats)
 	}
-	for _, n := range d.dcs {
-		n.master.Stop(d.cfg.StopTimeout)
-	}
-	for _, n := range d.dcs {
-		n.nats.Stop(d.cfg.StopTimeout)
+	for _, tier := range [][]*Proc{stores, masters, servers} {
+		stopAll(tier, d.cfg.StopTimeout)
 	}
 	d.shutdownProxies()
 	if d.tmpfs != "" {
 		unmountTmpfs(d.tmpfs)
 		d.tmpfs = ""
 	}
+}
+
+// stopAll stops procs in parallel and waits for them.
+func stopAll(procs []*Proc, timeout time.Duration) {
+	var wg sync.WaitGroup
+	for _, p := range procs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.Stop(timeout)
+		}()
+	}
+	wg.Wait()
 }
 
 // removeData removes every process's data directory, keeping the logs.

@@ -39,8 +39,8 @@ func TestStoreCrashDrillPasses(t *testing.T) {
 	}
 	bin := buildVasto(t)
 	cfg := DefaultConfig("store-crash")
-	cfg.Seed = 9 // kill -9 of dc1/s3, then two SIGSTOPs
-	cfg.Duration = 15 * time.Second
+	cfg.Seed = 9 // kill -9 of dc1/s3 at 1 s, SIGSTOP of it at 4.5 s
+	cfg.Duration = 10 * time.Second
 	cfg.Dir = t.TempDir()
 	cfg.Binary = bin
 	cfg.Workers = 2
@@ -64,6 +64,8 @@ func TestStoreCrashDrillPasses(t *testing.T) {
 		require.Empty(t, ev.Errors)
 	}
 	require.Greater(t, res.Check.Stats.Ops["put"]["ok"], 100)
+	require.Greater(t, res.Check.Stats.Ops["get"]["ok"], 20)
+	require.Greater(t, res.Check.Stats.Ops["delete"]["ok"], 10)
 	require.FileExists(t, res.Chart)
 	require.Contains(t, string(report), "# Drill store-crash: PASS")
 }

@@ -22,7 +22,7 @@ var drills = []Drill{
 		Kinds: []FaultKind{FaultPartition}},
 	{Name: "wan-degraded", Summary: "slow a DC's link: added latency per chunk and a bandwidth cap, both directions, then back to normal",
 		Kinds: []FaultKind{FaultSlowLink}},
-	{Name: "clock-skew", Summary: "skew one store's clock or every store of a DC (VFAULT SKEW, ahead or behind), then clear it",
+	{Name: "clock-skew", Summary: "skew one store's clock, or every store and client of a DC (VFAULT SKEW, client.Config.Clock), ahead or behind, then clear it",
 		Kinds: []FaultKind{FaultSkewStore, FaultSkewDC}},
 	{Name: "disk-full", Summary: "fill the size-limited tmpfs under dc1's first store until writes fail with ENOSPC, then free it (needs root and mount; skipped otherwise)",
 		Kinds: []FaultKind{FaultDiskFull}},

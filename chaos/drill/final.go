@@ -67,10 +67,16 @@ func dumpShard(ctx context.Context, addr, ks string, shard uint32) (map[string]l
 	return recs, err
 }
 
-// divergent counts the keys whose responsible replicas differ.
-func divergent(replicas []check.Replica, now int64) int {
+// divergent counts the keys whose responsible replicas differ and
+// describes the first.
+func divergent(replicas []check.Replica, now int64) (int, string) {
 	res := check.Check(nil, check.Final{Now: now, Replicas: replicas})
-	return res.Counts()[check.ViolationDivergent]
+	for _, v := range res.Violations {
+		if v.Kind == check.ViolationDivergent {
+			return res.Counts()[check.ViolationDivergent], v.String()
+		}
+	}
+	return 0, ""
 }
 
 // converge polls the replicas until they agree or timeout passes. It
@@ -81,7 +87,7 @@ func converge(ctx context.Context, dep *deployment, clock lww.Clock, timeout tim
 	defer cancel()
 	b := retry.Backoff{Min: 100 * time.Millisecond, Max: time.Second}
 	var last []check.Replica
-	why := ""
+	why, said := "", ""
 	for {
 		reps, err := dumpAll(ctx, dep)
 		switch {
@@ -89,11 +95,15 @@ func converge(ctx context.Context, dep *deployment, clock lww.Clock, timeout tim
 			why = err.Error()
 		default:
 			last = reps
-			n := divergent(reps, clock.Now())
+			n, first := divergent(reps, clock.Now())
 			if n == 0 {
 				return reps, time.Since(start), ""
 			}
-			why = fmt.Sprintf("%d keys differ between replicas", n)
+			why = fmt.Sprintf("%d keys differ between replicas, e.g. %s", n, first)
+		}
+		if why != said {
+			dep.log.Info("not converged yet", "after", time.Since(start).Round(time.Millisecond), "why", why)
+			said = why
 		}
 		if !b.Wait(ctx, nil) {
 			return last, time.Since(start), why

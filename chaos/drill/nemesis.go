@@ -144,7 +144,15 @@ func (n *nemesis) inject(ctx context.Context, f Fault) (func(context.Context) er
 	case FaultSkewStore:
 		return n.skew(ctx, []*storeNode{dc.stores[f.Store]}, f.Skew)
 	case FaultSkewDC:
-		return n.skew(ctx, dc.stores, f.Skew)
+		heal, err := n.skew(ctx, dc.stores, f.Skew)
+		if heal == nil {
+			return nil, err
+		}
+		dc.skew.Store(int64(f.Skew))
+		return func(ctx context.Context) error {
+			dc.skew.Store(0)
+			return heal(ctx)
+		}, err
 	case FaultDiskFull:
 		return n.fillDisk(ctx, f)
 	case FaultResizeMasterLoss:
@@ -241,6 +249,7 @@ func (n *nemesis) resizeMasterLoss(ctx context.Context, dc *dcNode, f Fault) (fu
 func (n *nemesis) healAll(ctx context.Context) error {
 	var errs []error
 	for _, dc := range n.dep.dcs {
+		dc.skew.Store(0)
 		if !dc.nats.Running() {
 			errs = append(errs, startAndWait(ctx, dc.nats, dc.natsAddr))
 		}

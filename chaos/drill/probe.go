@@ -15,8 +15,6 @@ const (
 	probeEvery = 500 * time.Millisecond
 	// probeTimeout bounds how long a probe is awaited in the other DCs.
 	probeTimeout = 15 * time.Second
-	// probeGrace is how long probes are awaited after the workload.
-	probeGrace = 5 * time.Second
 )
 
 // LagSample is one probe: a key written in From at At (drill time) and
@@ -33,8 +31,8 @@ type LagSample struct {
 // the history like any other put.
 type prober struct {
 	w *workload
-	// limit bounds the wait for probes, which outlives the workload a
-	// little so the last probes are measured too.
+	// limit ends the wait for probes (with the workload): a probe cut
+	// short by it is dropped, not counted as unseen.
 	limit context.Context
 
 	mu      sync.Mutex
@@ -82,6 +80,9 @@ func (p *prober) probe(ctx context.Context, seq int) {
 			s := LagSample{At: at, From: from.name, To: to.name}
 			s.Seen = awaitValue(p.limit, to.client, w.cfg.Keyspace, key, value)
 			s.Lag = time.Since(written)
+			if !s.Seen && s.Lag < probeTimeout {
+				return // cut short by the end of the workload
+			}
 			p.mu.Lock()
 			p.samples = append(p.samples, s)
 			p.mu.Unlock()

@@ -141,9 +141,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 func runPhase(ctx context.Context, w *workload, dep *deployment, sched Schedule) ([]FaultEvent, []LagSample, time.Duration) {
 	wctx, cancel := context.WithTimeout(ctx, w.cfg.Duration)
 	defer cancel()
-	limit, stop := context.WithTimeout(ctx, w.cfg.Duration+probeGrace)
-	defer stop()
-	p := &prober{w: w, limit: limit}
+	p := &prober{w: w, limit: wctx}
 	n := &nemesis{dep: dep, w: w, since: func() time.Duration { return time.Duration(w.since()) }, out: w.cfg.Out}
 	var wg sync.WaitGroup
 	var events []FaultEvent

@@ -173,7 +173,7 @@ func (w *workload) do(ctx context.Context, i int, name string, seq int, s step) 
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opTimeout)
 	defer cancel()
 	value := func(j int) string { return fmt.Sprintf("%s-%d-%d", name, seq, j) }
-	now := w.clock.Now()
+	now := w.dep.dcs[i].clock.Now()
 	switch s.kind {
 	case stepPutAt, stepPut, stepPutTTL:
 		w.put(ctx, i, name, s.keys[0], value(0), s.explicit, now, s.ttl)
