@@ -18,7 +18,10 @@
 //   - client/ and its subpackages never import, even transitively and even
 //     from their _test.go files, any server package: master, store, server,
 //     replica, dc, bus/embedded, chaos, cmd (or anything below them);
-//   - only packages under cmd/ import "flag" directly.
+//   - only packages under cmd/ import "flag" directly;
+//   - the test-support packages (internal/bustest, internal/shardtest,
+//     internal/storetest, internal/disktest: helpers and in-memory twins)
+//     are imported only by _test.go files and other test-support packages.
 //
 // Apart from the client rule, _test.go files are exempt. Packages that do not
 // exist yet are simply not checked. The import graph comes from

@@ -12,6 +12,20 @@ const modulePath = "github.com/vasto-kv/vasto"
 // serverDirs are the module's server-side trees; client must not depend on them.
 var serverDirs = []string{"master", "store", "server", "replica", "dc", "bus/embedded", "chaos", "cmd", "internal/storenode"}
 
+// testSupport are the test-support packages: helpers and in-memory twins
+// that only _test.go files and other test-support packages import.
+var testSupport = []string{"internal/bustest", "internal/disktest", "internal/shardtest", "internal/storetest"}
+
+// isTestSupport reports whether path is a test-support package or below one.
+func isTestSupport(path string) bool {
+	for _, d := range testSupport {
+		if under(basePath(path), d) {
+			return true
+		}
+	}
+	return false
+}
+
 // Package is the subset of `go list -json` output that the rules need.
 type Package struct {
 	ImportPath string // may carry a test-variant suffix: "p [q.test]"
@@ -321,6 +335,16 @@ func Check(pkgs []*Package) []Violation {
 				for _, imp := range p.Imports {
 					if r.matches(imp) {
 						add(Violation{Rule: r.name, Package: label(p), Import: imp, Chain: []string{own, imp}, Why: r.why})
+					}
+				}
+			}
+
+			if !isTestSupport(own) {
+				for _, imp := range p.Imports {
+					if isTestSupport(imp) {
+						add(Violation{Rule: "test-support-only-in-tests", Package: label(p), Import: basePath(imp),
+							Chain: []string{own, basePath(imp)},
+							Why:   "test-support packages (" + strings.Join(testSupport, ", ") + ") are imported only by _test.go files and other test-support packages"})
 					}
 				}
 			}
