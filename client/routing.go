@@ -30,13 +30,7 @@ func servingName(ks string, shard uint32) string {
 
 // serves reports whether s lists (ks, shard) as served.
 func serves(s *topology.Store, ks string, shard uint32) bool {
-	name := servingName(ks, shard)
-	for _, x := range s.Serving {
-		if x == name {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(s.Serving, servingName(ks, shard))
 }
 
 // readOnlyOn reports whether s reports (ks, shard) as refusing writes.

@@ -3,6 +3,7 @@ package dc
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -170,11 +171,11 @@ func (w *xdcWorker) apply(ctx context.Context, msgs []bus.Delivered) error {
 func (w *xdcWorker) destinations(ks *topology.Keyspace, key []byte) []uint32 {
 	var out []uint32
 	shard := topology.ShardOf(key, ks.Shards)
-	if holds(ks.Placement[shard], w.r.cfg.Store) {
+	if slices.Contains(ks.Placement[shard], w.r.cfg.Store) {
 		out = append(out, shard)
 	}
 	if r := ks.Resize; r != nil && r.Phase == topology.PhaseCopy {
-		if t := topology.ShardOf(key, r.To); t != shard && holds(r.Placement[t], w.r.cfg.Store) {
+		if t := topology.ShardOf(key, r.To); t != shard && slices.Contains(r.Placement[t], w.r.cfg.Store) {
 			out = append(out, t)
 		}
 	}
@@ -188,13 +189,4 @@ func parseChangeSubject(subj string) (origin, shard string, ok bool) {
 		return "", "", false
 	}
 	return parts[5], parts[4], true
-}
-
-func holds(reps []string, id string) bool {
-	for _, r := range reps {
-		if r == id {
-			return true
-		}
-	}
-	return false
 }

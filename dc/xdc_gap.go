@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -111,7 +112,7 @@ type xdcOrigin struct {
 func (w *xdcWorker) heldShards(ks *topology.Keyspace) ([]*store.Shard, error) {
 	var out []*store.Shard
 	for i, reps := range ks.Placement {
-		if !holds(reps, w.r.cfg.Store) {
+		if !slices.Contains(reps, w.r.cfg.Store) {
 			continue
 		}
 		sh, err := w.r.cfg.Engine.Shard(w.keyspace, uint32(i))

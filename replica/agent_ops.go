@@ -10,6 +10,7 @@ import (
 
 	"github.com/vasto-kv/vasto/bus"
 	"github.com/vasto-kv/vasto/internal/peerclient"
+	"github.com/vasto-kv/vasto/internal/retry"
 	"github.com/vasto-kv/vasto/store"
 	"github.com/vasto-kv/vasto/topology"
 )
@@ -282,7 +283,7 @@ func (w *shardWorker) farewell(ctx context.Context, peer string) {
 				last, _ = strconv.ParseUint(m.Header[hdrIndex], 10, 64)
 				seq = m.StreamSeq
 			} else if !errors.Is(err, bus.ErrNoMessage) {
-				sleepCtx(ctx, 100*time.Millisecond)
+				retry.Sleep(ctx, 100*time.Millisecond)
 				continue
 			}
 			// The cursor is the highest index applied; the consumer having
@@ -298,7 +299,7 @@ func (w *shardWorker) farewell(ctx context.Context, peer string) {
 				break
 			}
 		}
-		sleepCtx(ctx, 100*time.Millisecond)
+		retry.Sleep(ctx, 100*time.Millisecond)
 	}
 	if ctx.Err() == nil {
 		w.a.routines.Go(func() { w.a.farewellDone(w.ref, peer) })

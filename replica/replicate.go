@@ -247,7 +247,7 @@ func (w *shardWorker) replicate(ctx context.Context) {
 		for ctx.Err() == nil {
 			if err := w.startConsumer(ctx, stream, peer); err != nil {
 				w.log.Warn("replication from peer not started; will retry", "peer", peer, "error", err)
-				if !sleepCtx(ctx, time.Second) {
+				if !retry.Sleep(ctx, time.Second) {
 					return
 				}
 				continue
@@ -438,6 +438,3 @@ func (w *shardWorker) checkEmptyGap(ctx context.Context, peer string) (bool, err
 func newBackoff() *retry.Backoff {
 	return &retry.Backoff{Min: 50 * time.Millisecond, Max: 2 * time.Second}
 }
-
-// sleepCtx waits d or until ctx ends; it reports whether ctx is still live.
-func sleepCtx(ctx context.Context, d time.Duration) bool { return retry.Sleep(ctx, d) }

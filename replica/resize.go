@@ -14,6 +14,7 @@ import (
 
 	"github.com/vasto-kv/vasto/bus"
 	"github.com/vasto-kv/vasto/internal/peerclient"
+	"github.com/vasto-kv/vasto/internal/retry"
 	"github.com/vasto-kv/vasto/lww"
 	"github.com/vasto-kv/vasto/store"
 	"github.com/vasto-kv/vasto/topology"
@@ -204,7 +205,7 @@ func (f *filler) fill(ctx context.Context) error {
 		if r.Phase == topology.PhaseSwitched {
 			break
 		}
-		if !sleepCtx(ctx, fillPoll) {
+		if !retry.Sleep(ctx, fillPoll) {
 			return ctx.Err()
 		}
 	}
@@ -314,7 +315,7 @@ func (f *filler) barrier(ctx context.Context, ks *topology.Keyspace, r *topology
 				}
 				return fmt.Errorf("replica has not applied %s up to %d", c.durable, c.seq)
 			}
-			if !sleepCtx(ctx, fillPoll) {
+			if !retry.Sleep(ctx, fillPoll) {
 				return ctx.Err()
 			}
 		}
@@ -478,7 +479,7 @@ func (f *filler) waitTail(ctx context.Context, stream string, src uint32, seq ui
 		if ok {
 			return nil
 		}
-		if !sleepCtx(ctx, fillPoll) {
+		if !retry.Sleep(ctx, fillPoll) {
 			return ctx.Err()
 		}
 	}
@@ -549,7 +550,7 @@ func (f *filler) drainReplica(ctx context.Context, r *topology.Resize, src uint3
 		if err != nil {
 			f.log.Debug("no fence yet", "source_shard", src, "store", id, "error", err)
 		}
-		if !sleepCtx(ctx, fillPoll) {
+		if !retry.Sleep(ctx, fillPoll) {
 			return ctx.Err()
 		}
 	}
