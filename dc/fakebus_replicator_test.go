@@ -41,7 +41,7 @@ func startFakeDC(t *testing.T, open bool) *fakeDC {
 	if open {
 		d.openShards(t)
 	}
-	r, err := New(Config{DC: "dc2", Store: "t1", RemoteDCs: []string{"dc1"}, Bus: d.bus, Engine: d.eng, Logger: testLogger(t)})
+	r, err := New(Config{DC: "dc2", Store: "t1", RemoteDCs: []string{"dc1"}, Bus: d.bus, Shards: EngineShards(d.eng), Logger: testLogger(t)})
 	require.NoError(t, err)
 	require.NoError(t, r.Start(ctx))
 	t.Cleanup(func() { require.NoError(t, r.Shutdown(context.Background())) })
@@ -90,7 +90,7 @@ func (d *fakeDC) pending(t *testing.T) uint64 {
 // cursor returns the highest index of dc1's s1/0 this store processed.
 func (d *fakeDC) cursor(t *testing.T) uint64 {
 	t.Helper()
-	var held []*store.Shard
+	var held []Shard
 	for i := uint32(0); i < 2; i++ {
 		sh, err := d.eng.Shard("ks", i)
 		require.NoError(t, err)

@@ -87,7 +87,7 @@ func (w *xdcWorker) stop() {
 // group is the changes of one batch bound for one local shard from one
 // remote origin.
 type xdcGroup struct {
-	shard   *store.Shard
+	shard   Shard
 	source  string
 	top     uint64
 	changes []lww.Change
@@ -127,7 +127,7 @@ func (w *xdcWorker) apply(ctx context.Context, msgs []bus.Delivered) error {
 			newest = m.Time
 		}
 		for _, shard := range w.destinations(ks, ch.Key) {
-			sh, err := w.r.cfg.Engine.Shard(w.keyspace, shard)
+			sh, err := w.r.cfg.Shards.Shard(w.keyspace, shard)
 			if err != nil {
 				return err // placed here but not open yet: retry the batch later
 			}

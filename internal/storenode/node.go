@@ -190,7 +190,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	acfg.FillRate = cfg.FillRate
 	if len(cfg.RemoteDCs) > 0 {
 		x, err := crossdc.New(crossdc.Config{DC: ecfg.DC, Store: ecfg.Node, RemoteDCs: cfg.RemoteDCs,
-			Bus: crossdc.ConnBus(n.conn), Engine: n.eng, Logger: cfg.Logger, Stream: acfg.Stream})
+			Bus: crossdc.ConnBus(n.conn), Shards: crossdc.EngineShards(n.eng), Logger: cfg.Logger, Stream: acfg.Stream})
 		if err != nil {
 			return fmt.Errorf("storenode: %w", err)
 		}
