@@ -37,6 +37,9 @@ func fakeAgent(t *testing.T, b *bustest.Bus, id string) *Agent {
 	return a
 }
 
+// engineOf returns the real engine under an agent's Shards.
+func engineOf(a *Agent) *store.Engine { return a.cfg.Shards.(engineShards).Engine }
+
 var fakeRef = topology.ShardRef{Keyspace: "ks", Shard: 0}
 
 func changeStream(t *testing.T) string {
@@ -70,7 +73,7 @@ func TestPublishLoopPublishesInOrderAndTrims(t *testing.T) {
 		return len(msgs), nil
 	})
 	a := fakeAgent(t, b, "store1")
-	sh, err := a.cfg.Engine.CreateShard(fakeRef.Keyspace, fakeRef.Shard)
+	sh, err := engineOf(a).CreateShard(fakeRef.Keyspace, fakeRef.Shard)
 	require.NoError(t, err)
 	const n = 8
 	for i := 1; i <= n; i++ {
@@ -146,7 +149,7 @@ func TestPeerConsumerAppliesAndCatchesUp(t *testing.T) {
 	b := bustest.New()
 	b.SetBatch(2)
 	peerAgent := fakeAgent(t, b, "store2")
-	peer, err := peerAgent.cfg.Engine.CreateShard(fakeRef.Keyspace, fakeRef.Shard)
+	peer, err := engineOf(peerAgent).CreateShard(fakeRef.Keyspace, fakeRef.Shard)
 	require.NoError(t, err)
 	const n = 7
 	for i := 1; i <= n; i++ {
@@ -160,7 +163,7 @@ func TestPeerConsumerAppliesAndCatchesUp(t *testing.T) {
 		10*time.Second, 5*time.Millisecond)
 
 	a := fakeAgent(t, b, "store1")
-	sh, err := a.cfg.Engine.CreateShard(fakeRef.Keyspace, fakeRef.Shard)
+	sh, err := engineOf(a).CreateShard(fakeRef.Keyspace, fakeRef.Shard)
 	require.NoError(t, err)
 	w := newShardWorker(a, sh, fakeRef, []string{"store2"}, nil, nil)
 	w.start(a.ctx)

@@ -32,7 +32,7 @@ const (
 // applies the change logs of the shard's other replicas.
 type shardWorker struct {
 	a     *Agent
-	sh    *store.Shard
+	sh    Shard
 	ref   topology.ShardRef
 	peers []string
 	// departing are peers that left the placement: their last changes are
@@ -60,7 +60,7 @@ type shardWorker struct {
 	lastBatch map[string]time.Time
 }
 
-func newShardWorker(a *Agent, sh *store.Shard, ref topology.ShardRef, peers, departing []string, t *topology.Topology) *shardWorker {
+func newShardWorker(a *Agent, sh Shard, ref topology.ShardRef, peers, departing []string, t *topology.Topology) *shardWorker {
 	return &shardWorker{
 		a: a, sh: sh, ref: ref, peers: peers, departing: departing, top: t,
 		log:       a.log.Named("replica").With("shard", ref.String()),
