@@ -26,25 +26,10 @@ import (
 type twinShards struct{ *shardtest.Engine }
 
 func (t twinShards) Shard(keyspace string, shard uint32) (Shard, error) {
-	sh, err := t.Engine.Shard(keyspace, shard)
-	if err != nil {
-		return nil, err
-	}
-	return sh, nil
+	return shardtest.As[Shard](t.Engine.Shard(keyspace, shard))
 }
 
 var _ Shards = twinShards{}
-
-// twinDial dials the twins of p.
-func twinDial(p *shardtest.Peers) Dial {
-	return func(ctx context.Context, addr string) (Peer, error) {
-		c, err := p.Dial(ctx, addr)
-		if err != nil {
-			return nil, err
-		}
-		return c, nil
-	}
-}
 
 // twinXDC is store t1 of dc2 (holding both shards of keyspace ks, two
 // shards here) applying the changes of dc1, where store s1 holds the only
@@ -88,7 +73,7 @@ func startTwinXDC(t *testing.T) *twinXDC {
 	lt.Stores["t1"] = &topology.Store{ID: "t1", Addr: "127.0.0.1:7002", Healthy: true}
 	lt.Keyspaces["ks"] = &topology.Keyspace{Name: "ks", Shards: 2, Replicas: 1, Placement: [][]string{{"t1"}, {"t1"}}}
 	x.r, err = New(Config{DC: "dc2", Store: "t1", RemoteDCs: []string{"dc1"}, Bus: x.bus,
-		Shards: twinShards{x.local}, Dial: twinDial(x.peers), Logger: testLogger(t)})
+		Shards: twinShards{x.local}, Dial: shardtest.DialAs[Peer](x.peers), Logger: testLogger(t)})
 	require.NoError(t, err)
 	require.NoError(t, x.r.Start(ctx))
 	t.Cleanup(func() { require.NoError(t, x.r.Shutdown(context.Background())) })

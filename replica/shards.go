@@ -117,9 +117,5 @@ type Dial func(ctx context.Context, addr string) (Peer, error)
 
 // DialPeer is the Dial of real stores: internal/peerclient over TCP.
 func DialPeer(ctx context.Context, addr string) (Peer, error) {
-	c, err := peerclient.Dial(ctx, addr)
-	if err != nil {
-		return nil, err
-	}
-	return c, nil
+	return peerclient.DialAs[Peer](ctx, addr)
 }

@@ -29,19 +29,11 @@ import (
 type twinShards struct{ *shardtest.Engine }
 
 func (t twinShards) Shard(keyspace string, shard uint32) (Shard, error) {
-	sh, err := t.Engine.Shard(keyspace, shard)
-	if err != nil {
-		return nil, err
-	}
-	return sh, nil
+	return shardtest.As[Shard](t.Engine.Shard(keyspace, shard))
 }
 
 func (t twinShards) CreateShardAt(keyspace string, shard uint32, first uint64) (Shard, error) {
-	sh, err := t.Engine.CreateShardAt(keyspace, shard, first)
-	if err != nil {
-		return nil, err
-	}
-	return sh, nil
+	return shardtest.As[Shard](t.Engine.CreateShardAt(keyspace, shard, first))
 }
 
 var _ Shards = twinShards{}
@@ -58,13 +50,7 @@ func twinAgent(t *testing.T, b *bustest.Bus, peers *shardtest.Peers, clock lww.C
 	peers.Add(twinAddr(id), e)
 	cfg := DefaultAgentConfig("dc1", id, twinAddr(id), nil, nil)
 	cfg.Bus, cfg.Shards, cfg.Logger = b, twinShards{e}, testLogger(t)
-	cfg.Dial = func(ctx context.Context, addr string) (Peer, error) {
-		c, err := peers.Dial(ctx, addr)
-		if err != nil {
-			return nil, err
-		}
-		return c, nil
-	}
+	cfg.Dial = shardtest.DialAs[Peer](peers)
 	cfg.CatchUpIdle = time.Hour // caught up only by draining the peer
 	a, err := NewAgent(cfg)
 	require.NoError(t, err)

@@ -163,3 +163,14 @@ func (e *Engine) Unplaced() map[store.ShardID]string {
 	defer e.mu.Unlock()
 	return maps.Clone(e.unplaced)
 }
+
+// As returns sh as I, an interface *Shard implements (a replication
+// package's Shard), and nil rather than a nil *Shard on error: what an
+// adapter of Engine to such a package's Shards returns.
+func As[I any](sh *Shard, err error) (I, error) {
+	var zero I
+	if err != nil {
+		return zero, err
+	}
+	return any(sh).(I), nil
+}

@@ -176,3 +176,16 @@ func (c *Peer) Close() error {
 	c.closed = true
 	return nil
 }
+
+// DialAs returns p's Dial as a replication package's dial function, whose
+// connections are its interface I (which *Peer implements).
+func DialAs[I any](p *Peers) func(ctx context.Context, addr string) (I, error) {
+	return func(ctx context.Context, addr string) (I, error) {
+		var zero I
+		c, err := p.Dial(ctx, addr)
+		if err != nil {
+			return zero, err
+		}
+		return any(c).(I), nil
+	}
+}
