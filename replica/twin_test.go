@@ -302,3 +302,40 @@ func TestTwinPeerWatermark(t *testing.T) {
 	asked = clock.Now()
 	require.Equal(t, store.PurgeBound([]int64{asked - int64(time.Second)}, maxFuture), w.peerWatermark(ctx))
 }
+
+// TestTwinCatchUpWaitsForEveryPeer: a replica serves once every peer's log
+// is replayed. One peer's log drains at once; the other's batch keeps
+// failing (a key the shard refuses), so the replica waits for it until the
+// catch-up idle time has passed without a batch applied.
+func TestTwinCatchUpWaitsForEveryPeer(t *testing.T) {
+	ctx := context.Background()
+	b := bustest.New()
+	peers := shardtest.NewPeers()
+	clock := lww.NewManualClock(storetest.BaseTime)
+	_, e2 := twinAgent(t, b, peers, clock, "store2")
+	p2, err := e2.CreateShard(fakeRef.Keyspace, fakeRef.Shard)
+	require.NoError(t, err)
+	_, err = p2.Put(ctx, []byte("k2"), []byte("v2"))
+	require.NoError(t, err)
+	publishLog(t, b, p2, "store2", 1, 1)
+	data, err := lww.AppendChange(nil, lww.Change{Key: make([]byte, store.MaxKeySize+1),
+		Record: lww.Record{Version: lww.Version{Time: storetest.BaseTime, DC: "dc1", Node: "store3"}, Kind: lww.KindTombstone}})
+	require.NoError(t, err)
+	_, err = b.PublishBatch(ctx, []bus.Message{{Subject: changeSubject(t, "store3"),
+		Header: map[string]string{wire.HeaderIndex: "1"}, Data: data}})
+	require.NoError(t, err)
+
+	a, e1 := twinAgent(t, b, peers, clock, "store1")
+	a.cfg.CatchUpIdle = 3 * time.Second
+	sh, err := e1.CreateShard(fakeRef.Keyspace, fakeRef.Shard)
+	require.NoError(t, err)
+	w := newShardWorker(a, sh, fakeRef, []string{"store2", "store3"}, nil, twinTopology())
+	w.start(a.ctx)
+	defer w.stop()
+	require.Eventually(t, func() bool { _, ok := value(t, sh, "k2"); return ok }, 10*time.Second, 5*time.Millisecond)
+	require.Never(t, sh.Serving, 300*time.Millisecond, 10*time.Millisecond, "store3 is not replayed yet")
+	require.Eventually(t, sh.Serving, 10*time.Second, 10*time.Millisecond, "idle for CatchUpIdle: counted as replayed")
+	cur, err := sh.Cursor(store.PeerSource("store3"))
+	require.NoError(t, err)
+	require.Zero(t, cur, "nothing of store3 was applied")
+}
