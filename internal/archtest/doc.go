@@ -28,6 +28,11 @@
 // `go list -e -deps -test -json ./...` run at the module root, so files
 // excluded by build constraints for the current GOOS/GOARCH/tags are not seen.
 //
+// Besides the import rules, it keeps docs/architecture.md true (every
+// package of `go list` is in its layers diagram or its test support list,
+// and nothing else is), and checks that every package has a doc.go whose
+// comment says what the package is for and what it may import.
+//
 // The same rules (direct imports only) are expressed for golangci-lint's
 // depguard in .golangci.yml; this test is the authoritative check because it
 // also sees transitive imports.
