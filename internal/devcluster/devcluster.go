@@ -15,6 +15,7 @@ import (
 
 	"github.com/vasto-kv/vasto/bus"
 	"github.com/vasto-kv/vasto/bus/embedded"
+	"github.com/vasto-kv/vasto/internal/retry"
 	"github.com/vasto-kv/vasto/internal/storenode"
 	"github.com/vasto-kv/vasto/lww"
 	"github.com/vasto-kv/vasto/master"
@@ -322,10 +323,8 @@ func (c *Cluster) WaitReady(ctx context.Context) error {
 				return nil
 			}
 		}
-		select {
-		case <-ctx.Done():
+		if !retry.Sleep(ctx, 20*time.Millisecond) {
 			return fmt.Errorf("devcluster: stores not ready: %w", ctx.Err())
-		case <-time.After(20 * time.Millisecond):
 		}
 	}
 }
