@@ -3,6 +3,7 @@ package dc
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -47,15 +48,24 @@ const remoteAddr = "127.0.0.1:7001"
 
 func startTwinXDC(t *testing.T) *twinXDC {
 	t.Helper()
+	return startTwinXDCPlaced(t, [][]string{{"t1"}, {"t1"}})
+}
+
+// startTwinXDCPlaced is startTwinXDC with the local placement of ks's two
+// shards given: t1 holds (and has open) those placed on it.
+func startTwinXDCPlaced(t *testing.T, placement [][]string) *twinXDC {
+	t.Helper()
 	ctx := context.Background()
 	clock := lww.NewManualClock(baseTime + int64(time.Hour))
 	x := &twinXDC{bus: bustest.New(), peers: shardtest.NewPeers(), clock: clock,
 		local:  shardtest.New(shardtest.Config{DC: "dc2", Node: "t1", Clock: clock}),
 		remote: shardtest.New(shardtest.Config{DC: "dc1", Node: "s1", Clock: clock})}
 	x.peers.Add(remoteAddr, x.remote)
-	for i := uint32(0); i < 2; i++ {
-		_, err := x.local.CreateShard("ks", i)
-		require.NoError(t, err)
+	for i, reps := range placement {
+		if slices.Contains(reps, "t1") {
+			_, err := x.local.CreateShard("ks", uint32(i))
+			require.NoError(t, err)
+		}
 	}
 	_, err := x.remote.CreateShard("ks", 0)
 	require.NoError(t, err)
@@ -71,7 +81,7 @@ func startTwinXDC(t *testing.T) *twinXDC {
 	lt := topology.New("dc2")
 	lt.Version = 1
 	lt.Stores["t1"] = &topology.Store{ID: "t1", Addr: "127.0.0.1:7002", Healthy: true}
-	lt.Keyspaces["ks"] = &topology.Keyspace{Name: "ks", Shards: 2, Replicas: 1, Placement: [][]string{{"t1"}, {"t1"}}}
+	lt.Keyspaces["ks"] = &topology.Keyspace{Name: "ks", Shards: 2, Replicas: 1, Placement: placement}
 	x.r, err = New(Config{DC: "dc2", Store: "t1", RemoteDCs: []string{"dc1"}, Bus: x.bus,
 		Shards: twinShards{x.local}, Dial: shardtest.DialAs[Peer](x.peers), Logger: testLogger(t)})
 	require.NoError(t, err)
@@ -122,8 +132,8 @@ func (x *twinXDC) value(t *testing.T, key string) string {
 func (x *twinXDC) cursor(t *testing.T) uint64 {
 	t.Helper()
 	var held []Shard
-	for i := uint32(0); i < 2; i++ {
-		sh, err := x.local.Shard("ks", i)
+	for _, id := range x.local.Shards() {
+		sh, err := x.local.Shard(id.Keyspace, id.Shard)
 		require.NoError(t, err)
 		held = append(held, sh)
 	}
@@ -209,4 +219,40 @@ func TestTwinGapFreeBatchesNeedNoCopy(t *testing.T) {
 	require.Eventually(t, func() bool { return x.pending(t) == 0 }, 10*time.Second, 5*time.Millisecond)
 	require.Equal(t, uint64(6), x.cursor(t))
 	require.Zero(t, x.peers.Dials(remoteAddr))
+}
+
+// TestTwinCursorRecordsWhatWasProcessed: t1 holds only shard 0 here; a
+// batch whose keys all land on shard 1 (held by t2) still records on shard
+// 0 that t1 processed the origin up to the batch's last index, so a later
+// batch that continues it is not taken for a gap (no copy).
+func TestTwinCursorRecordsWhatWasProcessed(t *testing.T) {
+	x := startTwinXDCPlaced(t, [][]string{{"t1"}, {"t2"}})
+	var elsewhere []uint64 // indexes whose keys route to shard 1 here
+	for i := uint64(1); len(elsewhere) < 5; i++ {
+		if topology.ShardOf([]byte(fmt.Sprintf("k%03d", i)), 2) == 1 {
+			elsewhere = append(elsewhere, i)
+		}
+	}
+	// The batch is the origin's indexes 1..n, renumbered so that only keys
+	// of shard 1 are written.
+	msgs := x.write(t, elsewhere...)
+	for i := range msgs {
+		msgs[i].Header[wire.HeaderIndex] = strconv.Itoa(i + 1)
+	}
+	_, err := x.bus.CopyIn(fakeSrc, msgs...)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return x.pending(t) == 0 }, 10*time.Second, 5*time.Millisecond)
+	require.Equal(t, uint64(len(msgs)), x.cursor(t), "processed, though nothing was kept")
+	sh, err := x.local.Shard("ks", 0)
+	require.NoError(t, err)
+	res, err := sh.Scan(store.ScanOptions{Limit: 10, IncludeDead: true})
+	require.NoError(t, err)
+	require.Empty(t, res.Items)
+
+	more := x.write(t, 900)
+	more[0].Header[wire.HeaderIndex] = strconv.Itoa(len(msgs) + 1)
+	_, err = x.bus.CopyIn(fakeSrc, more...)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return x.cursor(t) == uint64(len(msgs)+1) }, 10*time.Second, 5*time.Millisecond)
+	require.Zero(t, x.peers.Dials(remoteAddr), "no gap, no copy")
 }
