@@ -2,16 +2,12 @@ package chaos
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"sync"
 	"sync/atomic"
 	"time"
 )
-
-// ErrClosed is returned by a Proxy that was shut down.
-var ErrClosed = errors.New("chaos: proxy closed")
 
 // Proxy forwards TCP connections from its listen address to a target and can
 // cut the link: Cut closes every forwarded connection and refuses new ones
