@@ -4,7 +4,9 @@
 //   - Proxy is a TCP proxy in front of a link (a NATS leafnode between DCs,
 //     a client's path to a store): Cut closes it and refuses connections
 //     until Restore; Slow delays every chunk and caps the bandwidth until
-//     Fast.
+//     Fast. ProxyControl serves a small HTTP API on loopback to drive one
+//     from another process, ProxyClient calls it (`vasto chaos proxy`,
+//     `cut`, `restore`, `slow`, `fast`).
 //   - SkewStore, CrashStore, PauseReplication and StoreFaults drive a
 //     store's fault injection over its RESP port (VFAULT), which a store
 //     accepts only when started with --allow-faults.
