@@ -37,9 +37,7 @@ func (n *Node) PauseXDC(d time.Duration) error {
 	if d < 0 {
 		return fmt.Errorf("%w: negative pause %s", ErrInvalidFault, d)
 	}
-	n.mu.Lock()
-	x := n.xdc
-	n.mu.Unlock()
+	x := n.xdc.Load()
 	if x == nil {
 		return fmt.Errorf("%w: this store applies no other DC's changes", ErrInvalidFault)
 	}
@@ -54,9 +52,7 @@ func (n *Node) PauseXDC(d time.Duration) error {
 
 // XDCPausedUntil returns when the cross-DC pause ends (zero: not paused).
 func (n *Node) XDCPausedUntil() time.Time {
-	n.mu.Lock()
-	x := n.xdc
-	n.mu.Unlock()
+	x := n.xdc.Load()
 	if x == nil {
 		return time.Time{}
 	}

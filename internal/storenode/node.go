@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -109,8 +110,12 @@ type Node struct {
 	srv     *server.Server
 	conn    *bus.Conn
 	agent   *replica.Agent
-	xdc     *crossdc.Replicator // nil without remote DCs
-	addr    string              // the address the server listens on
+	addr    string // the address the server listens on
+
+	// xdc is the cross-DC replicator while running with remote DCs. Not
+	// under mu: VFAULT reads it from a connection of the server, which
+	// Start (holding mu) may be shutting down.
+	xdc atomic.Pointer[crossdc.Replicator]
 
 	// clock is the store's clock: Engine.Clock (default the system clock)
 	// with the skew a drill sets. The engine, and through its Config the
@@ -152,7 +157,8 @@ func (n *Node) Start(ctx context.Context) (err error) {
 			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
 			defer cancel()
 			_ = n.stop(sctx, n.eng, n.srv, n.conn, n.agent)
-			n.eng, n.srv, n.conn, n.agent, n.xdc, n.addr = nil, nil, nil, nil, nil, ""
+			n.eng, n.srv, n.conn, n.agent, n.addr = nil, nil, nil, nil, ""
+			n.xdc.Store(nil)
 		}
 	}()
 	cfg := n.cfg
@@ -218,7 +224,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 			return fmt.Errorf("storenode: %w", err)
 		}
 		acfg.CrossDC = x
-		n.xdc = x
+		n.xdc.Store(x)
 	}
 	agent, err := replica.NewAgent(acfg)
 	if err != nil {
@@ -279,7 +285,8 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	}
 	n.stopped = true
 	eng, srv, conn, agent := n.eng, n.srv, n.conn, n.agent
-	n.eng, n.srv, n.conn, n.agent, n.xdc, n.addr = nil, nil, nil, nil, nil, ""
+	n.eng, n.srv, n.conn, n.agent, n.addr = nil, nil, nil, nil, ""
+	n.xdc.Store(nil)
 	n.mu.Unlock()
 	defer close(n.done)
 	return n.stop(ctx, eng, srv, conn, agent)
