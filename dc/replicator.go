@@ -68,6 +68,9 @@ type Replicator struct {
 	ctx     context.Context
 	cancel  context.CancelFunc
 
+	pauseMu sync.Mutex
+	pause   pauseState
+
 	wmMu   sync.Mutex
 	wm     map[string]int64     // per remote DC: applied everything published before
 	kicked map[string]time.Time // last restart of each remote DC's copy

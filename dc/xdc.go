@@ -96,6 +96,9 @@ type xdcGroup struct {
 // apply routes a batch of remote changes through the local topology and
 // applies those that land on shards this store holds.
 func (w *xdcWorker) apply(ctx context.Context, msgs []bus.Delivered) error {
+	if err := w.r.holdWhilePaused(ctx); err != nil {
+		return err
+	}
 	t := w.r.top.Load()
 	if t == nil {
 		return fmt.Errorf("dc: no topology yet")

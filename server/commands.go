@@ -70,6 +70,8 @@ func init() {
 		{"VDUMP", -1, false, cmdVDump},
 		{"VLOGINFO", 1, false, cmdVLogInfo},
 		{"VFENCE", 2, false, cmdVFence},
+		{"VDIGEST", -1, false, cmdDigest},
+		{"VFAULT", -2, false, cmdFault},
 	} {
 		commands[cmd.name] = cmd
 	}

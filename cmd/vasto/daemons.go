@@ -105,6 +105,7 @@ func runDev(ctx context.Context, e *env, args []string) error {
 	natsPort := fs.Int("nats-port", 4222, "NATS client port of dc1; dcN uses +100*(N-1) (0: any free port)")
 	storePort := fs.Int("store-port", 6380, "RESP port of dc1's first store; the others follow, +100 per DC (0: any free ports)")
 	logLevel := fs.String("log-level", envOr("VASTO_LOG_LEVEL", "warn"), "log level")
+	allowFaults := fs.Bool("allow-faults", false, "accept fault injection (VFAULT, 'vasto chaos') for drills; a VFAULT CRASH ends this whole process. Never in production")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -114,6 +115,7 @@ func runDev(ctx context.Context, e *env, args []string) error {
 	e.logLevel = *logLevel
 	cfg := devcluster.DefaultConfig(*dir)
 	cfg.Stores, cfg.NATSPort, cfg.FirstStorePort = *stores, *natsPort, *storePort
+	cfg.AllowFaults = *allowFaults
 	cfg.Logger = e.rootLogger()
 	names := make([]string, *dcs)
 	for i := range names {

@@ -179,6 +179,20 @@ func TestCheckCatchesViolations(t *testing.T) {
 			extra: []string{m + "chaos/check: encoding/json " + m + "lww " + m + "topology"},
 		},
 		{
+			name:  "chaos reaches a store's internals",
+			extra: []string{m + "chaos: " + m + "internal/glue", m + "internal/glue: " + m + "server"},
+			want:  []string{"chaos-from-outside|" + m + "chaos|" + m + "server"},
+		},
+		{
+			name:  "chaos imports the embedded NATS server",
+			extra: []string{m + "chaos/x: " + m + "bus/embedded"},
+			want:  []string{"chaos-from-outside|" + m + "chaos/x|" + m + "bus/embedded"},
+		},
+		{
+			name:  "chaos uses the bus, the client and go-redis",
+			extra: []string{m + "chaos: " + m + "bus " + m + "client " + m + "lww " + m + "topology " + m + "wire github.com/redis/go-redis/v9 github.com/hashicorp/go-hclog"},
+		},
+		{
 			name:  "grocksdb outside store",
 			extra: []string{m + "dc: github.com/linxGnu/grocksdb"},
 			want:  []string{"rocksdb-only-in-store|" + m + "dc|github.com/linxGnu/grocksdb"},

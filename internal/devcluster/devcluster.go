@@ -63,6 +63,10 @@ type Config struct {
 	// LinkVia, if set, returns the address a spoke DC dials to reach the
 	// hub's leafnode URL (tests put a chaos.Proxy there to cut the link).
 	LinkVia func(leafURL string) string
+	// AllowFaults lets every store take fault injection (VFAULT; see
+	// storenode.Config.AllowFaults). All stores share this process, so a
+	// VFAULT CRASH ends all of them.
+	AllowFaults bool
 }
 
 // DefaultConfig returns a Config with defaults filled in.
@@ -246,6 +250,7 @@ func (c *Cluster) StartStore(ctx context.Context, i int) error {
 	cfg.NATSURL, cfg.BusName = c.nats.ClientURL(), "vasto-"+st.ID
 	cfg.RemoteDCs, cfg.Stream, cfg.FillRate = c.cfg.RemoteDCs, c.cfg.Stream, c.cfg.FillRate
 	cfg.Logger = log
+	cfg.AllowFaults = c.cfg.AllowFaults
 	n, err := storenode.New(cfg)
 	if err != nil {
 		return err

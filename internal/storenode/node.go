@@ -4,13 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/vasto-kv/vasto/bus"
 	crossdc "github.com/vasto-kv/vasto/dc"
+	"github.com/vasto-kv/vasto/lww"
 	"github.com/vasto-kv/vasto/replica"
 	"github.com/vasto-kv/vasto/server"
 	"github.com/vasto-kv/vasto/store"
@@ -57,6 +60,10 @@ type Config struct {
 	Logger hclog.Logger
 	// BusLogger receives the NATS connection's logs (nil: Logger).
 	BusLogger hclog.Logger
+	// AllowFaults enables fault injection over RESP (VFAULT: clock skew,
+	// crash, pausing cross-DC replication) for drills. Off, every VFAULT
+	// is refused with NOFAULTS.
+	AllowFaults bool
 }
 
 // DefaultConfig returns a Config for a store alone with its data in dir,
@@ -104,6 +111,18 @@ type Node struct {
 	conn    *bus.Conn
 	agent   *replica.Agent
 	addr    string // the address the server listens on
+
+	// xdc is the cross-DC replicator while running with remote DCs. Not
+	// under mu: VFAULT reads it from a connection of the server, which
+	// Start (holding mu) may be shutting down.
+	xdc atomic.Pointer[crossdc.Replicator]
+
+	// clock is the store's clock: Engine.Clock (default the system clock)
+	// with the skew a drill sets. The engine, and through its Config the
+	// server, the agent and the cross-DC replicator, read time from it.
+	clock *lww.SkewedClock
+	// exit ends the process on VFAULT CRASH (os.Exit; tests replace it).
+	exit func(code int)
 }
 
 // New checks cfg and returns a Node; it starts nothing.
@@ -112,7 +131,11 @@ func New(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	cfg.RemoteDCs = append([]string(nil), cfg.RemoteDCs...)
-	return &Node{cfg: cfg, done: make(chan struct{})}, nil
+	base := cfg.Engine.Clock
+	if base == nil {
+		base = lww.SystemClock()
+	}
+	return &Node{cfg: cfg, done: make(chan struct{}), clock: lww.NewSkewedClock(base), exit: os.Exit}, nil
 }
 
 // Start opens the engine, starts the RESP server and, with a NATS URL,
@@ -135,6 +158,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 			defer cancel()
 			_ = n.stop(sctx, n.eng, n.srv, n.conn, n.agent)
 			n.eng, n.srv, n.conn, n.agent, n.addr = nil, nil, nil, nil, ""
+			n.xdc.Store(nil)
 		}
 	}()
 	cfg := n.cfg
@@ -142,6 +166,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 
 	ecfg := cfg.Engine
 	ecfg.Logger = cfg.Logger
+	ecfg.Clock = n.clock
 	ecfg.StartNotServing = !alone
 	// Alone, nothing reads a change log: writes append none (but the
 	// shards of a DC this directory ran in keep logging; see NoChangeLog).
@@ -159,6 +184,10 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	scfg := server.DefaultConfig(cfg.Listen, n.eng)
 	scfg.Logger = cfg.Logger
 	scfg.WriteTimeout = cfg.WriteTimeout
+	if cfg.AllowFaults {
+		scfg.Faults = n
+		cfg.Logger.Warn("fault injection enabled (--allow-faults): VFAULT can skew the clock, crash the process and pause cross-DC replication")
+	}
 	srv, err := server.New(scfg)
 	if err != nil {
 		return fmt.Errorf("storenode: %w", err)
@@ -195,6 +224,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 			return fmt.Errorf("storenode: %w", err)
 		}
 		acfg.CrossDC = x
+		n.xdc.Store(x)
 	}
 	agent, err := replica.NewAgent(acfg)
 	if err != nil {
@@ -256,6 +286,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	n.stopped = true
 	eng, srv, conn, agent := n.eng, n.srv, n.conn, n.agent
 	n.eng, n.srv, n.conn, n.agent, n.addr = nil, nil, nil, nil, ""
+	n.xdc.Store(nil)
 	n.mu.Unlock()
 	defer close(n.done)
 	return n.stop(ctx, eng, srv, conn, agent)
