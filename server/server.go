@@ -59,6 +59,8 @@ type Config struct {
 	// commands they have read and flush the replies before it closes
 	// them; 0 closes them at once.
 	DrainTimeout time.Duration
+	// Observer, if set, is told of every command answered (for metrics).
+	Observer Observer
 }
 
 // DefaultConfig returns a Config with defaults filled in.
