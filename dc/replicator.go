@@ -29,6 +29,9 @@ type Config struct {
 	// Stream holds the retention limits (MaxAge, MaxBytes) of the local
 	// copies of the remote DCs' streams: those of the DC's change stream.
 	Stream bus.StreamConfig
+	// Observer is told of cross-DC replication events (for metrics); nil:
+	// none.
+	Observer Observer
 }
 
 // Validate reports the first problem with c.
@@ -74,6 +77,9 @@ type Replicator struct {
 func New(cfg Config) (*Replicator, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if cfg.Observer == nil {
+		cfg.Observer = NopObserver{}
 	}
 	return &Replicator{
 		cfg:     cfg,

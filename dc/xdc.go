@@ -148,12 +148,20 @@ func (w *xdcWorker) apply(ctx context.Context, msgs []bus.Delivered) error {
 	if err != nil {
 		return err
 	}
+	var tally batchTally
 	for _, k := range order {
 		g := groups[k]
-		if _, err := g.shard.ApplyRemote(ctx, g.source, g.top, g.changes); err != nil {
+		res, err := g.shard.ApplyRemote(ctx, g.source, g.top, g.changes)
+		if err != nil {
 			return err
 		}
+		tally.add(g.changes, res)
 	}
+	var pending uint64
+	if len(msgs) > 0 {
+		pending = msgs[len(msgs)-1].Pending
+	}
+	w.r.cfg.Observer.RemoteApplied(w.remote, w.keyspace, tally.applied, tally.stale, pending, tally.newest)
 	w.mu.Lock()
 	w.lastApplied = time.Now()
 	if newest.After(w.lastEvent) {
