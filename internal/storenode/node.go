@@ -11,6 +11,7 @@ import (
 
 	"github.com/vasto-kv/vasto/bus"
 	crossdc "github.com/vasto-kv/vasto/dc"
+	"github.com/vasto-kv/vasto/internal/metrics"
 	"github.com/vasto-kv/vasto/replica"
 	"github.com/vasto-kv/vasto/server"
 	"github.com/vasto-kv/vasto/store"
@@ -57,6 +58,10 @@ type Config struct {
 	Logger hclog.Logger
 	// BusLogger receives the NATS connection's logs (nil: Logger).
 	BusLogger hclog.Logger
+	// Metrics, if set, is the process's metrics registry: the store
+	// registers its metrics there (labels dc and store) while it runs,
+	// and turns RocksDB's statistics on.
+	Metrics *metrics.Registry
 }
 
 // DefaultConfig returns a Config for a store alone with its data in dir,
@@ -103,6 +108,7 @@ type Node struct {
 	srv     *server.Server
 	conn    *bus.Conn
 	agent   *replica.Agent
+	metrics *metrics.Store
 	addr    string // the address the server listens on
 }
 
@@ -133,6 +139,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		if err != nil {
 			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
 			defer cancel()
+			n.closeMetrics()
 			_ = n.stop(sctx, n.eng, n.srv, n.conn, n.agent)
 			n.eng, n.srv, n.conn, n.agent, n.addr = nil, nil, nil, nil, ""
 		}
@@ -146,10 +153,14 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	// Alone, nothing reads a change log: writes append none (but the
 	// shards of a DC this directory ran in keep logging; see NoChangeLog).
 	ecfg.NoChangeLog = alone
+	if err := n.openMetrics(&ecfg); err != nil {
+		return err
+	}
 	n.eng, err = store.Open(ecfg)
 	if err != nil {
 		return fmt.Errorf("storenode: open engine: %w", err)
 	}
+	n.attachEngine()
 	if alone && cfg.Keyspace != "" {
 		if _, err := n.eng.EnsureShard(cfg.Keyspace, 0); err != nil {
 			return fmt.Errorf("storenode: keyspace %q: %w", cfg.Keyspace, err)
@@ -159,6 +170,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	scfg := server.DefaultConfig(cfg.Listen, n.eng)
 	scfg.Logger = cfg.Logger
 	scfg.WriteTimeout = cfg.WriteTimeout
+	scfg.Observer = n.serverObserver()
 	srv, err := server.New(scfg)
 	if err != nil {
 		return fmt.Errorf("storenode: %w", err)
@@ -188,13 +200,16 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	acfg.Stream = cfg.Stream
 	acfg.Stream.DC = ecfg.DC
 	acfg.FillRate = cfg.FillRate
+	acfg.Observer = n.replicaObserver()
 	if len(cfg.RemoteDCs) > 0 {
 		x, err := crossdc.New(crossdc.Config{DC: ecfg.DC, Store: ecfg.Node, RemoteDCs: cfg.RemoteDCs,
-			Bus: crossdc.ConnBus(n.conn), Engine: n.eng, Logger: cfg.Logger, Stream: acfg.Stream})
+			Bus: crossdc.ConnBus(n.conn), Engine: n.eng, Logger: cfg.Logger, Stream: acfg.Stream,
+			Observer: n.crossDCObserver()})
 		if err != nil {
 			return fmt.Errorf("storenode: %w", err)
 		}
 		acfg.CrossDC = x
+		n.attachLinks(ecfg.DC, cfg.RemoteDCs)
 	}
 	agent, err := replica.NewAgent(acfg)
 	if err != nil {
@@ -254,6 +269,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	n.stopped = true
+	n.closeMetrics()
 	eng, srv, conn, agent := n.eng, n.srv, n.conn, n.agent
 	n.eng, n.srv, n.conn, n.agent, n.addr = nil, nil, nil, nil, ""
 	n.mu.Unlock()
