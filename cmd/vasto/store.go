@@ -49,6 +49,7 @@ func runStore(ctx context.Context, e *env, args []string) error {
 	logLevel := fs.String("log-level", e.logLevel, "log level: trace, debug, info, warn, error")
 	writeTimeout := fs.Duration("write-timeout", server.DefaultWriteTimeout, "disconnect a client that reads no replies for this long")
 	pprofAddr := fs.String("pprof", "", "serve Go profiling (net/http/pprof) on this loopback address, e.g. 127.0.0.1:6060")
+	metricsAddr := metricsFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -61,6 +62,12 @@ func runStore(ctx context.Context, e *env, args []string) error {
 		}
 		defer stop()
 	}
+
+	reg, stopMetrics, err := serveMetrics(ctx, e, *metricsAddr, log.Named("metrics"))
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 
 	cfg := storenode.DefaultConfig(*dir, *listen)
 	cfg.Engine.DC, cfg.Engine.Sync, cfg.Engine.TombstoneGrace, cfg.Engine.MaxFuture = *dc, *sync, *grace, *maxFuture
@@ -78,6 +85,7 @@ func runStore(ctx context.Context, e *env, args []string) error {
 	}
 	cfg.FillRate = *fillRate
 	cfg.Logger, cfg.BusLogger = log.Named("store"), log.Named("bus")
+	cfg.Metrics = reg
 	sn, err := storenode.New(cfg)
 	if err != nil {
 		return err
