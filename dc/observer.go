@@ -1,10 +1,5 @@
 package dc
 
-import (
-	"github.com/vasto-kv/vasto/lww"
-	"github.com/vasto-kv/vasto/store"
-)
-
 // Observer is told of cross-DC replication events as they happen, for
 // metrics. Its methods run on the appliers' goroutines: they must be cheap,
 // must not block and must be safe for concurrent use.
@@ -28,20 +23,3 @@ type NopObserver struct{}
 func (NopObserver) RemoteApplied(string, string, int, int, uint64, int64) {}
 func (NopObserver) RebootstrapStarted(string, string)                     {}
 func (NopObserver) RebootstrapFinished(string, string, error)             {}
-
-// batchTally sums what one applied batch did, for the Observer.
-type batchTally struct {
-	applied, stale int
-	newest         int64
-}
-
-func (t *batchTally) add(changes []lww.Change, res []store.Result) {
-	for i := range res {
-		if res[i].Applied {
-			t.applied++
-		} else {
-			t.stale++
-		}
-		t.newest = max(t.newest, changes[i].Record.Version.Time)
-	}
-}

@@ -46,13 +46,7 @@ const (
 
 // observeApplied tells the Observer of a peer's batch applied.
 func (w *shardWorker) observeApplied(peer string, msgs []bus.Delivered, changes []lww.Change, res []store.Result) {
-	applied, newest := 0, int64(0)
-	for i := range res {
-		if res[i].Applied {
-			applied++
-		}
-		newest = max(newest, changes[i].Record.Version.Time)
-	}
+	applied, newest := store.Tally(changes, res)
 	var pending uint64
 	if len(msgs) > 0 {
 		pending = msgs[len(msgs)-1].Pending

@@ -183,3 +183,16 @@ func (s *Shard) OldestLogTime() (t int64, ok bool) {
 	}
 	return entries[0].Change.Record.Version.Time, true
 }
+
+// Tally sums what applying changes did (res are ApplyRemote's results for
+// them): how many won under LWW, and the newest event time among them (0
+// if there are none). Replication reports it to its observers.
+func Tally(changes []lww.Change, res []Result) (applied int, newest int64) {
+	for i := range res {
+		if res[i].Applied {
+			applied++
+		}
+		newest = max(newest, changes[i].Record.Version.Time)
+	}
+	return applied, newest
+}

@@ -98,3 +98,13 @@ func TestParseTickers(t *testing.T) {
 	got := parseTickers(dump, "rocksdb.block.cache.hit", "rocksdb.block.cache.miss", "rocksdb.stall.micros")
 	require.Equal(t, map[string]uint64{"rocksdb.block.cache.hit": 30, "rocksdb.block.cache.miss": 12}, got)
 }
+
+func TestTally(t *testing.T) {
+	changes := []lww.Change{{Record: rec(5, "dc1", "n", "a")}, {Record: rec(9, "dc1", "n", "b")}, {Record: rec(7, "dc1", "n", "c")}}
+	applied, newest := Tally(changes, []Result{{Applied: true}, {}, {Applied: true}})
+	require.Equal(t, 2, applied)
+	require.Equal(t, int64(9), newest)
+	applied, newest = Tally(nil, nil)
+	require.Zero(t, applied)
+	require.Zero(t, newest)
+}
