@@ -28,7 +28,7 @@ func TestPauseHoldsRemoteChanges(t *testing.T) {
 	top.Version = 1
 	top.Stores["t1"] = &topology.Store{ID: "t1", Addr: "127.0.0.1:1", Healthy: true}
 	top.Keyspaces["ks"] = &topology.Keyspace{Name: "ks", Shards: 1, Replicas: 1, Placement: [][]string{{"t1"}}}
-	r, err := New(Config{DC: "dc2", Store: "t1", RemoteDCs: []string{"dc1"}, Bus: ConnBus(p.c2), Engine: eng, Logger: testLogger(t)})
+	r, err := New(Config{DC: "dc2", Store: "t1", RemoteDCs: []string{"dc1"}, Bus: ConnBus(p.c2), Shards: EngineShards(eng), Logger: testLogger(t)})
 	require.NoError(t, err)
 	require.NoError(t, r.Start(ctx))
 	t.Cleanup(func() { require.NoError(t, r.Shutdown(context.Background())) })

@@ -32,6 +32,9 @@ type Config struct {
 	// Stream holds the retention limits (MaxAge, MaxBytes) of the local
 	// copies of the remote DCs' streams: those of the DC's change stream.
 	Stream bus.StreamConfig
+	// Observer is told of cross-DC replication events (for metrics); nil:
+	// none.
+	Observer Observer
 }
 
 // Validate reports the first problem with c.
@@ -83,6 +86,9 @@ func New(cfg Config) (*Replicator, error) {
 	}
 	if cfg.Dial == nil {
 		cfg.Dial = DialPeer
+	}
+	if cfg.Observer == nil {
+		cfg.Observer = NopObserver{}
 	}
 	return &Replicator{
 		cfg:     cfg,

@@ -152,12 +152,21 @@ func (w *xdcWorker) apply(ctx context.Context, msgs []bus.Delivered) error {
 	if err != nil {
 		return err
 	}
+	applied, stale, newestTime := 0, 0, int64(0)
 	for _, k := range order {
 		g := groups[k]
-		if _, err := g.shard.ApplyRemote(ctx, g.source, g.top, g.changes); err != nil {
+		res, err := g.shard.ApplyRemote(ctx, g.source, g.top, g.changes)
+		if err != nil {
 			return err
 		}
+		n, t := store.Tally(g.changes, res)
+		applied, stale, newestTime = applied+n, stale+len(res)-n, max(newestTime, t)
 	}
+	var pending uint64
+	if len(msgs) > 0 {
+		pending = msgs[len(msgs)-1].Pending
+	}
+	w.r.cfg.Observer.RemoteApplied(w.remote, w.keyspace, applied, stale, pending, newestTime)
 	w.mu.Lock()
 	w.lastApplied = time.Now()
 	if newest.After(w.lastEvent) {

@@ -377,7 +377,10 @@ func (w *xdcWorker) logGap(g xdcGap) {
 // and then moves each gapped source's cursor to just before the first index
 // the stream still holds. An error leaves the cursors alone: the batch is
 // redelivered and the check runs again.
-func (w *xdcWorker) rebootstrap(ctx context.Context, ks *topology.Keyspace, held []Shard, gaps []xdcGap, checked map[string]bool) error {
+func (w *xdcWorker) rebootstrap(ctx context.Context, ks *topology.Keyspace, held []Shard, gaps []xdcGap, checked map[string]bool) (err error) {
+	obs := w.r.cfg.Observer
+	obs.RebootstrapStarted(w.remote, w.keyspace)
+	defer func() { obs.RebootstrapFinished(w.remote, w.keyspace, err) }()
 	start := time.Now()
 	for _, g := range gaps {
 		w.logGap(g)

@@ -50,6 +50,8 @@ type AgentConfig struct {
 	// FillRate bounds the bytes per second one resize fill copies (0: as
 	// fast as it goes). A lower rate leaves more CPU to client traffic.
 	FillRate int64
+	// Observer is told of replication events (for metrics); nil: none.
+	Observer Observer
 }
 
 // DefaultAgentConfig returns an AgentConfig with defaults filled in; b
@@ -143,6 +145,9 @@ func NewAgent(cfg AgentConfig) (*Agent, error) {
 	}
 	if cfg.Dial == nil {
 		cfg.Dial = DialPeer
+	}
+	if cfg.Observer == nil {
+		cfg.Observer = NopObserver{}
 	}
 	a := &Agent{
 		cfg:    cfg,

@@ -16,7 +16,10 @@ import (
 // still waiting in its outbox. A plain merge would let a key deleted long
 // ago live on here. The peer keeps serving meanwhile; writes it takes during
 // the copy reach this replica through its change log.
-func (w *shardWorker) bootstrapFrom(ctx context.Context, peer string) error {
+func (w *shardWorker) bootstrapFrom(ctx context.Context, peer string) (err error) {
+	obs := w.a.cfg.Observer
+	obs.RebootstrapStarted(w.ref.Keyspace, w.ref.Shard, peer)
+	defer func() { obs.RebootstrapFinished(w.ref.Keyspace, w.ref.Shard, peer, err) }()
 	st, ok := w.top.Stores[peer]
 	if !ok || st.Addr == "" {
 		return fmt.Errorf("no address for peer %s", peer)
@@ -37,6 +40,7 @@ func (w *shardWorker) bootstrapFrom(ctx context.Context, peer string) error {
 			return err
 		}
 		copied += len(p.Changes)
+		obs.Copied(CopyBootstrap, w.ref.Keyspace, w.ref.Shard, len(p.Changes), changesBytes(p.Changes))
 		n, err := w.forgetAbsent(ctx, p.Start, p.End, p.Changes, outbox)
 		removed += n
 		return err

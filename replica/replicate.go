@@ -120,6 +120,9 @@ func (w *shardWorker) awaitPublished(ctx context.Context) {
 func (w *shardWorker) stop() {
 	w.cancel()
 	w.wg.Wait()
+	for _, p := range w.allPeers() {
+		w.a.cfg.Observer.PeerStopped(w.ref.Keyspace, w.ref.Shard, p)
+	}
 	w.mu.Lock()
 	cs := w.consumers
 	w.consumers = nil
@@ -358,9 +361,11 @@ func (w *shardWorker) apply(ctx context.Context, peer string, msgs []bus.Deliver
 		}
 		changes = append(changes, ch)
 	}
-	if _, err := w.sh.ApplyRemote(ctx, w.source(peer), top, changes); err != nil {
+	res, err := w.sh.ApplyRemote(ctx, w.source(peer), top, changes)
+	if err != nil {
 		return err
 	}
+	w.observeApplied(peer, msgs, changes, res)
 	w.mu.Lock()
 	w.lastBatch[peer] = time.Now()
 	if drainsPeer(msgs) {

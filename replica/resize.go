@@ -131,6 +131,7 @@ func (f *filler) addCopied(keys int, bytes int64) {
 	f.status.Keys += uint64(keys)
 	f.status.Bytes += uint64(bytes)
 	f.mu.Unlock()
+	f.a.cfg.Observer.Copied(CopyResize, f.ref.Keyspace, f.ref.Shard, keys, bytes)
 }
 
 // resize returns the keyspace and its resize as the agent sees them now,

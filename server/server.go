@@ -62,6 +62,8 @@ type Config struct {
 	// Faults, when not nil, is the fault injection VFAULT drives (a store
 	// started with --allow-faults); nil refuses VFAULT with NOFAULTS.
 	Faults Faults
+	// Observer, if set, is told of every command answered (for metrics).
+	Observer Observer
 }
 
 // DefaultConfig returns a Config with defaults filled in.

@@ -203,6 +203,15 @@ func TestCheckCatchesViolations(t *testing.T) {
 			want:  []string{"rocksdb-only-in-store|" + m + "storefront|github.com/linxGnu/grocksdb"},
 		},
 		{
+			name:  "prometheus outside internal/metrics",
+			extra: []string{m + "store: github.com/prometheus/client_golang/prometheus", "github.com/prometheus/client_golang/prometheus: net"},
+			want:  []string{"prometheus-only-in-metrics|" + m + "store|github.com/prometheus/client_golang/prometheus"},
+		},
+		{
+			name:  "prometheus in internal/metrics",
+			extra: []string{m + "internal/metrics: github.com/prometheus/client_golang/prometheus " + m + "store"},
+		},
+		{
 			name:  "nats outside bus",
 			extra: []string{m + "master/elect: github.com/nats-io/nats-server/v2/server", "github.com/nats-io/nats-server/v2/server: net"},
 			want:  []string{"nats-only-in-bus|" + m + "master/elect|github.com/nats-io/nats-server/v2/server"},

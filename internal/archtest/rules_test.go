@@ -223,6 +223,13 @@ var directRules = []directRule{
 		why:       "only packages under bus/ may import github.com/nats-io/... directly",
 	},
 	{
+		name:      "prometheus-only-in-metrics",
+		forbidden: "github.com/prometheus/",
+		prefix:    true,
+		allowedIn: "internal/metrics",
+		why:       "only packages under internal/metrics/ may import the Prometheus client (github.com/prometheus/...) directly; other packages expose numbers and Observer interfaces",
+	},
+	{
 		name:      "flag-only-in-cmd",
 		forbidden: "flag",
 		allowedIn: "cmd",

@@ -15,6 +15,7 @@ import (
 
 	"github.com/vasto-kv/vasto/bus"
 	"github.com/vasto-kv/vasto/bus/embedded"
+	"github.com/vasto-kv/vasto/internal/metrics"
 	"github.com/vasto-kv/vasto/internal/retry"
 	"github.com/vasto-kv/vasto/internal/storenode"
 	"github.com/vasto-kv/vasto/lww"
@@ -67,6 +68,10 @@ type Config struct {
 	// storenode.Config.AllowFaults). All stores share this process, so a
 	// VFAULT CRASH ends all of them.
 	AllowFaults bool
+	// Metrics, if set, is the process's metrics registry: the master and
+	// every store register their metrics there while they run (labels dc
+	// and, for stores, store).
+	Metrics *metrics.Registry
 }
 
 // DefaultConfig returns a Config with defaults filled in.
@@ -80,11 +85,13 @@ type Cluster struct {
 	log  hclog.Logger
 	nats *embedded.Server
 
-	mu      sync.Mutex
-	master  *master.Master
-	mconn   *bus.Conn
-	stores  []*Store
-	stopped bool
+	mu     sync.Mutex
+	master *master.Master
+	mconn  *bus.Conn
+	// unregisterMaster removes the master's metrics (nil: none).
+	unregisterMaster func()
+	stores           []*Store
+	stopped          bool
 }
 
 // Store is one store of the cluster.
@@ -206,6 +213,12 @@ func (c *Cluster) StartMaster(ctx context.Context) error {
 	if err == nil {
 		err = m.Start(ctx)
 	}
+	if err == nil && c.cfg.Metrics != nil {
+		c.unregisterMaster, err = metrics.NewMaster(c.cfg.Metrics, c.cfg.DC, m.Topology)
+		if err != nil {
+			_ = m.Shutdown(ctx)
+		}
+	}
 	if err != nil {
 		conn.Close()
 		return err
@@ -218,9 +231,12 @@ func (c *Cluster) StartMaster(ctx context.Context) error {
 // state, so nothing is lost.
 func (c *Cluster) StopMaster(ctx context.Context) error {
 	c.mu.Lock()
-	m, conn := c.master, c.mconn
-	c.master, c.mconn = nil, nil
+	m, conn, unregister := c.master, c.mconn, c.unregisterMaster
+	c.master, c.mconn, c.unregisterMaster = nil, nil, nil
 	c.mu.Unlock()
+	if unregister != nil {
+		unregister()
+	}
 	if m == nil {
 		return nil
 	}
@@ -251,6 +267,7 @@ func (c *Cluster) StartStore(ctx context.Context, i int) error {
 	cfg.RemoteDCs, cfg.Stream, cfg.FillRate = c.cfg.RemoteDCs, c.cfg.Stream, c.cfg.FillRate
 	cfg.Logger = log
 	cfg.AllowFaults = c.cfg.AllowFaults
+	cfg.Metrics = c.cfg.Metrics
 	n, err := storenode.New(cfg)
 	if err != nil {
 		return err

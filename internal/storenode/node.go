@@ -13,6 +13,7 @@ import (
 
 	"github.com/vasto-kv/vasto/bus"
 	crossdc "github.com/vasto-kv/vasto/dc"
+	"github.com/vasto-kv/vasto/internal/metrics"
 	"github.com/vasto-kv/vasto/lww"
 	"github.com/vasto-kv/vasto/replica"
 	"github.com/vasto-kv/vasto/server"
@@ -64,6 +65,10 @@ type Config struct {
 	// crash, pausing cross-DC replication) for drills. Off, every VFAULT
 	// is refused with NOFAULTS.
 	AllowFaults bool
+	// Metrics, if set, is the process's metrics registry: the store
+	// registers its metrics there (labels dc and store) while it runs,
+	// and turns RocksDB's statistics on.
+	Metrics *metrics.Registry
 }
 
 // DefaultConfig returns a Config for a store alone with its data in dir,
@@ -110,6 +115,7 @@ type Node struct {
 	srv     *server.Server
 	conn    *bus.Conn
 	agent   *replica.Agent
+	metrics *metrics.Store
 	addr    string // the address the server listens on
 
 	// xdc is the cross-DC replicator while running with remote DCs. Not
@@ -156,6 +162,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		if err != nil {
 			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
 			defer cancel()
+			n.closeMetrics()
 			_ = n.stop(sctx, n.eng, n.srv, n.conn, n.agent)
 			n.eng, n.srv, n.conn, n.agent, n.addr = nil, nil, nil, nil, ""
 			n.xdc.Store(nil)
@@ -171,10 +178,14 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	// Alone, nothing reads a change log: writes append none (but the
 	// shards of a DC this directory ran in keep logging; see NoChangeLog).
 	ecfg.NoChangeLog = alone
+	if err := n.openMetrics(&ecfg); err != nil {
+		return err
+	}
 	n.eng, err = store.Open(ecfg)
 	if err != nil {
 		return fmt.Errorf("storenode: open engine: %w", err)
 	}
+	n.attachEngine()
 	if alone && cfg.Keyspace != "" {
 		if _, err := n.eng.EnsureShard(cfg.Keyspace, 0); err != nil {
 			return fmt.Errorf("storenode: keyspace %q: %w", cfg.Keyspace, err)
@@ -188,6 +199,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		scfg.Faults = n
 		cfg.Logger.Warn("fault injection enabled (--allow-faults): VFAULT can skew the clock, crash the process and pause cross-DC replication")
 	}
+	scfg.Observer = n.serverObserver()
 	srv, err := server.New(scfg)
 	if err != nil {
 		return fmt.Errorf("storenode: %w", err)
@@ -217,14 +229,17 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	acfg.Stream = cfg.Stream
 	acfg.Stream.DC = ecfg.DC
 	acfg.FillRate = cfg.FillRate
+	acfg.Observer = n.replicaObserver()
 	if len(cfg.RemoteDCs) > 0 {
 		x, err := crossdc.New(crossdc.Config{DC: ecfg.DC, Store: ecfg.Node, RemoteDCs: cfg.RemoteDCs,
-			Bus: crossdc.ConnBus(n.conn), Shards: crossdc.EngineShards(n.eng), Logger: cfg.Logger, Stream: acfg.Stream})
+			Bus: crossdc.ConnBus(n.conn), Shards: crossdc.EngineShards(n.eng), Logger: cfg.Logger, Stream: acfg.Stream,
+			Observer: n.crossDCObserver()})
 		if err != nil {
 			return fmt.Errorf("storenode: %w", err)
 		}
 		acfg.CrossDC = x
 		n.xdc.Store(x)
+		n.attachLinks(ecfg.DC, cfg.RemoteDCs)
 	}
 	agent, err := replica.NewAgent(acfg)
 	if err != nil {
@@ -284,6 +299,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	n.stopped = true
+	n.closeMetrics()
 	eng, srv, conn, agent := n.eng, n.srv, n.conn, n.agent
 	n.eng, n.srv, n.conn, n.agent, n.addr = nil, nil, nil, nil, ""
 	n.xdc.Store(nil)
