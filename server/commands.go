@@ -10,6 +10,7 @@ import (
 
 	"github.com/vasto-kv/vasto/lww"
 	"github.com/vasto-kv/vasto/store"
+	"github.com/vasto-kv/vasto/wire"
 )
 
 // redisError is an error worded exactly as Redis words it, sent with the ERR
@@ -230,7 +231,7 @@ func (c *conn) use(keyspace string, shard uint32) {
 		return
 	}
 	c.keyspace, c.shard = keyspace, shard
-	c.scans = scanCursors{}
+	c.scans = wire.ScanCursors{}
 	c.w.WriteSimple("OK")
 }
 
