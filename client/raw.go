@@ -115,15 +115,24 @@ func (c *Client) Do(ctx context.Context, ks string, cmds []Command) ([]Reply, er
 // ShardOf returns the shard of key in keyspace ks under the latest
 // topology, and the keyspace's shard count.
 func (c *Client) ShardOf(ks string, key []byte) (shard uint32, shards int, err error) {
-	t, err := c.topo()
+	n, err := c.Shards(ks)
 	if err != nil {
 		return 0, 0, err
 	}
+	return topology.ShardOf(key, n), n, nil
+}
+
+// Shards returns the shard count of keyspace ks under the latest topology.
+func (c *Client) Shards(ks string) (int, error) {
+	t, err := c.topo()
+	if err != nil {
+		return 0, err
+	}
 	k, ok := t.Keyspaces[ks]
 	if !ok {
-		return 0, 0, fmt.Errorf("%w: %q", ErrUnknownKeyspace, ks)
+		return 0, fmt.Errorf("%w: %q", ErrUnknownKeyspace, ks)
 	}
-	return topology.ShardOf(key, k.Shards), k.Shards, nil
+	return k.Shards, nil
 }
 
 // TopologyVersion returns the version of the topology the client routes by.
