@@ -41,7 +41,9 @@ func startGateway(t *testing.T, shards int) (*devcluster.Cluster, *client.Client
 	t.Cleanup(func() { _ = rc.Close() })
 	// The gateway's own client sees the keyspace (it follows the same
 	// topology as cl).
-	require.Eventually(t, func() bool { return rc.Ping(context.Background()).Err() == nil && rc.Exists(context.Background(), "x").Err() == nil },
+	require.Eventually(t, func() bool {
+		return rc.Ping(context.Background()).Err() == nil && rc.Exists(context.Background(), "x").Err() == nil
+	},
 		10*time.Second, 20*time.Millisecond)
 	return c, cl, rc
 }
