@@ -24,6 +24,8 @@ const (
 	DefaultWriteTimeout = 10 * time.Second
 	// DefaultMaxKeys bounds how many keys one KEYS command may scan.
 	DefaultMaxKeys = 10000
+	// DefaultMaxBatches is the default Config.MaxBatches.
+	DefaultMaxBatches = 4
 	// MaxScanCount is the largest COUNT of SCAN.
 	MaxScanCount = 10000
 )
@@ -62,6 +64,10 @@ type Config struct {
 	// MaxKeys bounds how many keys KEYS may scan before it fails (use
 	// SCAN for more).
 	MaxKeys int
+	// MaxBatches bounds the merged batches in flight: the batches that
+	// connections send while that many are in flight are merged into the
+	// next one (one pipeline per store for all of them).
+	MaxBatches int
 }
 
 // DefaultConfig returns a Config with defaults filled in.
@@ -84,6 +90,7 @@ func DefaultConfig(listen, natsURL, dc string) Config {
 		RequestTimeout: DefaultRequestTimeout,
 		DrainTimeout:   time.Second,
 		MaxKeys:        DefaultMaxKeys,
+		MaxBatches:     DefaultMaxBatches,
 	}
 }
 
@@ -109,8 +116,8 @@ func (c Config) Validate() error {
 		return bad("write and request timeouts must be positive")
 	case c.DrainTimeout < 0:
 		return bad("negative drain timeout")
-	case c.MaxKeys <= 0:
-		return bad("max keys must be positive")
+	case c.MaxKeys <= 0 || c.MaxBatches <= 0:
+		return bad("max keys and max batches must be positive")
 	}
 	if err := c.Limits.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)

@@ -144,8 +144,12 @@ func (c *conn) flush() {
 	}
 	var reps []client.Reply
 	var err error
-	if len(c.cmds) > 0 {
-		reps, err = c.do(c.cmds)
+	switch {
+	case len(c.cmds) == 0:
+	case c.keyspace == "":
+		err = errNoKeyspace
+	default:
+		reps, err = c.g.batch.do(c.keyspace, c.cmds)
 	}
 	for i := range c.calls {
 		c.render(&c.calls[i], reps, err)

@@ -27,6 +27,7 @@ type Gateway struct {
 
 	mu       sync.Mutex
 	cl       *client.Client
+	batch    batcher
 	ln       net.Listener
 	conns    map[*conn]struct{}
 	started  bool
@@ -43,13 +44,15 @@ func New(cfg Config) (*Gateway, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Gateway{
+	g := &Gateway{
 		cfg:   cfg,
 		log:   cfg.Logger.Named("gateway"),
 		conns: make(map[*conn]struct{}),
 		quit:  make(chan struct{}),
 		done:  make(chan struct{}),
-	}, nil
+	}
+	g.batch = batcher{g: g, max: cfg.MaxBatches}
+	return g, nil
 }
 
 // Start connects to the DC's NATS, waits (until ctx ends) for the first

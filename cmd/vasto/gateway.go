@@ -21,6 +21,7 @@ func runGateway(ctx context.Context, e *env, args []string) error {
 	poolSize := fs.Int("pool-size", gateway.DefaultPoolSize, "connections kept per store")
 	timeout := fs.Duration("request-timeout", gateway.DefaultRequestTimeout, "bound on one batch of commands, retries included")
 	writeTimeout := fs.Duration("write-timeout", gateway.DefaultWriteTimeout, "disconnect a client that reads no replies for this long")
+	maxBatches := fs.Int("max-batches", gateway.DefaultMaxBatches, "merged batches in flight; connections' batches that arrive meanwhile are merged into one pipeline per store")
 	maxKeys := fs.Int("max-keys", gateway.DefaultMaxKeys, "most keys one KEYS command may look at (use SCAN beyond)")
 	logLevel := fs.String("log-level", e.logLevel, "log level: trace, debug, info, warn, error")
 	pprofAddr := fs.String("pprof", "", "serve Go profiling (net/http/pprof) on this loopback address, e.g. 127.0.0.1:6061")
@@ -39,6 +40,7 @@ func runGateway(ctx context.Context, e *env, args []string) error {
 	cfg := gateway.DefaultConfig(*listen, *c.nats, *c.dc)
 	cfg.Keyspace, cfg.Logger = *keyspace, log
 	cfg.Client.PoolSize, cfg.RequestTimeout, cfg.WriteTimeout, cfg.MaxKeys = *poolSize, *timeout, *writeTimeout, *maxKeys
+	cfg.MaxBatches = *maxBatches
 	g, err := gateway.New(cfg)
 	if err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)

@@ -500,3 +500,44 @@ func TestGatewayRedisBenchmark(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEmpty(t, items)
 }
+
+// Connections' batches that arrive together are merged into one pipeline
+// per store; each connection still gets its own replies, in order.
+func TestGatewayConcurrentConnectionsGetTheirReplies(t *testing.T) {
+	_, _, rc := startGateway(t, 3)
+	ctx := ctxT(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 20)
+	for w := 0; w < 20; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			conn := rc.Conn()
+			defer conn.Close()
+			for round := 0; round < 20; round++ {
+				pipe := conn.Pipeline()
+				gets := make([]*redis.StringCmd, 10)
+				for i := range gets {
+					k := fmt.Sprintf("c%02d-%d", w, i)
+					pipe.Set(ctx, k, fmt.Sprintf("%d/%d/%d", w, round, i), 0)
+					gets[i] = pipe.Get(ctx, k)
+				}
+				if _, err := pipe.Exec(ctx); err != nil {
+					errs <- err
+					return
+				}
+				for i, g := range gets {
+					if want := fmt.Sprintf("%d/%d/%d", w, round, i); g.Val() != want {
+						errs <- fmt.Errorf("connection %d got %q, want %q", w, g.Val(), want)
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+}
