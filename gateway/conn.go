@@ -83,7 +83,7 @@ func (c *conn) stop() { _ = c.nc.SetReadDeadline(time.Now()) }
 // must close.
 func (c *conn) readFailed(err error) bool {
 	if resp.IsRecoverable(err) {
-		c.local(call{kind: kError, err: err})
+		c.refuse(err) // inside MULTI, EXEC then aborts
 		return true
 	}
 	c.flush()
