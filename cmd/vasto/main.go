@@ -30,6 +30,7 @@ var subcommands = map[string]subcommand{
 	"dev":      {"run a whole DC in one process: NATS, the master and N stores", runDev},
 	"nats":     {"run the DC's embedded NATS server (JetStream)", runNATS},
 	"master":   {"run the DC's master", runMaster},
+	"gateway":  {"one Redis endpoint for a whole DC: routes every key to its shard (redis-cli, redis-py, go-redis)", runGateway},
 	"store":    {"run a store (alone, or joined to a DC with --nats); 'store list|replace|drain' manage a DC's stores", runStore},
 	"keyspace": {"create, delete, list, describe, resize or rebalance keyspaces", runKeyspace},
 	"op":       {"online operations (resize, replace, drain, rebalance): op status|wait ID", runOp},

@@ -295,6 +295,16 @@ func TestCheckCatchesViolations(t *testing.T) {
 			want:  []string{"test-support-only-in-tests|" + m + "internal/storenode|" + m + "internal/shardtest"},
 		},
 		{
+			name:  "client imports the gateway",
+			extra: []string{m + "client/x: " + m + "gateway"},
+			want:  []string{"client-no-server|" + m + "client/x|" + m + "gateway"},
+		},
+		{
+			name:  "gateway reaches store through server",
+			extra: []string{m + "gateway: " + m + "client " + m + "server/resp " + m + "server"},
+			want:  []string{"gateway-no-engine|" + m + "gateway|" + m + "store"},
+		},
+		{
 			name:  "client imports cmd",
 			extra: []string{m + "client/cli: " + m + "cmd/vasto"},
 			want:  []string{"client-no-server|" + m + "client/cli|" + m + "cmd/vasto"},

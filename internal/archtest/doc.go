@@ -17,7 +17,12 @@
 //     store wiring joins them through replica's CrossDC interface;
 //   - client/ and its subpackages never import, even transitively and even
 //     from their _test.go files, any server package: master, store, server,
-//     replica, dc, bus/embedded, chaos, cmd (or anything below them);
+//     replica, dc, bus/embedded, chaos, cmd, internal/storenode, gateway (or
+//     anything below them);
+//   - packages under gateway/ never import, even transitively, store/ (so
+//     not server/ either; server/resp is fine), replica/, dc/, master/,
+//     internal/storenode/, internal/peerclient/ or bus/embedded/: the
+//     gateway routes with client/;
 //   - only packages under cmd/ import "flag" directly;
 //   - the test-support packages (internal/bustest, internal/shardtest,
 //     internal/storetest, internal/disktest: helpers and in-memory twins)

@@ -10,7 +10,7 @@ import (
 const modulePath = "github.com/vasto-kv/vasto"
 
 // serverDirs are the module's server-side trees; client must not depend on them.
-var serverDirs = []string{"master", "store", "server", "replica", "dc", "bus/embedded", "chaos", "cmd", "internal/storenode"}
+var serverDirs = []string{"master", "store", "server", "replica", "dc", "bus/embedded", "chaos", "cmd", "internal/storenode", "gateway"}
 
 // testSupport are the test-support packages: helpers and in-memory twins
 // that only _test.go files and other test-support packages import.
@@ -264,6 +264,9 @@ var denyRules = []denyRule{
 	{name: "storenode-wires-a-store", dir: "internal/storenode", transitive: true,
 		forbidden: []string{"master", "client", "bus/embedded", "internal/devcluster"},
 		why:       "packages under internal/storenode/ must not reach master/, client/, bus/embedded/ or internal/devcluster/: it wires one store process"},
+	{name: "gateway-no-engine", dir: "gateway", transitive: true,
+		forbidden: []string{"store", "replica", "dc", "master", "internal/storenode", "internal/peerclient", "bus/embedded"},
+		why:       "packages under gateway/ must not reach store/ (nor server/, which serves it), replica/, dc/, master/, internal/storenode/, internal/peerclient/ or bus/embedded/: the gateway routes with the client and speaks RESP with server/resp"},
 }
 
 func (r denyRule) matches(imp string) bool {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/vasto-kv/vasto/bus"
 	"github.com/vasto-kv/vasto/bus/embedded"
+	"github.com/vasto-kv/vasto/gateway"
 	"github.com/vasto-kv/vasto/internal/metrics"
 	"github.com/vasto-kv/vasto/internal/retry"
 	"github.com/vasto-kv/vasto/internal/storenode"
@@ -72,6 +73,10 @@ type Config struct {
 	// every store register their metrics there while they run (labels dc
 	// and, for stores, store).
 	Metrics *metrics.Registry
+	// Gateway starts a gateway (one Redis endpoint for the DC) once the
+	// stores run, on GatewayPort (0: any free port).
+	Gateway     bool
+	GatewayPort int
 }
 
 // DefaultConfig returns a Config with defaults filled in.
@@ -85,9 +90,10 @@ type Cluster struct {
 	log  hclog.Logger
 	nats *embedded.Server
 
-	mu     sync.Mutex
-	master *master.Master
-	mconn  *bus.Conn
+	mu      sync.Mutex
+	gateway *gateway.Gateway
+	master  *master.Master
+	mconn   *bus.Conn
 	// unregisterMaster removes the master's metrics (nil: none).
 	unregisterMaster func()
 	stores           []*Store
@@ -162,7 +168,42 @@ func (c *Cluster) startServices(ctx context.Context) error {
 			return err
 		}
 	}
+	if cfg.Gateway {
+		if err := c.startGateway(ctx); err != nil {
+			_ = c.Shutdown(context.Background())
+			return err
+		}
+	}
 	return nil
+}
+
+// startGateway starts the DC's gateway.
+func (c *Cluster) startGateway(ctx context.Context) error {
+	addr := net.JoinHostPort(c.cfg.Host, strconv.Itoa(c.cfg.GatewayPort))
+	gcfg := gateway.DefaultConfig(addr, c.nats.ClientURL(), c.cfg.DC)
+	gcfg.Logger = c.log
+	g, err := gateway.New(gcfg)
+	if err != nil {
+		return err
+	}
+	if err := g.Start(ctx); err != nil {
+		return fmt.Errorf("devcluster: start the gateway: %w", err)
+	}
+	c.mu.Lock()
+	c.gateway = g
+	c.mu.Unlock()
+	return nil
+}
+
+// GatewayAddr is the address of the DC's gateway ("" without
+// Config.Gateway).
+func (c *Cluster) GatewayAddr() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gateway == nil || c.gateway.Addr() == nil {
+		return ""
+	}
+	return c.gateway.Addr().String()
 }
 
 // LeafURL is the URL other DCs link to ("" without LeafListen).
@@ -313,8 +354,13 @@ func (c *Cluster) Shutdown(ctx context.Context) error {
 	}
 	c.stopped = true
 	n := len(c.stores)
+	g := c.gateway
+	c.gateway = nil
 	c.mu.Unlock()
 	var errs []error
+	if g != nil {
+		errs = append(errs, g.Shutdown(ctx))
+	}
 	for i := 0; i < n; i++ {
 		errs = append(errs, c.StopStore(ctx, i))
 	}

@@ -35,6 +35,9 @@ func StartMulti(ctx context.Context, base Config, dcs []string) ([]*Cluster, err
 		if base.FirstStorePort != 0 {
 			cfg.FirstStorePort = base.FirstStorePort + 100*i
 		}
+		if base.GatewayPort != 0 {
+			cfg.GatewayPort = base.GatewayPort + 100*i
+		}
 		cfg.RemoteDCs = nil
 		for _, other := range dcs {
 			if other != dc {
