@@ -5,14 +5,11 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/vasto-kv/vasto/chaos"
 	"github.com/vasto-kv/vasto/chaos/check"
-	"github.com/vasto-kv/vasto/internal/peerclient"
 	"github.com/vasto-kv/vasto/internal/retry"
 	"github.com/vasto-kv/vasto/lww"
 )
-
-// dumpLimit is the records per VDUMP page.
-const dumpLimit = 1000
 
 // dumpAll reads every record of every replica of the keyspace in every DC,
 // by the topology each DC's client follows. It fails when a DC's keyspace
@@ -34,7 +31,7 @@ func dumpAll(ctx context.Context, dep *deployment) ([]check.Replica, error) {
 				if s == nil || !s.Healthy {
 					return nil, fmt.Errorf("%s: store %s of shard %d not healthy", n.name, id, shard)
 				}
-				recs, err := dumpShard(ctx, s.Addr, dep.cfg.Keyspace, uint32(shard))
+				recs, err := dumpShard(ctx, s.Addr, dep.cfg.Keyspace, uint32(shard), ks.ShardEpoch(uint32(shard)))
 				if err != nil {
 					return nil, fmt.Errorf("%s/%s shard %d: %w", n.name, id, shard, err)
 				}
@@ -47,21 +44,12 @@ func dumpAll(ctx context.Context, dep *deployment) ([]check.Replica, error) {
 }
 
 // dumpShard reads every record of one shard replica.
-func dumpShard(ctx context.Context, addr, ks string, shard uint32) (map[string]lww.Record, error) {
+func dumpShard(ctx context.Context, addr, ks string, shard uint32, epoch uint64) (map[string]lww.Record, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	pc, err := peerclient.Dial(ctx, addr)
-	if err != nil {
-		return nil, err
-	}
-	defer pc.Close()
 	recs := map[string]lww.Record{}
-	err = pc.Dump(ctx, peerclient.DumpRequest{Keyspace: ks, Shard: shard, Limit: dumpLimit}, func(p peerclient.DumpPage) error {
-		for _, ch := range p.Changes {
-			r := ch.Record
-			r.Value = append([]byte(nil), r.Value...)
-			recs[string(ch.Key)] = r
-		}
+	err := chaos.DumpShard(ctx, addr, ks, shard, epoch, func(key string, rec lww.Record) error {
+		recs[key] = rec
 		return nil
 	})
 	return recs, err

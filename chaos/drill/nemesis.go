@@ -7,11 +7,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/vasto-kv/vasto/chaos"
 )
 
 // FaultEvent is what happened to one scheduled fault: when it was injected
@@ -33,12 +32,6 @@ type nemesis struct {
 	out   io.Writer
 	// fillSeq numbers the disk fill's keys.
 	fillSeq int
-}
-
-// slower is chaos.Proxy's link shaping, where the proxy has it.
-type slower interface {
-	Slow(latency time.Duration, bytesPerSec int64)
-	Fast()
 }
 
 // run injects every fault of s at its time and heals it at its end, then
@@ -170,20 +163,13 @@ func (n *nemesis) killMaster(ctx context.Context, dc *dcNode) (func(context.Cont
 
 // slowLinks shapes the links of f's DC.
 func (n *nemesis) slowLinks(f Fault) (func(context.Context) error, error) {
-	var shaped []slower
-	for _, l := range n.dep.links(f.DC) {
-		s, ok := any(l).(slower)
-		if !ok {
-			return nil, fmt.Errorf("%w: this build's chaos.Proxy cannot shape a link", ErrUnsupported)
-		}
-		shaped = append(shaped, s)
-	}
-	for _, s := range shaped {
-		s.Slow(f.Latency, f.Bandwidth)
+	links := n.dep.links(f.DC)
+	for _, l := range links {
+		l.Slow(f.Latency, f.Bandwidth)
 	}
 	return func(context.Context) error {
-		for _, s := range shaped {
-			s.Fast()
+		for _, l := range links {
+			l.Fast()
 		}
 		return nil
 	}, nil
@@ -198,7 +184,7 @@ func (n *nemesis) skew(ctx context.Context, stores []*storeNode, by time.Duratio
 	set := func(ctx context.Context, d time.Duration) error {
 		var errs []error
 		for _, st := range stores {
-			if err := vfault(ctx, st.addr, "SKEW", strconv.FormatInt(int64(d), 10)); err != nil {
+			if err := chaos.SkewStore(ctx, st.addr, d); err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", st.id, err))
 			}
 		}
@@ -208,19 +194,6 @@ func (n *nemesis) skew(ctx context.Context, stores []*storeNode, by time.Duratio
 		return func(ctx context.Context) error { return set(ctx, 0) }, err
 	}
 	return func(ctx context.Context) error { return set(ctx, 0) }, nil
-}
-
-// vfault sends VFAULT args to the store at addr.
-func vfault(ctx context.Context, addr string, args ...string) error {
-	c := redis.NewClient(&redis.Options{Addr: addr, Protocol: 2, MaxRetries: -1, DialTimeout: 2 * time.Second,
-		ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second, PoolSize: 1})
-	defer c.Close()
-	cmd := make([]any, 0, len(args)+1)
-	cmd = append(cmd, "VFAULT")
-	for _, a := range args {
-		cmd = append(cmd, a)
-	}
-	return c.Do(ctx, cmd...).Err()
 }
 
 // resizeMasterLoss starts a resize in dc, kills its master after
@@ -263,15 +236,13 @@ func (n *nemesis) healAll(ctx context.Context) error {
 			default:
 				_ = st.proc.Resume()
 				if n.dep.faults {
-					_ = vfault(ctx, st.addr, "SKEW", "0")
+					_ = chaos.SkewStore(ctx, st.addr, 0)
 				}
 			}
 		}
 		if dc.link != nil {
 			dc.link.Restore()
-			if s, ok := any(dc.link).(slower); ok {
-				s.Fast()
-			}
+			dc.link.Fast()
 		}
 	}
 	if n.dep.tmpfs != "" {

@@ -3,15 +3,20 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/vasto-kv/vasto/chaos/drill"
 )
+
+func init() {
+	chaosCommands["run"] = chaosCommand{"run a failover drill against a deployment of its own: run DRILL [--seed S] [--duration D] [--dcs N] [--stores M] [--dir D] [--report FILE] (exit 1 on FAIL)", runChaosRun}
+	chaosCommands["list"] = chaosCommand{"describe the failover drills 'chaos run' knows", runChaosList}
+}
 
 // errDrillFailed makes `vasto chaos run` exit 1 after it printed the
 // verdict.
@@ -19,8 +24,7 @@ var errDrillFailed = errors.New("drill failed")
 
 // runChaosList describes every drill.
 func runChaosList(_ context.Context, e *env, args []string) error {
-	fs := flag.NewFlagSet("chaos list", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs, _ := chaosFlags(e, "list")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -43,17 +47,14 @@ func runChaosList(_ context.Context, e *env, args []string) error {
 // runChaosRun runs one drill against a deployment of its own and exits 1
 // when it fails.
 func runChaosRun(ctx context.Context, e *env, args []string) error {
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			fmt.Fprintln(e.stderr, "usage: vasto chaos run DRILL [flags]; 'vasto chaos list' lists the drills")
-			return flag.ErrHelp
-		}
-		return fmt.Errorf("%w: chaos run DRILL [flags]: name a drill (see 'vasto chaos list')", errUsage)
+	name := ""
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		name, args = args[0], args[1:]
 	}
-	name := args[0]
 	cfg := drill.DefaultConfig(name)
-	fs := flag.NewFlagSet("chaos run", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs, timeout := chaosFlags(e, "run")
+	tf := fs.Lookup("timeout")
+	tf.Usage, tf.DefValue, *timeout = "give up on the whole run after this long (0: the duration plus 10 minutes)", "0s", 0
 	fs.Int64Var(&cfg.Seed, "seed", cfg.Seed, "seed of the fault schedule and the operation sequence")
 	fs.DurationVar(&cfg.Duration, "duration", cfg.Duration, "how long the workload runs (faults are healed by 80 % of it)")
 	fs.IntVar(&cfg.DCs, "dcs", cfg.DCs, "number of DCs")
@@ -62,8 +63,11 @@ func runChaosRun(ctx context.Context, e *env, args []string) error {
 	fs.StringVar(&cfg.Report, "report", "", "Markdown report path (default: the run's directory/report.md); the chart is written next to it")
 	keep := fs.Bool("keep-data", false, "keep the stores' and NATS's data after the run (logs, history and report are always kept)")
 	logLevel := fs.String("log-level", envOr("VASTO_LOG_LEVEL", "error"), "log level of the runner")
-	if err := parseFlags(fs, args[1:]); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if name == "" {
+		return fmt.Errorf("%w: chaos run DRILL [flags]: name a drill (see 'vasto chaos list')", errUsage)
 	}
 	if _, ok := drill.Lookup(name); !ok {
 		return fmt.Errorf("%w: unknown drill %q (see 'vasto chaos list')", errUsage, name)
@@ -83,6 +87,11 @@ func runChaosRun(ctx context.Context, e *env, args []string) error {
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
+	if *timeout <= 0 {
+		*timeout = cfg.Duration + 10*time.Minute
+	}
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
 	res, err := drill.Run(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("drill %s: %w", name, err)

@@ -41,3 +41,12 @@ func TestChaosRunRejectsBadInput(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, entries, "bad input starts nothing and writes nothing")
 }
+
+func TestChaosRunAndListAreChaosCommands(t *testing.T) {
+	code, out, errs := vasto(t, "chaos", "list")
+	require.Equal(t, 0, code, errs)
+	require.Contains(t, out, "store-crash")
+	code, _, errs = vasto(t, "chaos", "run", "no-such-drill")
+	require.Equal(t, 2, code)
+	require.Contains(t, errs, "unknown drill")
+}
