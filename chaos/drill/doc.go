@@ -14,8 +14,8 @@
 // Every process is started in its own process group and stopped by PID
 // (SIGTERM, then SIGKILL after a deadline), also when the run is cancelled.
 //
-// Imports: the client, the bus, chaos, chaos/check, topology, lww,
-// internal/peerclient and internal/retry; never a store's, a master's or a
-// DC's internals (checked by internal/archtest): a drill talks to the
-// deployment the way an operator does.
+// Imports: the client, the bus, chaos, chaos/check, topology, lww, wire,
+// internal/retry and go-redis; never a store's, a master's or a DC's
+// internals, nor internal/peerclient (checked by internal/archtest for all
+// of chaos): a drill talks to the deployment the way an operator does.
 package drill
