@@ -15,6 +15,9 @@ const (
 	probeEvery = 500 * time.Millisecond
 	// probeTimeout bounds how long a probe is awaited in the other DCs.
 	probeTimeout = 15 * time.Second
+	// probeCutShort is the least wait of a probe the end of the workload
+	// cut short that still counts as unseen.
+	probeCutShort = 5 * time.Second
 )
 
 // LagSample is one probe: a key written in From at At (drill time) and
@@ -32,7 +35,8 @@ type LagSample struct {
 type prober struct {
 	w *workload
 	// limit ends the wait for probes (with the workload): a probe cut
-	// short by it is dropped, not counted as unseen.
+	// short by it counts as unseen if it waited probeCutShort or more, and
+	// is dropped otherwise.
 	limit context.Context
 
 	mu      sync.Mutex
@@ -80,8 +84,8 @@ func (p *prober) probe(ctx context.Context, seq int) {
 			s := LagSample{At: at, From: from.name, To: to.name}
 			s.Seen = awaitValue(p.limit, to.client, w.cfg.Keyspace, key, value)
 			s.Lag = time.Since(written)
-			if !s.Seen && s.Lag < probeTimeout {
-				return // cut short by the end of the workload
+			if !s.Seen && s.Lag < probeCutShort {
+				return // written just before the workload ended: no verdict
 			}
 			p.mu.Lock()
 			p.samples = append(p.samples, s)

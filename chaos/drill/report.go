@@ -153,10 +153,10 @@ func writeLag(b *strings.Builder, lag []LagSample) {
 		}
 	}
 	slices.Sort(seen)
-	fmt.Fprintf(b, "Replication lag (a probe key written in one DC every %v and awaited in the others): %d probes, %d not seen within %v",
-		probeEvery, len(lag), missed, probeTimeout)
+	fmt.Fprintf(b, "Replication lag (a probe key written in one DC every %v and awaited in the others): %d probes, %d not seen (within %v, or waiting %v or more when the workload stopped)",
+		probeEvery, len(lag), missed, probeTimeout, probeCutShort)
 	if len(seen) > 0 {
-		fmt.Fprintf(b, "; p50 %v, p99 %v, max %v", pct(seen, 50), pct(seen, 99), seen[len(seen)-1].Round(time.Millisecond))
+		fmt.Fprintf(b, "; p50 %v, p99 %v, max %v of those seen", pct(seen, 50), pct(seen, 99), seen[len(seen)-1].Round(time.Millisecond))
 	}
 	b.WriteString(".\n\n| written at | from | to | lag |\n|---|---|---|---|\n")
 	sorted := slices.Clone(lag)

@@ -54,7 +54,7 @@ func TestReportOfAFailedRun(t *testing.T) {
 	require.Contains(t, md, "skipped: needs root")
 	require.Contains(t, md, "| 1 | 2 | 0 | store-kill dc1/s1 |", "second 1: the ok put and the read, during the kill")
 	require.Contains(t, md, "| 2 | 0 | 1 |  |", "second 2: the timed-out put")
-	require.Contains(t, md, "2 probes, 1 not seen")
+	require.Contains(t, md, "2 probes, 1 not seen (within 15s")
 	require.Contains(t, md, "Replay this run with")
 	require.Equal(t, []string{"disk-full dc1/s1: needs root"}, res.Skipped())
 
