@@ -50,7 +50,10 @@ func (p *Proc) Start() error {
 	fmt.Fprintf(out, "=== drill: start %d of %s at %s\n", p.starts+1, p.Name, time.Now().UTC().Format(time.RFC3339Nano))
 	cmd := exec.Command(p.binary, p.args...)
 	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Its own process group, so a terminal's Ctrl-C reaches only the
+	// runner, which stops it; and SIGKILL should the runner die without
+	// stopping it (a panic, a kill -9).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		_ = out.Close()
 		return fmt.Errorf("%w: start %s: %w", ErrProcess, p.Name, err)
