@@ -3,9 +3,6 @@ package chaos
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/binary"
-	"encoding/hex"
 	"fmt"
 	"sort"
 	"time"
@@ -484,25 +481,16 @@ func diffMaps(aName, bName string, a, b map[string]live, max int) ([]KeyDiff, in
 }
 
 // digestOf computes, over live records, the digest a store's VDIGEST
-// computes over a shard: sha256 over each key, value (uvarint length
-// first) and big-endian event time, in key order.
+// computes over a shard (lww.Digest in key order).
 func digestOf(m map[string]live) string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	h := sha256.New()
-	var n [binary.MaxVarintLen64]byte
+	d := lww.NewDigest()
 	for _, k := range keys {
-		r := m[k]
-		h.Write(n[:binary.PutUvarint(n[:], uint64(len(k)))])
-		h.Write([]byte(k))
-		h.Write(n[:binary.PutUvarint(n[:], uint64(len(r.value)))])
-		h.Write(r.value)
-		var t [8]byte
-		binary.BigEndian.PutUint64(t[:], uint64(r.time))
-		h.Write(t[:])
+		d.Add([]byte(k), m[k].value, m[k].time)
 	}
-	return hex.EncodeToString(h.Sum(nil))
+	return d.Sum()
 }
