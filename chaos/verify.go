@@ -143,7 +143,8 @@ type Side struct {
 	Replica string // "dc/store"
 	Present bool
 	Value   []byte
-	Time    int64 // event time, ns
+	Time    int64  // event time, ns
+	Origin  string // "dc/store" that accepted the write
 }
 
 // VerifyReport is what Verify found.
@@ -286,8 +287,9 @@ func (v *verifier) digest(ctx context.Context, st *dcState, id string, shard uin
 
 // live is a key's live record as a dump shows it.
 type live struct {
-	value []byte
-	time  int64
+	value  []byte
+	time   int64
+	origin string
 }
 
 // dump reads every record of shard from the store at addr and keeps those
@@ -325,7 +327,7 @@ func (v *verifier) dump(ctx context.Context, st *dcState, addr string, shard uin
 				return fmt.Errorf("%w: record of %q from %s: %w", ErrBadReply, k, addr, err)
 			}
 			if rec.Live(v.at) {
-				into[k] = live{value: rec.Value, time: rec.Version.Time}
+				into[k] = live{value: rec.Value, time: rec.Version.Time, origin: rec.Version.DC + "/" + rec.Version.Node}
 			}
 		}
 		if res[0] == nil {
@@ -473,8 +475,8 @@ func diffMaps(aName, bName string, a, b map[string]live, max int) ([]KeyDiff, in
 		n++
 		if len(out) < max {
 			out = append(out, KeyDiff{Key: []byte(k),
-				A: Side{Replica: aName, Present: inA, Value: ra.value, Time: ra.time},
-				B: Side{Replica: bName, Present: inB, Value: rb.value, Time: rb.time}})
+				A: Side{Replica: aName, Present: inA, Value: ra.value, Time: ra.time, Origin: ra.origin},
+				B: Side{Replica: bName, Present: inB, Value: rb.value, Time: rb.time, Origin: rb.origin}})
 		}
 	}
 	return out, n

@@ -141,6 +141,7 @@ func TestVerifyTwoDCs(t *testing.T) {
 		require.Equal(t, "late", string(d.Key))
 		require.True(t, d.A.Present)
 		require.Equal(t, "during-the-pause", string(d.A.Value))
+		require.True(t, strings.HasPrefix(d.A.Origin, "dc1/store"), d.A.Origin)
 		require.True(t, strings.HasPrefix(d.A.Replica, "dc1/"), d.A.Replica)
 		require.False(t, d.B.Present)
 		require.True(t, strings.HasPrefix(d.B.Replica, "dc2/"), d.B.Replica)
