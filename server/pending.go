@@ -1,6 +1,8 @@
 package server
 
 import (
+	"time"
+
 	"github.com/vasto-kv/vasto/server/resp"
 
 	"github.com/vasto-kv/vasto/store"
@@ -14,6 +16,7 @@ const (
 	replyOK        replyKind = iota // +OK once every write landed
 	replyDelCount                   // :n keys that existed
 	replyVersioned                  // VSET/VDEL result array
+	replyCond                       // SET NX/XX: +OK, or null when skipped
 	replyError                      // an error decided before the commit
 )
 
@@ -24,6 +27,9 @@ type deferred struct {
 	first int // first write of this command in the group
 	n     int
 	err   error
+	// name and start are the command's, when an Observer is set.
+	name  string
+	start time.Time
 }
 
 // writeGroup is the writes of one pipeline batch to one shard.
@@ -81,7 +87,9 @@ func (c *conn) flushWrites() {
 		g.results, g.err = g.shard.Commit(ctx, g.writes)
 	}
 	for _, d := range p.replies {
+		c.code = ""
 		c.renderDeferred(d)
+		c.observeDeferred(d)
 	}
 	for i := range p.groups {
 		p.groups[i] = writeGroup{}
@@ -114,6 +122,12 @@ func (c *conn) renderDeferred(d deferred) {
 		c.w.WriteInt(n)
 	case replyVersioned:
 		writeResult(c.w, res[0])
+	case replyCond:
+		if res[0].Skipped {
+			c.w.WriteNull()
+		} else {
+			c.w.WriteSimple("OK")
+		}
 	}
 }
 

@@ -50,6 +50,7 @@ type Shard struct {
 
 	queue commitQueue
 	c     committer // owned by the current commit leader
+	stats shardCounters
 
 	lastIndex  atomic.Uint64 // last change-log index written
 	firstIndex atomic.Uint64 // first change-log index not trimmed
@@ -148,6 +149,9 @@ func (s *Shard) openDB(readOnly bool) error {
 	base.SetManifestPreallocationSize(64 << 10)
 	base.SetStatsDumpPeriodSec(0)
 	base.SetStatsPersistPeriodSec(0)
+	if cfg.Statistics {
+		base.EnableStatistics()
+	}
 	s.e.shared.apply(base)
 
 	data := grocksdb.NewDefaultOptions()

@@ -12,6 +12,7 @@ import (
 	"github.com/vasto-kv/vasto/bus"
 	"github.com/vasto-kv/vasto/bus/embedded"
 	"github.com/vasto-kv/vasto/internal/devcluster"
+	"github.com/vasto-kv/vasto/internal/metrics"
 	"github.com/vasto-kv/vasto/master"
 )
 
@@ -24,12 +25,19 @@ func runNATS(ctx context.Context, e *env, args []string) error {
 	listen := fs.String("listen", "127.0.0.1:4222", "client address")
 	leafListen := fs.String("leaf-listen", "", "accept leafnode connections from other DCs on host:port")
 	leafRemote := fs.String("leaf-remote", "", "link to another DC's NATS: its nats-leaf://host:port (comma-separated for one DC's several servers)")
+	monitorListen := fs.String("monitor-listen", "", "serve nats-server's HTTP monitoring endpoints (/varz, /jsz, /leafz...) on host:port (empty: off)")
+	metricsAddr := metricsFlag(fs)
 	logLevel := fs.String("log-level", e.logLevel, "log level")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	e.logLevel = *logLevel
 	log := e.rootLogger()
+	_, stopMetrics, err := serveMetrics(ctx, e, *metricsAddr, log.Named("metrics"))
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	host, port, err := splitHostPort(*listen)
 	if err != nil {
 		return err
@@ -39,6 +47,7 @@ func runNATS(ctx context.Context, e *env, args []string) error {
 		port = -1 // any free port
 	}
 	cfg.Host, cfg.Port, cfg.LeafListen, cfg.Logger = host, port, *leafListen, log.Named("nats")
+	cfg.MonitorListen = *monitorListen
 	if *leafRemote != "" {
 		cfg.LeafRemotes = []string{*leafRemote}
 	}
@@ -50,6 +59,9 @@ func runNATS(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "vasto nats for %s ready: --nats %s --dc %s\n", *dc, ns.ClientURL(), *dc)
+	if u := ns.MonitorURL(); u != "" {
+		fmt.Fprintf(e.stdout, "nats monitoring on %s/varz\n", u)
+	}
 	<-ctx.Done()
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -64,6 +76,7 @@ func runMaster(ctx context.Context, e *env, args []string) error {
 	logLevel := fs.String("log-level", e.logLevel, "log level")
 	autoRecover := fs.Duration("auto-recover-after", master.DefaultAutoRecoverAfter,
 		"recover keyspaces the topology lost from the shards the stores hold once their reports are stable this long; negative: only with 'vasto keyspace recover'")
+	metricsAddr := metricsFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -87,6 +100,17 @@ func runMaster(ctx context.Context, e *env, args []string) error {
 	if err := m.Start(ctx); err != nil {
 		return err
 	}
+	reg, stopMetrics, err := serveMetrics(ctx, e, *metricsAddr, log.Named("metrics"))
+	if err == nil && reg != nil {
+		_, err = metrics.NewMaster(reg, *c.dc, m.Topology)
+	}
+	if err != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = m.Shutdown(sctx)
+		return err
+	}
+	defer stopMetrics()
 	fmt.Fprintf(e.stdout, "vasto master for %s ready on %s\n", *c.dc, *c.nats)
 	<-ctx.Done()
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -104,7 +128,10 @@ func runDev(ctx context.Context, e *env, args []string) error {
 	dcs := fs.Int("dcs", 1, "number of DCs (dc1, dc2, ...), linked by NATS leafnodes, replicating active-active")
 	natsPort := fs.Int("nats-port", 4222, "NATS client port of dc1; dcN uses +100*(N-1) (0: any free port)")
 	storePort := fs.Int("store-port", 6380, "RESP port of dc1's first store; the others follow, +100 per DC (0: any free ports)")
+	gatewayPort := fs.Int("gateway-port", 6379, "RESP port of dc1's gateway (one Redis endpoint for the DC), +100 per DC (0: any free port; -1: no gateway)")
 	logLevel := fs.String("log-level", envOr("VASTO_LOG_LEVEL", "warn"), "log level")
+	allowFaults := fs.Bool("allow-faults", false, "accept fault injection (VFAULT, 'vasto chaos') for drills; a VFAULT CRASH ends this whole process. Never in production")
+	metricsAddr := metricsFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -114,14 +141,23 @@ func runDev(ctx context.Context, e *env, args []string) error {
 	e.logLevel = *logLevel
 	cfg := devcluster.DefaultConfig(*dir)
 	cfg.Stores, cfg.NATSPort, cfg.FirstStorePort = *stores, *natsPort, *storePort
+	cfg.AllowFaults = *allowFaults
+	cfg.Gateway, cfg.GatewayPort = *gatewayPort >= 0, max(*gatewayPort, 0)
 	cfg.Logger = e.rootLogger()
+	// One registry for the whole process: every DC's master and stores,
+	// told apart by their dc and store labels.
+	reg, stopMetrics, err := serveMetrics(ctx, e, *metricsAddr, cfg.Logger.Named("metrics"))
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
+	cfg.Metrics = reg
 	names := make([]string, *dcs)
 	for i := range names {
 		names[i] = "dc" + strconv.Itoa(i+1)
 	}
 	fmt.Fprintf(e.stdout, "starting %d DC(s) with %d stores each in %s ...\n", *dcs, *stores, *dir)
 	var clusters []*devcluster.Cluster
-	var err error
 	if *dcs == 1 {
 		cfg.DC = envOr("VASTO_DC", "dc1")
 		names[0] = cfg.DC
@@ -157,6 +193,9 @@ func runDev(ctx context.Context, e *env, args []string) error {
 		for _, st := range c.Stores() {
 			fmt.Fprintf(e.stdout, "  %-8s %s\n", st.ID, st.Addr)
 		}
+		if addr := c.GatewayAddr(); addr != "" {
+			fmt.Fprintf(e.stdout, "  %-8s %s   (Redis endpoint for the whole DC)\n", "gateway", addr)
+		}
 	}
 	first := clusters[0]
 	fmt.Fprintf(e.stdout, "\nuse it from another terminal:\n")
@@ -174,6 +213,11 @@ func runDev(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "  vasto dc status --remote-dcs %s\n", strings.Join(others, ","))
 	}
 	fmt.Fprintf(e.stdout, "  vasto bench --keyspace users -n 100000 -c 50\n")
+	if addr := first.GatewayAddr(); addr != "" {
+		_, port, _ := net.SplitHostPort(addr)
+		fmt.Fprintf(e.stdout, "  vasto keyspace create default --shards 3 --replicas 2   # the gateway's default keyspace\n")
+		fmt.Fprintf(e.stdout, "  redis-cli -p %s SET k v && redis-cli -p %s GET k   # any Redis client, through %s's gateway\n", port, port, first.DC())
+	}
 	fmt.Fprintf(e.stdout, "stop with Ctrl-C\n")
 	<-ctx.Done()
 	fmt.Fprintln(e.stdout, "stopping ...")

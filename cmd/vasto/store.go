@@ -52,7 +52,9 @@ func runStore(ctx context.Context, e *env, args []string) error {
 	shardOpenFiles := fs.Int("shard-open-files", 10, "table files one shard keeps open (at least 10)")
 	logLevel := fs.String("log-level", e.logLevel, "log level: trace, debug, info, warn, error")
 	writeTimeout := fs.Duration("write-timeout", server.DefaultWriteTimeout, "disconnect a client that reads no replies for this long")
+	allowFaults := fs.Bool("allow-faults", false, "accept fault injection (VFAULT: clock skew, crash, pausing cross-DC replication; 'vasto chaos') for drills. Never in production")
 	pprofAddr := fs.String("pprof", "", "serve Go profiling (net/http/pprof) on this loopback address, e.g. 127.0.0.1:6060")
+	metricsAddr := metricsFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -65,6 +67,12 @@ func runStore(ctx context.Context, e *env, args []string) error {
 		}
 		defer stop()
 	}
+
+	reg, stopMetrics, err := serveMetrics(ctx, e, *metricsAddr, log.Named("metrics"))
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 
 	cfg := storenode.DefaultConfig(*dir, *listen)
 	cfg.Engine.DC, cfg.Engine.Sync, cfg.Engine.TombstoneGrace, cfg.Engine.MaxFuture = *dc, *sync, *grace, *maxFuture
@@ -86,7 +94,9 @@ func runStore(ctx context.Context, e *env, args []string) error {
 		cfg.RemoteDCs = strings.Split(*remoteDCs, ",")
 	}
 	cfg.FillRate = *fillRate
+	cfg.AllowFaults = *allowFaults
 	cfg.Logger, cfg.BusLogger = log.Named("store"), log.Named("bus")
+	cfg.Metrics = reg
 	sn, err := storenode.New(cfg)
 	if err != nil {
 		return err
