@@ -22,6 +22,13 @@ import (
 // store replace|drain` moves a store's shard replicas elsewhere.
 func runStore(ctx context.Context, e *env, args []string) error {
 	if len(args) > 0 {
+		switch {
+		case isHelp(args[0]) && len(args) == 1:
+			groupHelp(e.stdout, "store")
+			fmt.Fprintln(e.stdout, "\nflags of a running store:")
+		case !strings.HasPrefix(args[0], "-") && args[0] != "list" && args[0] != "replace" && args[0] != "drain":
+			return unknownSub("store", args[0])
+		}
 		switch args[0] {
 		case "list":
 			return runStoreList(ctx, e, args[1:])
