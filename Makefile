@@ -3,7 +3,8 @@
 #   make            same as `make build`
 #   make deps       install librocksdb-dev (RocksDB 7.8) if it is missing
 #   make build      bin/vasto
-#   make test       race tests + a short fuzz pass (FUZZTIME=10s per target)
+#   make test       race tests + a short fuzz pass (FUZZTIME=10s per target);
+#                   installs python3-redis for the gateway's redis-py test
 #   make fuzz       the same fuzz pass with FUZZTIME=$(FUZZ_LONGTIME) (2m)
 #   make lint       go vet, gofmt, golangci-lint, import rules
 #   make run        $(RUN_DCS) DCs in one process (per DC: NATS, master, $(RUN_STORES) stores), data in $(RUN_DIR)
@@ -72,6 +73,8 @@ build: deps
 	$(GO) build -o bin/vasto ./cmd/vasto
 
 test: deps
+	@DEPS_HINT="the gateway's redis-py test (internal/e2e) needs Debian's python3-redis; without it the test is skipped." \
+		bash scripts/ensure-deb-packages.sh python3-redis || true
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 	@$(MAKE) --no-print-directory fuzz-run FUZZTIME=$(FUZZTIME)
 

@@ -24,7 +24,7 @@ func (w *shardWorker) bootstrapFrom(ctx context.Context, peer string) (err error
 	if !ok || st.Addr == "" {
 		return fmt.Errorf("no address for peer %s", peer)
 	}
-	pc, err := peerclient.Dial(ctx, st.Addr)
+	pc, err := w.a.cfg.Dial(ctx, st.Addr)
 	if err != nil {
 		return err
 	}
@@ -106,7 +106,7 @@ func (w *shardWorker) peerLogBounds(ctx context.Context, peer string) (first, la
 	if !ok || st.Addr == "" {
 		return 0, 0, fmt.Errorf("no address for peer %s", peer)
 	}
-	pc, err := peerclient.Dial(ctx, st.Addr)
+	pc, err := w.a.cfg.Dial(ctx, st.Addr)
 	if err != nil {
 		return 0, 0, err
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/vasto-kv/vasto/lww"
 	"github.com/vasto-kv/vasto/store"
+	"github.com/vasto-kv/vasto/wire"
 )
 
 // redisError is an error worded exactly as Redis words it, sent with the ERR
@@ -70,6 +71,8 @@ func init() {
 		{"VDUMP", -1, false, cmdVDump},
 		{"VLOGINFO", 1, false, cmdVLogInfo},
 		{"VFENCE", 2, false, cmdVFence},
+		{"VDIGEST", -1, false, cmdDigest},
+		{"VFAULT", -2, false, cmdFault},
 	} {
 		commands[cmd.name] = cmd
 	}
@@ -242,7 +245,7 @@ func (c *conn) use(keyspace string, shard uint32) {
 		return
 	}
 	c.keyspace, c.shard = keyspace, shard
-	c.scans = scanCursors{}
+	c.scans = wire.ScanCursors{}
 	c.w.WriteSimple("OK")
 }
 
@@ -328,14 +331,26 @@ func cmdShards(c *conn, _ [][]byte) {
 type writeOpts struct {
 	ttl       time.Duration
 	eventTime int64
+	cond      store.Cond
 }
 
-// parseWriteOpts parses [EX s | PX ms] [EVENTTIME ns]; allowTime enables
-// EVENTTIME and allowTTL enables EX/PX.
+// parseWriteOpts parses [EX s | PX ms] [NX | XX] [EVENTTIME ns]; allowTime
+// enables EVENTTIME and allowTTL enables EX/PX and NX/XX, which take no
+// value.
 func parseWriteOpts(args [][]byte, allowTTL, allowTime bool) (writeOpts, error) {
 	var o writeOpts
 	for i := 0; i < len(args); i++ {
 		opt := strings.ToUpper(string(args[i]))
+		if (opt == "NX" || opt == "XX") && allowTTL {
+			if o.cond != store.CondNone {
+				return o, syntaxf("NX and XX are exclusive and given once")
+			}
+			o.cond = store.CondAbsent
+			if opt == "XX" {
+				o.cond = store.CondPresent
+			}
+			continue
+		}
 		if i+1 >= len(args) {
 			return o, syntaxf("option %s needs a value", clip(args[i]))
 		}
@@ -398,14 +413,19 @@ func (c *conn) queue(kind replyKind, muts ...store.Mutation) {
 	c.pending.add(sh, kind, writes...)
 }
 
-// SET key value [EX seconds | PX milliseconds]
+// SET key value [EX seconds | PX milliseconds] [NX | XX]: +OK, or a null
+// reply when NX or XX did not hold.
 func cmdSet(c *conn, args [][]byte) {
 	o, err := parseWriteOpts(args[3:], true, false)
 	if err != nil {
 		c.deferError(err)
 		return
 	}
-	c.queue(replyOK, store.Mutation{Key: args[1], Value: args[2], TTL: o.ttl})
+	kind := replyOK
+	if o.cond != store.CondNone {
+		kind = replyCond
+	}
+	c.queue(kind, store.Mutation{Key: args[1], Value: args[2], TTL: o.ttl, Cond: o.cond})
 }
 
 // MSET key value [key value ...]
@@ -433,6 +453,9 @@ func cmdDel(c *conn, args [][]byte) {
 // VSET key value [EVENTTIME ns] [EX seconds | PX milliseconds]
 func cmdVSet(c *conn, args [][]byte) {
 	o, err := parseWriteOpts(args[3:], true, true)
+	if err == nil && o.cond != store.CondNone {
+		err = syntaxf("VSET takes no NX or XX")
+	}
 	if err != nil {
 		c.deferError(err)
 		return

@@ -9,6 +9,7 @@ import (
 
 	"github.com/vasto-kv/vasto/server/resp"
 	"github.com/vasto-kv/vasto/store"
+	"github.com/vasto-kv/vasto/wire"
 )
 
 // conn is one client connection. Its goroutine reads every command already
@@ -25,7 +26,7 @@ type conn struct {
 	shard    uint32
 
 	pending pendingWrites
-	scans   scanCursors
+	scans   wire.ScanCursors
 	quit    bool
 	// code is the error code of the last error reply, for the Observer.
 	code string

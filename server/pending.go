@@ -16,6 +16,7 @@ const (
 	replyOK        replyKind = iota // +OK once every write landed
 	replyDelCount                   // :n keys that existed
 	replyVersioned                  // VSET/VDEL result array
+	replyCond                       // SET NX/XX: +OK, or null when skipped
 	replyError                      // an error decided before the commit
 )
 
@@ -121,6 +122,12 @@ func (c *conn) renderDeferred(d deferred) {
 		c.w.WriteInt(n)
 	case replyVersioned:
 		writeResult(c.w, res[0])
+	case replyCond:
+		if res[0].Skipped {
+			c.w.WriteNull()
+		} else {
+			c.w.WriteSimple("OK")
+		}
 	}
 }
 

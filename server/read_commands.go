@@ -202,24 +202,24 @@ func cmdScan(c *conn, args [][]byte) {
 	start := []byte(nil)
 	if cur != 0 {
 		var ok bool
-		if start, ok = c.scans.take(cur); !ok {
+		if start, ok = c.scans.Take(cur); !ok {
 			c.writeErr(syntaxf("unknown or expired cursor %d", cur))
 			return
 		}
 	}
-	res, err := sh.Scan(store.ScanOptions{Start: start, Prefix: literalPrefix(pattern), Limit: count})
+	res, err := sh.Scan(store.ScanOptions{Start: start, Prefix: wire.GlobPrefix(pattern), Limit: count})
 	if err != nil {
 		c.writeErr(err)
 		return
 	}
 	next := uint64(0)
 	if res.Next != nil {
-		next = c.scans.put(res.Next)
+		next = c.scans.Put(res.Next)
 	}
 	owner, _ := sh.Owner()
 	var keys [][]byte
 	for _, it := range res.Items {
-		if owner.Owns(it.Key) && (pattern == nil || globMatch(pattern, it.Key)) {
+		if owner.Owns(it.Key) && (pattern == nil || wire.GlobMatch(pattern, it.Key)) {
 			keys = append(keys, it.Key)
 		}
 	}

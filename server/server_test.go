@@ -44,6 +44,41 @@ func TestServerBasicCommands(t *testing.T) {
 	require.Equal(t, time.Duration(-2), rc.PTTL(ctx, "none").Val())
 }
 
+// SET NX and XX take no value (redis-py and go-redis send them bare) and
+// are decided by the committer, so a pipeline sees its own earlier writes.
+func TestServerSetNXXX(t *testing.T) {
+	srv, _ := testServer(t, nil)
+	rc := testClient(t, srv)
+	ctx := context.Background()
+
+	require.False(t, rc.SetXX(ctx, "k", "x", 0).Val(), "XX on a missing key writes nothing")
+	require.ErrorIs(t, rc.Get(ctx, "k").Err(), redis.Nil)
+	require.True(t, rc.SetNX(ctx, "k", "1", 0).Val())
+	require.False(t, rc.SetNX(ctx, "k", "2", 0).Val(), "NX on a live key writes nothing")
+	require.Equal(t, "1", rc.Get(ctx, "k").Val())
+	require.True(t, rc.SetXX(ctx, "k", "3", time.Minute).Val())
+	require.Equal(t, "3", rc.Get(ctx, "k").Val())
+	require.Greater(t, rc.PTTL(ctx, "k").Val(), 50*time.Second)
+
+	// The raw replies: +OK, or a null bulk when the condition fails; the
+	// flags combine with EX/PX in any order.
+	require.Equal(t, "OK", rc.Do(ctx, "SET", "n", "v", "nx", "PX", "60000").Val())
+	require.ErrorIs(t, rc.Do(ctx, "SET", "n", "v", "EX", "60", "NX").Err(), redis.Nil)
+
+	// Within one pipeline the second NX sees the first.
+	pipe := rc.Pipeline()
+	a := pipe.SetNX(ctx, "p", "a", 0)
+	b := pipe.SetNX(ctx, "p", "b", 0)
+	_, _ = pipe.Exec(ctx)
+	require.True(t, a.Val())
+	require.False(t, b.Val())
+	require.Equal(t, "a", rc.Get(ctx, "p").Val())
+
+	// A deleted key is absent for NX.
+	require.NoError(t, rc.Del(ctx, "p").Err())
+	require.True(t, rc.SetNX(ctx, "p", "c", 0).Val())
+}
+
 func TestServerVersionedCommands(t *testing.T) {
 	srv, _ := testServer(t, nil)
 	rc := testClient(t, srv)
@@ -235,7 +270,9 @@ func TestServerBadInput(t *testing.T) {
 
 	c.send("SET k v EX -5\r\n")
 	require.True(t, strings.HasPrefix(c.line(), "-BADTIME "))
-	c.send("SET k v NX\r\n")
+	c.send("SET k v NX XX\r\n")
+	require.True(t, strings.HasPrefix(c.line(), "-ERR "))
+	c.send("VSET k v NX\r\n")
 	require.True(t, strings.HasPrefix(c.line(), "-ERR "))
 	c.send("VSET k v EVENTTIME 0\r\n")
 	require.True(t, strings.HasPrefix(c.line(), "-BADTIME "))

@@ -74,7 +74,7 @@ func stripPackages(msg string) string {
 	out := parts[:0]
 	for _, p := range parts {
 		switch p {
-		case "server", "store", "lww", "resp", "wire":
+		case "server", "store", "storenode", "lww", "resp", "wire":
 			continue
 		}
 		out = append(out, p)

@@ -201,6 +201,13 @@ func (s *Shard) commitBatch(batch []*commitReq) error {
 			}
 			res.Written = ch.Record.Version
 			res.Existed = st.have && st.cur.Live(now)
+			if !w.cond.holds(res.Existed) {
+				res.Skipped = true
+				if st.have {
+					res.Version = st.cur.Version
+				}
+				continue
+			}
 			if st.have && !lww.Wins(ch.Record, st.cur) {
 				res.Version = st.cur.Version
 				s.stats.tally(req.local, false, ch.Record, st.cur, true)

@@ -519,3 +519,35 @@ func TestForgetRemovesOnlyTheRecordSeen(t *testing.T) {
 	_, lastAfter := s.LogBounds()
 	require.Equal(t, lastBefore, lastAfter, "forgetting writes nothing to the change log")
 }
+
+// A conditional write is decided by the committer against what the shard
+// holds, including the earlier writes of the same batch and expiry.
+func TestConditionalWrite(t *testing.T) {
+	s, clock := testShard(t, nil)
+	ctx := context.Background()
+	k := []byte("k")
+	res, err := s.Write(ctx,
+		Mutation{Key: k, Value: []byte("x"), Cond: CondPresent},
+		Mutation{Key: k, Value: []byte("a"), Cond: CondAbsent, TTL: time.Second},
+		Mutation{Key: k, Value: []byte("b"), Cond: CondAbsent},
+	)
+	require.NoError(t, err)
+	require.True(t, res[0].Skipped, "XX on a missing key")
+	require.False(t, res[0].Applied)
+	require.True(t, res[1].Applied)
+	require.True(t, res[2].Skipped, "NX after an NX write of the same batch")
+	require.Equal(t, res[1].Version, res[2].Version, "a skipped write reports the version held")
+	got, err := s.Get(k)
+	require.NoError(t, err)
+	require.Equal(t, "a", string(got.Value))
+	_, last := s.LogBounds()
+	require.Equal(t, uint64(1), last, "skipped writes take no log index")
+
+	clock.Advance(2 * time.Second)
+	res, err = s.Write(ctx, Mutation{Key: k, Value: []byte("c"), Cond: CondAbsent})
+	require.NoError(t, err)
+	require.True(t, res[0].Applied, "an expired value is absent")
+
+	_, err = s.Write(ctx, Mutation{Key: k, Value: []byte("d"), Cond: Cond(9)})
+	require.ErrorIs(t, err, lww.ErrInvalidRecord)
+}

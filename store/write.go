@@ -19,7 +19,25 @@ type Mutation struct {
 	EventTime int64
 	// TTL makes the value expire TTL after its event time. Zero: never.
 	TTL time.Duration
+	// Cond makes the write conditional on the key's state on this replica
+	// when the committer decides it (Redis' SET NX and XX).
+	Cond Cond
 }
+
+// Cond is the condition of a conditional write, checked by the shard's
+// committer against the record this replica holds, so no other local write
+// of the key comes between the check and the write. Replicas and DCs
+// decide independently: a condition is not global.
+type Cond uint8
+
+const (
+	// CondNone writes unconditionally.
+	CondNone Cond = iota
+	// CondAbsent writes only if the key has no live value (SET NX).
+	CondAbsent
+	// CondPresent writes only if the key has a live value (SET XX).
+	CondPresent
+)
 
 // Result tells what became of one write.
 type Result struct {
@@ -36,6 +54,9 @@ type Result struct {
 	// Existed reports whether the key held a live value just before the
 	// write was committed.
 	Existed bool
+	// Skipped reports that the write's condition (Mutation.Cond) did not
+	// hold: nothing was written.
+	Skipped bool
 }
 
 // ValidSource reports whether s can name the source of remote writes (and
@@ -76,6 +97,20 @@ type Prepared struct {
 	// forget removes the key's record if it equals Change.Record, without
 	// a tombstone and without a log entry (re-bootstrap only).
 	forget bool
+	// cond is checked at commit (Mutation.Cond).
+	cond Cond
+}
+
+// holds reports whether a write's condition holds for a key whose live
+// state is existed.
+func (c Cond) holds(existed bool) bool {
+	switch c {
+	case CondAbsent:
+		return !existed
+	case CondPresent:
+		return existed
+	}
+	return true
 }
 
 // Prepare validates a mutation and turns it into the write the shard will
@@ -89,7 +124,10 @@ func (s *Shard) Prepare(m Mutation) (Prepared, error) {
 		return Prepared{}, fmt.Errorf("%w: %d bytes (limit %d)", ErrValueTooLarge, len(m.Value), MaxValueSize)
 	}
 	e := s.e
-	p := Prepared{auto: m.EventTime == 0, ttl: m.TTL}
+	if m.Cond > CondPresent {
+		return Prepared{}, fmt.Errorf("%w: condition %d", lww.ErrInvalidRecord, m.Cond)
+	}
+	p := Prepared{auto: m.EventTime == 0, ttl: m.TTL, cond: m.Cond}
 	t := m.EventTime
 	if p.auto {
 		// Stand-in for validation; the committer sets the real time.

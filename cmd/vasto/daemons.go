@@ -128,7 +128,9 @@ func runDev(ctx context.Context, e *env, args []string) error {
 	dcs := fs.Int("dcs", 1, "number of DCs (dc1, dc2, ...), linked by NATS leafnodes, replicating active-active")
 	natsPort := fs.Int("nats-port", 4222, "NATS client port of dc1; dcN uses +100*(N-1) (0: any free port)")
 	storePort := fs.Int("store-port", 6380, "RESP port of dc1's first store; the others follow, +100 per DC (0: any free ports)")
+	gatewayPort := fs.Int("gateway-port", 6379, "RESP port of dc1's gateway (one Redis endpoint for the DC), +100 per DC (0: any free port; -1: no gateway)")
 	logLevel := fs.String("log-level", envOr("VASTO_LOG_LEVEL", "warn"), "log level")
+	allowFaults := fs.Bool("allow-faults", false, "accept fault injection (VFAULT, 'vasto chaos') for drills; a VFAULT CRASH ends this whole process. Never in production")
 	metricsAddr := metricsFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -139,6 +141,8 @@ func runDev(ctx context.Context, e *env, args []string) error {
 	e.logLevel = *logLevel
 	cfg := devcluster.DefaultConfig(*dir)
 	cfg.Stores, cfg.NATSPort, cfg.FirstStorePort = *stores, *natsPort, *storePort
+	cfg.AllowFaults = *allowFaults
+	cfg.Gateway, cfg.GatewayPort = *gatewayPort >= 0, max(*gatewayPort, 0)
 	cfg.Logger = e.rootLogger()
 	// One registry for the whole process: every DC's master and stores,
 	// told apart by their dc and store labels.
@@ -189,6 +193,9 @@ func runDev(ctx context.Context, e *env, args []string) error {
 		for _, st := range c.Stores() {
 			fmt.Fprintf(e.stdout, "  %-8s %s\n", st.ID, st.Addr)
 		}
+		if addr := c.GatewayAddr(); addr != "" {
+			fmt.Fprintf(e.stdout, "  %-8s %s   (Redis endpoint for the whole DC)\n", "gateway", addr)
+		}
 	}
 	first := clusters[0]
 	fmt.Fprintf(e.stdout, "\nuse it from another terminal:\n")
@@ -206,6 +213,11 @@ func runDev(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "  vasto dc status --remote-dcs %s\n", strings.Join(others, ","))
 	}
 	fmt.Fprintf(e.stdout, "  vasto bench --keyspace users -n 100000 -c 50\n")
+	if addr := first.GatewayAddr(); addr != "" {
+		_, port, _ := net.SplitHostPort(addr)
+		fmt.Fprintf(e.stdout, "  vasto keyspace create default --shards 3 --replicas 2   # the gateway's default keyspace\n")
+		fmt.Fprintf(e.stdout, "  redis-cli -p %s SET k v && redis-cli -p %s GET k   # any Redis client, through %s's gateway\n", port, port, first.DC())
+	}
 	fmt.Fprintf(e.stdout, "stop with Ctrl-C\n")
 	<-ctx.Done()
 	fmt.Fprintln(e.stdout, "stopping ...")

@@ -30,6 +30,7 @@ var subcommands = map[string]subcommand{
 	"dev":      {"run a whole DC in one process: NATS, the master and N stores", runDev},
 	"nats":     {"run the DC's embedded NATS server (JetStream)", runNATS},
 	"master":   {"run the DC's master", runMaster},
+	"gateway":  {"one Redis endpoint for a whole DC: routes every key to its shard (redis-cli, redis-py, go-redis)", runGateway},
 	"store":    {"run a store (alone, or joined to a DC with --nats); 'store list|replace|drain' manage a DC's stores", runStore},
 	"keyspace": {"create, delete, list, describe, resize or rebalance keyspaces", runKeyspace},
 	"op":       {"online operations (resize, replace, drain, rebalance): op status|wait ID", runOp},
@@ -39,6 +40,7 @@ var subcommands = map[string]subcommand{
 	"scan":     {"list keys in key order: scan KEYSPACE [--prefix P]", runScan},
 	"bench":    {"load a keyspace and report throughput and latency percentiles", runBench},
 	"dc":       {"cross-DC replication: 'dc status' shows link, lag and last applied per remote DC", runDC},
+	"chaos":    {"fault injection for drills (stores started with --allow-faults): skew, crash, pause-replication, proxy, verify...", runChaos},
 	"version":  {"print the version", runVersion},
 }
 

@@ -10,7 +10,21 @@ import (
 const modulePath = "github.com/vasto-kv/vasto"
 
 // serverDirs are the module's server-side trees; client must not depend on them.
-var serverDirs = []string{"master", "store", "server", "replica", "dc", "bus/embedded", "chaos", "cmd", "internal/storenode"}
+var serverDirs = []string{"master", "store", "server", "replica", "dc", "bus/embedded", "chaos", "cmd", "internal/storenode", "gateway"}
+
+// testSupport are the test-support packages: helpers and in-memory twins
+// that only _test.go files and other test-support packages import.
+var testSupport = []string{"internal/bustest", "internal/disktest", "internal/shardtest", "internal/storetest"}
+
+// isTestSupport reports whether path is a test-support package or below one.
+func isTestSupport(path string) bool {
+	for _, d := range testSupport {
+		if under(basePath(path), d) {
+			return true
+		}
+	}
+	return false
+}
 
 // Package is the subset of `go list -json` output that the rules need.
 type Package struct {
@@ -243,9 +257,16 @@ var denyRules = []denyRule{
 		why: "packages under replica/ must not reach dc/: the agent drives cross-DC replication through its CrossDC interface"},
 	{name: "dc-no-replica", dir: "dc", transitive: true, forbidden: []string{"replica"},
 		why: "packages under dc/ must not reach replica/: the store wiring joins the two"},
+	{name: "chaos-from-outside", dir: "chaos", transitive: true,
+		forbidden: []string{"store", "server", "replica", "dc", "master", "internal/storenode", "internal/devcluster",
+			"internal/peerclient", "bus/embedded", "github.com/linxGnu/grocksdb"},
+		why: "packages under chaos/ must not reach store/, server/, replica/, dc/, master/, internal/storenode/, internal/devcluster/, internal/peerclient/, bus/embedded/ or RocksDB: drills act on a running deployment from outside, through the stores' RESP port (VFAULT, VDIGEST, VDUMP), NATS (bus, for topologies), client, lww, topology and wire"},
 	{name: "storenode-wires-a-store", dir: "internal/storenode", transitive: true,
 		forbidden: []string{"master", "client", "bus/embedded", "internal/devcluster"},
 		why:       "packages under internal/storenode/ must not reach master/, client/, bus/embedded/ or internal/devcluster/: it wires one store process"},
+	{name: "gateway-no-engine", dir: "gateway", transitive: true,
+		forbidden: []string{"store", "replica", "dc", "master", "internal/storenode", "internal/peerclient", "bus/embedded"},
+		why:       "packages under gateway/ must not reach store/ (nor server/, which serves it), replica/, dc/, master/, internal/storenode/, internal/peerclient/ or bus/embedded/: the gateway routes with the client and speaks RESP with server/resp"},
 }
 
 func (r denyRule) matches(imp string) bool {
@@ -328,6 +349,16 @@ func Check(pkgs []*Package) []Violation {
 				for _, imp := range p.Imports {
 					if r.matches(imp) {
 						add(Violation{Rule: r.name, Package: label(p), Import: imp, Chain: []string{own, imp}, Why: r.why})
+					}
+				}
+			}
+
+			if !isTestSupport(own) {
+				for _, imp := range p.Imports {
+					if isTestSupport(imp) {
+						add(Violation{Rule: "test-support-only-in-tests", Package: label(p), Import: basePath(imp),
+							Chain: []string{own, basePath(imp)},
+							Why:   "test-support packages (" + strings.Join(testSupport, ", ") + ") are imported only by _test.go files and other test-support packages"})
 					}
 				}
 			}

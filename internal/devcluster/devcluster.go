@@ -15,7 +15,9 @@ import (
 
 	"github.com/vasto-kv/vasto/bus"
 	"github.com/vasto-kv/vasto/bus/embedded"
+	"github.com/vasto-kv/vasto/gateway"
 	"github.com/vasto-kv/vasto/internal/metrics"
+	"github.com/vasto-kv/vasto/internal/retry"
 	"github.com/vasto-kv/vasto/internal/storenode"
 	"github.com/vasto-kv/vasto/lww"
 	"github.com/vasto-kv/vasto/master"
@@ -63,10 +65,18 @@ type Config struct {
 	// LinkVia, if set, returns the address a spoke DC dials to reach the
 	// hub's leafnode URL (tests put a chaos.Proxy there to cut the link).
 	LinkVia func(leafURL string) string
+	// AllowFaults lets every store take fault injection (VFAULT; see
+	// storenode.Config.AllowFaults). All stores share this process, so a
+	// VFAULT CRASH ends all of them.
+	AllowFaults bool
 	// Metrics, if set, is the process's metrics registry: the master and
 	// every store register their metrics there while they run (labels dc
 	// and, for stores, store).
 	Metrics *metrics.Registry
+	// Gateway starts a gateway (one Redis endpoint for the DC) once the
+	// stores run, on GatewayPort (0: any free port).
+	Gateway     bool
+	GatewayPort int
 }
 
 // DefaultConfig returns a Config with defaults filled in.
@@ -80,9 +90,10 @@ type Cluster struct {
 	log  hclog.Logger
 	nats *embedded.Server
 
-	mu     sync.Mutex
-	master *master.Master
-	mconn  *bus.Conn
+	mu      sync.Mutex
+	gateway *gateway.Gateway
+	master  *master.Master
+	mconn   *bus.Conn
 	// unregisterMaster removes the master's metrics (nil: none).
 	unregisterMaster func()
 	stores           []*Store
@@ -157,7 +168,42 @@ func (c *Cluster) startServices(ctx context.Context) error {
 			return err
 		}
 	}
+	if cfg.Gateway {
+		if err := c.startGateway(ctx); err != nil {
+			_ = c.Shutdown(context.Background())
+			return err
+		}
+	}
 	return nil
+}
+
+// startGateway starts the DC's gateway.
+func (c *Cluster) startGateway(ctx context.Context) error {
+	addr := net.JoinHostPort(c.cfg.Host, strconv.Itoa(c.cfg.GatewayPort))
+	gcfg := gateway.DefaultConfig(addr, c.nats.ClientURL(), c.cfg.DC)
+	gcfg.Logger = c.log
+	g, err := gateway.New(gcfg)
+	if err != nil {
+		return err
+	}
+	if err := g.Start(ctx); err != nil {
+		return fmt.Errorf("devcluster: start the gateway: %w", err)
+	}
+	c.mu.Lock()
+	c.gateway = g
+	c.mu.Unlock()
+	return nil
+}
+
+// GatewayAddr is the address of the DC's gateway ("" without
+// Config.Gateway).
+func (c *Cluster) GatewayAddr() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gateway == nil || c.gateway.Addr() == nil {
+		return ""
+	}
+	return c.gateway.Addr().String()
 }
 
 // LeafURL is the URL other DCs link to ("" without LeafListen).
@@ -261,6 +307,7 @@ func (c *Cluster) StartStore(ctx context.Context, i int) error {
 	cfg.NATSURL, cfg.BusName = c.nats.ClientURL(), "vasto-"+st.ID
 	cfg.RemoteDCs, cfg.Stream, cfg.FillRate = c.cfg.RemoteDCs, c.cfg.Stream, c.cfg.FillRate
 	cfg.Logger = log
+	cfg.AllowFaults = c.cfg.AllowFaults
 	cfg.Metrics = c.cfg.Metrics
 	n, err := storenode.New(cfg)
 	if err != nil {
@@ -307,8 +354,13 @@ func (c *Cluster) Shutdown(ctx context.Context) error {
 	}
 	c.stopped = true
 	n := len(c.stores)
+	g := c.gateway
+	c.gateway = nil
 	c.mu.Unlock()
 	var errs []error
+	if g != nil {
+		errs = append(errs, g.Shutdown(ctx))
+	}
 	for i := 0; i < n; i++ {
 		errs = append(errs, c.StopStore(ctx, i))
 	}
@@ -339,10 +391,8 @@ func (c *Cluster) WaitReady(ctx context.Context) error {
 				return nil
 			}
 		}
-		select {
-		case <-ctx.Done():
+		if !retry.Sleep(ctx, 20*time.Millisecond) {
 			return fmt.Errorf("devcluster: stores not ready: %w", ctx.Err())
-		case <-time.After(20 * time.Millisecond):
 		}
 	}
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -12,6 +14,7 @@ import (
 	"github.com/vasto-kv/vasto/bus"
 	crossdc "github.com/vasto-kv/vasto/dc"
 	"github.com/vasto-kv/vasto/internal/metrics"
+	"github.com/vasto-kv/vasto/lww"
 	"github.com/vasto-kv/vasto/replica"
 	"github.com/vasto-kv/vasto/server"
 	"github.com/vasto-kv/vasto/store"
@@ -58,6 +61,10 @@ type Config struct {
 	Logger hclog.Logger
 	// BusLogger receives the NATS connection's logs (nil: Logger).
 	BusLogger hclog.Logger
+	// AllowFaults enables fault injection over RESP (VFAULT: clock skew,
+	// crash, pausing cross-DC replication) for drills. Off, every VFAULT
+	// is refused with NOFAULTS.
+	AllowFaults bool
 	// Metrics, if set, is the process's metrics registry: the store
 	// registers its metrics there (labels dc and store) while it runs,
 	// and turns RocksDB's statistics on.
@@ -110,6 +117,18 @@ type Node struct {
 	agent   *replica.Agent
 	metrics *metrics.Store
 	addr    string // the address the server listens on
+
+	// xdc is the cross-DC replicator while running with remote DCs. Not
+	// under mu: VFAULT reads it from a connection of the server, which
+	// Start (holding mu) may be shutting down.
+	xdc atomic.Pointer[crossdc.Replicator]
+
+	// clock is the store's clock: Engine.Clock (default the system clock)
+	// with the skew a drill sets. The engine, and through its Config the
+	// server, the agent and the cross-DC replicator, read time from it.
+	clock *lww.SkewedClock
+	// exit ends the process on VFAULT CRASH (os.Exit; tests replace it).
+	exit func(code int)
 }
 
 // New checks cfg and returns a Node; it starts nothing.
@@ -118,7 +137,11 @@ func New(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	cfg.RemoteDCs = append([]string(nil), cfg.RemoteDCs...)
-	return &Node{cfg: cfg, done: make(chan struct{})}, nil
+	base := cfg.Engine.Clock
+	if base == nil {
+		base = lww.SystemClock()
+	}
+	return &Node{cfg: cfg, done: make(chan struct{}), clock: lww.NewSkewedClock(base), exit: os.Exit}, nil
 }
 
 // Start opens the engine, starts the RESP server and, with a NATS URL,
@@ -142,6 +165,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 			n.closeMetrics()
 			_ = n.stop(sctx, n.eng, n.srv, n.conn, n.agent)
 			n.eng, n.srv, n.conn, n.agent, n.addr = nil, nil, nil, nil, ""
+			n.xdc.Store(nil)
 		}
 	}()
 	cfg := n.cfg
@@ -149,6 +173,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 
 	ecfg := cfg.Engine
 	ecfg.Logger = cfg.Logger
+	ecfg.Clock = n.clock
 	ecfg.StartNotServing = !alone
 	// Alone, nothing reads a change log: writes append none (but the
 	// shards of a DC this directory ran in keep logging; see NoChangeLog).
@@ -170,6 +195,10 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	scfg := server.DefaultConfig(cfg.Listen, n.eng)
 	scfg.Logger = cfg.Logger
 	scfg.WriteTimeout = cfg.WriteTimeout
+	if cfg.AllowFaults {
+		scfg.Faults = n
+		cfg.Logger.Warn("fault injection enabled (--allow-faults): VFAULT can skew the clock, crash the process and pause cross-DC replication")
+	}
 	scfg.Observer = n.serverObserver()
 	srv, err := server.New(scfg)
 	if err != nil {
@@ -203,12 +232,13 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	acfg.Observer = n.replicaObserver()
 	if len(cfg.RemoteDCs) > 0 {
 		x, err := crossdc.New(crossdc.Config{DC: ecfg.DC, Store: ecfg.Node, RemoteDCs: cfg.RemoteDCs,
-			Bus: crossdc.ConnBus(n.conn), Engine: n.eng, Logger: cfg.Logger, Stream: acfg.Stream,
+			Bus: crossdc.ConnBus(n.conn), Shards: crossdc.EngineShards(n.eng), Logger: cfg.Logger, Stream: acfg.Stream,
 			Observer: n.crossDCObserver()})
 		if err != nil {
 			return fmt.Errorf("storenode: %w", err)
 		}
 		acfg.CrossDC = x
+		n.xdc.Store(x)
 		n.attachLinks(ecfg.DC, cfg.RemoteDCs)
 	}
 	agent, err := replica.NewAgent(acfg)
@@ -272,6 +302,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	n.closeMetrics()
 	eng, srv, conn, agent := n.eng, n.srv, n.conn, n.agent
 	n.eng, n.srv, n.conn, n.agent, n.addr = nil, nil, nil, nil, ""
+	n.xdc.Store(nil)
 	n.mu.Unlock()
 	defer close(n.done)
 	return n.stop(ctx, eng, srv, conn, agent)

@@ -1,14 +1,16 @@
-package server
+package wire
 
 import "bytes"
 
-// maxScanCursors bounds the SCAN cursors one connection keeps; the oldest
+// MaxScanCursors bounds the SCAN cursors one connection keeps; the oldest
 // is forgotten first.
-const maxScanCursors = 16
+const MaxScanCursors = 16
 
-// scanCursors maps the numeric cursors SCAN hands out to the key where the
-// next page starts. Redis clients expect numeric cursors; keys are not.
-type scanCursors struct {
+// ScanCursors maps the numeric cursors SCAN hands out to the key where the
+// next page starts. Redis clients expect numeric cursors; keys are not. A
+// connection (of a store or a gateway) keeps its own; the zero value is
+// empty.
+type ScanCursors struct {
 	next    uint64
 	entries []scanCursor
 }
@@ -18,16 +20,18 @@ type scanCursor struct {
 	key []byte
 }
 
-func (s *scanCursors) put(key []byte) uint64 {
+// Put remembers key and returns its cursor (never 0).
+func (s *ScanCursors) Put(key []byte) uint64 {
 	s.next++
-	if len(s.entries) == maxScanCursors {
+	if len(s.entries) == MaxScanCursors {
 		s.entries = s.entries[1:]
 	}
 	s.entries = append(s.entries, scanCursor{id: s.next, key: key})
 	return s.next
 }
 
-func (s *scanCursors) take(id uint64) ([]byte, bool) {
+// Take returns and forgets the key of cursor id.
+func (s *ScanCursors) Take(id uint64) ([]byte, bool) {
 	for i, e := range s.entries {
 		if e.id == id {
 			s.entries = append(s.entries[:i], s.entries[i+1:]...)
@@ -37,19 +41,19 @@ func (s *scanCursors) take(id uint64) ([]byte, bool) {
 	return nil, false
 }
 
-// literalPrefix returns the part of a glob pattern before its first special
+// GlobPrefix returns the part of a glob pattern before its first special
 // character, to narrow a scan.
-func literalPrefix(pattern []byte) []byte {
+func GlobPrefix(pattern []byte) []byte {
 	if i := bytes.IndexAny(pattern, `*?[\`); i >= 0 {
 		return pattern[:i]
 	}
 	return pattern
 }
 
-// globMatch matches Redis-style glob patterns: * ? [abc] [a-z] [^a] and \x.
+// GlobMatch matches Redis-style glob patterns: * ? [abc] [a-z] [^a] and \x.
 // It backtracks only to the last star, so it runs in O(len(pattern) *
 // len(s)) whatever the pattern.
-func globMatch(p, s []byte) bool {
+func GlobMatch(p, s []byte) bool {
 	pi, si := 0, 0
 	starP, starS := -1, 0
 	for si < len(s) {

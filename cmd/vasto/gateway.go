@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/vasto-kv/vasto/gateway"
+)
+
+// runGateway runs a gateway, one Redis endpoint for a whole DC, in the
+// foreground until SIGINT or SIGTERM.
+func runGateway(ctx context.Context, e *env, args []string) error {
+	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	c := addCommon(fs)
+	listen := fs.String("listen", "127.0.0.1:6379", "address to serve the Redis protocol on")
+	keyspace := fs.String("keyspace", gateway.DefaultKeyspace, "keyspace of a new connection (VUSE keyspace picks another)")
+	poolSize := fs.Int("pool-size", gateway.DefaultPoolSize, "connections kept per store")
+	timeout := fs.Duration("request-timeout", gateway.DefaultRequestTimeout, "bound on one batch of commands, retries included")
+	writeTimeout := fs.Duration("write-timeout", gateway.DefaultWriteTimeout, "disconnect a client that reads no replies for this long")
+	maxBatches := fs.Int("max-batches", gateway.DefaultMaxBatches, "merged batches in flight; connections' batches that arrive meanwhile are merged into one pipeline per store")
+	maxKeys := fs.Int("max-keys", gateway.DefaultMaxKeys, "most keys one KEYS command may look at (use SCAN beyond)")
+	logLevel := fs.String("log-level", e.logLevel, "log level: trace, debug, info, warn, error")
+	pprofAddr := fs.String("pprof", "", "serve Go profiling (net/http/pprof) on this loopback address, e.g. 127.0.0.1:6061")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	e.logLevel = *logLevel
+	log := e.rootLogger()
+	if *pprofAddr != "" {
+		stop, err := servePprof(*pprofAddr, log.Named("pprof"))
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	cfg := gateway.DefaultConfig(*listen, *c.nats, *c.dc)
+	cfg.Keyspace, cfg.Logger = *keyspace, log
+	cfg.Client.PoolSize, cfg.RequestTimeout, cfg.WriteTimeout, cfg.MaxKeys = *poolSize, *timeout, *writeTimeout, *maxKeys
+	cfg.MaxBatches = *maxBatches
+	g, err := gateway.New(cfg)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	err = g.Start(sctx)
+	cancel()
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := g.Shutdown(sctx); err != nil {
+			log.Error("stop gateway", "error", err)
+		}
+	}()
+	_, port, _ := net.SplitHostPort(g.Addr().String())
+	fmt.Fprintf(e.stdout, "vasto gateway for %s ready on %s (keyspace %s)\n", *c.dc, g.Addr(), *keyspace)
+	fmt.Fprintf(e.stdout, "  try: redis-cli -p %s SET hello world && redis-cli -p %s GET hello\n", port, port)
+	fmt.Fprintln(e.stdout, "  stop with Ctrl-C")
+	<-ctx.Done()
+	log.Info("shutting down")
+	return nil
+}
