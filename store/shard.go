@@ -51,6 +51,8 @@ type Shard struct {
 	queue commitQueue
 	c     committer // owned by the current commit leader
 	stats shardCounters
+	// tickerCache holds the RocksDB statistics DBStats read last.
+	tickerCache tickerCache
 
 	lastIndex  atomic.Uint64 // last change-log index written
 	firstIndex atomic.Uint64 // first change-log index not trimmed
