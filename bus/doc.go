@@ -90,6 +90,13 @@
 // kept revisions behind skips to the latest: topology is state), survives
 // reconnects and waits for the bucket to be created.
 //
+// # Seams
+//
+// Ops lists every Conn operation the replication packages (replica, dc)
+// use, with consumers and watches as the Runner and Stopper interfaces;
+// ConnOps adapts a Conn, and internal/bustest is its in-memory twin for
+// unit tests.
+//
 // # Lifecycle
 //
 // Connect retries until its context ends and then reconnects forever; Close

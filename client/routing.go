@@ -30,13 +30,7 @@ func servingName(ks string, shard uint32) string {
 
 // serves reports whether s lists (ks, shard) as served.
 func serves(s *topology.Store, ks string, shard uint32) bool {
-	name := servingName(ks, shard)
-	for _, x := range s.Serving {
-		if x == name {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(s.Serving, servingName(ks, shard))
 }
 
 // readOnlyOn reports whether s reports (ks, shard) as refusing writes.
@@ -525,13 +519,7 @@ func (c *Client) backoff(ctx context.Context, wait int, seen *topology.Topology)
 	if c.top.Load() != seen {
 		return nil // re-route at once on the newer topology
 	}
-	d := retry.Jitter(retry.Exp(backoffBase, backoffMax, wait-1))
-	tm := time.NewTimer(d)
-	defer tm.Stop()
-	select {
-	case <-ch:
-	case <-tm.C:
-	case <-ctx.Done():
+	if !retry.SleepOrWake(ctx, retry.Jitter(retry.Exp(backoffBase, backoffMax, wait-1)), ch) {
 		return fmt.Errorf("client: %w", ctx.Err())
 	}
 	return nil

@@ -10,9 +10,8 @@ import (
 // Bus is what the replicator needs of the message bus: the local copies
 // (source streams) of the remote DCs' change streams, their status and
 // restart, the ends of a subject in them, durable consumers and their
-// progress, and the remote DCs' topologies. ConnBus adapts a *bus.Conn; the
-// methods have *bus.Conn's signatures, except that consumers are returned
-// as the Consumer interface.
+// progress, and the remote DCs' topologies. bus.Ops (ConnBus of a
+// connection) and its in-memory twin (internal/bustest) implement it.
 type Bus interface {
 	EnsureSourceStream(ctx context.Context, cfg bus.SourceConfig) error
 	SourceStatus(ctx context.Context, localDC string, remoteDCs []string) ([]bus.SourceInfo, error)
@@ -26,26 +25,12 @@ type Bus interface {
 }
 
 // Consumer is a durable consumer as an applier runs it (*bus.Consumer).
-type Consumer interface {
-	Start(ctx context.Context) error
-	Shutdown(ctx context.Context) error
-}
+type Consumer = bus.Runner
 
-// ConnBus returns c as the replicator's Bus; nil for a nil c.
+// ConnBus returns c as the replicator's Bus (bus.ConnOps); nil for a nil c.
 func ConnBus(c *bus.Conn) Bus {
 	if c == nil {
 		return nil
 	}
-	return connBus{c}
-}
-
-// connBus is a *bus.Conn whose consumers are returned as interfaces.
-type connBus struct{ *bus.Conn }
-
-func (c connBus) NewConsumer(cfg bus.ConsumerConfig, h bus.Handler) (Consumer, error) {
-	k, err := c.Conn.NewConsumer(cfg, h)
-	if err != nil {
-		return nil, err
-	}
-	return k, nil
+	return bus.ConnOps(c)
 }

@@ -8,7 +8,13 @@
 //
 // The store's cluster agent (package replica) drives a Replicator through
 // its CrossDC interface; the two packages never import each other, the
-// process wiring a store joins them. It may import store, bus, topology,
-// lww, wire and internal/peerclient; never replica, server, master or
-// client.
+// process wiring a store joins them. The replicator reaches the bus, the
+// shards and the stores of remote DCs only through narrow interfaces (Bus,
+// Shards and Shard, Peer through Config.Dial), which internal/storenode
+// fills with the real things (ConnBus, EngineShards, DialPeer) and the unit
+// tests with in-memory twins (internal/bustest, internal/shardtest).
+//
+// It may import store (types, errors and the engine it adapts), bus,
+// topology, lww, wire and internal/peerclient; never replica, server,
+// master or client.
 package dc

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/vasto-kv/vasto/bus"
+	"github.com/vasto-kv/vasto/internal/bustest"
 	"github.com/vasto-kv/vasto/lww"
 	"github.com/vasto-kv/vasto/store"
 	"github.com/vasto-kv/vasto/topology"
@@ -17,9 +18,9 @@ import (
 )
 
 // fakeDC is store "t1" of dc2, applying dc1's changes to keyspace ks (two
-// shards here, both held by t1) through a fakeBus.
+// shards here, both held by t1) through an in-memory bus (bustest).
 type fakeDC struct {
-	bus   *fakeBus
+	bus   *bustest.Bus
 	eng   *store.Engine
 	clock *lww.ManualClock
 	r     *Replicator
@@ -31,7 +32,7 @@ const fakeSrc = "VASTO_SRC_dc1"
 func startFakeDC(t *testing.T, open bool) *fakeDC {
 	t.Helper()
 	ctx := context.Background()
-	d := &fakeDC{bus: newFakeBus()}
+	d := &fakeDC{bus: bustest.New()}
 	d.eng, d.clock = testEngine(t, func(c *store.Config) { c.DC, c.Node = "dc2", "t1" })
 	d.top = topology.New("dc2")
 	d.top.Version = 1
@@ -40,7 +41,7 @@ func startFakeDC(t *testing.T, open bool) *fakeDC {
 	if open {
 		d.openShards(t)
 	}
-	r, err := New(Config{DC: "dc2", Store: "t1", RemoteDCs: []string{"dc1"}, Bus: d.bus, Engine: d.eng, Logger: testLogger(t)})
+	r, err := New(Config{DC: "dc2", Store: "t1", RemoteDCs: []string{"dc1"}, Bus: d.bus, Shards: EngineShards(d.eng), Logger: testLogger(t)})
 	require.NoError(t, err)
 	require.NoError(t, r.Start(ctx))
 	t.Cleanup(func() { require.NoError(t, r.Shutdown(context.Background())) })
@@ -74,7 +75,7 @@ func (d *fakeDC) copyIn(t *testing.T, keyspace string, keys uint64, idxs ...uint
 		msgs = append(msgs, bus.Message{Subject: subj,
 			Header: map[string]string{wire.HeaderIndex: strconv.FormatUint(i, 10)}, Data: data})
 	}
-	_, err = d.bus.copyIn(fakeSrc, msgs...)
+	_, err = d.bus.CopyIn(fakeSrc, msgs...)
 	require.NoError(t, err)
 }
 
@@ -89,7 +90,7 @@ func (d *fakeDC) pending(t *testing.T) uint64 {
 // cursor returns the highest index of dc1's s1/0 this store processed.
 func (d *fakeDC) cursor(t *testing.T) uint64 {
 	t.Helper()
-	var held []*store.Shard
+	var held []Shard
 	for i := uint32(0); i < 2; i++ {
 		sh, err := d.eng.Shard("ks", i)
 		require.NoError(t, err)
@@ -151,11 +152,11 @@ func TestFakeBusApplier(t *testing.T) {
 
 	// ks dropped from the topology: its applier stops and its consumer goes.
 	durable := Durable("t1", "dc1", "ks")
-	require.True(t, d.bus.hasConsumer(fakeSrc, durable))
+	require.True(t, d.bus.HasConsumer(fakeSrc, durable))
 	gone := topology.New("dc2")
 	gone.Version = 2
 	d.r.Reconcile(gone, nil)
-	require.False(t, d.bus.hasConsumer(fakeSrc, durable))
+	require.False(t, d.bus.HasConsumer(fakeSrc, durable))
 }
 
 // TestFakeBusWatermark: a remote DC's mark advances only when SourceStatus
@@ -169,19 +170,19 @@ func TestFakeBusWatermark(t *testing.T) {
 	never := store.PurgeBound([]int64{0}, maxFuture)
 
 	// Not caught up, heard from recently: no mark, no restart.
-	d.bus.setStatus("dc1", bus.SourceInfo{Active: time.Second})
+	d.bus.SetStatus("dc1", bus.SourceInfo{Active: time.Second})
 	require.Equal(t, never, d.r.Watermark(ctx))
-	require.Empty(t, d.bus.restarted())
+	require.Empty(t, d.bus.Restarted())
 
 	// Silent since it started: restarted once, not again right after.
-	d.bus.setStatus("dc1", bus.SourceInfo{Active: -1})
+	d.bus.SetStatus("dc1", bus.SourceInfo{Active: -1})
 	require.Equal(t, never, d.r.Watermark(ctx))
 	require.Equal(t, never, d.r.Watermark(ctx))
-	require.Equal(t, []string{"dc1"}, d.bus.restarted())
+	require.Equal(t, []string{"dc1"}, d.bus.Restarted())
 
 	// Caught up, but the applier has changes it cannot apply yet.
 	d.copyIn(t, "ks", 10, 1, 2, 3)
-	d.bus.setStatus("dc1", bus.SourceInfo{Active: time.Second, CaughtUp: true})
+	d.bus.SetStatus("dc1", bus.SourceInfo{Active: time.Second, CaughtUp: true})
 	require.Equal(t, never, d.r.Watermark(ctx))
 	require.NotZero(t, d.pending(t))
 
@@ -195,12 +196,12 @@ func TestFakeBusWatermark(t *testing.T) {
 	require.Equal(t, want, d.r.Watermark(ctx))
 
 	// The link is cut: the mark stays where it was while time passes.
-	d.bus.setStatus("dc1", bus.SourceInfo{Active: time.Second, RemoteError: "no responders"})
+	d.bus.SetStatus("dc1", bus.SourceInfo{Active: time.Second, RemoteError: "no responders"})
 	d.clock.Advance(time.Minute)
 	require.Equal(t, want, d.r.Watermark(ctx))
 
 	// Back and caught up: it advances again.
-	d.bus.setStatus("dc1", bus.SourceInfo{Active: time.Second, CaughtUp: true})
+	d.bus.SetStatus("dc1", bus.SourceInfo{Active: time.Second, CaughtUp: true})
 	require.Equal(t, want+int64(time.Minute), d.r.Watermark(ctx))
-	require.Equal(t, []string{"dc1"}, d.bus.restarted())
+	require.Equal(t, []string{"dc1"}, d.bus.Restarted())
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/vasto-kv/vasto/bus"
-	"github.com/vasto-kv/vasto/store"
 	"github.com/vasto-kv/vasto/topology"
 )
 
@@ -23,12 +22,19 @@ type Config struct {
 	// (at least one).
 	RemoteDCs []string
 	// Bus is the DC's message bus (ConnBus of a connection).
-	Bus    Bus
-	Engine *store.Engine
+	Bus Bus
+	// Shards are the store's shards (EngineShards of its engine).
+	Shards Shards
+	// Dial connects to the stores of remote DCs for a re-bootstrap's copy
+	// (nil: DialPeer).
+	Dial   Dial
 	Logger hclog.Logger
 	// Stream holds the retention limits (MaxAge, MaxBytes) of the local
 	// copies of the remote DCs' streams: those of the DC's change stream.
 	Stream bus.StreamConfig
+	// Observer is told of cross-DC replication events (for metrics); nil:
+	// none.
+	Observer Observer
 }
 
 // Validate reports the first problem with c.
@@ -36,8 +42,8 @@ func (c Config) Validate() error {
 	switch {
 	case topology.CheckName("dc", c.DC) != nil, topology.CheckName("store", c.Store) != nil:
 		return fmt.Errorf("%w: bad dc %q or store %q", ErrInvalidConfig, c.DC, c.Store)
-	case c.Bus == nil || c.Engine == nil || c.Logger == nil:
-		return fmt.Errorf("%w: bus, engine and logger are required", ErrInvalidConfig)
+	case c.Bus == nil || c.Shards == nil || c.Logger == nil:
+		return fmt.Errorf("%w: bus, shards and logger are required", ErrInvalidConfig)
 	case len(c.RemoteDCs) == 0:
 		return fmt.Errorf("%w: no remote dc", ErrInvalidConfig)
 	}
@@ -65,6 +71,9 @@ type Replicator struct {
 	ctx     context.Context
 	cancel  context.CancelFunc
 
+	pauseMu sync.Mutex
+	pause   pauseState
+
 	wmMu   sync.Mutex
 	wm     map[string]int64     // per remote DC: applied everything published before
 	kicked map[string]time.Time // last restart of each remote DC's copy
@@ -74,6 +83,12 @@ type Replicator struct {
 func New(cfg Config) (*Replicator, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if cfg.Dial == nil {
+		cfg.Dial = DialPeer
+	}
+	if cfg.Observer == nil {
+		cfg.Observer = NopObserver{}
 	}
 	return &Replicator{
 		cfg:     cfg,

@@ -34,7 +34,7 @@ func (r *Replicator) Watermark(ctx context.Context) int64 {
 	// Everything a remote DC published before "before" is in the local copy
 	// when SourceStatus (which reads the remote's last sequence afterwards)
 	// says CaughtUp, and applied when the appliers have nothing pending.
-	before := r.cfg.Engine.Config().Clock.Now()
+	before := r.cfg.Shards.Clock().Now()
 	infos, err := r.cfg.Bus.SourceStatus(ctx, r.cfg.DC, r.cfg.RemoteDCs)
 	if err == nil {
 		r.kickStalled(ctx, infos)
@@ -49,7 +49,7 @@ func (r *Replicator) Watermark(ctx context.Context) int64 {
 	for _, d := range r.cfg.RemoteDCs {
 		marks = append(marks, r.wm[d])
 	}
-	return store.PurgeBound(marks, r.cfg.Engine.Config().MaxFuture)
+	return store.PurgeBound(marks, r.cfg.Shards.MaxFuture())
 }
 
 // copied reports whether the local copy of a remote DC's stream holds

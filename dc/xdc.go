@@ -3,6 +3,7 @@ package dc
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -86,7 +87,7 @@ func (w *xdcWorker) stop() {
 // group is the changes of one batch bound for one local shard from one
 // remote origin.
 type xdcGroup struct {
-	shard   *store.Shard
+	shard   Shard
 	source  string
 	top     uint64
 	changes []lww.Change
@@ -95,6 +96,9 @@ type xdcGroup struct {
 // apply routes a batch of remote changes through the local topology and
 // applies those that land on shards this store holds.
 func (w *xdcWorker) apply(ctx context.Context, msgs []bus.Delivered) error {
+	if err := w.r.holdWhilePaused(ctx); err != nil {
+		return err
+	}
 	t := w.r.top.Load()
 	if t == nil {
 		return fmt.Errorf("dc: no topology yet")
@@ -126,7 +130,7 @@ func (w *xdcWorker) apply(ctx context.Context, msgs []bus.Delivered) error {
 			newest = m.Time
 		}
 		for _, shard := range w.destinations(ks, ch.Key) {
-			sh, err := w.r.cfg.Engine.Shard(w.keyspace, shard)
+			sh, err := w.r.cfg.Shards.Shard(w.keyspace, shard)
 			if err != nil {
 				return err // placed here but not open yet: retry the batch later
 			}
@@ -148,12 +152,21 @@ func (w *xdcWorker) apply(ctx context.Context, msgs []bus.Delivered) error {
 	if err != nil {
 		return err
 	}
+	applied, stale, newestTime := 0, 0, int64(0)
 	for _, k := range order {
 		g := groups[k]
-		if _, err := g.shard.ApplyRemote(ctx, g.source, g.top, g.changes); err != nil {
+		res, err := g.shard.ApplyRemote(ctx, g.source, g.top, g.changes)
+		if err != nil {
 			return err
 		}
+		n, t := store.Tally(g.changes, res)
+		applied, stale, newestTime = applied+n, stale+len(res)-n, max(newestTime, t)
 	}
+	var pending uint64
+	if len(msgs) > 0 {
+		pending = msgs[len(msgs)-1].Pending
+	}
+	w.r.cfg.Observer.RemoteApplied(w.remote, w.keyspace, applied, stale, pending, newestTime)
 	w.mu.Lock()
 	w.lastApplied = time.Now()
 	if newest.After(w.lastEvent) {
@@ -170,11 +183,11 @@ func (w *xdcWorker) apply(ctx context.Context, msgs []bus.Delivered) error {
 func (w *xdcWorker) destinations(ks *topology.Keyspace, key []byte) []uint32 {
 	var out []uint32
 	shard := topology.ShardOf(key, ks.Shards)
-	if holds(ks.Placement[shard], w.r.cfg.Store) {
+	if slices.Contains(ks.Placement[shard], w.r.cfg.Store) {
 		out = append(out, shard)
 	}
 	if r := ks.Resize; r != nil && r.Phase == topology.PhaseCopy {
-		if t := topology.ShardOf(key, r.To); t != shard && holds(r.Placement[t], w.r.cfg.Store) {
+		if t := topology.ShardOf(key, r.To); t != shard && slices.Contains(r.Placement[t], w.r.cfg.Store) {
 			out = append(out, t)
 		}
 	}
@@ -188,13 +201,4 @@ func parseChangeSubject(subj string) (origin, shard string, ok bool) {
 		return "", "", false
 	}
 	return parts[5], parts[4], true
-}
-
-func holds(reps []string, id string) bool {
-	for _, r := range reps {
-		if r == id {
-			return true
-		}
-	}
-	return false
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -108,13 +109,13 @@ type xdcOrigin struct {
 
 // heldShards returns the keyspace's local shards that the local topology
 // places on this store; it fails if one of them is not open (yet).
-func (w *xdcWorker) heldShards(ks *topology.Keyspace) ([]*store.Shard, error) {
-	var out []*store.Shard
+func (w *xdcWorker) heldShards(ks *topology.Keyspace) ([]Shard, error) {
+	var out []Shard
 	for i, reps := range ks.Placement {
-		if !holds(reps, w.r.cfg.Store) {
+		if !slices.Contains(reps, w.r.cfg.Store) {
 			continue
 		}
-		sh, err := w.r.cfg.Engine.Shard(w.keyspace, uint32(i))
+		sh, err := w.r.cfg.Shards.Shard(w.keyspace, uint32(i))
 		if err != nil {
 			return nil, err
 		}
@@ -125,7 +126,7 @@ func (w *xdcWorker) heldShards(ks *topology.Keyspace) ([]*store.Shard, error) {
 
 // processedUpTo returns the highest index of source that this store has
 // processed: the highest cursor of source among the held shards.
-func processedUpTo(held []*store.Shard, source string) (uint64, error) {
+func processedUpTo(held []Shard, source string) (uint64, error) {
 	var top uint64
 	for _, sh := range held {
 		c, err := sh.Cursor(source)
@@ -182,7 +183,7 @@ func (w *xdcWorker) spreadCursors(ks *topology.Keyspace, msgs []bus.Delivered, g
 		g.top = max(g.top, tops[g.source])
 		covered[g.source] = true
 	}
-	var held []*store.Shard
+	var held []Shard
 	for _, o := range origins {
 		if covered[o.src] {
 			continue
@@ -321,7 +322,7 @@ func (w *xdcWorker) probe(ctx context.Context, subject string, done, upTo, upIdx
 
 // probeOthers probes the keyspace's other origins in the remote placement
 // (those not checked with the batch) for gaps, so one copy covers them.
-func (w *xdcWorker) probeOthers(ctx context.Context, rks *topology.Keyspace, held []*store.Shard, gaps []xdcGap, checked map[string]bool) ([]xdcGap, error) {
+func (w *xdcWorker) probeOthers(ctx context.Context, rks *topology.Keyspace, held []Shard, gaps []xdcGap, checked map[string]bool) ([]xdcGap, error) {
 	stream, err := bus.SourceStream(w.r.cfg.DC, w.remote)
 	if err != nil {
 		return nil, err
@@ -376,7 +377,10 @@ func (w *xdcWorker) logGap(g xdcGap) {
 // and then moves each gapped source's cursor to just before the first index
 // the stream still holds. An error leaves the cursors alone: the batch is
 // redelivered and the check runs again.
-func (w *xdcWorker) rebootstrap(ctx context.Context, ks *topology.Keyspace, held []*store.Shard, gaps []xdcGap, checked map[string]bool) error {
+func (w *xdcWorker) rebootstrap(ctx context.Context, ks *topology.Keyspace, held []Shard, gaps []xdcGap, checked map[string]bool) (err error) {
+	obs := w.r.cfg.Observer
+	obs.RebootstrapStarted(w.remote, w.keyspace)
+	defer func() { obs.RebootstrapFinished(w.remote, w.keyspace, err) }()
 	start := time.Now()
 	for _, g := range gaps {
 		w.logGap(g)
@@ -418,8 +422,8 @@ func (w *xdcWorker) rebootstrap(ctx context.Context, ks *topology.Keyspace, held
 
 // copyKeyspace dumps every shard of the remote keyspace and merges the
 // records that land on held shards; it returns how many it merged.
-func (w *xdcWorker) copyKeyspace(ctx context.Context, rt *topology.Topology, rks, ks *topology.Keyspace, held []*store.Shard, gaps []xdcGap) (int, error) {
-	heldBy := map[uint32]*store.Shard{}
+func (w *xdcWorker) copyKeyspace(ctx context.Context, rt *topology.Topology, rks, ks *topology.Keyspace, held []Shard, gaps []xdcGap) (int, error) {
+	heldBy := map[uint32]Shard{}
 	for _, sh := range held {
 		heldBy[sh.ID().Shard] = sh
 	}
@@ -427,20 +431,20 @@ func (w *xdcWorker) copyKeyspace(ctx context.Context, rt *topology.Topology, rks
 	for _, g := range gaps {
 		gapped[g.src] = true
 	}
-	clients := map[string]*peerclient.Client{}
+	clients := map[string]Peer{}
 	defer func() {
 		for _, pc := range clients {
 			_ = pc.Close()
 		}
 	}()
-	client := func(addr string) (*peerclient.Client, error) {
+	client := func(addr string) (Peer, error) {
 		if pc, ok := clients[addr]; ok && !pc.Broken() {
 			return pc, nil
 		} else if ok {
 			_ = pc.Close()
 			delete(clients, addr)
 		}
-		pc, err := peerclient.Dial(ctx, addr)
+		pc, err := w.r.cfg.Dial(ctx, addr)
 		if err != nil {
 			return nil, err
 		}
@@ -508,8 +512,8 @@ var errNoHealthyReplica = errors.New("no healthy replica")
 // dumpShard copies one remote shard from one of its replicas (store r) with
 // VDUMP and merges the records that land on held shards (the local
 // topology's routing), without moving cursors.
-func (w *xdcWorker) dumpShard(ctx context.Context, client func(string) (*peerclient.Client, error), addr, r string, rshard uint32,
-	ks *topology.Keyspace, heldBy map[uint32]*store.Shard) (int, error) {
+func (w *xdcWorker) dumpShard(ctx context.Context, client func(string) (Peer, error), addr, r string, rshard uint32,
+	ks *topology.Keyspace, heldBy map[uint32]Shard) (int, error) {
 	pc, err := client(addr)
 	if err != nil {
 		return 0, err
@@ -527,7 +531,7 @@ func (w *xdcWorker) dumpShard(ctx context.Context, client func(string) (*peercli
 
 // mergeHeld merges the changes that land on held shards (the local
 // topology's routing) into them with LWW, and returns how many it merged.
-func mergeHeld(ctx context.Context, src string, changes []lww.Change, ks *topology.Keyspace, heldBy map[uint32]*store.Shard) (int, error) {
+func mergeHeld(ctx context.Context, src string, changes []lww.Change, ks *topology.Keyspace, heldBy map[uint32]Shard) (int, error) {
 	by := map[uint32][]lww.Change{}
 	for _, ch := range changes {
 		s := topology.ShardOf(ch.Key, ks.Shards)

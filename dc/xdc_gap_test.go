@@ -130,7 +130,7 @@ func TestXDCProbe(t *testing.T) {
 		return bus.Delivered{}
 	}
 
-	r, err := New(Config{DC: "dc2", Store: "t1", RemoteDCs: []string{"dc1"}, Bus: ConnBus(p.c2), Engine: &store.Engine{}, Logger: hclog.NewNullLogger()})
+	r, err := New(Config{DC: "dc2", Store: "t1", RemoteDCs: []string{"dc1"}, Bus: ConnBus(p.c2), Shards: EngineShards(&store.Engine{}), Logger: hclog.NewNullLogger()})
 	require.NoError(t, err)
 	w := &xdcWorker{r: r, remote: "dc1", keyspace: "ks", log: testLogger(t)}
 	ctx := context.Background()
@@ -204,13 +204,13 @@ func TestXDCGapReBootstraps(t *testing.T) {
 		require.NoError(t, err)
 		held = append(held, sh)
 	}
-	r, err := New(Config{DC: "dc2", Store: "t1", RemoteDCs: []string{"dc1"}, Bus: ConnBus(p.c2), Engine: e2, Logger: testLogger(t)})
+	r, err := New(Config{DC: "dc2", Store: "t1", RemoteDCs: []string{"dc1"}, Bus: ConnBus(p.c2), Shards: EngineShards(e2), Logger: testLogger(t)})
 	require.NoError(t, err)
 	r.Follow(local)
 	w := &xdcWorker{r: r, remote: "dc1", keyspace: "ks", log: testLogger(t)}
 	src := store.RemoteSource("dc1", "s1", "0")
 	cursor := func() uint64 {
-		c, err := processedUpTo(held, src)
+		c, err := processedUpTo([]Shard{held[0], held[1]}, src)
 		require.NoError(t, err)
 		return c
 	}

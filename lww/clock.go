@@ -53,18 +53,28 @@ type SkewedClock struct {
 	skew atomic.Int64
 }
 
-// NewSkewedClock returns a clock that reads base plus skew.
-func NewSkewedClock(base Clock, skew time.Duration) *SkewedClock {
-	c := &SkewedClock{base: base}
-	c.skew.Store(int64(skew))
-	return c
+// NewSkewedClock returns a clock that reads base with no skew until SetSkew.
+func NewSkewedClock(base Clock) *SkewedClock { return &SkewedClock{base: base} }
+
+// Now returns the base time plus the current skew, saturating instead of
+// wrapping around at the ends of int64.
+func (c *SkewedClock) Now() int64 {
+	now, skew := c.base.Now(), c.skew.Load()
+	switch {
+	case skew > 0 && now > math.MaxInt64-skew:
+		return math.MaxInt64
+	case skew < 0 && now < math.MinInt64-skew:
+		return math.MinInt64
+	}
+	return now + skew
 }
 
-// Now returns the base time plus the current skew.
-func (c *SkewedClock) Now() int64 { return c.base.Now() + c.skew.Load() }
-
-// SetSkew changes the skew.
+// SetSkew sets the offset from the base clock (absolute, not added to the
+// previous skew; negative puts the clock behind, 0 clears it).
 func (c *SkewedClock) SetSkew(d time.Duration) { c.skew.Store(int64(d)) }
+
+// Skew returns the current offset from the base clock.
+func (c *SkewedClock) Skew() time.Duration { return time.Duration(c.skew.Load()) }
 
 // HLC is a hybrid logical clock packed into one int64 of nanoseconds: it
 // follows the physical clock, never goes backwards, and gives every call a

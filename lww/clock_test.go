@@ -1,6 +1,7 @@
 package lww
 
 import (
+	"math"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -105,39 +106,74 @@ func TestManualClockConcurrentAdvance(t *testing.T) {
 }
 
 func TestSkewedClock(t *testing.T) {
-	base := NewManualClock(1_000_000)
-	c := NewSkewedClock(base, 250*time.Nanosecond)
-	if c.Now() != 1_000_250 {
-		t.Fatalf("Now = %d, want base+skew", c.Now())
+	const base = int64(1_000_000)
+	for _, tc := range []struct {
+		name    string
+		base    int64
+		skew    time.Duration
+		advance time.Duration // base moves after the skew is set
+		want    int64
+	}{
+		{"no skew reads the base", base, 0, 0, base},
+		{"ahead", base, 250, 0, base + 250},
+		{"behind", base, -time.Microsecond, 0, base - 1_000},
+		{"follows the base", base, 250, 100, base + 350},
+		{"an hour ahead", base, time.Hour, 0, base + int64(time.Hour)},
+		{"saturates at the top", math.MaxInt64 - 10, 100, 0, math.MaxInt64},
+		{"saturates at the bottom", math.MinInt64 + 10, -100, 0, math.MinInt64},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := NewManualClock(tc.base)
+			c := NewSkewedClock(b)
+			if c.Now() != tc.base || c.Skew() != 0 {
+				t.Fatalf("a new clock is skewed: now %d skew %v", c.Now(), c.Skew())
+			}
+			c.SetSkew(tc.skew)
+			b.Advance(tc.advance)
+			if got := c.Now(); got != tc.want {
+				t.Fatalf("Now = %d, want %d", got, tc.want)
+			}
+			if c.Skew() != tc.skew {
+				t.Fatalf("Skew = %v, want %v", c.Skew(), tc.skew)
+			}
+			if b.Now() != tc.base+int64(tc.advance) {
+				t.Fatalf("skewing moved the base: %d", b.Now())
+			}
+			c.SetSkew(0)
+			if c.Now() != b.Now() {
+				t.Fatalf("zero skew differs from the base: %d != %d", c.Now(), b.Now())
+			}
+		})
 	}
-	base.Advance(100)
-	if c.Now() != 1_000_350 {
-		t.Fatalf("skewed clock does not follow its base: %d", c.Now())
-	}
-	c.SetSkew(-time.Microsecond)
-	if c.Now() != 1_000_100-1_000 {
-		t.Fatalf("negative skew: %d", c.Now())
-	}
-	c.SetSkew(0)
-	if c.Now() != base.Now() {
-		t.Fatal("zero skew differs from base")
+}
+
+func TestSkewedClockIsAbsoluteAndStacks(t *testing.T) {
+	b := NewManualClock(1_000_000)
+	c := NewSkewedClock(b)
+	c.SetSkew(time.Second)
+	c.SetSkew(time.Second)
+	if c.Now() != b.Now()+int64(time.Second) {
+		t.Fatalf("SetSkew adds up instead of replacing: %d", c.Now()-b.Now())
 	}
 	// A skewed clock can be the base of another.
-	c.SetSkew(time.Second)
-	cc := NewSkewedClock(c, time.Second)
-	if cc.Now() != base.Now()+int64(2*time.Second) {
-		t.Fatalf("stacked skew: %d", cc.Now())
+	cc := NewSkewedClock(c)
+	cc.SetSkew(time.Second)
+	if cc.Now() != b.Now()+int64(2*time.Second) {
+		t.Fatalf("stacked skew: %d", cc.Now()-b.Now())
 	}
-	// The base is not changed by skewing.
-	if base.Now() != 1_000_100 {
-		t.Fatalf("base moved: %d", base.Now())
+	// An HLC over a clock skewed backwards does not go backwards.
+	h := NewHLC(c)
+	before := h.Now()
+	c.SetSkew(-time.Hour)
+	if after := h.Now(); after <= before {
+		t.Fatalf("HLC went backwards with the skew: %d then %d", before, after)
 	}
 }
 
 func TestSkewedClockConcurrent(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	base := NewManualClock(0)
-	c := NewSkewedClock(base, 0)
+	c := NewSkewedClock(base)
 	var wg sync.WaitGroup
 	for w := 0; w < 8; w++ {
 		wg.Add(2)

@@ -29,8 +29,12 @@ type AgentConfig struct {
 	// Addr is the RESP address clients and peers dial.
 	Addr string
 	// Bus is the message bus (ConnBus of the store's NATS connection).
-	Bus    Bus
-	Engine *store.Engine
+	Bus Bus
+	// Shards are the store's shards (EngineShards of its engine).
+	Shards Shards
+	// Dial connects to the other stores of the DC (re-bootstrap, resize
+	// fills, departures); nil: DialPeer.
+	Dial   Dial
 	Logger hclog.Logger
 	// Stream sizes the DC's change-log stream.
 	Stream bus.StreamConfig
@@ -46,13 +50,15 @@ type AgentConfig struct {
 	// FillRate bounds the bytes per second one resize fill copies (0: as
 	// fast as it goes). A lower rate leaves more CPU to client traffic.
 	FillRate int64
+	// Observer is told of replication events (for metrics); nil: none.
+	Observer Observer
 }
 
 // DefaultAgentConfig returns an AgentConfig with defaults filled in; b
-// becomes its Bus through ConnBus.
+// becomes its Bus through ConnBus and e its Shards through EngineShards.
 func DefaultAgentConfig(dc, id, addr string, b *bus.Conn, e *store.Engine) AgentConfig {
 	return AgentConfig{
-		DC: dc, Store: id, Addr: addr, Bus: ConnBus(b), Engine: e,
+		DC: dc, Store: id, Addr: addr, Bus: ConnBus(b), Shards: EngineShards(e), Dial: DialPeer,
 		Logger:       hclog.NewNullLogger(),
 		Stream:       bus.StreamConfig{DC: dc},
 		PublishBatch: 256,
@@ -67,8 +73,8 @@ func (c AgentConfig) Validate() error {
 		return fmt.Errorf("%w: bad dc %q or store %q", ErrInvalidConfig, c.DC, c.Store)
 	case c.Addr == "":
 		return fmt.Errorf("%w: empty advertised address", ErrInvalidConfig)
-	case c.Bus == nil || c.Engine == nil || c.Logger == nil:
-		return fmt.Errorf("%w: bus, engine and logger are required", ErrInvalidConfig)
+	case c.Bus == nil || c.Shards == nil || c.Logger == nil:
+		return fmt.Errorf("%w: bus, shards and logger are required", ErrInvalidConfig)
 	case c.PublishBatch <= 0 || c.CatchUpIdle <= 0:
 		return fmt.Errorf("%w: publish batch and catch-up idle must be positive", ErrInvalidConfig)
 	case c.FillRate < 0:
@@ -136,6 +142,12 @@ type Agent struct {
 func NewAgent(cfg AgentConfig) (*Agent, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if cfg.Dial == nil {
+		cfg.Dial = DialPeer
+	}
+	if cfg.Observer == nil {
+		cfg.Observer = NopObserver{}
 	}
 	a := &Agent{
 		cfg:    cfg,
@@ -333,7 +345,7 @@ func (a *Agent) stopAll(st reconcileStep) {
 	}
 	for _, w := range st.drop {
 		w.stop()
-		if err := a.cfg.Engine.DropShard(w.ref.Keyspace, w.ref.Shard); err != nil && !errors.Is(err, store.ErrNoShard) {
+		if err := a.cfg.Shards.DropShard(w.ref.Keyspace, w.ref.Shard); err != nil && !errors.Is(err, store.ErrNoShard) {
 			a.log.Error("drop shard that left", "shard", w.ref.String(), "error", err)
 			continue
 		}
@@ -401,7 +413,7 @@ func (a *Agent) dropDeleted(t *topology.Topology, want map[topology.ShardRef]sha
 // here and that are not leaving.
 func (a *Agent) unwanted(want map[topology.ShardRef]shardPlan) []store.ShardID {
 	var out []store.ShardID
-	for _, id := range a.cfg.Engine.Shards() {
+	for _, id := range a.cfg.Shards.Shards() {
 		ref := topology.ShardRef{Keyspace: id.Keyspace, Shard: id.Shard}
 		if _, ok := want[ref]; ok {
 			continue
@@ -418,7 +430,7 @@ func (a *Agent) unwanted(want map[topology.ShardRef]shardPlan) []store.ShardID {
 func (a *Agent) noteUnplaced(t *topology.Topology, want map[topology.ShardRef]shardPlan) {
 	un := map[store.ShardID]string{}
 	for _, id := range a.unwanted(want) {
-		sh, err := a.cfg.Engine.Shard(id.Keyspace, id.Shard)
+		sh, err := a.cfg.Shards.Shard(id.Keyspace, id.Shard)
 		if err != nil {
 			continue
 		}
@@ -446,7 +458,7 @@ func (a *Agent) noteUnplaced(t *topology.Topology, want map[topology.ShardRef]sh
 	for id, why := range un {
 		a.state(topology.ShardRef{Keyspace: id.Keyspace, Shard: id.Shard}).unplaced = why
 	}
-	a.cfg.Engine.SetUnplaced(un)
+	a.cfg.Shards.SetUnplaced(un)
 }
 
 // warnStrays logs, once each, the shards this store holds on disk that the
@@ -454,7 +466,7 @@ func (a *Agent) noteUnplaced(t *topology.Topology, want map[topology.ShardRef]sh
 // that were moved away while this store was down. They are kept (the
 // topology may have been rebuilt); their unpublished changes are reported.
 func (a *Agent) warnStrays(t *topology.Topology, want map[topology.ShardRef]shardPlan) {
-	for _, id := range a.cfg.Engine.Shards() {
+	for _, id := range a.cfg.Shards.Shards() {
 		ref := topology.ShardRef{Keyspace: id.Keyspace, Shard: id.Shard}
 		if _, ok := want[ref]; ok || a.shard(ref).warned {
 			continue
@@ -467,7 +479,7 @@ func (a *Agent) warnStrays(t *topology.Topology, want map[topology.ShardRef]shar
 		}
 		a.state(ref).warned = true
 		var unpublished uint64
-		if sh, err := a.cfg.Engine.Shard(id.Keyspace, id.Shard); err == nil {
+		if sh, err := a.cfg.Shards.Shard(id.Keyspace, id.Shard); err == nil {
 			if first, last := sh.LogBounds(); last >= first {
 				unpublished = last - first + 1
 			}
@@ -508,14 +520,14 @@ func (a *Agent) remoteDCs() []string {
 // the topology records that incarnation as deleted (the keyspace was deleted
 // and created again while this store missed it); otherwise its files are
 // set aside, never deleted (the topology may have been lost and rebuilt).
-func (a *Agent) openShard(t *topology.Topology, ref topology.ShardRef, p shardPlan) (*store.Shard, error) {
+func (a *Agent) openShard(t *topology.Topology, ref topology.ShardRef, p shardPlan) (Shard, error) {
 	epoch, layout := p.epoch, p.layout
-	sh, err := a.cfg.Engine.Shard(ref.Keyspace, ref.Shard)
+	sh, err := a.cfg.Shards.Shard(ref.Keyspace, ref.Shard)
 	fresh := errors.Is(err, store.ErrNoShard)
 	if fresh {
-		sh, err = a.cfg.Engine.CreateShardAt(ref.Keyspace, ref.Shard, a.nextLogIndex(ref))
+		sh, err = a.cfg.Shards.CreateShardAt(ref.Keyspace, ref.Shard, a.nextLogIndex(ref))
 		if errors.Is(err, store.ErrShardExists) {
-			sh, err = a.cfg.Engine.Shard(ref.Keyspace, ref.Shard)
+			sh, err = a.cfg.Shards.Shard(ref.Keyspace, ref.Shard)
 		}
 	}
 	if err != nil {
@@ -531,11 +543,11 @@ func (a *Agent) openShard(t *topology.Topology, ref topology.ShardRef, p shardPl
 		if t.IsDeleted(ref.Keyspace, old) {
 			a.log.Info("dropping shard of a deleted incarnation of the keyspace",
 				"shard", ref.String(), "old_epoch", old, "epoch", epoch)
-			if err := a.cfg.Engine.DropShard(ref.Keyspace, ref.Shard); err != nil {
+			if err := a.cfg.Shards.DropShard(ref.Keyspace, ref.Shard); err != nil {
 				return nil, err
 			}
 		} else {
-			path, err := a.cfg.Engine.SetAside(ref.Keyspace, ref.Shard, "epoch"+strconv.FormatUint(old, 10))
+			path, err := a.cfg.Shards.SetAside(ref.Keyspace, ref.Shard, "epoch"+strconv.FormatUint(old, 10))
 			if err != nil {
 				return nil, err
 			}
@@ -543,7 +555,7 @@ func (a *Agent) openShard(t *topology.Topology, ref topology.ShardRef, p shardPl
 				"and does not record the held one as deleted; its files are kept aside",
 				"shard", ref.String(), "held_epoch", old, "epoch", epoch, "path", path)
 		}
-		if sh, err = a.cfg.Engine.CreateShardAt(ref.Keyspace, ref.Shard, a.nextLogIndex(ref)); err != nil {
+		if sh, err = a.cfg.Shards.CreateShardAt(ref.Keyspace, ref.Shard, a.nextLogIndex(ref)); err != nil {
 			return nil, err
 		}
 		if err := sh.SetLayout(uint64(layout)); err != nil {
@@ -599,11 +611,11 @@ func (a *Agent) currentTopology() *topology.Topology { return a.top.Load() }
 // topology records as deleted. A keyspace merely missing from the topology
 // is not enough: the topology may have been lost and rebuilt.
 func (a *Agent) dropIfDeleted(t *topology.Topology, ref topology.ShardRef) {
-	sh, err := a.cfg.Engine.Shard(ref.Keyspace, ref.Shard)
+	sh, err := a.cfg.Shards.Shard(ref.Keyspace, ref.Shard)
 	if err != nil || sh.Epoch() == 0 || !t.IsDeleted(ref.Keyspace, sh.Epoch()) {
 		return
 	}
-	if err := a.cfg.Engine.DropShard(ref.Keyspace, ref.Shard); err != nil && !errors.Is(err, store.ErrNoShard) {
+	if err := a.cfg.Shards.DropShard(ref.Keyspace, ref.Shard); err != nil && !errors.Is(err, store.ErrNoShard) {
 		a.log.Error("drop shard", "shard", ref.String(), "error", err)
 		return
 	}
@@ -650,7 +662,7 @@ func (a *Agent) heartbeat(seq uint64) topology.Heartbeat {
 	if sizes {
 		hb.Sizes = map[string]topology.ShardSize{}
 	}
-	ids := a.cfg.Engine.Shards()
+	ids := a.cfg.Shards.Shards()
 	if seq%4 == 1 || !slices.Equal(ids, a.heldSent) {
 		a.heldSent = ids
 		hb.Held, hb.HeldFull = a.held(), true
@@ -658,7 +670,7 @@ func (a *Agent) heartbeat(seq uint64) topology.Heartbeat {
 	for _, id := range ids {
 		name := id.String()
 		hb.Holding = append(hb.Holding, name)
-		sh, err := a.cfg.Engine.Shard(id.Keyspace, id.Shard)
+		sh, err := a.cfg.Shards.Shard(id.Keyspace, id.Shard)
 		if err != nil {
 			continue
 		}
@@ -681,7 +693,7 @@ func (a *Agent) heartbeat(seq uint64) topology.Heartbeat {
 // held describes every shard held here for the heartbeat.
 func (a *Agent) held() []topology.HeldShard {
 	var out []topology.HeldShard
-	for _, h := range a.cfg.Engine.Held() {
+	for _, h := range a.cfg.Shards.Held() {
 		out = append(out, topology.HeldShard{Keyspace: h.ID.Keyspace, Shard: h.ID.Shard, Epoch: h.Epoch,
 			Shards: h.Shards, Replicas: h.Replicas})
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/vasto-kv/vasto/bus"
 	"github.com/vasto-kv/vasto/internal/peerclient"
+	"github.com/vasto-kv/vasto/internal/retry"
 	"github.com/vasto-kv/vasto/store"
 	"github.com/vasto-kv/vasto/topology"
 )
@@ -45,7 +46,7 @@ func (a *Agent) plan(t *topology.Topology) map[topology.ShardRef]shardPlan {
 }
 
 // setOwner gives a shard its owner for topology version, if it changed.
-func (a *Agent) setOwner(ref topology.ShardRef, sh *store.Shard, o store.Owner, version uint64) {
+func (a *Agent) setOwner(ref topology.ShardRef, sh Shard, o store.Owner, version uint64) {
 	if cur, v := sh.Owner(); cur == o && v != 0 {
 		return
 	}
@@ -141,7 +142,7 @@ func (a *Agent) reconcileCleanups(t *topology.Topology, want map[topology.ShardR
 	}
 }
 
-func (a *Agent) cleanup(ctx context.Context, ref topology.ShardRef, sh *store.Shard, shards int) {
+func (a *Agent) cleanup(ctx context.Context, ref topology.ShardRef, sh Shard, shards int) {
 	defer func() {
 		a.mu.Lock()
 		a.shard(ref).cleanup = nil
@@ -173,7 +174,7 @@ func (a *Agent) cleanup(ctx context.Context, ref topology.ShardRef, sh *store.Sh
 // it answers MOVED for every key from now on, publishes what its change
 // log still holds, and is dropped once that is done. It reports whether the
 // shard is leaving.
-func (a *Agent) leave(t *topology.Topology, ref topology.ShardRef, sh *store.Shard) bool {
+func (a *Agent) leave(t *topology.Topology, ref topology.ShardRef, sh Shard) bool {
 	ks, ok := t.Keyspaces[ref.Keyspace]
 	if !ok || !a.seen[ref.Keyspace] || sh.Epoch() != ks.ShardEpoch(ref.Shard) && int(ref.Shard) < ks.Shards {
 		return false
@@ -254,7 +255,7 @@ func (w *shardWorker) farewell(ctx context.Context, peer string) {
 	if err != nil {
 		return
 	}
-	var pc *peerclient.Client // one connection for the whole wait
+	var pc Peer // one connection for the whole wait
 	defer func() {
 		if pc != nil {
 			_ = pc.Close()
@@ -272,7 +273,7 @@ func (w *shardWorker) farewell(ctx context.Context, peer string) {
 			if pc != nil {
 				_ = pc.Close()
 			}
-			pc, err = peerclient.Dial(ctx, st.Addr)
+			pc, err = w.a.cfg.Dial(ctx, st.Addr)
 		}
 		// The peer no longer holds the shard once it published its whole
 		// change log and dropped it.
@@ -282,7 +283,7 @@ func (w *shardWorker) farewell(ctx context.Context, peer string) {
 				last, _ = strconv.ParseUint(m.Header[hdrIndex], 10, 64)
 				seq = m.StreamSeq
 			} else if !errors.Is(err, bus.ErrNoMessage) {
-				sleepCtx(ctx, 100*time.Millisecond)
+				retry.Sleep(ctx, 100*time.Millisecond)
 				continue
 			}
 			// The cursor is the highest index applied; the consumer having
@@ -298,7 +299,7 @@ func (w *shardWorker) farewell(ctx context.Context, peer string) {
 				break
 			}
 		}
-		sleepCtx(ctx, 100*time.Millisecond)
+		retry.Sleep(ctx, 100*time.Millisecond)
 	}
 	if ctx.Err() == nil {
 		w.a.routines.Go(func() { w.a.farewellDone(w.ref, peer) })
@@ -309,7 +310,7 @@ func (w *shardWorker) farewell(ctx context.Context, peer string) {
 // plus records) from RocksDB's properties: the number of keys times the
 // average raw key and value size of the SST files (the live data size would
 // count compressed bytes).
-func shardSize(sh *store.Shard) topology.ShardSize {
+func shardSize(sh Shard) topology.ShardSize {
 	keys, _ := strconv.ParseUint(sh.Property("rocksdb.estimate-num-keys"), 10, 64)
 	props := sh.Property("rocksdb.aggregated-table-properties")
 	avg := tableProp(props, "raw average key size") + tableProp(props, "raw average value size")

@@ -16,12 +16,15 @@ import (
 // still waiting in its outbox. A plain merge would let a key deleted long
 // ago live on here. The peer keeps serving meanwhile; writes it takes during
 // the copy reach this replica through its change log.
-func (w *shardWorker) bootstrapFrom(ctx context.Context, peer string) error {
+func (w *shardWorker) bootstrapFrom(ctx context.Context, peer string) (err error) {
+	obs := w.a.cfg.Observer
+	obs.RebootstrapStarted(w.ref.Keyspace, w.ref.Shard, peer)
+	defer func() { obs.RebootstrapFinished(w.ref.Keyspace, w.ref.Shard, peer, err) }()
 	st, ok := w.top.Stores[peer]
 	if !ok || st.Addr == "" {
 		return fmt.Errorf("no address for peer %s", peer)
 	}
-	pc, err := peerclient.Dial(ctx, st.Addr)
+	pc, err := w.a.cfg.Dial(ctx, st.Addr)
 	if err != nil {
 		return err
 	}
@@ -37,6 +40,7 @@ func (w *shardWorker) bootstrapFrom(ctx context.Context, peer string) error {
 			return err
 		}
 		copied += len(p.Changes)
+		obs.Copied(CopyBootstrap, w.ref.Keyspace, w.ref.Shard, len(p.Changes), changesBytes(p.Changes))
 		n, err := w.forgetAbsent(ctx, p.Start, p.End, p.Changes, outbox)
 		removed += n
 		return err
@@ -102,7 +106,7 @@ func (w *shardWorker) peerLogBounds(ctx context.Context, peer string) (first, la
 	if !ok || st.Addr == "" {
 		return 0, 0, fmt.Errorf("no address for peer %s", peer)
 	}
-	pc, err := peerclient.Dial(ctx, st.Addr)
+	pc, err := w.a.cfg.Dial(ctx, st.Addr)
 	if err != nil {
 		return 0, 0, err
 	}

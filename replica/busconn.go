@@ -9,9 +9,9 @@ import (
 
 // Bus is what the agent needs of the message bus: the DC's change-log
 // stream (publish, the ends of a subject, durable consumers and their
-// progress), core publish for heartbeats, and the topology watch. ConnBus
-// adapts a *bus.Conn; the methods have *bus.Conn's signatures, except that
-// consumers and watches are returned as the interfaces below.
+// progress), core publish for heartbeats, and the topology watch. bus.Ops
+// (ConnBus of a connection) and its in-memory twin (internal/bustest)
+// implement it.
 type Bus interface {
 	EnsureChangeStream(ctx context.Context, cfg bus.StreamConfig) error
 	PublishBatch(ctx context.Context, msgs []bus.Message) (acked int, err error)
@@ -27,40 +27,15 @@ type Bus interface {
 }
 
 // Consumer is a durable consumer as the agent runs it (*bus.Consumer).
-type Consumer interface {
-	Start(ctx context.Context) error
-	Shutdown(ctx context.Context) error
-}
+type Consumer = bus.Runner
 
 // Watch is a running topology watch (*bus.Watch).
-type Watch interface {
-	Stop()
-}
+type Watch = bus.Stopper
 
-// ConnBus returns c as the agent's Bus; nil for a nil c.
+// ConnBus returns c as the agent's Bus (bus.ConnOps); nil for a nil c.
 func ConnBus(c *bus.Conn) Bus {
 	if c == nil {
 		return nil
 	}
-	return connBus{c}
-}
-
-// connBus is a *bus.Conn whose consumers and watches are returned as
-// interfaces.
-type connBus struct{ *bus.Conn }
-
-func (c connBus) NewConsumer(cfg bus.ConsumerConfig, h bus.Handler) (Consumer, error) {
-	k, err := c.Conn.NewConsumer(cfg, h)
-	if err != nil {
-		return nil, err
-	}
-	return k, nil
-}
-
-func (c connBus) WatchTopology(ctx context.Context, dc string, fn func(doc []byte, rev uint64)) (Watch, error) {
-	w, err := c.Conn.WatchTopology(ctx, dc, fn)
-	if err != nil {
-		return nil, err
-	}
-	return w, nil
+	return bus.ConnOps(c)
 }

@@ -8,6 +8,12 @@
 // watermark. It drives cross-DC replication (package dc) through the
 // CrossDC interface, which the process wiring a store fills in.
 //
+// The agent reaches the bus, the engine and the other stores only through
+// narrow interfaces (Bus, Shards and Shard, Peer through AgentConfig.Dial),
+// which internal/storenode fills with the real things (ConnBus,
+// EngineShards, DialPeer) and the unit tests with in-memory twins
+// (internal/bustest, internal/shardtest).
+//
 // It may import store (the engine it drives), bus, topology, lww, wire,
 // internal/retry and internal/peerclient (the RESP client it asks other
 // stores with); never dc, server, master or client.

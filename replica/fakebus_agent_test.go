@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/vasto-kv/vasto/bus"
+	"github.com/vasto-kv/vasto/internal/bustest"
 	"github.com/vasto-kv/vasto/lww"
 	"github.com/vasto-kv/vasto/store"
 	"github.com/vasto-kv/vasto/topology"
@@ -20,7 +21,7 @@ import (
 
 // fakeAgent returns an agent of store id in dc1 on a fresh engine, talking
 // to b, with its context set as Start would (nothing else runs).
-func fakeAgent(t *testing.T, b *fakeBus, id string) *Agent {
+func fakeAgent(t *testing.T, b *bustest.Bus, id string) *Agent {
 	t.Helper()
 	e, _ := testEngine(t, func(c *store.Config) { c.Node = id })
 	cfg := DefaultAgentConfig("dc1", id, id+":6379", nil, e)
@@ -35,6 +36,9 @@ func fakeAgent(t *testing.T, b *fakeBus, id string) *Agent {
 	require.NoError(t, b.EnsureChangeStream(a.ctx, cfg.Stream))
 	return a
 }
+
+// engineOf returns the real engine under an agent's Shards.
+func engineOf(a *Agent) *store.Engine { return a.cfg.Shards.(engineShards).Engine }
 
 var fakeRef = topology.ShardRef{Keyspace: "ks", Shard: 0}
 
@@ -56,10 +60,10 @@ func changeSubject(t *testing.T, origin string) string {
 // change log in index order with its headers, trims what was acknowledged,
 // and after a failed publish resumes with the first entry not acknowledged.
 func TestPublishLoopPublishesInOrderAndTrims(t *testing.T) {
-	b := newFakeBus()
+	b := bustest.New()
 	var mu sync.Mutex
 	var firstOfCall []string // index header of each call's first message
-	b.onPublish = func(n int, msgs []bus.Message) (int, error) {
+	b.SetOnPublish(func(n int, msgs []bus.Message) (int, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		firstOfCall = append(firstOfCall, msgs[0].Header[wire.HeaderIndex])
@@ -67,9 +71,9 @@ func TestPublishLoopPublishesInOrderAndTrims(t *testing.T) {
 			return 1, errors.New("injected publish failure")
 		}
 		return len(msgs), nil
-	}
+	})
 	a := fakeAgent(t, b, "store1")
-	sh, err := a.cfg.Engine.CreateShard(fakeRef.Keyspace, fakeRef.Shard)
+	sh, err := engineOf(a).CreateShard(fakeRef.Keyspace, fakeRef.Shard)
 	require.NoError(t, err)
 	const n = 8
 	for i := 1; i <= n; i++ {
@@ -83,7 +87,7 @@ func TestPublishLoopPublishesInOrderAndTrims(t *testing.T) {
 	require.Eventually(t, func() bool { first, last := sh.LogBounds(); return first > last },
 		10*time.Second, 5*time.Millisecond, "the outbox empties")
 
-	msgs := b.messages(changeStream(t), changeSubject(t, "store1"))
+	msgs := b.Messages(changeStream(t), changeSubject(t, "store1"))
 	require.Len(t, msgs, n, "each entry once, none lost to the failure")
 	epoch := strconv.FormatUint(sh.Epoch(), 10)
 	for i, m := range msgs {
@@ -117,7 +121,7 @@ func TestPublishLoopPublishesInOrderAndTrims(t *testing.T) {
 // log after the last entry the stream holds for its own subject, ignoring
 // other stores and shards; 1 when the stream holds none or cannot be asked.
 func TestNextLogIndexContinuesAfterStream(t *testing.T) {
-	b := newFakeBus()
+	b := bustest.New()
 	a := fakeAgent(t, b, "store1")
 	require.Equal(t, uint64(1), a.nextLogIndex(fakeRef))
 
@@ -133,9 +137,7 @@ func TestNextLogIndexContinuesAfterStream(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, uint64(42), a.nextLogIndex(fakeRef))
 
-	b.mu.Lock()
-	b.lastErr = errors.New("injected stream failure")
-	b.mu.Unlock()
+	b.SetLastErr(errors.New("injected stream failure"))
 	require.Equal(t, uint64(1), a.nextLogIndex(fakeRef))
 }
 
@@ -144,10 +146,10 @@ func TestNextLogIndexContinuesAfterStream(t *testing.T) {
 // its cursor to the peer's last index, and serves once the peer's log is
 // drained (not by the idle timeout, which is an hour here).
 func TestPeerConsumerAppliesAndCatchesUp(t *testing.T) {
-	b := newFakeBus()
-	b.batch = 2
+	b := bustest.New()
+	b.SetBatch(2)
 	peerAgent := fakeAgent(t, b, "store2")
-	peer, err := peerAgent.cfg.Engine.CreateShard(fakeRef.Keyspace, fakeRef.Shard)
+	peer, err := engineOf(peerAgent).CreateShard(fakeRef.Keyspace, fakeRef.Shard)
 	require.NoError(t, err)
 	const n = 7
 	for i := 1; i <= n; i++ {
@@ -157,11 +159,11 @@ func TestPeerConsumerAppliesAndCatchesUp(t *testing.T) {
 	pw := newShardWorker(peerAgent, peer, fakeRef, nil, nil, nil)
 	pw.start(peerAgent.ctx)
 	defer pw.stop()
-	require.Eventually(t, func() bool { return len(b.messages(changeStream(t), changeSubject(t, "store2"))) == n },
+	require.Eventually(t, func() bool { return len(b.Messages(changeStream(t), changeSubject(t, "store2"))) == n },
 		10*time.Second, 5*time.Millisecond)
 
 	a := fakeAgent(t, b, "store1")
-	sh, err := a.cfg.Engine.CreateShard(fakeRef.Keyspace, fakeRef.Shard)
+	sh, err := engineOf(a).CreateShard(fakeRef.Keyspace, fakeRef.Shard)
 	require.NoError(t, err)
 	w := newShardWorker(a, sh, fakeRef, []string{"store2"}, nil, nil)
 	w.start(a.ctx)

@@ -32,7 +32,7 @@ const (
 // applies the change logs of the shard's other replicas.
 type shardWorker struct {
 	a     *Agent
-	sh    *store.Shard
+	sh    Shard
 	ref   topology.ShardRef
 	peers []string
 	// departing are peers that left the placement: their last changes are
@@ -60,7 +60,7 @@ type shardWorker struct {
 	lastBatch map[string]time.Time
 }
 
-func newShardWorker(a *Agent, sh *store.Shard, ref topology.ShardRef, peers, departing []string, t *topology.Topology) *shardWorker {
+func newShardWorker(a *Agent, sh Shard, ref topology.ShardRef, peers, departing []string, t *topology.Topology) *shardWorker {
 	return &shardWorker{
 		a: a, sh: sh, ref: ref, peers: peers, departing: departing, top: t,
 		log:       a.log.Named("replica").With("shard", ref.String()),
@@ -120,6 +120,9 @@ func (w *shardWorker) awaitPublished(ctx context.Context) {
 func (w *shardWorker) stop() {
 	w.cancel()
 	w.wg.Wait()
+	for _, p := range w.allPeers() {
+		w.a.cfg.Observer.PeerStopped(w.ref.Keyspace, w.ref.Shard, p)
+	}
 	w.mu.Lock()
 	cs := w.consumers
 	w.consumers = nil
@@ -247,7 +250,7 @@ func (w *shardWorker) replicate(ctx context.Context) {
 		for ctx.Err() == nil {
 			if err := w.startConsumer(ctx, stream, peer); err != nil {
 				w.log.Warn("replication from peer not started; will retry", "peer", peer, "error", err)
-				if !sleepCtx(ctx, time.Second) {
+				if !retry.Sleep(ctx, time.Second) {
 					return
 				}
 				continue
@@ -358,9 +361,11 @@ func (w *shardWorker) apply(ctx context.Context, peer string, msgs []bus.Deliver
 		}
 		changes = append(changes, ch)
 	}
-	if _, err := w.sh.ApplyRemote(ctx, w.source(peer), top, changes); err != nil {
+	res, err := w.sh.ApplyRemote(ctx, w.source(peer), top, changes)
+	if err != nil {
 		return err
 	}
+	w.observeApplied(peer, msgs, changes, res)
 	w.mu.Lock()
 	w.lastBatch[peer] = time.Now()
 	if drainsPeer(msgs) {
@@ -438,6 +443,3 @@ func (w *shardWorker) checkEmptyGap(ctx context.Context, peer string) (bool, err
 func newBackoff() *retry.Backoff {
 	return &retry.Backoff{Min: 50 * time.Millisecond, Max: 2 * time.Second}
 }
-
-// sleepCtx waits d or until ctx ends; it reports whether ctx is still live.
-func sleepCtx(ctx context.Context, d time.Duration) bool { return retry.Sleep(ctx, d) }

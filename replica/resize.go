@@ -14,6 +14,7 @@ import (
 
 	"github.com/vasto-kv/vasto/bus"
 	"github.com/vasto-kv/vasto/internal/peerclient"
+	"github.com/vasto-kv/vasto/internal/retry"
 	"github.com/vasto-kv/vasto/lww"
 	"github.com/vasto-kv/vasto/store"
 	"github.com/vasto-kv/vasto/topology"
@@ -52,7 +53,7 @@ const (
 type filler struct {
 	a   *Agent
 	ref topology.ShardRef
-	sh  *store.Shard
+	sh  Shard
 	rid uint64
 	log hclog.Logger
 
@@ -64,7 +65,7 @@ type filler struct {
 	tails  map[uint32]Consumer
 }
 
-func newFiller(a *Agent, ref topology.ShardRef, sh *store.Shard, rid uint64) *filler {
+func newFiller(a *Agent, ref topology.ShardRef, sh Shard, rid uint64) *filler {
 	return &filler{a: a, ref: ref, sh: sh, rid: rid,
 		log:    a.log.Named("fill").With("shard", ref.String(), "resize", rid),
 		status: topology.Fill{Shard: ref.String(), Resize: rid, Phase: topology.FillCopying},
@@ -130,6 +131,7 @@ func (f *filler) addCopied(keys int, bytes int64) {
 	f.status.Keys += uint64(keys)
 	f.status.Bytes += uint64(bytes)
 	f.mu.Unlock()
+	f.a.cfg.Observer.Copied(CopyResize, f.ref.Keyspace, f.ref.Shard, keys, bytes)
 }
 
 // resize returns the keyspace and its resize as the agent sees them now,
@@ -204,7 +206,7 @@ func (f *filler) fill(ctx context.Context) error {
 		if r.Phase == topology.PhaseSwitched {
 			break
 		}
-		if !sleepCtx(ctx, fillPoll) {
+		if !retry.Sleep(ctx, fillPoll) {
 			return ctx.Err()
 		}
 	}
@@ -314,7 +316,7 @@ func (f *filler) barrier(ctx context.Context, ks *topology.Keyspace, r *topology
 				}
 				return fmt.Errorf("replica has not applied %s up to %d", c.durable, c.seq)
 			}
-			if !sleepCtx(ctx, fillPoll) {
+			if !retry.Sleep(ctx, fillPoll) {
 				return ctx.Err()
 			}
 		}
@@ -325,7 +327,7 @@ func (f *filler) barrier(ctx context.Context, ks *topology.Keyspace, r *topology
 // dump copies the records of src that move to this target from the store
 // at addr, page by page, and ingests them in large sorted runs.
 func (f *filler) dump(ctx context.Context, addr string, r *topology.Resize, src uint32) error {
-	dc, err := peerclient.Dial(ctx, addr)
+	dc, err := f.a.cfg.Dial(ctx, addr)
 	if err != nil {
 		return err
 	}
@@ -478,7 +480,7 @@ func (f *filler) waitTail(ctx context.Context, stream string, src uint32, seq ui
 		if ok {
 			return nil
 		}
-		if !sleepCtx(ctx, fillPoll) {
+		if !retry.Sleep(ctx, fillPoll) {
 			return ctx.Err()
 		}
 	}
@@ -514,7 +516,7 @@ func (f *filler) drainSources(ctx context.Context, ks *topology.Keyspace, r *top
 // skipped with a warning: what it accepted before the switch and did not
 // publish reaches the target only if it comes back before the resize ends.
 func (f *filler) drainReplica(ctx context.Context, r *topology.Resize, src uint32, id string) error {
-	var pc *peerclient.Client // one connection for the whole wait
+	var pc Peer // one connection for the whole wait
 	defer func() {
 		if pc != nil {
 			_ = pc.Close()
@@ -533,7 +535,7 @@ func (f *filler) drainReplica(ctx context.Context, r *topology.Resize, src uint3
 			if pc != nil {
 				_ = pc.Close()
 			}
-			pc, err = peerclient.Dial(ctx, st.Addr)
+			pc, err = f.a.cfg.Dial(ctx, st.Addr)
 		}
 		if err == nil {
 			// [fence, first unpublished]: everything up to the fence is
@@ -549,7 +551,7 @@ func (f *filler) drainReplica(ctx context.Context, r *topology.Resize, src uint3
 		if err != nil {
 			f.log.Debug("no fence yet", "source_shard", src, "store", id, "error", err)
 		}
-		if !sleepCtx(ctx, fillPoll) {
+		if !retry.Sleep(ctx, fillPoll) {
 			return ctx.Err()
 		}
 	}

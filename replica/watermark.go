@@ -55,7 +55,7 @@ func (w *shardWorker) peerWatermark(ctx context.Context) int64 {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	before := w.a.cfg.Engine.Config().Clock.Now()
+	before := w.a.cfg.Shards.Clock().Now()
 	stream, err := bus.ChangeStream(w.a.cfg.DC)
 	if err != nil {
 		return math.MinInt64
@@ -66,5 +66,5 @@ func (w *shardWorker) peerWatermark(ctx context.Context) int64 {
 		w.peerWM[p] = store.AdvanceMark(w.peerWM[p], err == nil && pending == 0, before)
 		marks = append(marks, w.peerWM[p])
 	}
-	return store.PurgeBound(marks, w.a.cfg.Engine.Config().MaxFuture)
+	return store.PurgeBound(marks, w.a.cfg.Shards.MaxFuture())
 }

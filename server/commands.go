@@ -71,6 +71,8 @@ func init() {
 		{"VDUMP", -1, false, cmdVDump},
 		{"VLOGINFO", 1, false, cmdVLogInfo},
 		{"VFENCE", 2, false, cmdVFence},
+		{"VDIGEST", -1, false, cmdDigest},
+		{"VFAULT", -2, false, cmdFault},
 	} {
 		commands[cmd.name] = cmd
 	}
@@ -88,19 +90,31 @@ func lookup(name []byte) *command {
 // dispatch runs one command: writes are queued, reads and the rest run once
 // the queued writes are committed.
 func (c *conn) dispatch(args [][]byte) {
+	if c.srv.cfg.Observer == nil {
+		c.exec(args)
+		return
+	}
+	c.observed(args)
+}
+
+// exec runs one command and returns its name ("unknown" for a command the
+// server does not know).
+func (c *conn) exec(args [][]byte) string {
 	cmd := lookup(args[0])
 	if cmd == nil {
 		c.deferError(unknownCommand(args))
-		return
+		return unknownName
 	}
 	if (cmd.arity > 0 && len(args) != cmd.arity) || (cmd.arity < 0 && len(args) < -cmd.arity) {
 		c.deferError(redisError(fmt.Sprintf("wrong number of arguments for '%s' command", strings.ToLower(cmd.name))))
-		return
+		return cmd.name
 	}
 	if !cmd.write {
 		c.flushWrites()
+		c.code = ""
 	}
 	cmd.fn(c, args)
+	return cmd.name
 }
 
 func unknownCommand(args [][]byte) error {

@@ -28,6 +28,8 @@ type conn struct {
 	pending pendingWrites
 	scans   wire.ScanCursors
 	quit    bool
+	// code is the error code of the last error reply, for the Observer.
+	code string
 }
 
 func newConn(s *Server, nc net.Conn) *conn {

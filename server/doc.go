@@ -5,6 +5,13 @@
 // shard, then every reply is sent in order with one flush), SCAN cursors,
 // and the mapping of errors to the stable codes of package wire.
 //
+// Drills: VDIGEST summarises a shard's live records for convergence
+// checks; VFAULT drives fault injection through the Faults interface the
+// process wiring a store passes in Config.Faults (only when the store was
+// started with --allow-faults; otherwise VFAULT answers NOFAULTS), so the
+// server itself never reaches the clock's owner, the bus or the cross-DC
+// replicator.
+//
 // It imports store (the engine), wire, lww and server/resp; it never
 // imports bus or NATS: the cluster agent, not the server, talks to the
 // cluster.

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"time"
+
 	"github.com/vasto-kv/vasto/server/resp"
 
 	"github.com/vasto-kv/vasto/store"
@@ -25,6 +27,9 @@ type deferred struct {
 	first int // first write of this command in the group
 	n     int
 	err   error
+	// name and start are the command's, when an Observer is set.
+	name  string
+	start time.Time
 }
 
 // writeGroup is the writes of one pipeline batch to one shard.
@@ -82,7 +87,9 @@ func (c *conn) flushWrites() {
 		g.results, g.err = g.shard.Commit(ctx, g.writes)
 	}
 	for _, d := range p.replies {
+		c.code = ""
 		c.renderDeferred(d)
+		c.observeDeferred(d)
 	}
 	for i := range p.groups {
 		p.groups[i] = writeGroup{}

@@ -59,6 +59,11 @@ type Config struct {
 	// commands they have read and flush the replies before it closes
 	// them; 0 closes them at once.
 	DrainTimeout time.Duration
+	// Faults, when not nil, is the fault injection VFAULT drives (a store
+	// started with --allow-faults); nil refuses VFAULT with NOFAULTS.
+	Faults Faults
+	// Observer, if set, is told of every command answered (for metrics).
+	Observer Observer
 }
 
 // DefaultConfig returns a Config with defaults filled in.

@@ -74,7 +74,7 @@ func stripPackages(msg string) string {
 	out := parts[:0]
 	for _, p := range parts {
 		switch p {
-		case "server", "store", "lww", "resp", "wire":
+		case "server", "store", "storenode", "lww", "resp", "wire":
 			continue
 		}
 		out = append(out, p)
@@ -82,7 +82,13 @@ func stripPackages(msg string) string {
 	return strings.Join(out, ": ")
 }
 
-func (c *conn) writeErr(err error) { c.w.WriteError(wireError(err)) }
+func (c *conn) writeErr(err error) {
+	msg := wireError(err)
+	if c.srv.cfg.Observer != nil {
+		c.code, _, _ = strings.Cut(msg, " ")
+	}
+	c.w.WriteError(msg)
+}
 
 // isEOF reports whether err means the client's stream ended or the
 // connection is gone (closed, reset, broken), as opposed to a protocol

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/linxGnu/grocksdb"
 
@@ -138,6 +139,12 @@ func (s *Shard) commit(batch []*commitReq) {
 	var err error
 	if batch[0].ingest != nil {
 		batch[0].ingested, err = s.ingestPage(batch[0].ingest)
+	} else if obs := s.e.cfg.Observer; obs != nil {
+		start := time.Now()
+		err = s.commitBatch(batch)
+		if n := countWrites(batch); n > 0 {
+			obs.Committed(s.id, n, time.Since(start))
+		}
 	} else {
 		err = s.commitBatch(batch)
 	}
@@ -203,8 +210,10 @@ func (s *Shard) commitBatch(batch []*commitReq) error {
 			}
 			if st.have && !lww.Wins(ch.Record, st.cur) {
 				res.Version = st.cur.Version
+				s.stats.tally(req.local, false, ch.Record, st.cur, true)
 				continue
 			}
+			s.stats.tally(req.local, true, ch.Record, st.cur, st.have)
 			st.cur, st.have, st.dirty = ch.Record, true, true
 			res.Applied, res.Version = true, ch.Record.Version
 			if !req.local || !s.logsChanges() {
@@ -241,6 +250,10 @@ func (s *Shard) commitBatch(batch []*commitReq) error {
 		}
 		c.wb.PutCF(s.cfData, st.key, c.scratch)
 	}
+	if n := countWrites(batch); n > 0 {
+		s.stats.commits.Add(1)
+		s.stats.commitWrites.Add(uint64(n))
+	}
 	moved := s.putCursors(cursors)
 	if c.wb.Count() == 0 {
 		// Nothing won, or nothing to write (SetOwner's empty request):
@@ -262,6 +275,15 @@ func (s *Shard) commitBatch(batch []*commitReq) error {
 	}
 	s.publishCursors(moved)
 	return nil
+}
+
+// countWrites is the number of writes a batch carries.
+func countWrites(batch []*commitReq) int {
+	n := 0
+	for _, r := range batch {
+		n += len(r.writes)
+	}
+	return n
 }
 
 // loadStates collects the distinct keys of the batch and reads their current

@@ -51,6 +51,12 @@ type Config struct {
 	// log, so that their writes reach the other replicas when the store
 	// rejoins. Entries already in a log are kept either way.
 	NoChangeLog bool
+	// Statistics enables RocksDB's statistics on every shard, so that
+	// Shard.DBStats reports block-cache hits and misses and write stalls.
+	// They cost a little on every read and write.
+	Statistics bool
+	// Observer, if set, is told of every group commit (for metrics).
+	Observer Observer
 }
 
 // defaultReadOnlyProbe is ReadOnlyProbe's default.

@@ -50,6 +50,7 @@ type Shard struct {
 
 	queue commitQueue
 	c     committer // owned by the current commit leader
+	stats shardCounters
 
 	lastIndex  atomic.Uint64 // last change-log index written
 	firstIndex atomic.Uint64 // first change-log index not trimmed
@@ -146,6 +147,9 @@ func (s *Shard) openDB(readOnly bool) error {
 	// what failed (see dbWrite).
 	base.SetInfoLogLevel(grocksdb.FatalInfoLogLevel)
 	base.SetMaxOpenFiles(256)
+	if cfg.Statistics {
+		base.EnableStatistics()
+	}
 
 	data := grocksdb.NewDefaultOptions()
 	data.SetBlockBasedTableFactory(s.bbto)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/cespare/xxhash/v2"
@@ -160,10 +161,8 @@ func (t *Topology) ShardsOf(store string) []ShardRef {
 	var out []ShardRef
 	for _, name := range t.KeyspaceNames() {
 		for i, reps := range t.Keyspaces[name].Placement {
-			for _, r := range reps {
-				if r == store {
-					out = append(out, ShardRef{Keyspace: name, Shard: uint32(i)})
-				}
+			if slices.Contains(reps, store) {
+				out = append(out, ShardRef{Keyspace: name, Shard: uint32(i)})
 			}
 		}
 	}

@@ -28,11 +28,14 @@ const (
 	// the write. (Not READONLY: Redis clients take that for a Redis replica
 	// and reconnect to the same server.)
 	CodeReadOnly = "RDONLY"
+	// CodeNoFaults: a fault-injection command (VFAULT) sent to a store
+	// started without --allow-faults; nothing was done.
+	CodeNoFaults = "NOFAULTS"
 )
 
 // Codes lists every code, in the order above.
 var Codes = []string{CodeErr, CodeTooLarge, CodeBadTime, CodeNoShard, CodeBadName, CodeClosed,
-	CodeCorrupt, CodeIOErr, CodeCatchUp, CodeBehind, CodeMoved, CodeReadOnly}
+	CodeCorrupt, CodeIOErr, CodeCatchUp, CodeBehind, CodeMoved, CodeReadOnly, CodeNoFaults}
 
 // Retryable reports whether a request answered with code may succeed when
 // sent again, on another replica when there is one.

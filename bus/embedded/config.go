@@ -49,6 +49,10 @@ type Config struct {
 	// remote DC go into one entry separated by commas. Links must form a
 	// tree: the server rejects a cycle.
 	LeafRemotes []string
+	// MonitorListen, if set, is the "host:port" on which the server serves
+	// nats-server's HTTP monitoring endpoints (/varz, /jsz, /leafz...);
+	// port -1 picks a random one (see Server.MonitorURL).
+	MonitorListen string
 	// SyncInterval is the JetStream fsync interval; see the package doc for
 	// the trade-off. Default 1 s.
 	SyncInterval time.Duration
@@ -113,6 +117,11 @@ func (c Config) Validate() error {
 	if c.LeafListen != "" {
 		if _, _, err := parseHostPort(c.LeafListen); err != nil {
 			return fmt.Errorf("%w: leaf listen %q: %w", ErrInvalidConfig, c.LeafListen, err)
+		}
+	}
+	if c.MonitorListen != "" {
+		if _, _, err := parseHostPort(c.MonitorListen); err != nil {
+			return fmt.Errorf("%w: monitor listen %q: %w", ErrInvalidConfig, c.MonitorListen, err)
 		}
 	}
 	for _, r := range c.LeafRemotes {

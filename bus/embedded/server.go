@@ -74,6 +74,16 @@ func (s *Server) options() (*server.Options, error) {
 		// load balancer in between (and a drill's cut link).
 		opts.LeafNode.NoAdvertise = true
 	}
+	if c.MonitorListen != "" {
+		host, port, err := parseHostPort(c.MonitorListen)
+		if err != nil {
+			return nil, fmt.Errorf("%w: monitor listen: %w", ErrInvalidConfig, err)
+		}
+		if port == 0 {
+			port = -1 // 0 would turn monitoring off: pick a free port
+		}
+		opts.HTTPHost, opts.HTTPPort = host, port
+	}
 	for _, r := range c.LeafRemotes {
 		urls, err := parseRemote(r)
 		if err != nil {
@@ -229,6 +239,21 @@ func (s *Server) LeafURL() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.leafURL
+}
+
+// MonitorURL returns the base URL of the HTTP monitoring endpoints ("" before
+// Start or without MonitorListen).
+func (s *Server) MonitorURL() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ns == nil || s.cfg.MonitorListen == "" {
+		return ""
+	}
+	addr := s.ns.MonitorAddr()
+	if addr == nil {
+		return ""
+	}
+	return "http://" + addr.String()
 }
 
 // DC returns the server's DC, which is also its JetStream domain.

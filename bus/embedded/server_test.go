@@ -2,7 +2,9 @@ package embedded
 
 import (
 	"context"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -46,6 +48,7 @@ func TestConfigValidate(t *testing.T) {
 		func(c *Config) { c.MaxStore = -1 },
 		func(c *Config) { c.LeafListen = "nohostport" },
 		func(c *Config) { c.LeafListen = "127.0.0.1:x" },
+		func(c *Config) { c.MonitorListen = "127.0.0.1" },
 		func(c *Config) { c.LeafRemotes = []string{"http://127.0.0.1:7422"} },
 		func(c *Config) { c.LeafRemotes = []string{"nats-leaf://"} },
 	}
@@ -96,6 +99,36 @@ func TestStartShutdown(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, s2.Shutdown(ctx))
 	require.ErrorIs(t, s2.Start(ctx), ErrClosed)
+}
+
+// MonitorListen serves nats-server's HTTP monitoring endpoints.
+func TestMonitorEndpoint(t *testing.T) {
+	ctx := testCtx(t)
+	cfg := TestConfig(t, "dc1", t.TempDir())
+	cfg.MonitorListen = "127.0.0.1:0"
+	s, err := New(cfg)
+	require.NoError(t, err)
+	require.Empty(t, s.MonitorURL())
+	require.NoError(t, s.Start(ctx))
+	t.Cleanup(func() { require.NoError(t, s.Shutdown(context.Background())) })
+	url := s.MonitorURL()
+	require.True(t, strings.HasPrefix(url, "http://127.0.0.1:"), url)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/jsz", nil)
+	require.NoError(t, err)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, string(body), `"domain": "dc1"`)
+
+	// Without MonitorListen there is none.
+	s2, err := New(TestConfig(t, "dc2", t.TempDir()))
+	require.NoError(t, err)
+	require.NoError(t, s2.Start(ctx))
+	t.Cleanup(func() { require.NoError(t, s2.Shutdown(context.Background())) })
+	require.Empty(t, s2.MonitorURL())
 }
 
 // A fatal start-up error (port in use) makes Start fail with the server's

@@ -12,6 +12,7 @@ import (
 	"github.com/vasto-kv/vasto/bus"
 	"github.com/vasto-kv/vasto/bus/embedded"
 	"github.com/vasto-kv/vasto/internal/devcluster"
+	"github.com/vasto-kv/vasto/internal/metrics"
 	"github.com/vasto-kv/vasto/master"
 )
 
@@ -24,12 +25,19 @@ func runNATS(ctx context.Context, e *env, args []string) error {
 	listen := fs.String("listen", "127.0.0.1:4222", "client address")
 	leafListen := fs.String("leaf-listen", "", "accept leafnode connections from other DCs on host:port")
 	leafRemote := fs.String("leaf-remote", "", "link to another DC's NATS: its nats-leaf://host:port (comma-separated for one DC's several servers)")
+	monitorListen := fs.String("monitor-listen", "", "serve nats-server's HTTP monitoring endpoints (/varz, /jsz, /leafz...) on host:port (empty: off)")
+	metricsAddr := metricsFlag(fs)
 	logLevel := fs.String("log-level", e.logLevel, "log level")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	e.logLevel = *logLevel
 	log := e.rootLogger()
+	_, stopMetrics, err := serveMetrics(ctx, e, *metricsAddr, log.Named("metrics"))
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	host, port, err := splitHostPort(*listen)
 	if err != nil {
 		return err
@@ -39,6 +47,7 @@ func runNATS(ctx context.Context, e *env, args []string) error {
 		port = -1 // any free port
 	}
 	cfg.Host, cfg.Port, cfg.LeafListen, cfg.Logger = host, port, *leafListen, log.Named("nats")
+	cfg.MonitorListen = *monitorListen
 	if *leafRemote != "" {
 		cfg.LeafRemotes = []string{*leafRemote}
 	}
@@ -50,6 +59,9 @@ func runNATS(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "vasto nats for %s ready: --nats %s --dc %s\n", *dc, ns.ClientURL(), *dc)
+	if u := ns.MonitorURL(); u != "" {
+		fmt.Fprintf(e.stdout, "nats monitoring on %s/varz\n", u)
+	}
 	<-ctx.Done()
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -64,6 +76,7 @@ func runMaster(ctx context.Context, e *env, args []string) error {
 	logLevel := fs.String("log-level", e.logLevel, "log level")
 	autoRecover := fs.Duration("auto-recover-after", master.DefaultAutoRecoverAfter,
 		"recover keyspaces the topology lost from the shards the stores hold once their reports are stable this long; negative: only with 'vasto keyspace recover'")
+	metricsAddr := metricsFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -87,6 +100,17 @@ func runMaster(ctx context.Context, e *env, args []string) error {
 	if err := m.Start(ctx); err != nil {
 		return err
 	}
+	reg, stopMetrics, err := serveMetrics(ctx, e, *metricsAddr, log.Named("metrics"))
+	if err == nil && reg != nil {
+		_, err = metrics.NewMaster(reg, *c.dc, m.Topology)
+	}
+	if err != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = m.Shutdown(sctx)
+		return err
+	}
+	defer stopMetrics()
 	fmt.Fprintf(e.stdout, "vasto master for %s ready on %s\n", *c.dc, *c.nats)
 	<-ctx.Done()
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -106,6 +130,8 @@ func runDev(ctx context.Context, e *env, args []string) error {
 	storePort := fs.Int("store-port", 6380, "RESP port of dc1's first store; the others follow, +100 per DC (0: any free ports)")
 	gatewayPort := fs.Int("gateway-port", 6370, "RESP port of dc1's gateway (one Redis endpoint for the DC; not 6379, where a Redis server may run), +100 per DC (0: any free port; -1: no gateway)")
 	logLevel := fs.String("log-level", envOr("VASTO_LOG_LEVEL", "warn"), "log level")
+	allowFaults := fs.Bool("allow-faults", false, "accept fault injection (VFAULT, 'vasto chaos') for drills; a VFAULT CRASH ends this whole process. Never in production")
+	metricsAddr := metricsFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -115,15 +141,23 @@ func runDev(ctx context.Context, e *env, args []string) error {
 	e.logLevel = *logLevel
 	cfg := devcluster.DefaultConfig(*dir)
 	cfg.Stores, cfg.NATSPort, cfg.FirstStorePort = *stores, *natsPort, *storePort
+	cfg.AllowFaults = *allowFaults
 	cfg.Gateway, cfg.GatewayPort = *gatewayPort >= 0, max(*gatewayPort, 0)
 	cfg.Logger = e.rootLogger()
+	// One registry for the whole process: every DC's master and stores,
+	// told apart by their dc and store labels.
+	reg, stopMetrics, err := serveMetrics(ctx, e, *metricsAddr, cfg.Logger.Named("metrics"))
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
+	cfg.Metrics = reg
 	names := make([]string, *dcs)
 	for i := range names {
 		names[i] = "dc" + strconv.Itoa(i+1)
 	}
 	fmt.Fprintf(e.stdout, "starting %d DC(s) with %d stores each in %s ...\n", *dcs, *stores, *dir)
 	var clusters []*devcluster.Cluster
-	var err error
 	if *dcs == 1 {
 		cfg.DC = envOr("VASTO_DC", "dc1")
 		names[0] = cfg.DC

@@ -48,7 +48,9 @@ func runStore(ctx context.Context, e *env, args []string) error {
 	cacheMB := fs.Uint64("block-cache-mb", 256, "block cache shared by all shards, MiB")
 	logLevel := fs.String("log-level", e.logLevel, "log level: trace, debug, info, warn, error")
 	writeTimeout := fs.Duration("write-timeout", server.DefaultWriteTimeout, "disconnect a client that reads no replies for this long")
+	allowFaults := fs.Bool("allow-faults", false, "accept fault injection (VFAULT: clock skew, crash, pausing cross-DC replication; 'vasto chaos') for drills. Never in production")
 	pprofAddr := fs.String("pprof", "", "serve Go profiling (net/http/pprof) on this loopback address, e.g. 127.0.0.1:6060")
+	metricsAddr := metricsFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -61,6 +63,12 @@ func runStore(ctx context.Context, e *env, args []string) error {
 		}
 		defer stop()
 	}
+
+	reg, stopMetrics, err := serveMetrics(ctx, e, *metricsAddr, log.Named("metrics"))
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 
 	cfg := storenode.DefaultConfig(*dir, *listen)
 	cfg.Engine.DC, cfg.Engine.Sync, cfg.Engine.TombstoneGrace, cfg.Engine.MaxFuture = *dc, *sync, *grace, *maxFuture
@@ -77,7 +85,9 @@ func runStore(ctx context.Context, e *env, args []string) error {
 		cfg.RemoteDCs = strings.Split(*remoteDCs, ",")
 	}
 	cfg.FillRate = *fillRate
+	cfg.AllowFaults = *allowFaults
 	cfg.Logger, cfg.BusLogger = log.Named("store"), log.Named("bus")
+	cfg.Metrics = reg
 	sn, err := storenode.New(cfg)
 	if err != nil {
 		return err

@@ -92,7 +92,12 @@ func cleanTree() []string {
 		m + "internal/peerclient: bufio " + m + "lww",
 		m + "replica: " + m + "store " + m + "bus " + m + "internal/peerclient " + m + "topology",
 		m + "dc: " + m + "store " + m + "bus " + m + "internal/peerclient " + m + "topology",
-		m + "replica+[" + m + "replica.test]: " + m + "store " + m + "server testing",
+		m + "replica+[" + m + "replica.test]: " + m + "store " + m + "server testing " + m + "internal/bustest " + m + "internal/shardtest",
+		m + "dc_test+[" + m + "dc.test]: " + m + "dc+[" + m + "dc.test] " + m + "internal/bustest",
+		m + "dc+[" + m + "dc.test]: " + m + "store " + m + "bus",
+		m + "internal/bustest: " + m + "bus",
+		m + "internal/shardtest: " + m + "store " + m + "internal/storetest",
+		m + "internal/storetest: " + m + "store",
 		m + "client: net " + m + "lww " + m + "wire",
 		m + "wire: strconv",
 		m + "topology: " + m + "lww github.com/cespare/xxhash/v2",
@@ -174,6 +179,20 @@ func TestCheckCatchesViolations(t *testing.T) {
 			extra: []string{m + "chaos/check: encoding/json " + m + "lww " + m + "topology"},
 		},
 		{
+			name:  "chaos reaches a store's internals",
+			extra: []string{m + "chaos: " + m + "internal/glue", m + "internal/glue: " + m + "server"},
+			want:  []string{"chaos-from-outside|" + m + "chaos|" + m + "server"},
+		},
+		{
+			name:  "chaos imports the embedded NATS server",
+			extra: []string{m + "chaos/x: " + m + "bus/embedded"},
+			want:  []string{"chaos-from-outside|" + m + "chaos/x|" + m + "bus/embedded"},
+		},
+		{
+			name:  "chaos uses the bus, the client and go-redis",
+			extra: []string{m + "chaos: " + m + "bus " + m + "client " + m + "lww " + m + "topology " + m + "wire github.com/redis/go-redis/v9 github.com/hashicorp/go-hclog"},
+		},
+		{
 			name:  "grocksdb outside store",
 			extra: []string{m + "dc: github.com/linxGnu/grocksdb"},
 			want:  []string{"rocksdb-only-in-store|" + m + "dc|github.com/linxGnu/grocksdb"},
@@ -182,6 +201,15 @@ func TestCheckCatchesViolations(t *testing.T) {
 			name:  "grocksdb in a sibling named like store",
 			extra: []string{m + "storefront: github.com/linxGnu/grocksdb"},
 			want:  []string{"rocksdb-only-in-store|" + m + "storefront|github.com/linxGnu/grocksdb"},
+		},
+		{
+			name:  "prometheus outside internal/metrics",
+			extra: []string{m + "store: github.com/prometheus/client_golang/prometheus", "github.com/prometheus/client_golang/prometheus: net"},
+			want:  []string{"prometheus-only-in-metrics|" + m + "store|github.com/prometheus/client_golang/prometheus"},
+		},
+		{
+			name:  "prometheus in internal/metrics",
+			extra: []string{m + "internal/metrics: github.com/prometheus/client_golang/prometheus " + m + "store"},
 		},
 		{
 			name:  "nats outside bus",
@@ -255,6 +283,16 @@ func TestCheckCatchesViolations(t *testing.T) {
 			name:  "client test imports a server package",
 			extra: []string{m + "client_test+[" + m + "client.test]: " + m + "client+[" + m + "client.test] " + m + "bus/embedded"},
 			want:  []string{"client-no-server|" + m + "client_test (external _test.go package)|" + m + "bus/embedded"},
+		},
+		{
+			name:  "code imports a test-support package",
+			extra: []string{m + "replica: " + m + "store " + m + "internal/bustest"},
+			want:  []string{"test-support-only-in-tests|" + m + "replica|" + m + "internal/bustest"},
+		},
+		{
+			name:  "storenode imports an in-memory twin",
+			extra: []string{m + "internal/storenode: " + m + "internal/shardtest"},
+			want:  []string{"test-support-only-in-tests|" + m + "internal/storenode|" + m + "internal/shardtest"},
 		},
 		{
 			name:  "client imports the gateway",

@@ -11,8 +11,8 @@ import (
 )
 
 // testOnly are packages that hold tests or test helpers only; the diagram
-// shows the code.
-var testOnly = []string{"internal/archtest", "internal/disktest", "internal/e2e", "internal/storetest"}
+// shows the code (the package list of docs/architecture.md names them).
+var testOnly = append([]string{"internal/archtest", "internal/e2e"}, testSupport...)
 
 // diagramPackages lists the package directories the layers diagram of
 // docs/architecture.md names.
@@ -64,6 +64,13 @@ func TestArchitectureDiagramMatchesGoList(t *testing.T) {
 	for _, p := range pkgs {
 		if !slices.Contains(drawn, p) {
 			t.Errorf("package %s is missing from the layers diagram of docs/architecture.md", p)
+		}
+	}
+	_, support, _ := strings.Cut(string(doc), "### Test support")
+	support, _, _ = strings.Cut(support, "\n### ")
+	for _, p := range testOnly {
+		if exists := slices.Contains(strings.Fields(string(out)), modulePath+"/"+p); exists != strings.Contains(support, "`"+p+"`") {
+			t.Errorf("package %s: exists %v, but the test support list of docs/architecture.md says otherwise", p, exists)
 		}
 	}
 	for _, p := range drawn {

@@ -23,12 +23,20 @@
 //     not server/ either; server/resp is fine), replica/, dc/, master/,
 //     internal/storenode/, internal/peerclient/ or bus/embedded/: the
 //     gateway routes with client/;
-//   - only packages under cmd/ import "flag" directly.
+//   - only packages under cmd/ import "flag" directly;
+//   - the test-support packages (internal/bustest, internal/shardtest,
+//     internal/storetest, internal/disktest: helpers and in-memory twins)
+//     are imported only by _test.go files and other test-support packages.
 //
 // Apart from the client rule, _test.go files are exempt. Packages that do not
 // exist yet are simply not checked. The import graph comes from
 // `go list -e -deps -test -json ./...` run at the module root, so files
 // excluded by build constraints for the current GOOS/GOARCH/tags are not seen.
+//
+// Besides the import rules, it keeps docs/architecture.md true (every
+// package of `go list` is in its layers diagram or its test support list,
+// and nothing else is), and checks that every package has a doc.go whose
+// comment says what the package is for and what it may import.
 //
 // The same rules (direct imports only) are expressed for golangci-lint's
 // depguard in .golangci.yml; this test is the authoritative check because it

@@ -12,6 +12,20 @@ const modulePath = "github.com/vasto-kv/vasto"
 // serverDirs are the module's server-side trees; client must not depend on them.
 var serverDirs = []string{"master", "store", "server", "replica", "dc", "bus/embedded", "chaos", "cmd", "internal/storenode", "gateway"}
 
+// testSupport are the test-support packages: helpers and in-memory twins
+// that only _test.go files and other test-support packages import.
+var testSupport = []string{"internal/bustest", "internal/disktest", "internal/shardtest", "internal/storetest"}
+
+// isTestSupport reports whether path is a test-support package or below one.
+func isTestSupport(path string) bool {
+	for _, d := range testSupport {
+		if under(basePath(path), d) {
+			return true
+		}
+	}
+	return false
+}
+
 // Package is the subset of `go list -json` output that the rules need.
 type Package struct {
 	ImportPath string // may carry a test-variant suffix: "p [q.test]"
@@ -209,6 +223,13 @@ var directRules = []directRule{
 		why:       "only packages under bus/ may import github.com/nats-io/... directly",
 	},
 	{
+		name:      "prometheus-only-in-metrics",
+		forbidden: "github.com/prometheus/",
+		prefix:    true,
+		allowedIn: "internal/metrics",
+		why:       "only packages under internal/metrics/ may import the Prometheus client (github.com/prometheus/...) directly; other packages expose numbers and Observer interfaces",
+	},
+	{
 		name:      "flag-only-in-cmd",
 		forbidden: "flag",
 		allowedIn: "cmd",
@@ -236,6 +257,10 @@ var denyRules = []denyRule{
 		why: "packages under replica/ must not reach dc/: the agent drives cross-DC replication through its CrossDC interface"},
 	{name: "dc-no-replica", dir: "dc", transitive: true, forbidden: []string{"replica"},
 		why: "packages under dc/ must not reach replica/: the store wiring joins the two"},
+	{name: "chaos-from-outside", dir: "chaos", transitive: true,
+		forbidden: []string{"store", "server", "replica", "dc", "master", "internal/storenode", "internal/devcluster",
+			"internal/peerclient", "bus/embedded", "github.com/linxGnu/grocksdb"},
+		why: "packages under chaos/ must not reach store/, server/, replica/, dc/, master/, internal/storenode/, internal/devcluster/, internal/peerclient/, bus/embedded/ or RocksDB: drills act on a running deployment from outside, through the stores' RESP port (VFAULT, VDIGEST, VDUMP), NATS (bus, for topologies), client, lww, topology and wire"},
 	{name: "storenode-wires-a-store", dir: "internal/storenode", transitive: true,
 		forbidden: []string{"master", "client", "bus/embedded", "internal/devcluster"},
 		why:       "packages under internal/storenode/ must not reach master/, client/, bus/embedded/ or internal/devcluster/: it wires one store process"},
@@ -324,6 +349,16 @@ func Check(pkgs []*Package) []Violation {
 				for _, imp := range p.Imports {
 					if r.matches(imp) {
 						add(Violation{Rule: r.name, Package: label(p), Import: imp, Chain: []string{own, imp}, Why: r.why})
+					}
+				}
+			}
+
+			if !isTestSupport(own) {
+				for _, imp := range p.Imports {
+					if isTestSupport(imp) {
+						add(Violation{Rule: "test-support-only-in-tests", Package: label(p), Import: basePath(imp),
+							Chain: []string{own, basePath(imp)},
+							Why:   "test-support packages (" + strings.Join(testSupport, ", ") + ") are imported only by _test.go files and other test-support packages"})
 					}
 				}
 			}

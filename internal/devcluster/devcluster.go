@@ -16,6 +16,8 @@ import (
 	"github.com/vasto-kv/vasto/bus"
 	"github.com/vasto-kv/vasto/bus/embedded"
 	"github.com/vasto-kv/vasto/gateway"
+	"github.com/vasto-kv/vasto/internal/metrics"
+	"github.com/vasto-kv/vasto/internal/retry"
 	"github.com/vasto-kv/vasto/internal/storenode"
 	"github.com/vasto-kv/vasto/lww"
 	"github.com/vasto-kv/vasto/master"
@@ -63,6 +65,14 @@ type Config struct {
 	// LinkVia, if set, returns the address a spoke DC dials to reach the
 	// hub's leafnode URL (tests put a chaos.Proxy there to cut the link).
 	LinkVia func(leafURL string) string
+	// AllowFaults lets every store take fault injection (VFAULT; see
+	// storenode.Config.AllowFaults). All stores share this process, so a
+	// VFAULT CRASH ends all of them.
+	AllowFaults bool
+	// Metrics, if set, is the process's metrics registry: the master and
+	// every store register their metrics there while they run (labels dc
+	// and, for stores, store).
+	Metrics *metrics.Registry
 	// Gateway starts a gateway (one Redis endpoint for the DC) once the
 	// stores run, on GatewayPort (0: any free port).
 	Gateway     bool
@@ -84,8 +94,10 @@ type Cluster struct {
 	gateway *gateway.Gateway
 	master  *master.Master
 	mconn   *bus.Conn
-	stores  []*Store
-	stopped bool
+	// unregisterMaster removes the master's metrics (nil: none).
+	unregisterMaster func()
+	stores           []*Store
+	stopped          bool
 }
 
 // Store is one store of the cluster.
@@ -242,6 +254,12 @@ func (c *Cluster) StartMaster(ctx context.Context) error {
 	if err == nil {
 		err = m.Start(ctx)
 	}
+	if err == nil && c.cfg.Metrics != nil {
+		c.unregisterMaster, err = metrics.NewMaster(c.cfg.Metrics, c.cfg.DC, m.Topology)
+		if err != nil {
+			_ = m.Shutdown(ctx)
+		}
+	}
 	if err != nil {
 		conn.Close()
 		return err
@@ -254,9 +272,12 @@ func (c *Cluster) StartMaster(ctx context.Context) error {
 // state, so nothing is lost.
 func (c *Cluster) StopMaster(ctx context.Context) error {
 	c.mu.Lock()
-	m, conn := c.master, c.mconn
-	c.master, c.mconn = nil, nil
+	m, conn, unregister := c.master, c.mconn, c.unregisterMaster
+	c.master, c.mconn, c.unregisterMaster = nil, nil, nil
 	c.mu.Unlock()
+	if unregister != nil {
+		unregister()
+	}
 	if m == nil {
 		return nil
 	}
@@ -286,6 +307,8 @@ func (c *Cluster) StartStore(ctx context.Context, i int) error {
 	cfg.NATSURL, cfg.BusName = c.nats.ClientURL(), "vasto-"+st.ID
 	cfg.RemoteDCs, cfg.Stream, cfg.FillRate = c.cfg.RemoteDCs, c.cfg.Stream, c.cfg.FillRate
 	cfg.Logger = log
+	cfg.AllowFaults = c.cfg.AllowFaults
+	cfg.Metrics = c.cfg.Metrics
 	n, err := storenode.New(cfg)
 	if err != nil {
 		return err
@@ -368,10 +391,8 @@ func (c *Cluster) WaitReady(ctx context.Context) error {
 				return nil
 			}
 		}
-		select {
-		case <-ctx.Done():
+		if !retry.Sleep(ctx, 20*time.Millisecond) {
 			return fmt.Errorf("devcluster: stores not ready: %w", ctx.Err())
-		case <-time.After(20 * time.Millisecond):
 		}
 	}
 }

@@ -5,5 +5,6 @@
 // start, kill and restart stores.
 //
 // Imports: bus and bus/embedded, master, internal/storenode (and through it
-// the store's packages), lww and hclog. The client must not import it.
+// the store's packages), internal/retry, lww and hclog. The client must not
+// import it.
 package devcluster

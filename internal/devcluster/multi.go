@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vasto-kv/vasto/bus"
+	"github.com/vasto-kv/vasto/internal/retry"
 )
 
 // StartMulti starts one cluster per DC name, linked hub-and-spoke by NATS
@@ -110,9 +111,6 @@ func waitLinked(ctx context.Context, hub, spoke *Cluster) error {
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			return fmt.Errorf("devcluster: link %s-%s not up: %w", hub.cfg.DC, spoke.cfg.DC, err)
 		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(20 * time.Millisecond):
-		}
+		retry.Sleep(ctx, 20*time.Millisecond)
 	}
 }

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -172,7 +173,7 @@ func TestStoreDownWritesGoOnAndItCatchesUp(t *testing.T) {
 	require.Eventually(t, func() bool {
 		for k, v := range acked {
 			shard := shardOf(k, ks.Shards)
-			if !holds(ks.Placement[shard], "store1") {
+			if !slices.Contains(ks.Placement[shard], "store1") {
 				continue
 			}
 			sh, err := e.Shard("ha", shard)
@@ -249,15 +250,6 @@ func runWriters(t *testing.T, cl *client.Client, ks string, n int, disrupt func(
 	wg.Wait()
 	require.True(t, disrupted.Load())
 	return acked
-}
-
-func holds(reps []string, id string) bool {
-	for _, r := range reps {
-		if r == id {
-			return true
-		}
-	}
-	return false
 }
 
 // TestDeleteAndRecreateKeyspace deletes a keyspace and creates it again at

@@ -13,14 +13,17 @@ import (
 )
 
 // startLinkedDCs starts dc1 and dc2 whose leafnode link goes through a
-// proxy the test can cut.
-func startLinkedDCs(t *testing.T, grace time.Duration) ([]*devcluster.Cluster, *chaos.Proxy) {
+// proxy the test can cut; opts may adjust the configuration.
+func startLinkedDCs(t *testing.T, grace time.Duration, opts ...func(*devcluster.Config)) ([]*devcluster.Cluster, *chaos.Proxy) {
 	t.Helper()
 	var proxy *chaos.Proxy
 	cfg := devcluster.DefaultConfig(t.TempDir())
 	cfg.Stores = 1
 	cfg.Logger = testLogger(t)
 	cfg.TombstoneGrace = grace
+	for _, o := range opts {
+		o(&cfg)
+	}
 	cfg.LinkVia = func(leafURL string) string {
 		proxy = chaos.NewProxy(trimScheme(leafURL))
 		require.NoError(t, proxy.Start(context.Background(), "127.0.0.1:0"))

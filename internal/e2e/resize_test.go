@@ -359,10 +359,8 @@ func waitVersion(t *testing.T, cl *client.Client, v uint64) {
 // placedOn reports whether store holds any replica of ks.
 func placedOn(cl *client.Client, ks, store string) bool {
 	for _, reps := range cl.Topology().Keyspaces[ks].Placement {
-		for _, r := range reps {
-			if r == store {
-				return true
-			}
+		if slices.Contains(reps, store) {
+			return true
 		}
 	}
 	return false

@@ -61,6 +61,18 @@ func Dial(ctx context.Context, addr string) (*Client, error) {
 	return &Client{conn: conn, r: resp.NewReplyReader(conn, 256<<10, maxDumpBulk), w: bufio.NewWriter(conn)}, nil
 }
 
+// DialAs is Dial returning the client as I, an interface *Client
+// implements (the Peer of a package that asks other stores), and nil rather
+// than a nil *Client on error.
+func DialAs[I any](ctx context.Context, addr string) (I, error) {
+	var zero I
+	c, err := Dial(ctx, addr)
+	if err != nil {
+		return zero, err
+	}
+	return any(c).(I), nil
+}
+
 // Close closes the connection.
 func (d *Client) Close() error { return d.conn.Close() }
 

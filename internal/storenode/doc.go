@@ -7,6 +7,14 @@
 // closes. `vasto store`, internal/devcluster and the end-to-end tests' child
 // stores all run a store through it.
 //
+// The store's clock is an lww.SkewedClock over Config.Engine.Clock: the
+// engine gets it, and the server, the agent and the cross-DC replicator
+// read time through the engine's Config, so a drill that skews it moves
+// every event time, TTL and expiry decision the store makes. With
+// Config.AllowFaults the Node is the server's Faults: VFAULT skews that
+// clock, crashes the process (os.Exit(137), closing nothing) and pauses
+// cross-DC replication (dc.Replicator.Pause).
+//
 // It may import store, server, bus, replica, dc and lww; never master,
 // client, bus/embedded or internal/devcluster. It is server-side: client
 // never imports it.

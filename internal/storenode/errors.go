@@ -12,3 +12,7 @@ var (
 	// ErrStopped is returned by Start after Shutdown.
 	ErrStopped = errors.New("storenode: shut down")
 )
+
+// ErrInvalidFault is returned for a fault the store cannot inject (a
+// negative pause, a cross-DC pause on a store with no remote DC).
+var ErrInvalidFault = errors.New("storenode: invalid fault")

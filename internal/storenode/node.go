@@ -4,13 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/vasto-kv/vasto/bus"
 	crossdc "github.com/vasto-kv/vasto/dc"
+	"github.com/vasto-kv/vasto/internal/metrics"
+	"github.com/vasto-kv/vasto/lww"
 	"github.com/vasto-kv/vasto/replica"
 	"github.com/vasto-kv/vasto/server"
 	"github.com/vasto-kv/vasto/store"
@@ -57,6 +61,14 @@ type Config struct {
 	Logger hclog.Logger
 	// BusLogger receives the NATS connection's logs (nil: Logger).
 	BusLogger hclog.Logger
+	// AllowFaults enables fault injection over RESP (VFAULT: clock skew,
+	// crash, pausing cross-DC replication) for drills. Off, every VFAULT
+	// is refused with NOFAULTS.
+	AllowFaults bool
+	// Metrics, if set, is the process's metrics registry: the store
+	// registers its metrics there (labels dc and store) while it runs,
+	// and turns RocksDB's statistics on.
+	Metrics *metrics.Registry
 }
 
 // DefaultConfig returns a Config for a store alone with its data in dir,
@@ -103,7 +115,20 @@ type Node struct {
 	srv     *server.Server
 	conn    *bus.Conn
 	agent   *replica.Agent
+	metrics *metrics.Store
 	addr    string // the address the server listens on
+
+	// xdc is the cross-DC replicator while running with remote DCs. Not
+	// under mu: VFAULT reads it from a connection of the server, which
+	// Start (holding mu) may be shutting down.
+	xdc atomic.Pointer[crossdc.Replicator]
+
+	// clock is the store's clock: Engine.Clock (default the system clock)
+	// with the skew a drill sets. The engine, and through its Config the
+	// server, the agent and the cross-DC replicator, read time from it.
+	clock *lww.SkewedClock
+	// exit ends the process on VFAULT CRASH (os.Exit; tests replace it).
+	exit func(code int)
 }
 
 // New checks cfg and returns a Node; it starts nothing.
@@ -112,7 +137,11 @@ func New(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	cfg.RemoteDCs = append([]string(nil), cfg.RemoteDCs...)
-	return &Node{cfg: cfg, done: make(chan struct{})}, nil
+	base := cfg.Engine.Clock
+	if base == nil {
+		base = lww.SystemClock()
+	}
+	return &Node{cfg: cfg, done: make(chan struct{}), clock: lww.NewSkewedClock(base), exit: os.Exit}, nil
 }
 
 // Start opens the engine, starts the RESP server and, with a NATS URL,
@@ -133,8 +162,10 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		if err != nil {
 			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
 			defer cancel()
+			n.closeMetrics()
 			_ = n.stop(sctx, n.eng, n.srv, n.conn, n.agent)
 			n.eng, n.srv, n.conn, n.agent, n.addr = nil, nil, nil, nil, ""
+			n.xdc.Store(nil)
 		}
 	}()
 	cfg := n.cfg
@@ -142,14 +173,19 @@ func (n *Node) Start(ctx context.Context) (err error) {
 
 	ecfg := cfg.Engine
 	ecfg.Logger = cfg.Logger
+	ecfg.Clock = n.clock
 	ecfg.StartNotServing = !alone
 	// Alone, nothing reads a change log: writes append none (but the
 	// shards of a DC this directory ran in keep logging; see NoChangeLog).
 	ecfg.NoChangeLog = alone
+	if err := n.openMetrics(&ecfg); err != nil {
+		return err
+	}
 	n.eng, err = store.Open(ecfg)
 	if err != nil {
 		return fmt.Errorf("storenode: open engine: %w", err)
 	}
+	n.attachEngine()
 	if alone && cfg.Keyspace != "" {
 		if _, err := n.eng.EnsureShard(cfg.Keyspace, 0); err != nil {
 			return fmt.Errorf("storenode: keyspace %q: %w", cfg.Keyspace, err)
@@ -159,6 +195,11 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	scfg := server.DefaultConfig(cfg.Listen, n.eng)
 	scfg.Logger = cfg.Logger
 	scfg.WriteTimeout = cfg.WriteTimeout
+	if cfg.AllowFaults {
+		scfg.Faults = n
+		cfg.Logger.Warn("fault injection enabled (--allow-faults): VFAULT can skew the clock, crash the process and pause cross-DC replication")
+	}
+	scfg.Observer = n.serverObserver()
 	srv, err := server.New(scfg)
 	if err != nil {
 		return fmt.Errorf("storenode: %w", err)
@@ -188,13 +229,17 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	acfg.Stream = cfg.Stream
 	acfg.Stream.DC = ecfg.DC
 	acfg.FillRate = cfg.FillRate
+	acfg.Observer = n.replicaObserver()
 	if len(cfg.RemoteDCs) > 0 {
 		x, err := crossdc.New(crossdc.Config{DC: ecfg.DC, Store: ecfg.Node, RemoteDCs: cfg.RemoteDCs,
-			Bus: crossdc.ConnBus(n.conn), Engine: n.eng, Logger: cfg.Logger, Stream: acfg.Stream})
+			Bus: crossdc.ConnBus(n.conn), Shards: crossdc.EngineShards(n.eng), Logger: cfg.Logger, Stream: acfg.Stream,
+			Observer: n.crossDCObserver()})
 		if err != nil {
 			return fmt.Errorf("storenode: %w", err)
 		}
 		acfg.CrossDC = x
+		n.xdc.Store(x)
+		n.attachLinks(ecfg.DC, cfg.RemoteDCs)
 	}
 	agent, err := replica.NewAgent(acfg)
 	if err != nil {
@@ -254,8 +299,10 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	n.stopped = true
+	n.closeMetrics()
 	eng, srv, conn, agent := n.eng, n.srv, n.conn, n.agent
 	n.eng, n.srv, n.conn, n.agent, n.addr = nil, nil, nil, nil, ""
+	n.xdc.Store(nil)
 	n.mu.Unlock()
 	defer close(n.done)
 	return n.stop(ctx, eng, srv, conn, agent)

@@ -1,0 +1,43 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/vasto-kv/vasto/internal/metrics"
+)
+
+// metricsFlag adds --metrics-listen to a daemon's flags.
+func metricsFlag(fs *flag.FlagSet) *string {
+	return fs.String("metrics-listen", envOr("VASTO_METRICS_LISTEN", ""),
+		"serve Prometheus metrics on http://ADDR/metrics, e.g. 127.0.0.1:9100 (env VASTO_METRICS_LISTEN; empty: off)")
+}
+
+// serveMetrics starts the process's metrics registry and its HTTP server
+// on addr. With an empty addr it returns a nil registry and a stop that
+// does nothing.
+func serveMetrics(ctx context.Context, e *env, addr string, log hclog.Logger) (*metrics.Registry, func(), error) {
+	if addr == "" {
+		return nil, func() {}, nil
+	}
+	reg := metrics.NewRegistry()
+	srv, err := metrics.NewServer(metrics.ServerConfig{Listen: addr, Registry: reg, Logger: log})
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: --metrics-listen: %w", errUsage, err)
+	}
+	if err := srv.Start(ctx); err != nil {
+		return nil, nil, err
+	}
+	fmt.Fprintf(e.stdout, "metrics on http://%s/metrics\n", srv.Addr())
+	return reg, func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(sctx); err != nil {
+			log.Warn("stop metrics server", "error", err)
+		}
+	}, nil
+}

@@ -1,0 +1,49 @@
+package replica
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/vasto-kv/vasto/bus"
+	"github.com/vasto-kv/vasto/lww"
+	"github.com/vasto-kv/vasto/topology"
+)
+
+// TestSourceReplicas: while a resize copies, the old layout is the
+// keyspace's placement; once it switched, the resize keeps the old one.
+func TestSourceReplicas(t *testing.T) {
+	ks := &topology.Keyspace{Shards: 2, Placement: [][]string{{"a", "b"}, {"c", "d"}}}
+	r := &topology.Resize{From: 2, To: 4, Phase: topology.PhaseCopy,
+		Placement: [][]string{{"a", "b"}, {"c", "d"}, {"e", "f"}, {"g", "h"}}}
+	require.Equal(t, []string{"c", "d"}, sourceReplicas(ks, r, 1))
+
+	// Switched: the keyspace has the new layout, the resize the old one.
+	ks.Shards, ks.Placement = 4, r.Placement
+	r.Phase, r.Placement = topology.PhaseSwitched, [][]string{{"a", "b"}, {"c", "x"}}
+	require.Equal(t, []string{"c", "x"}, sourceReplicas(ks, r, 1))
+}
+
+// TestConsumerNames: the names of the peer and fill consumers are valid
+// NATS names whatever the lengths involved, deterministic and distinct.
+func TestConsumerNames(t *testing.T) {
+	ref := topology.ShardRef{Keyspace: "ks", Shard: 3}
+	require.Equal(t, "r_s1_ks_3_s2", peerDurable("s1", ref, "s2"))
+	long := topology.ShardRef{Keyspace: strings.Repeat("k", lww.MaxNameLen), Shard: 3}
+	a, b := peerDurable("s1", long, "s2"), peerDurable("s1", long, "s3")
+	require.NotEqual(t, a, b)
+	require.Equal(t, a, peerDurable("s1", long, "s2"))
+	for _, n := range []string{a, b} {
+		require.LessOrEqual(t, len(n), lww.MaxNameLen)
+		require.True(t, bus.ValidName(n), n)
+	}
+
+	f := &filler{a: &Agent{cfg: AgentConfig{Store: "s1"}}, ref: long, rid: 9}
+	g := &filler{a: &Agent{cfg: AgentConfig{Store: "s1"}}, ref: long, rid: 10}
+	require.NotEqual(t, f.tailDurable(0), g.tailDurable(0), "per resize")
+	require.NotEqual(t, f.tailDurable(0), f.tailDurable(1), "per source")
+	require.True(t, bus.ValidName(f.tailDurable(0)))
+	short := &filler{a: &Agent{cfg: AgentConfig{Store: "s1"}}, ref: ref, rid: 9}
+	require.Equal(t, "f_s1_ks_3_0_9", short.tailDurable(0))
+}
