@@ -3,9 +3,6 @@ package chaos
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/binary"
-	"encoding/hex"
 	"fmt"
 	"sort"
 	"time"
@@ -143,7 +140,8 @@ type Side struct {
 	Replica string // "dc/store"
 	Present bool
 	Value   []byte
-	Time    int64 // event time, ns
+	Time    int64  // event time, ns
+	Origin  string // "dc/store" that accepted the write
 }
 
 // VerifyReport is what Verify found.
@@ -286,8 +284,9 @@ func (v *verifier) digest(ctx context.Context, st *dcState, id string, shard uin
 
 // live is a key's live record as a dump shows it.
 type live struct {
-	value []byte
-	time  int64
+	value  []byte
+	time   int64
+	origin string
 }
 
 // dump reads every record of shard from the store at addr and keeps those
@@ -295,7 +294,7 @@ type live struct {
 func (v *verifier) dump(ctx context.Context, st *dcState, addr string, shard uint32, into map[string]live) error {
 	return DumpShard(ctx, addr, v.cfg.Keyspace, shard, st.ks.ShardEpoch(shard), func(k string, rec lww.Record) error {
 		if rec.Live(v.at) {
-			into[k] = live{value: rec.Value, time: rec.Version.Time}
+			into[k] = live{value: rec.Value, time: rec.Version.Time, origin: rec.Version.DC + "/" + rec.Version.Node}
 		}
 		return nil
 	})
@@ -439,33 +438,24 @@ func diffMaps(aName, bName string, a, b map[string]live, max int) ([]KeyDiff, in
 		n++
 		if len(out) < max {
 			out = append(out, KeyDiff{Key: []byte(k),
-				A: Side{Replica: aName, Present: inA, Value: ra.value, Time: ra.time},
-				B: Side{Replica: bName, Present: inB, Value: rb.value, Time: rb.time}})
+				A: Side{Replica: aName, Present: inA, Value: ra.value, Time: ra.time, Origin: ra.origin},
+				B: Side{Replica: bName, Present: inB, Value: rb.value, Time: rb.time, Origin: rb.origin}})
 		}
 	}
 	return out, n
 }
 
 // digestOf computes, over live records, the digest a store's VDIGEST
-// computes over a shard: sha256 over each key, value (uvarint length
-// first) and big-endian event time, in key order.
+// computes over a shard (lww.Digest in key order).
 func digestOf(m map[string]live) string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	h := sha256.New()
-	var n [binary.MaxVarintLen64]byte
+	d := lww.NewDigest()
 	for _, k := range keys {
-		r := m[k]
-		h.Write(n[:binary.PutUvarint(n[:], uint64(len(k)))])
-		h.Write([]byte(k))
-		h.Write(n[:binary.PutUvarint(n[:], uint64(len(r.value)))])
-		h.Write(r.value)
-		var t [8]byte
-		binary.BigEndian.PutUint64(t[:], uint64(r.time))
-		h.Write(t[:])
+		d.Add([]byte(k), m[k].value, m[k].time)
 	}
-	return hex.EncodeToString(h.Sum(nil))
+	return d.Sum()
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -100,7 +101,7 @@ type DBStats struct {
 	// down to; 0 when writes are not delayed.
 	DelayedWriteRate uint64
 	// Statistics is false unless Config.Statistics: the fields below are
-	// then zero.
+	// then zero. They are read from RocksDB at most every 10 s.
 	Statistics bool
 	// BlockCacheHits and BlockCacheMisses count the shard's block-cache
 	// lookups since it was opened.
@@ -128,13 +129,37 @@ func (s *Shard) DBStats() DBStats {
 	st.DelayedWriteRate = s.intProperty("rocksdb.actual-delayed-write-rate", s.cfData)
 	if s.e.cfg.Statistics && len(s.opts) > 0 {
 		st.Statistics = true
-		tickers := parseTickers(s.opts[0].GetStatisticsString(),
-			"rocksdb.block.cache.hit", "rocksdb.block.cache.miss", "rocksdb.stall.micros")
-		st.BlockCacheHits = tickers["rocksdb.block.cache.hit"]
-		st.BlockCacheMisses = tickers["rocksdb.block.cache.miss"]
-		st.StallMicros = tickers["rocksdb.stall.micros"]
+		st.BlockCacheHits, st.BlockCacheMisses, st.StallMicros = s.tickers()
 	}
 	return st
+}
+
+// tickerRefresh is how often DBStats reads RocksDB's statistics again:
+// RocksDB formats all of them (hundreds of tickers and histograms) into one
+// string, about half a millisecond per shard, so a scrape every second of a
+// store with many shards reads them only every so often.
+const tickerRefresh = 10 * time.Second
+
+// tickerCache holds the statistics DBStats read last.
+type tickerCache struct {
+	mu                  sync.Mutex
+	at                  time.Time
+	hits, misses, stall uint64
+}
+
+// tickers returns the shard's block-cache hits and misses and stall
+// microseconds, read at most every tickerRefresh; s.mu held for reading.
+func (s *Shard) tickers() (hits, misses, stall uint64) {
+	c := &s.tickerCache
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.at.IsZero() || time.Since(c.at) >= tickerRefresh {
+		t := parseTickers(s.opts[0].GetStatisticsString(),
+			"rocksdb.block.cache.hit", "rocksdb.block.cache.miss", "rocksdb.stall.micros")
+		c.hits, c.misses, c.stall = t["rocksdb.block.cache.hit"], t["rocksdb.block.cache.miss"], t["rocksdb.stall.micros"]
+		c.at = time.Now()
+	}
+	return c.hits, c.misses, c.stall
 }
 
 // intProperty reads an integer property of a column family (0 if RocksDB

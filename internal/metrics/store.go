@@ -49,6 +49,7 @@ type Store struct {
 
 	commitSeconds *prometheus.HistogramVec
 	commitWrites  *prometheus.HistogramVec
+	commitCache   sync.Map // keyspace -> commitObservers
 	cmdSeconds    *prometheus.HistogramVec
 	cmdCache      sync.Map // command name -> prometheus.Observer
 	cmdErrors     *prometheus.CounterVec
@@ -234,9 +235,20 @@ func result(err error) string {
 // storeObserver is the engine's store.Observer.
 type storeObserver struct{ s *Store }
 
+// commitObservers are a keyspace's commit histograms.
+type commitObservers struct{ seconds, writes prometheus.Observer }
+
 func (o storeObserver) Committed(id store.ShardID, writes int, took time.Duration) {
-	o.s.commitSeconds.WithLabelValues(id.Keyspace).Observe(took.Seconds())
-	o.s.commitWrites.WithLabelValues(id.Keyspace).Observe(float64(writes))
+	c, ok := o.s.commitCache.Load(id.Keyspace)
+	if !ok {
+		c, _ = o.s.commitCache.LoadOrStore(id.Keyspace, commitObservers{
+			seconds: o.s.commitSeconds.WithLabelValues(id.Keyspace),
+			writes:  o.s.commitWrites.WithLabelValues(id.Keyspace),
+		})
+	}
+	h := c.(commitObservers)
+	h.seconds.Observe(took.Seconds())
+	h.writes.Observe(float64(writes))
 }
 
 // serverObserver is the RESP server's server.Observer.
