@@ -5,9 +5,14 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/vasto-kv/vasto/gateway"
 )
+
+// CommandObserver is told of every command a RESP endpoint answers; it is
+// gateway.Observer, which this package does not import: the gateway
+// reaches the client, which the store wiring must not.
+type CommandObserver interface {
+	Command(name string, took time.Duration, code string)
+}
 
 // commandMetrics are the latency histogram and error counter of the
 // commands a RESP endpoint answers (a store's server, a gateway).
@@ -69,8 +74,9 @@ func NewGateway(reg *Registry, dcName string) (*Gateway, error) {
 	return g, nil
 }
 
-// Observer returns the observer for the gateway's configuration.
-func (g *Gateway) Observer() gateway.Observer { return g.cmds }
+// Observer returns the observer for the gateway's configuration
+// (gateway.Config.Observer).
+func (g *Gateway) Observer() CommandObserver { return g.cmds }
 
 // Close unregisters the gateway's metrics.
 func (g *Gateway) Close() { g.unregister() }
