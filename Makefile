@@ -8,7 +8,8 @@
 #   make fuzz       the same fuzz pass with FUZZTIME=$(FUZZ_LONGTIME) (2m)
 #   make lint       go vet, gofmt, golangci-lint, import rules
 #   make run        $(RUN_DCS) DCs in one process (per DC: NATS, master, $(RUN_STORES) stores), data in $(RUN_DIR)
-#   make bench      go benchmarks + vasto vs redis-server (redis-benchmark)
+#   make bench      go benchmarks + vasto vs redis-server, and the gateway vs the store
+#                   behind it vs redis-server (redis-benchmark)
 #   make clean      remove bin/ and data/
 #
 # Set SKIP_DEPS=1 to skip the Debian package checks (e.g. when RocksDB 7.8 was
@@ -46,7 +47,7 @@ RUN_STORES ?= 3
 RUN_DCS ?= 2
 
 BENCHTIME ?= 2s
-# Passed to scripts/bench-server.sh: rounds of redis-benchmark per server and
+# Passed to scripts/bench-server.sh and scripts/bench-gateway.sh: rounds of redis-benchmark per server and
 # pipeline depth, and requests per redis-benchmark run.
 ROUNDS ?= 3
 N ?= 200000
@@ -136,6 +137,7 @@ run: build
 bench: build bench-deps
 	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) ./lww/ ./store/...
 	ROUNDS=$(ROUNDS) N=$(N) VASTO_BIN=./bin/vasto bash scripts/bench-server.sh
+	ROUNDS=$(ROUNDS) N=$(N) VASTO_BIN=./bin/vasto bash scripts/bench-gateway.sh
 
 clean:
 	rm -rf bin/ data/
