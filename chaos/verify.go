@@ -24,9 +24,6 @@ import (
 // DefaultMaxDiffKeys is the default VerifyConfig.MaxDiffKeys.
 const DefaultMaxDiffKeys = 20
 
-// dumpPage is how many records one VDUMP page asks for.
-const dumpPage = 1000
-
 // VerifyConfig configures Verify.
 type VerifyConfig struct {
 	// DCs are the datacenters to compare (at least one).
@@ -295,46 +292,12 @@ type live struct {
 // dump reads every record of shard from the store at addr and keeps those
 // live at v.at.
 func (v *verifier) dump(ctx context.Context, st *dcState, addr string, shard uint32, into map[string]live) error {
-	rc := dialStore(addr)
-	defer rc.Close()
-	args := []any{"VDUMP", "LIMIT", dumpPage}
-	for {
-		var cmd *redis.Cmd
-		_, err := rc.Pipelined(ctx, func(p redis.Pipeliner) error {
-			p.Do(ctx, "VUSE", v.cfg.Keyspace, shard, "EPOCH", st.ks.ShardEpoch(shard))
-			cmd = p.Do(ctx, args...)
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("chaos: dump %s/%d from %s: %w", v.cfg.Keyspace, shard, addr, err)
+	return DumpShard(ctx, addr, v.cfg.Keyspace, shard, st.ks.ShardEpoch(shard), func(k string, rec lww.Record) error {
+		if rec.Live(v.at) {
+			into[k] = live{value: rec.Value, time: rec.Version.Time, origin: rec.Version.DC + "/" + rec.Version.Node}
 		}
-		res, err := cmd.Slice()
-		if err != nil {
-			return fmt.Errorf("chaos: dump %s/%d from %s: %w", v.cfg.Keyspace, shard, addr, err)
-		}
-		if len(res) != 2 {
-			return fmt.Errorf("%w: VDUMP from %s: %d elements", ErrBadReply, addr, len(res))
-		}
-		flat, ok := res[1].([]any)
-		if !ok || len(flat)%2 != 0 {
-			return fmt.Errorf("%w: VDUMP entries from %s", ErrBadReply, addr)
-		}
-		for i := 0; i < len(flat); i += 2 {
-			k, _ := flat[i].(string)
-			b, _ := flat[i+1].(string)
-			rec, err := lww.DecodeRecord([]byte(b))
-			if err != nil {
-				return fmt.Errorf("%w: record of %q from %s: %w", ErrBadReply, k, addr, err)
-			}
-			if rec.Live(v.at) {
-				into[k] = live{value: rec.Value, time: rec.Version.Time, origin: rec.Version.DC + "/" + rec.Version.Node}
-			}
-		}
-		if res[0] == nil {
-			return nil
-		}
-		args = []any{"VDUMP", "LIMIT", dumpPage, "START", res[0]}
-	}
+		return nil
+	})
 }
 
 // diffReplicas lists the keys each replica of sc holds differently from
