@@ -8,7 +8,9 @@
 #   make fuzz       the same fuzz pass with FUZZTIME=$(FUZZ_LONGTIME) (2m)
 #   make lint       go vet, gofmt, golangci-lint, import rules
 #   make run        $(RUN_DCS) DCs in one process (per DC: NATS, master, $(RUN_STORES) stores), data in $(RUN_DIR)
-#   make bench      go benchmarks + vasto vs redis-server (redis-benchmark)
+#   make bench      go benchmarks + vasto vs redis-server, and the gateway vs the store
+#                   behind it vs redis-server (redis-benchmark)
+#   make drill      every failover drill once (DRILL_SEED, DRILL_DURATION, DRILL_DIR)
 #   make clean      remove bin/ and data/
 #
 # Set SKIP_DEPS=1 to skip the Debian package checks (e.g. when RocksDB 7.8 was
@@ -45,13 +47,20 @@ RUN_DIR ?= ./data/dev
 RUN_STORES ?= 3
 RUN_DCS ?= 2
 
+# `make drill`: every drill of `vasto chaos list` once, each against a
+# deployment of its own (2 DCs x 3 stores); reports in DRILL_DIR/DRILL-seedS/.
+DRILL_SEED ?= 1
+DRILL_DURATION ?= 20s
+DRILL_DIR ?= ./data/drills
+DRILLS ?= store-crash master-loss nats-crash dc-partition wan-degraded clock-skew disk-full resize-under-faults mixed
+
 BENCHTIME ?= 2s
-# Passed to scripts/bench-server.sh: rounds of redis-benchmark per server and
+# Passed to scripts/bench-server.sh and scripts/bench-gateway.sh: rounds of redis-benchmark per server and
 # pipeline depth, and requests per redis-benchmark run.
 ROUNDS ?= 3
 N ?= 200000
 
-.PHONY: all deps bench-deps build test fuzz fuzz-run lint run bench clean
+.PHONY: all deps bench-deps build test fuzz fuzz-run lint run bench drill clean
 
 all: build
 
@@ -136,6 +145,21 @@ run: build
 bench: build bench-deps
 	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) ./lww/ ./store/...
 	ROUNDS=$(ROUNDS) N=$(N) VASTO_BIN=./bin/vasto bash scripts/bench-server.sh
+	ROUNDS=$(ROUNDS) N=$(N) VASTO_BIN=./bin/vasto bash scripts/bench-gateway.sh
+
+drill: build
+	@failed=(); \
+	for d in $(DRILLS); do \
+		echo "==> drill $$d (seed $(DRILL_SEED), $(DRILL_DURATION))"; \
+		rm -rf "$(DRILL_DIR)/$$d-seed$(DRILL_SEED)"; \
+		if ! ./bin/vasto chaos run "$$d" --seed $(DRILL_SEED) --duration $(DRILL_DURATION) --dir "$(DRILL_DIR)"; then \
+			failed+=("$$d"); \
+		fi; \
+	done; \
+	if [ "$${#failed[@]}" -ne 0 ]; then \
+		echo "drill: FAILED: $${failed[*]} (reports in $(DRILL_DIR))" >&2; exit 1; \
+	fi; \
+	echo "drill: every drill passed (reports in $(DRILL_DIR))"
 
 clean:
 	rm -rf bin/ data/

@@ -132,9 +132,9 @@ func side(s Side) string {
 	}
 	v := s.Value
 	if len(v) > 32 {
-		return fmt.Sprintf("%q...(%d bytes)@%d", v[:32], len(v), s.Time)
+		return fmt.Sprintf("%q...(%d bytes)@%d from %s", v[:32], len(v), s.Time, s.Origin)
 	}
-	return fmt.Sprintf("%q@%d", v, s.Time)
+	return fmt.Sprintf("%q@%d from %s", v, s.Time, s.Origin)
 }
 
 // differing counts the comparisons that did not converge.

@@ -3,9 +3,6 @@ package chaos
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/binary"
-	"encoding/hex"
 	"fmt"
 	"sort"
 	"time"
@@ -26,9 +23,6 @@ import (
 
 // DefaultMaxDiffKeys is the default VerifyConfig.MaxDiffKeys.
 const DefaultMaxDiffKeys = 20
-
-// dumpPage is how many records one VDUMP page asks for.
-const dumpPage = 1000
 
 // VerifyConfig configures Verify.
 type VerifyConfig struct {
@@ -146,7 +140,8 @@ type Side struct {
 	Replica string // "dc/store"
 	Present bool
 	Value   []byte
-	Time    int64 // event time, ns
+	Time    int64  // event time, ns
+	Origin  string // "dc/store" that accepted the write
 }
 
 // VerifyReport is what Verify found.
@@ -289,53 +284,20 @@ func (v *verifier) digest(ctx context.Context, st *dcState, id string, shard uin
 
 // live is a key's live record as a dump shows it.
 type live struct {
-	value []byte
-	time  int64
+	value  []byte
+	time   int64
+	origin string
 }
 
 // dump reads every record of shard from the store at addr and keeps those
 // live at v.at.
 func (v *verifier) dump(ctx context.Context, st *dcState, addr string, shard uint32, into map[string]live) error {
-	rc := dialStore(addr)
-	defer rc.Close()
-	args := []any{"VDUMP", "LIMIT", dumpPage}
-	for {
-		var cmd *redis.Cmd
-		_, err := rc.Pipelined(ctx, func(p redis.Pipeliner) error {
-			p.Do(ctx, "VUSE", v.cfg.Keyspace, shard, "EPOCH", st.ks.ShardEpoch(shard))
-			cmd = p.Do(ctx, args...)
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("chaos: dump %s/%d from %s: %w", v.cfg.Keyspace, shard, addr, err)
+	return DumpShard(ctx, addr, v.cfg.Keyspace, shard, st.ks.ShardEpoch(shard), func(k string, rec lww.Record) error {
+		if rec.Live(v.at) {
+			into[k] = live{value: rec.Value, time: rec.Version.Time, origin: rec.Version.DC + "/" + rec.Version.Node}
 		}
-		res, err := cmd.Slice()
-		if err != nil {
-			return fmt.Errorf("chaos: dump %s/%d from %s: %w", v.cfg.Keyspace, shard, addr, err)
-		}
-		if len(res) != 2 {
-			return fmt.Errorf("%w: VDUMP from %s: %d elements", ErrBadReply, addr, len(res))
-		}
-		flat, ok := res[1].([]any)
-		if !ok || len(flat)%2 != 0 {
-			return fmt.Errorf("%w: VDUMP entries from %s", ErrBadReply, addr)
-		}
-		for i := 0; i < len(flat); i += 2 {
-			k, _ := flat[i].(string)
-			b, _ := flat[i+1].(string)
-			rec, err := lww.DecodeRecord([]byte(b))
-			if err != nil {
-				return fmt.Errorf("%w: record of %q from %s: %w", ErrBadReply, k, addr, err)
-			}
-			if rec.Live(v.at) {
-				into[k] = live{value: rec.Value, time: rec.Version.Time}
-			}
-		}
-		if res[0] == nil {
-			return nil
-		}
-		args = []any{"VDUMP", "LIMIT", dumpPage, "START", res[0]}
-	}
+		return nil
+	})
 }
 
 // diffReplicas lists the keys each replica of sc holds differently from
@@ -476,33 +438,24 @@ func diffMaps(aName, bName string, a, b map[string]live, max int) ([]KeyDiff, in
 		n++
 		if len(out) < max {
 			out = append(out, KeyDiff{Key: []byte(k),
-				A: Side{Replica: aName, Present: inA, Value: ra.value, Time: ra.time},
-				B: Side{Replica: bName, Present: inB, Value: rb.value, Time: rb.time}})
+				A: Side{Replica: aName, Present: inA, Value: ra.value, Time: ra.time, Origin: ra.origin},
+				B: Side{Replica: bName, Present: inB, Value: rb.value, Time: rb.time, Origin: rb.origin}})
 		}
 	}
 	return out, n
 }
 
 // digestOf computes, over live records, the digest a store's VDIGEST
-// computes over a shard: sha256 over each key, value (uvarint length
-// first) and big-endian event time, in key order.
+// computes over a shard (lww.Digest in key order).
 func digestOf(m map[string]live) string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	h := sha256.New()
-	var n [binary.MaxVarintLen64]byte
+	d := lww.NewDigest()
 	for _, k := range keys {
-		r := m[k]
-		h.Write(n[:binary.PutUvarint(n[:], uint64(len(k)))])
-		h.Write([]byte(k))
-		h.Write(n[:binary.PutUvarint(n[:], uint64(len(r.value)))])
-		h.Write(r.value)
-		var t [8]byte
-		binary.BigEndian.PutUint64(t[:], uint64(r.time))
-		h.Write(t[:])
+		d.Add([]byte(k), m[k].value, m[k].time)
 	}
-	return hex.EncodeToString(h.Sum(nil))
+	return d.Sum()
 }

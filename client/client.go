@@ -88,13 +88,17 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 
 // newClient builds a client without connecting (tests use it directly).
 func newClient(cfg Config) *Client {
+	wall := cfg.Clock
+	if wall == nil {
+		wall = lww.SystemClock()
+	}
 	c := &Client{
 		cfg:     cfg,
 		log:     cfg.Logger.Named("client"),
 		first:   make(chan struct{}),
 		changed: make(chan struct{}),
 		pools:   map[string]*redis.Client{},
-		clock:   lww.NewHLC(lww.SystemClock()),
+		clock:   lww.NewHLC(wall),
 	}
 	c.closing, c.stopAll = context.WithCancel(context.Background())
 	return c

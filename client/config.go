@@ -6,6 +6,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/vasto-kv/vasto/lww"
 	"github.com/vasto-kv/vasto/topology"
 )
 
@@ -68,6 +69,10 @@ type Config struct {
 	// replica to try, only ReadTimeout and WriteTimeout bound the attempt.
 	// 0 means the default, 500 ms; a negative value disables it.
 	AttemptTimeout time.Duration
+	// Clock is the wall clock the client's hybrid clock stamps writes
+	// without an event time from; nil means the system clock. Drills give
+	// a skewed one to model a client host whose clock is off.
+	Clock lww.Clock
 }
 
 // DefaultConfig returns a Config with every default filled in.

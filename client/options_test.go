@@ -1,13 +1,16 @@
 package client
 
 import (
+	"context"
 	"math"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/stretchr/testify/require"
 
+	"github.com/vasto-kv/vasto/lww"
 	"github.com/vasto-kv/vasto/topology"
 )
 
@@ -119,4 +122,21 @@ func TestConfig(t *testing.T) {
 		c.DC = dc
 		require.ErrorIs(t, c.Validate(), ErrBadName, dc)
 	}
+}
+
+// TestWritesAreStampedByTheConfiguredClock checks that a write without an
+// event time carries the time of Config.Clock (a skewed client host), not
+// the system clock's.
+func TestWritesAreStampedByTheConfiguredClock(t *testing.T) {
+	s := newFakeStore(t, "s1", "ks/0")
+	const at = int64(1_000_000_000_000)
+	c := testClientWith(t, fakeTopology("ks", [][]string{{"s1"}}, s), func(cfg *Config) {
+		cfg.Logger = hclog.NewNullLogger()
+		cfg.Clock = lww.NewManualClock(at)
+	})
+	_, err := c.Put(context.Background(), "ks", []byte("k"), []byte("v"))
+	require.NoError(t, err)
+	_, err = c.Put(context.Background(), "ks", []byte("k"), []byte("w"))
+	require.NoError(t, err)
+	require.Equal(t, []int64{at, at + 1}, s.eventTimes("k"), "the manual clock's time, then the hybrid clock's next tick")
 }

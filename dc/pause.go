@@ -9,7 +9,10 @@ import (
 // paused, every applier holds the batch it was handed before applying
 // anything of it and fetches nothing more, so the remote changes wait on
 // NATS, none is lost or skipped, and once the pause ends they are applied
-// in stream order.
+// in stream order. The held batch is acknowledged once applied, before the
+// consumer pulls again; held past the consumer's ack wait, its messages
+// are due for redelivery only at that next pull, and a change delivered
+// twice is applied once under last-writer-wins.
 
 // pauseState is the replicator's pause: until when, and a channel closed
 // (and replaced) whenever the pause changes, to wake the holding appliers.

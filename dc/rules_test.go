@@ -9,6 +9,7 @@ import (
 
 	"github.com/vasto-kv/vasto/bus"
 	"github.com/vasto-kv/vasto/lww"
+	"github.com/vasto-kv/vasto/store"
 	"github.com/vasto-kv/vasto/topology"
 )
 
@@ -107,4 +108,22 @@ func TestDurableNames(t *testing.T) {
 		require.True(t, bus.ValidName(n), n)
 	}
 	require.Equal(t, a, Durable("t1", "dc1", long), "deterministic")
+}
+
+// TestEngineShards: the adapter hands out the engine's shards as Shard,
+// and nil (not a nil *store.Shard) with the engine's error.
+func TestEngineShards(t *testing.T) {
+	e, clock := testEngine(t, nil)
+	s := EngineShards(e)
+	require.Nil(t, EngineShards(nil))
+	sh, err := s.Shard("ks", 0)
+	require.ErrorIs(t, err, store.ErrNoShard)
+	require.Nil(t, sh)
+	_, err = e.CreateShard("ks", 0)
+	require.NoError(t, err)
+	sh, err = s.Shard("ks", 0)
+	require.NoError(t, err)
+	require.Equal(t, store.ShardID{Keyspace: "ks", Shard: 0}, sh.ID())
+	require.Equal(t, clock.Now(), s.Clock().Now())
+	require.Equal(t, e.Config().MaxFuture, s.MaxFuture())
 }

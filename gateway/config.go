@@ -32,7 +32,7 @@ const (
 
 // Config configures a Gateway.
 type Config struct {
-	// Listen is the TCP address to listen on, e.g. 127.0.0.1:6379.
+	// Listen is the TCP address to listen on, e.g. 127.0.0.1:6370.
 	Listen string
 	// NATSURL and DC name the datacenter whose topology the gateway
 	// follows.

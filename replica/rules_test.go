@@ -8,6 +8,7 @@ import (
 
 	"github.com/vasto-kv/vasto/bus"
 	"github.com/vasto-kv/vasto/lww"
+	"github.com/vasto-kv/vasto/store"
 	"github.com/vasto-kv/vasto/topology"
 )
 
@@ -46,4 +47,25 @@ func TestConsumerNames(t *testing.T) {
 	require.True(t, bus.ValidName(f.tailDurable(0)))
 	short := &filler{a: &Agent{cfg: AgentConfig{Store: "s1"}}, ref: ref, rid: 9}
 	require.Equal(t, "f_s1_ks_3_0_9", short.tailDurable(0))
+}
+
+// TestEngineShards: the adapter hands out the engine's shards as Shard,
+// and nil (not a nil *store.Shard) with the engine's error.
+func TestEngineShards(t *testing.T) {
+	e, clock := testEngine(t, nil)
+	s := EngineShards(e)
+	require.Nil(t, EngineShards(nil))
+	sh, err := s.Shard("ks", 0)
+	require.ErrorIs(t, err, store.ErrNoShard)
+	require.Nil(t, sh)
+	sh, err = s.CreateShardAt("ks", 0, 7)
+	require.NoError(t, err)
+	first, _ := sh.LogBounds()
+	require.Equal(t, uint64(7), first)
+	sh, err = s.CreateShardAt("ks", 0, 1)
+	require.ErrorIs(t, err, store.ErrShardExists)
+	require.Nil(t, sh)
+	require.Equal(t, []store.ShardID{{Keyspace: "ks", Shard: 0}}, s.Shards())
+	require.Equal(t, clock.Now(), s.Clock().Now())
+	require.Equal(t, e.Config().MaxFuture, s.MaxFuture())
 }

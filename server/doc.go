@@ -12,9 +12,9 @@
 // server itself never reaches the clock's owner, the bus or the cross-DC
 // replicator.
 //
-// It imports store (the engine), wire, lww and server/resp; it never
-// imports bus or NATS: the cluster agent, not the server, talks to the
-// cluster.
+// It imports store (the engine), wire, lww, server/resp and internal/retry
+// (the back-off of its accept loop); it never imports bus or NATS: the
+// cluster agent, not the server, talks to the cluster.
 //
 // Lifecycle: New(cfg) checks the configuration and starts nothing,
 // Start(ctx) listens and returns, Shutdown(ctx) stops accepting, lets

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/vasto-kv/vasto/internal/retry"
 	"github.com/vasto-kv/vasto/server/resp"
 	"github.com/vasto-kv/vasto/store"
 )
@@ -181,8 +182,8 @@ func (s *Server) Addr() net.Addr {
 // off and tries again, so the store serves again once descriptors are free.
 func (s *Server) acceptLoop() {
 	defer s.wg.Done()
+	backoff := retry.Backoff{Min: acceptBackoffMin, Max: acceptBackoffMax}
 	var (
-		delay    time.Duration
 		failures int       // in the current run of failures
 		unlogged int       // failures not logged yet
 		lastLog  time.Time // when a failure was last logged
@@ -194,7 +195,8 @@ func (s *Server) acceptLoop() {
 			if failures > 0 {
 				s.log.Info("accepting again", "failed_for", time.Since(failedAt).String(), "failures", failures)
 			}
-			delay, failures, unlogged = 0, 0, 0
+			failures, unlogged = 0, 0
+			backoff.Reset()
 			s.serve(nc)
 			continue
 		}
@@ -206,22 +208,20 @@ func (s *Server) acceptLoop() {
 			s.log.Error("listener closed; not accepting any more", "error", err)
 			return
 		}
-		delay = min(max(2*delay, acceptBackoffMin), acceptBackoffMax)
 		if failures == 0 {
 			failedAt = time.Now()
 		}
 		failures++
 		unlogged++
 		if now := time.Now(); now.Sub(lastLog) >= acceptLogEvery {
-			s.log.Error("accept failed; retrying", "error", err, "failures", unlogged, "retry_in", delay.String())
+			s.log.Error("accept failed; retrying", "error", err, "failures", unlogged, "retry_in", backoff.Current().String())
 			lastLog, unlogged = now, 0
 		}
-		t := time.NewTimer(delay)
+		retry.SleepOrWake(context.Background(), backoff.Next(), s.quit)
 		select {
-		case <-t.C:
 		case <-s.quit:
-			t.Stop()
 			return
+		default:
 		}
 	}
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -30,10 +31,32 @@ type Config struct {
 	// is kept after it took effect before compaction may purge it. Replicas
 	// that have been away longer than this must re-bootstrap.
 	TombstoneGrace time.Duration
-	// BlockCacheBytes is the size of the block cache shared by all shards.
+	// BlockCacheBytes is the engine's memory budget: the size of the one
+	// LRU cache every shard shares, which holds data, index and filter
+	// blocks and is charged for every shard's memtables, so blocks make room
+	// when memtables grow.
 	BlockCacheBytes uint64
-	// WriteBufferBytes is the memtable size of each shard's data.
+	// MemtableBytes bounds the memtables of all shards together (a part of
+	// BlockCacheBytes): past it, the shard being written flushes its
+	// memtables. Zero: half of BlockCacheBytes.
+	MemtableBytes uint64
+	// WriteBufferBytes is the largest memtable of one shard's data (its
+	// change log's is half of it): a shard flushes when one fills up even
+	// if the engine is within MemtableBytes.
 	WriteBufferBytes uint64
+	// ShardOpenFiles bounds the table files one shard keeps open (at least
+	// 10; zero: 10). A shard also holds shardFixedFiles others open: its
+	// write-ahead log, manifest, lock file and directory.
+	ShardOpenFiles int
+	// MaxOpenFiles is the engine's budget of open files: creating a shard
+	// fails with ErrTooManyShards when one more shard, counted at
+	// ShardOpenFiles plus its fixed files, would not fit. Zero: four fifths
+	// of the process's open-files limit (ulimit -n), the rest left to
+	// connections.
+	MaxOpenFiles int
+	// OpenParallelism is how many shards Open opens, and Close closes, at
+	// a time. Zero: defaultOpenParallelism.
+	OpenParallelism int
 	// MaxCommitWrites bounds how many writes one group commit takes.
 	MaxCommitWrites int
 	// StartNotServing opens shards refusing reads until a cluster agent
@@ -59,6 +82,54 @@ type Config struct {
 	Observer Observer
 }
 
+// Defaults.
+const (
+	defaultOpenParallelism = 16
+	defaultShardOpenFiles  = 10
+	// shardFixedFiles is what a shard holds open besides table files.
+	shardFixedFiles = 4
+	// rocksdbReservedFiles is what RocksDB subtracts from max_open_files
+	// for files other than tables (it also makes 20 the least value).
+	rocksdbReservedFiles = 10
+)
+
+func (c Config) shardOpenFiles() int {
+	if c.ShardOpenFiles == 0 {
+		return defaultShardOpenFiles
+	}
+	return c.ShardOpenFiles
+}
+
+func (c Config) maxOpenFiles() int {
+	if c.MaxOpenFiles == 0 {
+		var lim syscall.Rlimit
+		if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil || lim.Cur > 1<<30 {
+			return 1 << 16
+		}
+		return int(lim.Cur) * 4 / 5
+	}
+	return c.MaxOpenFiles
+}
+
+func (c Config) memtableBytes() uint64 {
+	if c.MemtableBytes == 0 {
+		return c.BlockCacheBytes / 2
+	}
+	return c.MemtableBytes
+}
+
+func (c Config) openParallelism() int {
+	if c.OpenParallelism <= 0 {
+		return defaultOpenParallelism
+	}
+	return c.OpenParallelism
+}
+
+// maxShards is how many shards fit in MaxOpenFiles.
+func (c Config) maxShards() int {
+	return c.maxOpenFiles() / (c.shardOpenFiles() + shardFixedFiles)
+}
+
 // defaultReadOnlyProbe is ReadOnlyProbe's default.
 const defaultReadOnlyProbe = 500 * time.Millisecond
 
@@ -79,8 +150,10 @@ func DefaultConfig(dir string) Config {
 		Logger:           hclog.NewNullLogger(),
 		MaxFuture:        lww.DefaultMaxFuture,
 		TombstoneGrace:   24 * time.Hour,
-		BlockCacheBytes:  256 << 20,
+		BlockCacheBytes:  512 << 20,
 		WriteBufferBytes: 64 << 20,
+		ShardOpenFiles:   defaultShardOpenFiles,
+		OpenParallelism:  defaultOpenParallelism,
 		MaxCommitWrites:  4096,
 		ReadOnlyProbe:    defaultReadOnlyProbe,
 	}
@@ -105,6 +178,14 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: negative tombstone grace", ErrInvalidConfig)
 	case c.BlockCacheBytes == 0 || c.WriteBufferBytes == 0:
 		return fmt.Errorf("%w: cache and write buffer sizes must be positive", ErrInvalidConfig)
+	case c.MemtableBytes > c.BlockCacheBytes:
+		return fmt.Errorf("%w: memtable budget %d above the memory budget %d", ErrInvalidConfig, c.MemtableBytes, c.BlockCacheBytes)
+	case c.ShardOpenFiles != 0 && c.ShardOpenFiles < defaultShardOpenFiles:
+		return fmt.Errorf("%w: shard open files %d below %d", ErrInvalidConfig, c.ShardOpenFiles, defaultShardOpenFiles)
+	case c.MaxOpenFiles < 0 || c.maxShards() < 1:
+		return fmt.Errorf("%w: max open files %d leave no room for one shard (%d)", ErrInvalidConfig, c.MaxOpenFiles, c.shardOpenFiles())
+	case c.OpenParallelism < 0:
+		return fmt.Errorf("%w: negative open parallelism", ErrInvalidConfig)
 	case c.MaxCommitWrites <= 0:
 		return fmt.Errorf("%w: max commit writes must be positive", ErrInvalidConfig)
 	case c.ReadOnlyProbe < 0:

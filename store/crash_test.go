@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"os"
 	"os/exec"
@@ -17,7 +18,20 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-const crashChildEnv = "VASTO_STORE_CRASH_CHILD_DIR"
+const (
+	crashChildEnv = "VASTO_STORE_CRASH_CHILD_DIR"
+	// crashShardsEnv makes the crash child spread its writes over that
+	// many shards of keyspace "ks" (default one, shard 0).
+	crashShardsEnv  = "VASTO_STORE_CRASH_SHARDS"
+	crashManyShards = 16
+)
+
+// crashShardOf is the shard of ks the crash child writes key to.
+func crashShardOf(key string, n int) uint32 {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(key))
+	return h.Sum32() % uint32(n)
+}
 
 // runCrashChild writes forever from several goroutines and reports each
 // acknowledged write on stdout, until the parent kills it with SIGKILL.
@@ -29,10 +43,13 @@ func runCrashChild() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	s, err := e.EnsureShard("ks", 0)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
+	n, _ := strconv.Atoi(os.Getenv(crashShardsEnv))
+	shards := make([]*Shard, max(n, 1))
+	for i := range shards {
+		if shards[i], err = e.EnsureShard("ks", uint32(i)); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
 	}
 	var mu sync.Mutex
 	out := bufio.NewWriter(os.Stdout)
@@ -43,6 +60,7 @@ func runCrashChild() {
 			defer wg.Done()
 			for i := 0; ; i++ {
 				key := fmt.Sprintf("g%d-%d", g, i)
+				s := shards[crashShardOf(key, len(shards))]
 				r, err := s.Put(context.Background(), []byte(key), []byte("value-"+key))
 				if err != nil {
 					fmt.Fprintln(os.Stderr, err)

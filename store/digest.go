@@ -1,9 +1,6 @@
 package store
 
 import (
-	"crypto/sha256"
-	"encoding/binary"
-	"encoding/hex"
 	"fmt"
 	"time"
 
@@ -12,13 +9,11 @@ import (
 	"github.com/vasto-kv/vasto/lww"
 )
 
-// Digest summarises the shard's live records as of at: a hex SHA-256 over
-// the key, value and event time of every record that is a value not
-// expired at at, in key order, and how many there are. Tombstones and
-// values expired at at are left out, so two replicas that hold the same
-// live data have the same digest whatever dead records each still keeps.
-// The origin of a version is not hashed: the same write has the same event
-// time everywhere. It reads one consistent snapshot of the shard.
+// Digest summarises the shard's live records as of at: the lww.Digest of
+// every record that is a value not expired at at, in key order, and how
+// many there are. Tombstones and values expired at at are left out, so two
+// replicas that hold the same live data have the same digest whatever dead
+// records each still keeps. It reads one consistent snapshot of the shard.
 func (s *Shard) Digest(at time.Time) (digest string, count int, err error) {
 	if err := s.acquire(); err != nil {
 		return "", 0, err
@@ -30,25 +25,15 @@ func (s *Shard) Digest(at time.Time) (digest string, count int, err error) {
 	it := s.db.NewIteratorCF(ro, s.cfData)
 	defer it.Close()
 	now := at.UnixNano()
-	h := sha256.New()
-	var n [binary.MaxVarintLen64]byte
-	field := func(b []byte) {
-		h.Write(n[:binary.PutUvarint(n[:], uint64(len(b)))])
-		h.Write(b)
-	}
+	d := lww.NewDigest()
 	for it.SeekToFirst(); it.Valid(); it.Next() {
 		k, v := it.Key(), it.Value()
 		hdr, val, err := lww.PeekRecord(v.Data())
-		if err == nil && hdr.Live(now) {
-			field(k.Data())
-			field(val)
-			var t [8]byte
-			binary.BigEndian.PutUint64(t[:], uint64(hdr.Time))
-			h.Write(t[:])
-			count++
-		}
-		if err != nil {
+		switch {
+		case err != nil:
 			err = fmt.Errorf("%w: key %q: %w", ErrCorrupt, k.Data(), err)
+		case hdr.Live(now):
+			d.Add(k.Data(), val, hdr.Time)
 		}
 		k.Free()
 		v.Free()
@@ -59,5 +44,5 @@ func (s *Shard) Digest(at time.Time) (digest string, count int, err error) {
 	if err := it.Err(); err != nil {
 		return "", 0, fmt.Errorf("store: digest: %w", err)
 	}
-	return hex.EncodeToString(h.Sum(nil)), count, nil
+	return d.Sum(), d.Count(), nil
 }

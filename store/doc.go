@@ -15,6 +15,15 @@
 //	log       8-byte big-endian log index -> lww change encoding (key + record)
 //	meta      bookkeeping: "log/first", "cursor/<source>"
 //
+// What every shard can share, the shards of an engine share (see shared.go):
+// one LRU cache, charged for the memtables too through one write buffer
+// manager (Config.BlockCacheBytes, Config.MemtableBytes), RocksDB's default
+// thread pools and a logger that discards RocksDB's info log. Nothing is
+// preallocated, a shard keeps at most Config.ShardOpenFiles table files
+// open, and the engine refuses shards past Config.MaxOpenFiles. Open and
+// Close work on the shards in parallel, and nothing is flushed on close or
+// after recovery: the write-ahead log is the durability.
+//
 // The 64-bit hash that placement and resharding use is not stored: it is
 // xxhash64 of the key bytes, cheaper to recompute (a few nanoseconds for
 // short keys) than to store and read back with every value.

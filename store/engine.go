@@ -8,9 +8,9 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/linxGnu/grocksdb"
 
 	"github.com/vasto-kv/vasto/lww"
 )
@@ -26,15 +26,19 @@ func (id ShardID) String() string { return fmt.Sprintf("%s/%d", id.Keyspace, id.
 
 // Engine owns a data directory and the shards in it.
 type Engine struct {
-	cfg   Config
-	log   hclog.Logger
-	hlc   *lww.HLC
-	guard lww.Guard
-	cache *grocksdb.Cache
+	cfg    Config
+	log    hclog.Logger
+	hlc    *lww.HLC
+	guard  lww.Guard
+	shared *shared
 
 	mu     sync.RWMutex
 	shards map[ShardID]*Shard
 	closed bool
+	// creating holds the shards being created, outside mu; creates counts
+	// them so that Close waits for them.
+	creating map[ShardID]struct{}
+	creates  sync.WaitGroup
 
 	notesMu  sync.Mutex
 	unplaced map[ShardID]string // see SetUnplaced
@@ -50,27 +54,67 @@ func Open(cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("store: create data dir: %w", err)
 	}
 	e := &Engine{
-		cfg:    cfg,
-		log:    cfg.Logger.Named("engine"),
-		hlc:    lww.NewHLC(cfg.Clock),
-		guard:  lww.Guard{MaxFuture: cfg.MaxFuture},
-		cache:  grocksdb.NewLRUCache(cfg.BlockCacheBytes),
-		shards: make(map[ShardID]*Shard),
+		cfg:      cfg,
+		log:      cfg.Logger.Named("engine"),
+		hlc:      lww.NewHLC(cfg.Clock),
+		guard:    lww.Guard{MaxFuture: cfg.MaxFuture},
+		shared:   newShared(cfg.BlockCacheBytes, cfg.memtableBytes()),
+		shards:   make(map[ShardID]*Shard),
+		creating: make(map[ShardID]struct{}),
 	}
 	ids, err := e.scan()
+	if err == nil && len(ids) > cfg.maxShards() {
+		err = fmt.Errorf("%w: %d shards in %s, room for %d", ErrTooManyShards, len(ids), cfg.Dir, cfg.maxShards())
+	}
 	if err != nil {
-		e.cache.Destroy()
+		e.shared.close()
 		return nil, err
 	}
-	for _, id := range ids {
-		s, err := openShard(e, id)
-		if err != nil {
-			return nil, errors.Join(err, e.Close())
+	start := time.Now()
+	shards, err := e.openAll(ids)
+	for i, s := range shards {
+		if s != nil {
+			e.shards[ids[i]] = s
 		}
-		e.shards[id] = s
 	}
-	e.log.Info("engine open", "dir", cfg.Dir, "shards", len(ids), "sync", cfg.Sync)
+	if err != nil {
+		return nil, errors.Join(err, e.Close())
+	}
+	e.log.Info("engine open", "dir", cfg.Dir, "shards", len(ids), "sync", cfg.Sync,
+		"took", time.Since(start).Round(time.Millisecond).String())
 	return e, nil
+}
+
+// openAll opens the shards ids, OpenParallelism at a time; shards[i] is
+// ids[i], nil if it failed to open.
+func (e *Engine) openAll(ids []ShardID) ([]*Shard, error) {
+	shards := make([]*Shard, len(ids))
+	errs := make([]error, len(ids))
+	forEachParallel(len(ids), e.cfg.openParallelism(), func(i int) {
+		shards[i], errs[i] = openShard(e, ids[i])
+	})
+	return shards, errors.Join(errs...)
+}
+
+// forEachParallel calls fn(0) ... fn(n-1), at most par at a time, and
+// returns when all have returned.
+func forEachParallel(n, par int, fn func(i int)) {
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < min(n, par); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				fn(i)
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
 }
 
 // scan lists the shards present on disk.
@@ -117,14 +161,54 @@ func (e *Engine) CreateShardAt(keyspace string, shard uint32, first uint64) (*Sh
 		return nil, fmt.Errorf("%w: %q", ErrBadName, keyspace)
 	}
 	id := ShardID{Keyspace: keyspace, Shard: shard}
+	if err := e.reserve(id); err != nil {
+		return nil, err
+	}
+	defer e.creates.Done()
+	s, err := e.createShard(id, first)
+	e.mu.Lock()
+	delete(e.creating, id)
+	closed := e.closed
+	if err == nil && !closed {
+		e.shards[id] = s
+	}
+	e.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	if closed {
+		return nil, errors.Join(ErrClosed, s.Close())
+	}
+	e.log.Info("shard created", "keyspace", keyspace, "shard", shard, "log_first", max(first, 1))
+	return s, nil
+}
+
+// reserve marks id as being created, unless it exists, is being created, or
+// would not fit in the open-files budget. The caller opens the shard without
+// holding e.mu (other shards stay reachable meanwhile) and calls
+// e.creates.Done when it is done.
+func (e *Engine) reserve(id ShardID) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
-		return nil, ErrClosed
+		return ErrClosed
 	}
 	if _, ok := e.shards[id]; ok {
-		return nil, fmt.Errorf("%w: %s", ErrShardExists, id)
+		return fmt.Errorf("%w: %s", ErrShardExists, id)
 	}
+	if _, ok := e.creating[id]; ok {
+		return fmt.Errorf("%w: %s", ErrShardExists, id)
+	}
+	if n := len(e.shards) + len(e.creating); n >= e.cfg.maxShards() {
+		return fmt.Errorf("%w: %s would be shard %d, room for %d", ErrTooManyShards, id, n+1, e.cfg.maxShards())
+	}
+	e.creating[id] = struct{}{}
+	e.creates.Add(1)
+	return nil
+}
+
+// createShard opens the new shard id and starts its log at first.
+func (e *Engine) createShard(id ShardID, first uint64) (*Shard, error) {
 	s, err := openShard(e, id)
 	if err != nil {
 		return nil, err
@@ -134,8 +218,6 @@ func (e *Engine) CreateShardAt(keyspace string, shard uint32, first uint64) (*Sh
 			return nil, errors.Join(err, s.Close())
 		}
 	}
-	e.shards[id] = s
-	e.log.Info("shard created", "keyspace", keyspace, "shard", shard, "log_first", max(first, 1))
 	return s, nil
 }
 
@@ -225,11 +307,15 @@ func (e *Engine) Close() error {
 	shards := e.shards
 	e.shards = map[ShardID]*Shard{}
 	e.mu.Unlock()
-	var errs []error
+	e.creates.Wait()
+	start := time.Now()
+	list := make([]*Shard, 0, len(shards))
 	for _, s := range shards {
-		errs = append(errs, s.Close())
+		list = append(list, s)
 	}
-	e.cache.Destroy()
-	e.log.Info("engine closed", "dir", e.cfg.Dir)
+	errs := make([]error, len(list))
+	forEachParallel(len(list), e.cfg.openParallelism(), func(i int) { errs[i] = list[i].Close() })
+	e.shared.close()
+	e.log.Info("engine closed", "dir", e.cfg.Dir, "shards", len(list), "took", time.Since(start).Round(time.Millisecond).String())
 	return errors.Join(errs...)
 }

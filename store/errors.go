@@ -23,6 +23,9 @@ var (
 	ErrNoShard = errors.New("store: shard not held by this store")
 	// ErrShardExists is returned when creating a shard that is already open.
 	ErrShardExists = errors.New("store: shard already exists")
+	// ErrTooManyShards is returned when creating a shard that would take
+	// the engine past its open-files budget (Config.MaxOpenFiles).
+	ErrTooManyShards = errors.New("store: too many shards for the open-files budget")
 	// ErrCorrupt is returned when stored bytes cannot be decoded.
 	ErrCorrupt = errors.New("store: corrupt data")
 	// ErrInvalidConfig is returned by Config.Validate.

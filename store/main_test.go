@@ -1,6 +1,7 @@
 package store
 
 import (
+	"fmt"
 	"os"
 	"testing"
 
@@ -10,6 +11,13 @@ import (
 func TestMain(m *testing.M) {
 	if os.Getenv(crashChildEnv) != "" {
 		runCrashChild()
+		return
+	}
+	if arg := os.Getenv(shardsChildEnv); arg != "" {
+		if err := runShardsBench(arg); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
 		return
 	}
 	goleak.VerifyTestMain(m)

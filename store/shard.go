@@ -131,7 +131,7 @@ func openShard(e *Engine, id ShardID) (*Shard, error) {
 func (s *Shard) openDB(readOnly bool) error {
 	cfg := s.e.cfg
 	s.bbto = grocksdb.NewDefaultBlockBasedTableOptions()
-	s.bbto.SetBlockCache(s.e.cache)
+	s.bbto.SetBlockCache(s.e.shared.cache)
 	s.bbto.SetFilterPolicy(grocksdb.NewBloomFilterFull(10))
 	s.bbto.SetCacheIndexAndFilterBlocks(true)
 	s.bbto.SetBlockSize(16 << 10)
@@ -140,24 +140,26 @@ func (s *Shard) openDB(readOnly bool) error {
 	base.SetCreateIfMissing(true)
 	base.SetCreateIfMissingColumnFamilies(true)
 	base.SetMaxBackgroundJobs(2)
-	base.SetMaxTotalWalSize(256 << 20)
-	base.SetKeepLogFileNum(3)
-	// RocksDB's own LOG file, in the shard directory, gets only fatal
-	// events (and the options at open): once a write to it failed on a full
-	// disk, its next line aborts a RocksDB built with assertions (Debian's
-	// is), so it must stay quiet while the disk is full. Our own logs say
-	// what failed (see dbWrite).
+	base.SetMaxTotalWalSize(maxShardWALBytes)
+	// RocksDB's info log goes nowhere (see shared): no LOG file to write
+	// on a full disk, where its next line aborts a RocksDB built with
+	// assertions (Debian's is). Our own logs say what failed (see dbWrite).
 	base.SetInfoLogLevel(grocksdb.FatalInfoLogLevel)
-	base.SetMaxOpenFiles(256)
+	base.SetMaxOpenFiles(cfg.shardOpenFiles() + rocksdbReservedFiles)
+	base.SetMaxFileOpeningThreads(1)
+	base.SetSkipStatsUpdateOnDBOpen(true)
+	base.SetManifestPreallocationSize(64 << 10)
+	base.SetStatsDumpPeriodSec(0)
+	base.SetStatsPersistPeriodSec(0)
 	if cfg.Statistics {
 		base.EnableStatistics()
 	}
+	s.e.shared.apply(base)
 
 	data := grocksdb.NewDefaultOptions()
 	data.SetBlockBasedTableFactory(s.bbto)
 	data.SetWriteBufferSize(cfg.WriteBufferBytes)
-	data.SetMemtableWholeKeyFiltering(true)
-	data.SetMemTablePrefixBloomSizeRatio(0.1)
+	data.SetArenaBlockSize(arenaBlockBytes)
 	data.SetCompression(grocksdb.LZ4Compression)
 	data.SetLevelCompactionDynamicLevelBytes(true)
 	if s.filter == nil {
@@ -168,10 +170,12 @@ func (s *Shard) openDB(readOnly bool) error {
 
 	logOpts := grocksdb.NewDefaultOptions()
 	logOpts.SetWriteBufferSize(cfg.WriteBufferBytes / 2)
+	logOpts.SetArenaBlockSize(arenaBlockBytes)
 	logOpts.SetCompression(grocksdb.LZ4Compression)
 
 	meta := grocksdb.NewDefaultOptions()
 	meta.SetWriteBufferSize(4 << 20)
+	meta.SetArenaBlockSize(arenaBlockBytes / 4)
 
 	s.opts = []*grocksdb.Options{base, data, logOpts, meta}
 	s.data = data
@@ -195,6 +199,18 @@ func (s *Shard) openDB(readOnly bool) error {
 	s.wo.SetSync(cfg.Sync)
 	return nil
 }
+
+// Per-shard sizes that keep an idle shard cheap.
+const (
+	// maxShardWALBytes makes a shard flush the column families that keep
+	// its oldest write-ahead log alive once its logs pass it, so an idle
+	// column family (meta) does not hold old logs on disk.
+	maxShardWALBytes = 64 << 20
+	// arenaBlockBytes is the unit in which a memtable takes memory (and is
+	// charged to the shared write buffer manager): a shard written a little
+	// holds a few of these, not a megabyte per column family.
+	arenaBlockBytes = 64 << 10
+)
 
 func (s *Shard) destroyOpts() {
 	for _, o := range s.opts {

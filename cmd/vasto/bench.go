@@ -76,6 +76,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	size := fs.Int("value-size", 100, "value size in bytes")
 	keys := fs.Int("keys", 100000, "distinct keys")
 	redisAddr := fs.String("redis", "", "drive this Redis server instead (baseline), e.g. 127.0.0.1:6379")
+	asJSON := jsonFlag(fs)
 	hedge := fs.Duration("hedge-after", client.DefaultConfig("", "").HedgeAfter, "send a read to a second replica after this long without a reply; negative: never")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -109,11 +110,14 @@ func runBench(ctx context.Context, e *env, args []string) error {
 		if op != "put" && op != "get" {
 			return fmt.Errorf("%w: unknown op %q", errUsage, op)
 		}
-		r := benchOp(ctx, e.stderr, target, op, *n, *conc, *keys, value)
+		r := benchOp(ctx, newBenchProgress(e.stderr), target, op, *n, *conc, *keys, value)
 		results = append(results, r)
 		if ctx.Err() != nil {
 			break
 		}
+	}
+	if *asJSON {
+		return printJSON(e.stdout, benchReport(name, *conc, *size, *keys, results))
 	}
 	fmt.Fprintf(e.stdout, "%s: %d workers, %d-byte values, %d keys\n", name, *conc, *size, *keys)
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
@@ -137,12 +141,19 @@ func (r benchResult) pct(p float64) string {
 	if len(r.lat) == 0 {
 		return "-"
 	}
-	i := int(p * float64(len(r.lat)-1))
-	return r.lat[i].Round(time.Microsecond).String()
+	return r.at(p).Round(time.Microsecond).String()
+}
+
+// at is the latency at quantile p (0 when nothing ran).
+func (r benchResult) at(p float64) time.Duration {
+	if len(r.lat) == 0 {
+		return 0
+	}
+	return r.lat[int(p*float64(len(r.lat)-1))]
 }
 
 // benchOp runs n operations over conc workers and shows a progress bar.
-func benchOp(ctx context.Context, progress io.Writer, t benchTarget, op string, n, conc, keys int, value []byte) benchResult {
+func benchOp(ctx context.Context, progress *benchProgress, t benchTarget, op string, n, conc, keys int, value []byte) benchResult {
 	var next, errs atomic.Int64
 	lats := make([][]time.Duration, conc)
 	var wg sync.WaitGroup
@@ -183,9 +194,8 @@ func benchOp(ctx context.Context, progress io.Writer, t benchTarget, op string, 
 			running = false
 		case <-tick.C:
 		}
-		drawProgress(progress, op, min(next.Load(), int64(n)), int64(n), time.Since(start))
+		progress.draw(op, min(next.Load(), int64(n)), int64(n), time.Since(start), !running)
 	}
-	fmt.Fprintln(progress)
 	elapsed := time.Since(start)
 	var all []time.Duration
 	for _, l := range lats {
@@ -195,10 +205,67 @@ func benchOp(ctx context.Context, progress io.Writer, t benchTarget, op string, 
 	return benchResult{op: op, done: len(all), errors: errs.Load(), rate: float64(len(all)) / elapsed.Seconds(), lat: all}
 }
 
-func drawProgress(w io.Writer, op string, done, total int64, elapsed time.Duration) {
+// benchProgress shows a run's progress on w: a bar redrawn in place on a
+// terminal; otherwise (output redirected to a file or a pipe) a plain line
+// every benchPlainEvery and one at the end, never carriage returns.
+type benchProgress struct {
+	w         io.Writer
+	tty       bool
+	printedAt time.Duration
+}
+
+// benchPlainEvery is how often a redirected progress prints a line.
+const benchPlainEvery = 5 * time.Second
+
+func newBenchProgress(w io.Writer) *benchProgress {
+	return &benchProgress{w: w, tty: isTerminal(w)}
+}
+
+// draw shows done of total after elapsed; last is the final call of a run.
+func (p *benchProgress) draw(op string, done, total int64, elapsed time.Duration, last bool) {
+	rate := float64(done) / max(elapsed.Seconds(), 1e-9)
+	pct := done * 100 / max(total, 1)
+	if !p.tty {
+		if last || elapsed-p.printedAt >= benchPlainEvery {
+			fmt.Fprintf(p.w, "%s: %d%% %d/%d %.0f ops/s\n", op, pct, done, total, rate)
+			p.printedAt = elapsed
+		}
+		return
+	}
 	const width = 30
 	filled := int(done * width / max(total, 1))
-	rate := float64(done) / max(elapsed.Seconds(), 1e-9)
-	fmt.Fprintf(w, "\r%-4s [%s%s] %3d%% %d/%d %.0f ops/s", op,
-		strings.Repeat("=", filled), strings.Repeat(" ", width-filled), done*100/max(total, 1), done, total, rate)
+	fmt.Fprintf(p.w, "\r%-4s [%s%s] %3d%% %d/%d %.0f ops/s", op,
+		strings.Repeat("=", filled), strings.Repeat(" ", width-filled), pct, done, total, rate)
+	if last {
+		fmt.Fprintln(p.w)
+	}
+}
+
+// benchJSON is `vasto bench --json`: one entry per operation run.
+type benchJSON struct {
+	Target     string        `json:"target"`
+	Workers    int           `json:"workers"`
+	ValueBytes int           `json:"value_bytes"`
+	Keys       int           `json:"keys"`
+	Results    []benchOpJSON `json:"results"`
+}
+
+type benchOpJSON struct {
+	Op        string  `json:"op"`
+	Ops       int     `json:"ops"`
+	Errors    int64   `json:"errors"`
+	OpsPerSec float64 `json:"ops_per_sec"`
+	P50       int64   `json:"p50_ns"`
+	P99       int64   `json:"p99_ns"`
+	P999      int64   `json:"p999_ns"`
+	Max       int64   `json:"max_ns"`
+}
+
+func benchReport(target string, workers, size, keys int, results []benchResult) benchJSON {
+	out := benchJSON{Target: target, Workers: workers, ValueBytes: size, Keys: keys}
+	for _, r := range results {
+		out.Results = append(out.Results, benchOpJSON{Op: r.op, Ops: r.done, Errors: r.errors, OpsPerSec: r.rate,
+			P50: int64(r.at(0.50)), P99: int64(r.at(0.99)), P999: int64(r.at(0.999)), Max: int64(r.at(1))})
+	}
+	return out
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"regexp"
@@ -77,9 +78,54 @@ func TestCLIWalkthrough(t *testing.T) {
 	code, out, _ = vasto(t, "keyspace", "list")
 	require.Equal(t, 0, code)
 	require.Contains(t, out, "users")
+	code, out, errs = vasto(t, "keyspace", "list", "--json")
+	require.Equal(t, 0, code, errs)
+	var list []struct{ Name string }
+	require.NoError(t, json.Unmarshal([]byte(out), &list), out)
+	require.Equal(t, "users", list[0].Name)
+	code, out, errs = vasto(t, "keyspace", "describe", "--json", "users")
+	require.Equal(t, 0, code, errs)
+	var desc struct {
+		Name      string
+		Shards    int
+		Placement []struct{ Replicas []struct{ Store string } }
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &desc), out)
+	require.Equal(t, 3, desc.Shards)
+	require.Len(t, desc.Placement, 3)
+	require.Len(t, desc.Placement[0].Replicas, 2)
 	code, out, _ = vasto(t, "store", "list")
 	require.Equal(t, 0, code)
 	require.Contains(t, out, "store1")
+	code, out, errs = vasto(t, "store", "list", "--json")
+	require.Equal(t, 0, code, errs)
+	var stores []struct {
+		ID      string
+		Healthy bool
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &stores), out)
+	require.NotEmpty(t, stores)
+	require.True(t, stores[0].Healthy)
+	code, out, errs = vasto(t, "dc", "status", "--json", "--remote-dcs", "dc9")
+	require.Equal(t, 0, code, errs)
+	var dcs struct {
+		DC    string
+		Links []struct {
+			RemoteDC string `json:"remote_dc"`
+			Link     string
+		}
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &dcs), out)
+	require.Equal(t, "dc1", dcs.DC)
+	require.Len(t, dcs.Links, 1)
+	require.Equal(t, "dc9", dcs.Links[0].RemoteDC)
+	require.Equal(t, "no copy stream", dcs.Links[0].Link)
+	// Flags before, between and after the arguments.
+	code, _, errs = vasto(t, "put", "--ttl", "1h", "users", "carol", "--timeout", "5s", "9")
+	require.Equal(t, 0, code, errs)
+	code, out, _ = vasto(t, "get", "users", "carol")
+	require.Equal(t, 0, code)
+	require.Equal(t, "9\n", out)
 	require.NotContains(t, out, "does not know", "no store holds an unknown incarnation")
 	code, out, errs = vasto(t, "keyspace", "recover", "--dry-run")
 	require.Equal(t, 0, code, errs)
@@ -95,6 +141,20 @@ func TestCLIWalkthrough(t *testing.T) {
 	require.Equal(t, 0, code, errs)
 	require.Contains(t, out, "p99")
 	require.Regexp(t, `put\s+300\s+0\s`, out, "no failed operations")
+	require.NotContains(t, errs, "\r", "no redrawn progress bar when stderr is not a terminal")
+	require.Contains(t, errs, "put: 100% 300/300")
+	code, out, errs = vasto(t, "bench", "--keyspace", "users", "-n", "100", "-c", "2", "--ops", "get", "--json")
+	require.Equal(t, 0, code, errs)
+	var bench struct {
+		Results []struct {
+			Op     string
+			Ops    int
+			Errors int64
+		}
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &bench), out)
+	require.Len(t, bench.Results, 1)
+	require.Equal(t, 100, bench.Results[0].Ops)
 
 	code, _, errs = vasto(t, "keyspace", "create", "bad.name")
 	require.Equal(t, 1, code)

@@ -128,7 +128,7 @@ func runDev(ctx context.Context, e *env, args []string) error {
 	dcs := fs.Int("dcs", 1, "number of DCs (dc1, dc2, ...), linked by NATS leafnodes, replicating active-active")
 	natsPort := fs.Int("nats-port", 4222, "NATS client port of dc1; dcN uses +100*(N-1) (0: any free port)")
 	storePort := fs.Int("store-port", 6380, "RESP port of dc1's first store; the others follow, +100 per DC (0: any free ports)")
-	gatewayPort := fs.Int("gateway-port", 6379, "RESP port of dc1's gateway (one Redis endpoint for the DC), +100 per DC (0: any free port; -1: no gateway)")
+	gatewayPort := fs.Int("gateway-port", 6370, "RESP port of dc1's gateway (one Redis endpoint for the DC; not 6379, where a Redis server may run), +100 per DC (0: any free port; -1: no gateway)")
 	logLevel := fs.String("log-level", envOr("VASTO_LOG_LEVEL", "warn"), "log level")
 	allowFaults := fs.Bool("allow-faults", false, "accept fault injection (VFAULT, 'vasto chaos') for drills; a VFAULT CRASH ends this whole process. Never in production")
 	metricsAddr := metricsFlag(fs)

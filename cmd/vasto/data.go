@@ -35,15 +35,10 @@ func clientCmdN(ctx context.Context, e *env, name string, args []string, minPos,
 	if define != nil {
 		define(fs)
 	}
-	// Positional arguments come first: vasto put KS KEY VALUE --ttl 1m.
-	var pos []string
-	for len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		pos, args = append(pos, args[0]), args[1:]
-	}
-	if err := fs.Parse(args); err != nil {
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
 		return nil, nil, err
 	}
-	pos = append(pos, fs.Args()...)
 	if len(pos) < minPos || len(pos) > maxPos {
 		return nil, nil, fmt.Errorf("%w: %s", errUsage, usage)
 	}
@@ -177,8 +172,8 @@ func runScan(ctx context.Context, e *env, args []string) error {
 
 // runKeyspace: vasto keyspace create|delete|list|describe|resize|rebalance.
 func runKeyspace(ctx context.Context, e *env, args []string) error {
-	if len(args) == 0 {
-		return fmt.Errorf("%w: vasto keyspace create|delete|list|describe|resize|rebalance|recover NAME", errUsage)
+	if done, err := groupArgs(e, "keyspace", args); done {
+		return err
 	}
 	switch args[0] {
 	case "create":
@@ -220,7 +215,10 @@ func runKeyspace(ctx context.Context, e *env, args []string) error {
 	case "recover":
 		return runRecover(ctx, e, args[1:])
 	case "list":
-		cl, _, err := clientCmd(ctx, e, "keyspace list", args[1:], 0, "vasto keyspace list", nil)
+		var asJSON *bool
+		cl, _, err := clientCmd(ctx, e, "keyspace list", args[1:], 0, "vasto keyspace list [--json]", func(fs *flag.FlagSet) {
+			asJSON = jsonFlag(fs)
+		})
 		if err != nil {
 			return err
 		}
@@ -229,6 +227,9 @@ func runKeyspace(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
+		if *asJSON {
+			return printJSON(e.stdout, list)
+		}
 		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "KEYSPACE\tSHARDS\tREPLICAS")
 		for _, ks := range list {
@@ -236,18 +237,28 @@ func runKeyspace(ctx context.Context, e *env, args []string) error {
 		}
 		return tw.Flush()
 	case "describe":
-		cl, pos, err := clientCmd(ctx, e, "keyspace describe", args[1:], 1, "vasto keyspace describe NAME", nil)
+		var asJSON *bool
+		cl, pos, err := clientCmd(ctx, e, "keyspace describe", args[1:], 1, "vasto keyspace describe NAME [--json]", func(fs *flag.FlagSet) {
+			asJSON = jsonFlag(fs)
+		})
 		if err != nil {
 			return err
 		}
 		defer cl.Close()
+		if *asJSON {
+			ks, err := cl.DescribeKeyspace(ctx, pos[0])
+			if err != nil {
+				return err
+			}
+			return printJSON(e.stdout, ks)
+		}
 		return describe(ctx, e, cl, pos[0])
 	case "resize":
 		return runResize(ctx, e, args[1:])
 	case "rebalance":
 		return runRebalance(ctx, e, args[1:])
 	}
-	return fmt.Errorf("%w: unknown keyspace command %q", errUsage, args[0])
+	return unknownSub("keyspace", args[0])
 }
 
 func describe(ctx context.Context, e *env, cl *client.Client, name string) error {
@@ -284,7 +295,10 @@ func health(healthy, serving bool) string {
 }
 
 func runStoreList(ctx context.Context, e *env, args []string) error {
-	cl, _, err := clientCmd(ctx, e, "store list", args, 0, "vasto store list", nil)
+	var asJSON *bool
+	cl, _, err := clientCmd(ctx, e, "store list", args, 0, "vasto store list [--json]", func(fs *flag.FlagSet) {
+		asJSON = jsonFlag(fs)
+	})
 	if err != nil {
 		return err
 	}
@@ -292,6 +306,9 @@ func runStoreList(ctx context.Context, e *env, args []string) error {
 	stores, err := cl.ListStores(ctx)
 	if err != nil {
 		return err
+	}
+	if *asJSON {
+		return printJSON(e.stdout, stores)
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "STORE\tADDRESS\tHEALTH\tSERVING")

@@ -16,13 +16,17 @@ import (
 
 // runDC: vasto dc status — replication from every remote DC into this one.
 func runDC(ctx context.Context, e *env, args []string) error {
-	if len(args) == 0 || args[0] != "status" {
-		return fmt.Errorf("%w: vasto dc status [--remote-dcs dc2,dc3]", errUsage)
+	if done, err := groupArgs(e, "dc", args); done {
+		return err
+	}
+	if args[0] != "status" {
+		return unknownSub("dc", args[0])
 	}
 	fs := flag.NewFlagSet("dc status", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	c := addCommon(fs)
 	remotes := fs.String("remote-dcs", envOr("VASTO_REMOTE_DCS", ""), "comma-separated remote DCs (env VASTO_REMOTE_DCS)")
+	asJSON := jsonFlag(fs)
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
@@ -47,38 +51,95 @@ func runDC(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	st := dcStatus{DC: *c.dc}
+	for _, in := range infos {
+		st.Links = append(st.Links, linkRow{RemoteDC: in.RemoteDC, Link: linkState(in), Active: in.Active,
+			CopyLag: in.Lag, Copied: in.Msgs, LastCopied: in.LastTime})
+	}
+	top := cl.Topology()
+	for _, in := range infos {
+		for _, ks := range top.KeyspaceNames() {
+			for _, store := range storesOf(top.Keyspaces[ks].Placement) {
+				row, err := readApplier(cctx, conn, in, ks, store)
+				if err != nil {
+					return err
+				}
+				st.Appliers = append(st.Appliers, row)
+			}
+		}
+	}
+	if *asJSON {
+		return printJSON(e.stdout, st)
+	}
+	return printDCStatus(e, st)
+}
+
+// dcStatus is what `vasto dc status` reports: the cross-DC copy of each
+// remote DC's change log into this DC, and each store's applier of it.
+type dcStatus struct {
+	DC       string       `json:"dc"`
+	Links    []linkRow    `json:"links"`
+	Appliers []applierRow `json:"appliers"`
+}
+
+type linkRow struct {
+	RemoteDC   string        `json:"remote_dc"`
+	Link       string        `json:"link"`
+	Active     time.Duration `json:"last_heard_ns"` // negative: never
+	CopyLag    uint64        `json:"copy_lag_msgs"`
+	Copied     uint64        `json:"copied_msgs"`
+	LastCopied time.Time     `json:"last_copied"`
+}
+
+type applierRow struct {
+	RemoteDC string `json:"remote_dc"`
+	Keyspace string `json:"keyspace"`
+	Store    string `json:"store"`
+	// Applying is false until the store created its consumer.
+	Applying    bool          `json:"applying"`
+	Pending     uint64        `json:"pending_msgs"`
+	Lag         time.Duration `json:"lag_ns"`
+	LastApplied time.Time     `json:"last_applied"`
+}
+
+// readApplier reads how far store's applier of in's copy for keyspace ks is.
+func readApplier(ctx context.Context, conn *bus.Conn, in bus.SourceInfo, ks, store string) (applierRow, error) {
+	row := applierRow{RemoteDC: in.RemoteDC, Keyspace: ks, Store: store}
+	pending, floor, err := conn.ConsumerPending(ctx, in.Stream, crossdc.Durable(store, in.RemoteDC, ks))
+	if errors.Is(err, bus.ErrNoConsumer) {
+		return row, nil
+	}
+	if err != nil {
+		return row, err
+	}
+	row.Applying, row.Pending, row.LastApplied = true, pending, floor
+	if pending > 0 && !floor.IsZero() && in.LastTime.After(floor) {
+		row.Lag = in.LastTime.Sub(floor)
+	}
+	return row, nil
+}
+
+func printDCStatus(e *env, st dcStatus) error {
 	now := time.Now()
-	fmt.Fprintf(e.stdout, "replication into %s\n\n", *c.dc)
+	fmt.Fprintf(e.stdout, "replication into %s\n\n", st.DC)
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "REMOTE DC\tLINK\tLAST HEARD\tCOPY LAG (msgs)\tCOPIED MSGS\tLAST COPIED")
-	for _, in := range infos {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\n", in.RemoteDC, linkState(in), ago(in.Active), in.Lag, in.Msgs, since(now, in.LastTime))
+	for _, l := range st.Links {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\n", l.RemoteDC, l.Link, ago(l.Active), l.CopyLag, l.Copied, since(now, l.LastCopied))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	fmt.Fprintln(e.stdout)
-	top := cl.Topology()
 	tw = tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "REMOTE DC\tKEYSPACE\tSTORE\tPENDING (msgs)\tLAG (time)\tLAST APPLIED")
-	for _, in := range infos {
-		for _, ks := range top.KeyspaceNames() {
-			for _, st := range storesOf(top.Keyspaces[ks].Placement) {
-				pending, floor, err := conn.ConsumerPending(cctx, in.Stream, crossdc.Durable(st, in.RemoteDC, ks))
-				if errors.Is(err, bus.ErrNoConsumer) {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t-\t-\tnot applying yet\n", in.RemoteDC, ks, st)
-					continue
-				}
-				if err != nil {
-					return err
-				}
-				lag := "0s"
-				if pending > 0 && !floor.IsZero() && in.LastTime.After(floor) {
-					lag = in.LastTime.Sub(floor).Round(time.Millisecond).String()
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", in.RemoteDC, ks, st, pending, lag, since(now, floor))
-			}
+	for _, a := range st.Appliers {
+		if !a.Applying {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t-\t-\tnot applying yet\n", a.RemoteDC, a.Keyspace, a.Store)
+			continue
 		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", a.RemoteDC, a.Keyspace, a.Store, a.Pending,
+			a.Lag.Round(time.Millisecond), since(now, a.LastApplied))
 	}
 	return tw.Flush()
 }

@@ -17,7 +17,7 @@ func runGateway(ctx context.Context, e *env, args []string) error {
 	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	c := addCommon(fs)
-	listen := fs.String("listen", "127.0.0.1:6379", "address to serve the Redis protocol on")
+	listen := fs.String("listen", "127.0.0.1:6370", "address to serve the Redis protocol on")
 	keyspace := fs.String("keyspace", gateway.DefaultKeyspace, "keyspace of a new connection (VUSE keyspace picks another)")
 	poolSize := fs.Int("pool-size", gateway.DefaultPoolSize, "connections kept per store")
 	timeout := fs.Duration("request-timeout", gateway.DefaultRequestTimeout, "bound on one batch of commands, retries included")

@@ -40,7 +40,7 @@ var subcommands = map[string]subcommand{
 	"scan":     {"list keys in key order: scan KEYSPACE [--prefix P]", runScan},
 	"bench":    {"load a keyspace and report throughput and latency percentiles", runBench},
 	"dc":       {"cross-DC replication: 'dc status' shows link, lag and last applied per remote DC", runDC},
-	"chaos":    {"fault injection for drills (stores started with --allow-faults): skew, crash, pause-replication, proxy, verify...", runChaos},
+	"chaos":    {"fault injection for drills (stores started with --allow-faults): skew, crash, pause-replication, proxy, verify...; run and list for whole drills", runChaos},
 	"version":  {"print the version", runVersion},
 }
 

@@ -175,13 +175,19 @@ func afterStart(ctx context.Context, e *env, cl *client.Client, id uint64, f opF
 // runOp: vasto op status|wait ID.
 func runOp(ctx context.Context, e *env, args []string) error {
 	const usage = "vasto op status|wait ID"
-	if len(args) == 0 || (args[0] != "status" && args[0] != "wait") {
-		return fmt.Errorf("%w: %s", errUsage, usage)
+	if done, err := groupArgs(e, "op", args); done {
+		return err
+	}
+	if args[0] != "status" && args[0] != "wait" {
+		return unknownSub("op", args[0])
 	}
 	var poll *time.Duration
+	var asJSON *bool
 	cl, pos, err := clientCmd(ctx, e, "op "+args[0], args[1:], 1, usage, func(fs *flag.FlagSet) {
 		if args[0] == "wait" {
 			poll = fs.Duration("poll", time.Second, "how often to ask the master for the progress")
+		} else {
+			asJSON = jsonFlag(fs)
 		}
 	})
 	if err != nil {
@@ -198,6 +204,12 @@ func runOp(ctx context.Context, e *env, args []string) error {
 	r, err := cl.Operation(ctx, id)
 	if err != nil {
 		return err
+	}
+	if *asJSON {
+		if _, err := replyOp(r); err != nil {
+			return err
+		}
+		return printJSON(e.stdout, r)
 	}
 	return printOpStatus(e.stdout, r)
 }

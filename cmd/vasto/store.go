@@ -22,6 +22,13 @@ import (
 // store replace|drain` moves a store's shard replicas elsewhere.
 func runStore(ctx context.Context, e *env, args []string) error {
 	if len(args) > 0 {
+		switch {
+		case isHelp(args[0]) && len(args) == 1:
+			groupHelp(e.stdout, "store")
+			fmt.Fprintln(e.stdout, "\nflags of a running store:")
+		case !strings.HasPrefix(args[0], "-") && args[0] != "list" && args[0] != "replace" && args[0] != "drain":
+			return unknownSub("store", args[0])
+		}
 		switch args[0] {
 		case "list":
 			return runStoreList(ctx, e, args[1:])
@@ -45,7 +52,11 @@ func runStore(ctx context.Context, e *env, args []string) error {
 	keyspace := fs.String("keyspace", server.DefaultKeyspace, "keyspace served when running alone (one shard)")
 	grace := fs.Duration("tombstone-grace", 24*time.Hour, "how long tombstones are kept before compaction may purge them")
 	maxFuture := fs.Duration("max-future", 5*time.Second, "reject event times further than this ahead of the local clock")
-	cacheMB := fs.Uint64("block-cache-mb", 256, "block cache shared by all shards, MiB")
+	memMB := fs.Uint64("memory-budget", 512, "MiB of memory all shards share: one block cache that memtables are charged to")
+	memtableMB := fs.Uint64("memtable-budget", 0, "MiB of the memory budget the memtables of all shards may take before the shard written flushes (0: half)")
+	cacheMB := fs.Uint64("block-cache-mb", 0, "deprecated name of --memory-budget")
+	maxOpenFiles := fs.Int("max-open-files", 0, "open files all shards may hold; creating a shard past it fails (0: 4/5 of ulimit -n)")
+	shardOpenFiles := fs.Int("shard-open-files", 10, "table files one shard keeps open (at least 10)")
 	logLevel := fs.String("log-level", e.logLevel, "log level: trace, debug, info, warn, error")
 	writeTimeout := fs.Duration("write-timeout", server.DefaultWriteTimeout, "disconnect a client that reads no replies for this long")
 	allowFaults := fs.Bool("allow-faults", false, "accept fault injection (VFAULT: clock skew, crash, pausing cross-DC replication; 'vasto chaos') for drills. Never in production")
@@ -72,7 +83,12 @@ func runStore(ctx context.Context, e *env, args []string) error {
 
 	cfg := storenode.DefaultConfig(*dir, *listen)
 	cfg.Engine.DC, cfg.Engine.Sync, cfg.Engine.TombstoneGrace, cfg.Engine.MaxFuture = *dc, *sync, *grace, *maxFuture
-	cfg.Engine.BlockCacheBytes = *cacheMB << 20
+	cfg.Engine.BlockCacheBytes = *memMB << 20
+	if *cacheMB != 0 {
+		cfg.Engine.BlockCacheBytes = *cacheMB << 20
+	}
+	cfg.Engine.MemtableBytes = *memtableMB << 20
+	cfg.Engine.MaxOpenFiles, cfg.Engine.ShardOpenFiles = *maxOpenFiles, *shardOpenFiles
 	cfg.Engine.Node = *node
 	if cfg.Engine.Node == "" {
 		cfg.Engine.Node = nodeName(*listen)

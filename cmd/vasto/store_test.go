@@ -196,7 +196,7 @@ func (c *child) sigterm(t *testing.T, bound time.Duration) {
 // with a client attached that never reads its replies, exits within 2 s of
 // SIGTERM.
 func TestStoreExitsPromptlyWithClientThatDoesNotRead(t *testing.T) {
-	c := startChild(t, "store", "--dir", t.TempDir(), "--listen", "127.0.0.1:0", "--block-cache-mb", "16")
+	c := startChild(t, "store", "--dir", t.TempDir(), "--listen", "127.0.0.1:0", "--memory-budget", "16")
 	addr := c.match(t, `ready on (\S+) `)[1]
 	setBig(t, addr, "")
 	stuckClient(t, addr, "")
@@ -215,7 +215,7 @@ func TestClusterStoreExitsPromptlyWithClientThatDoesNotRead(t *testing.T) {
 	defer func() { require.NoError(t, dc.Shutdown(context.Background())) }()
 	require.NoError(t, dc.WaitReady(ctx))
 
-	c := startChild(t, "store", "--dir", t.TempDir(), "--listen", "127.0.0.1:0", "--block-cache-mb", "16",
+	c := startChild(t, "store", "--dir", t.TempDir(), "--listen", "127.0.0.1:0", "--memory-budget", "16",
 		"--nats", dc.NATSURL(), "--dc", dc.DC(), "--id", "slow")
 	addr := c.match(t, `ready on (\S+), joined`)[1]
 	ccfg := client.DefaultConfig(dc.NATSURL(), dc.DC())
@@ -239,7 +239,7 @@ func TestClusterStoreExitsPromptlyWithClientThatDoesNotRead(t *testing.T) {
 // restart.
 func TestStoreAloneLogsNoChanges(t *testing.T) {
 	dir := t.TempDir()
-	c := startChild(t, "store", "--dir", dir, "--listen", "127.0.0.1:0", "--block-cache-mb", "16")
+	c := startChild(t, "store", "--dir", dir, "--listen", "127.0.0.1:0", "--memory-budget", "16")
 	addr := c.match(t, `ready on (\S+) `)[1]
 	nc, err := net.Dial("tcp", addr)
 	require.NoError(t, err)
@@ -280,7 +280,7 @@ func TestStoreAloneLogsNoChanges(t *testing.T) {
 	require.NoError(t, nc.Close())
 	c.sigterm(t, 10*time.Second)
 
-	c = startChild(t, "store", "--dir", dir, "--listen", "127.0.0.1:0", "--block-cache-mb", "16")
+	c = startChild(t, "store", "--dir", dir, "--listen", "127.0.0.1:0", "--memory-budget", "16")
 	addr = c.match(t, `ready on (\S+) `)[1]
 	nc, err = net.Dial("tcp", addr)
 	require.NoError(t, err)

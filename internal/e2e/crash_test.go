@@ -1,12 +1,17 @@
 package e2e
 
 import (
+	"context"
+	"errors"
+	"os/exec"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/vasto-kv/vasto/bus"
+	"github.com/vasto-kv/vasto/chaos"
+	"github.com/vasto-kv/vasto/client"
 	"github.com/vasto-kv/vasto/internal/devcluster"
 )
 
@@ -28,15 +33,48 @@ func TestStoreKill9DuringWrites(t *testing.T) {
 
 	child.start()
 	waitServing(t, cl, "crash")
+	requireReadable(t, cl, "crash", acked, "every acknowledged write is readable after the killed store is back")
+}
+
+// requireReadable waits until the client reads every key of acked with its
+// value.
+func requireReadable(t *testing.T, cl *client.Client, ks string, acked map[string]string, msg string) {
+	t.Helper()
+	ctx := ctxT(t)
 	require.Eventually(t, func() bool {
 		for k, v := range acked {
-			it, err := cl.Get(ctx, "crash", []byte(k))
+			it, err := cl.Get(ctx, ks, []byte(k))
 			if err != nil || string(it.Value) != v {
 				return false
 			}
 		}
 		return true
-	}, 20*time.Second, 100*time.Millisecond, "every acknowledged write is readable after the killed store is back")
+	}, 20*time.Second, 100*time.Millisecond, msg)
+}
+
+// TestStoreVFaultCrashDuringWrites is the drill's crash: a store started
+// with fault injection is crashed with VFAULT CRASH (chaos.CrashStore)
+// while clients write. It exits with status 137; once it is back, every
+// acknowledged write is readable.
+func TestStoreVFaultCrashDuringWrites(t *testing.T) {
+	c := startCluster(t, 2, nil)
+	cl := newClient(t, c)
+	child := startChildStoreFaults(t, c, cl, "crashy", true)
+	createKeyspace(t, c, cl, "crash", 3, 2)
+
+	var crashErr, exitErr error
+	acked := runWriters(t, cl, "crash", 4, func() {
+		crashErr = chaos.CrashStore(context.Background(), child.addr)
+		exitErr, child.cmd = child.cmd.Wait(), nil
+	})
+	require.NoError(t, crashErr)
+	var ee *exec.ExitError
+	require.True(t, errors.As(exitErr, &ee), "%v", exitErr)
+	require.Equal(t, 137, ee.ExitCode())
+
+	child.start()
+	waitServing(t, cl, "crash")
+	requireReadable(t, cl, "crash", acked, "every acknowledged write is readable after the crashed store is back")
 }
 
 // TestReplicaPastRetentionReBootstraps stops a replica, writes until the

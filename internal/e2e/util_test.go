@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -34,6 +35,8 @@ const (
 	childAddrEnv = "VASTO_E2E_CHILD_ADDR"
 	childIDEnv   = "VASTO_E2E_CHILD_ID"
 	childDCEnv   = "VASTO_E2E_CHILD_DC"
+	// childFaultsEnv, set to 1, starts the child with fault injection on.
+	childFaultsEnv = "VASTO_E2E_CHILD_FAULTS"
 )
 
 // runChild runs a store that joins the cluster, prints "ready" and serves
@@ -51,6 +54,7 @@ func runChild() {
 	cfg.Engine.BlockCacheBytes, cfg.Engine.WriteBufferBytes = 16<<20, 8<<20
 	cfg.NATSURL, cfg.BusName = os.Getenv(childNATSEnv), cfg.Engine.Node
 	cfg.Logger = log
+	cfg.AllowFaults = os.Getenv(childFaultsEnv) == "1"
 	n, err := storenode.New(cfg)
 	if err != nil {
 		fail(err)
@@ -70,7 +74,9 @@ type childStore struct {
 	id   string
 	nats string
 	dc   string
-	cmd  *exec.Cmd
+	// faults starts the child with fault injection on (VFAULT).
+	faults bool
+	cmd    *exec.Cmd
 }
 
 func freeAddr(t *testing.T) string {
@@ -87,10 +93,13 @@ func (c *childStore) start() {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"="+c.dir, childNATSEnv+"="+c.nats,
 		childAddrEnv+"="+c.addr, childIDEnv+"="+c.id, childDCEnv+"="+c.dc)
+	if c.faults {
+		cmd.Env = append(cmd.Env, childFaultsEnv+"=1")
+	}
 	out, err := cmd.StdoutPipe()
 	require.NoError(c.t, err)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
+	stderr := &lockedBuilder{}
+	cmd.Stderr = stderr
 	require.NoError(c.t, cmd.Start())
 	c.cmd = cmd
 	ready := make(chan bool, 1)
@@ -110,6 +119,25 @@ func (c *childStore) start() {
 	}
 }
 
+// lockedBuilder is a strings.Builder the child's stderr copier writes
+// while the test reads it.
+type lockedBuilder struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuilder) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuilder) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
 // kill kills the child with SIGKILL: no flush, no drain.
 func (c *childStore) kill() {
 	if c.cmd == nil {
@@ -125,7 +153,13 @@ func (c *childStore) kill() {
 // topology lists it healthy.
 func startChildStore(t *testing.T, c *devcluster.Cluster, cl *client.Client, id string) *childStore {
 	t.Helper()
-	child := &childStore{t: t, dir: t.TempDir(), addr: freeAddr(t), id: id, nats: c.NATSURL(), dc: c.DC()}
+	return startChildStoreFaults(t, c, cl, id, false)
+}
+
+// startChildStoreFaults is startChildStore with fault injection on or off.
+func startChildStoreFaults(t *testing.T, c *devcluster.Cluster, cl *client.Client, id string, faults bool) *childStore {
+	t.Helper()
+	child := &childStore{t: t, dir: t.TempDir(), addr: freeAddr(t), id: id, nats: c.NATSURL(), dc: c.DC(), faults: faults}
 	child.start()
 	t.Cleanup(child.kill)
 	require.Eventually(t, func() bool {

@@ -9,6 +9,6 @@
 // packages import it.
 //
 // Imports: store (types and errors only), lww, topology,
-// internal/peerclient (request and page types only) and the standard
-// library.
+// internal/peerclient (request and page types only), server/resp (its
+// error reply type) and the standard library.
 package shardtest

@@ -99,6 +99,13 @@ func (c Config) Validate() error {
 	case len(c.RemoteDCs) > 0 && c.NATSURL == "":
 		return fmt.Errorf("%w: remote DCs need a NATS URL", ErrInvalidConfig)
 	}
+	// The engine's sizes (memory budget, open files) are refused here, not
+	// when Start opens the shards.
+	ecfg := c.Engine
+	ecfg.Logger = c.Logger
+	if err := ecfg.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
 	return nil
 }
 

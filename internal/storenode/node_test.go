@@ -17,6 +17,7 @@ import (
 	"github.com/vasto-kv/vasto/bus"
 	"github.com/vasto-kv/vasto/bus/embedded"
 	"github.com/vasto-kv/vasto/server"
+	"github.com/vasto-kv/vasto/store"
 	"github.com/vasto-kv/vasto/topology"
 )
 
@@ -65,6 +66,20 @@ func TestValidate(t *testing.T) {
 			mut(&cfg)
 			_, err := New(cfg)
 			require.ErrorIs(t, err, ErrInvalidConfig)
+		})
+	}
+	// The engine's sizes are refused by New, before anything opens.
+	for name, mut := range map[string]func(*store.Config){
+		"memtables over memory budget": func(c *store.Config) { c.MemtableBytes = c.BlockCacheBytes + 1 },
+		"shard open files below 10":    func(c *store.Config) { c.ShardOpenFiles = 9 },
+		"no room for one shard":        func(c *store.Config) { c.MaxOpenFiles = 13 },
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg := DefaultConfig("dir", "127.0.0.1:0")
+			mut(&cfg.Engine)
+			_, err := New(cfg)
+			require.ErrorIs(t, err, ErrInvalidConfig)
+			require.ErrorIs(t, err, store.ErrInvalidConfig)
 		})
 	}
 	require.NoError(t, DefaultConfig("dir", "127.0.0.1:0").Validate())
