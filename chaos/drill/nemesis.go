@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vasto-kv/vasto/chaos"
+	"github.com/vasto-kv/vasto/internal/retry"
 )
 
 // FaultEvent is what happened to one scheduled fault: when it was injected
@@ -34,8 +35,8 @@ type nemesis struct {
 	fillSeq int
 }
 
-// run injects every fault of s at its time and heals it at its end, then
-// heals everything. It returns what happened to each fault.
+// run injects every fault of s at its time and heals it at its end (also
+// when ctx ends meanwhile). It returns what happened to each fault.
 func (n *nemesis) run(ctx context.Context, s Schedule) []FaultEvent {
 	var events []FaultEvent
 	for _, f := range s.Faults {
@@ -81,18 +82,7 @@ func (n *nemesis) say(format string, args ...any) {
 
 // waitUntil waits until drill time t; false if ctx ended first.
 func (n *nemesis) waitUntil(ctx context.Context, t time.Duration) bool {
-	d := t - n.since()
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-timer.C:
-		return true
-	}
+	return retry.Sleep(ctx, t-n.since())
 }
 
 // inject injects f and returns how to heal it (nil: nothing to heal).
@@ -205,12 +195,8 @@ func (n *nemesis) resizeMasterLoss(ctx context.Context, dc *dcNode, f Fault) (fu
 	if err != nil {
 		err = fmt.Errorf("resize to %d shards: %w", f.Shards, err)
 	}
-	timer := time.NewTimer(f.MasterKillAfter)
-	defer timer.Stop()
-	select {
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-timer.C:
+	if !retry.Sleep(ctx, f.MasterKillAfter) {
+		return nil, errors.Join(err, ctx.Err())
 	}
 	heal, kerr := n.killMaster(ctx, dc)
 	return heal, errors.Join(err, kerr)
