@@ -8,7 +8,8 @@
 #   make fuzz       the same fuzz pass with FUZZTIME=$(FUZZ_LONGTIME) (2m)
 #   make lint       go vet, gofmt, golangci-lint, import rules
 #   make run        $(RUN_DCS) DCs in one process (per DC: NATS, master, $(RUN_STORES) stores), data in $(RUN_DIR)
-#   make bench      go benchmarks + vasto vs redis-server (redis-benchmark)
+#   make bench      go benchmarks + vasto vs redis-server, and the gateway vs the store
+#                   behind it vs redis-server (redis-benchmark)
 #   make drill      every failover drill once (DRILL_SEED, DRILL_DURATION, DRILL_DIR)
 #   make clean      remove bin/ and data/
 #
@@ -54,7 +55,7 @@ DRILL_DIR ?= ./data/drills
 DRILLS ?= store-crash master-loss nats-crash dc-partition wan-degraded clock-skew disk-full resize-under-faults mixed
 
 BENCHTIME ?= 2s
-# Passed to scripts/bench-server.sh: rounds of redis-benchmark per server and
+# Passed to scripts/bench-server.sh and scripts/bench-gateway.sh: rounds of redis-benchmark per server and
 # pipeline depth, and requests per redis-benchmark run.
 ROUNDS ?= 3
 N ?= 200000
@@ -144,6 +145,7 @@ run: build
 bench: build bench-deps
 	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) ./lww/ ./store/...
 	ROUNDS=$(ROUNDS) N=$(N) VASTO_BIN=./bin/vasto bash scripts/bench-server.sh
+	ROUNDS=$(ROUNDS) N=$(N) VASTO_BIN=./bin/vasto bash scripts/bench-gateway.sh
 
 drill: build
 	@failed=(); \

@@ -35,7 +35,8 @@ type ConsumerConfig struct {
 	// Stream is the stream to consume, e.g. ChangeStream(dc).
 	Stream string
 	// Durable names the consumer (ValidName); it resumes from its
-	// acknowledgement floor after a restart.
+	// acknowledgement floor after a restart: what an earlier run received
+	// and did not acknowledge is delivered again at once (see Start).
 	Durable string
 	// FilterSubject restricts the consumer to matching subjects (wildcards
 	// allowed), e.g. ChangeSubject(dc, ks, shard, peer); empty = all.
@@ -136,8 +137,10 @@ func (k *Consumer) jsConfig() jetstream.ConsumerConfig {
 	return cfg
 }
 
-// Start creates the durable consumer, or updates it to the configuration,
-// and starts fetching in a goroutine; it does not block. The goroutine lives
+// Start creates the durable consumer, or updates it to the configuration
+// and rewinds it to its acknowledgement floor if an earlier run left
+// messages unacknowledged, and starts fetching in a goroutine; it does not
+// block. The goroutine lives
 // until Shutdown (ctx only bounds the creation).
 func (k *Consumer) Start(ctx context.Context) error {
 	k.mu.Lock()
@@ -154,12 +157,37 @@ func (k *Consumer) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("bus: create consumer %s on %s: %w", k.cfg.Durable, k.cfg.Stream, mapErr(err))
 	}
+	k.rewind(actx, cons)
 	k.started = true
 	rctx, rcancel := context.WithCancel(context.WithoutCancel(ctx))
 	k.cancel = rcancel
 	go k.run(rctx, cons)
 	k.log.Debug("consumer started", "filter_subject", k.cfg.FilterSubject)
 	return nil
+}
+
+// rewind makes a durable that exists deliver again at once what an earlier
+// run received and never acknowledged: a process killed in the middle of a
+// batch, or a run whose shutdown timed out. JetStream keeps such messages
+// pending until their ack wait (30 s by default) expires, and meanwhile
+// delivers the later ones and reports nothing pending: the consumer would
+// look drained while it misses the messages. So Start resets the durable to
+// its acknowledgement floor; what lies above it and was acknowledged comes
+// again too, which handlers take as duplicates. A durable is run by one
+// Consumer at a time, so nothing pending belongs to a live run. If the
+// reset fails the messages still come after their ack wait.
+func (k *Consumer) rewind(ctx context.Context, cons jetstream.Consumer) {
+	info := cons.CachedInfo()
+	if info == nil || info.NumAckPending == 0 {
+		return
+	}
+	if _, err := k.conn.js.ResetConsumer(ctx, k.cfg.Stream, k.cfg.Durable); err != nil {
+		k.log.Warn("messages an earlier run did not acknowledge come again only after the ack wait",
+			"ack_pending", info.NumAckPending, "ack_wait", k.cfg.AckWait.String(), "error", mapErr(err))
+		return
+	}
+	k.log.Info("delivering again what an earlier run did not acknowledge",
+		"ack_floor", info.AckFloor.Stream, "ack_pending", info.NumAckPending)
 }
 
 // Shutdown stops fetching and waits for the goroutine (and a handler call

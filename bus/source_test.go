@@ -51,7 +51,7 @@ type dcPair struct {
 	hubCfg, spokeCfg embedded.Config
 }
 
-func startDCPair(t *testing.T) *dcPair {
+func startDCPair(t testing.TB) *dcPair {
 	t.Helper()
 	p := &dcPair{}
 	p.hubCfg = embedded.TestConfig(t, "dc1", t.TempDir())
@@ -64,7 +64,7 @@ func startDCPair(t *testing.T) *dcPair {
 }
 
 // connect connects to srv; the caller closes the connection.
-func connect(t *testing.T, srv *embedded.Server) *Conn {
+func connect(t testing.TB, srv *embedded.Server) *Conn {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -76,7 +76,7 @@ func connect(t *testing.T, srv *embedded.Server) *Conn {
 // waitLinked waits until a request from `from` reaches a handler on `to`
 // (a core NATS round trip over the leafnode link) and returns how long it
 // took.
-func waitLinked(t *testing.T, to *Conn, toDC string, from *Conn) time.Duration {
+func waitLinked(t testing.TB, to *Conn, toDC string, from *Conn) time.Duration {
 	t.Helper()
 	start := time.Now()
 	subj, _ := AdminSubject(toDC, "ping")
@@ -316,18 +316,49 @@ func TestCrossDCSourcing(t *testing.T) {
 	}, 10*time.Second, 20*time.Millisecond)
 }
 
-// TestCrossDCLatency measures publish in dc1 -> copied into dc2 -> consumed
-// there, one message at a time.
-func TestCrossDCLatency(t *testing.T) {
-	if testing.Short() {
-		t.Skip("latency measurement")
-	}
+// A change published in one DC reaches a consumer of its copy in the other
+// DC, one at a time and in order. BenchmarkCrossDCRoundTrip measures it.
+func TestCrossDCDeliveryInOrder(t *testing.T) {
 	ctx := testCtx(t)
+	c1, col, subj := crossDCConsumer(t, ctx)
+	for i := range 50 {
+		_, err := c1.PublishBatch(ctx, changeMsgs(subj, "s1", i, 1))
+		require.NoError(t, err)
+		require.Equal(t, "change-"+strconv.Itoa(i), string(recv(t, col.ch).Data))
+	}
+}
+
+// BenchmarkCrossDCRoundTrip: publish one change in dc1, wait until dc2's
+// consumer of the copied stream has it; p50 and p99 of that time.
+func BenchmarkCrossDCRoundTrip(b *testing.B) {
+	ctx := testCtx(b)
+	c1, col, subj := crossDCConsumer(b, ctx)
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := range b.N {
+		start := time.Now()
+		if _, err := c1.PublishBatch(ctx, changeMsgs(subj, "s1", i, 1)); err != nil {
+			b.Fatal(err)
+		}
+		recv(b, col.ch)
+		lat = append(lat, time.Since(start))
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+}
+
+// crossDCConsumer links two DCs, copies dc1's change stream into dc2 and
+// consumes the copy; it returns a dc1 connection, the consumer's collector
+// (warmed up with one change) and the subject to publish on.
+func crossDCConsumer(t testing.TB, ctx context.Context) (*Conn, *collector, string) {
+	t.Helper()
 	p := startDCPair(t)
 	c1 := connect(t, p.hub)
-	defer c1.Close()
+	t.Cleanup(c1.Close)
 	c2 := connect(t, p.spoke)
-	defer c2.Close()
+	t.Cleanup(c2.Close)
 	waitLinked(t, c1, "dc1", c2)
 	require.NoError(t, c1.EnsureChangeStream(ctx, StreamConfig{DC: "dc1"}))
 	require.NoError(t, c2.EnsureSourceStream(ctx, SourceConfig{LocalDC: "dc2", RemoteDC: "dc1"}))
@@ -336,27 +367,13 @@ func TestCrossDCLatency(t *testing.T) {
 	k, err := c2.NewConsumer(ConsumerConfig{Stream: src1, Durable: "lat"}, col.handle)
 	require.NoError(t, err)
 	require.NoError(t, k.Start(ctx))
-	defer func() { require.NoError(t, k.Shutdown(context.Background())) }()
-
+	t.Cleanup(func() { require.NoError(t, k.Shutdown(context.Background())) })
 	subj, _ := ChangeSubject("dc1", "ks", 0, "s1")
 	// Warm up: the first message also waits for the source to be set up.
 	_, err = c1.PublishBatch(ctx, changeMsgs(subj, "warm", 0, 1))
 	require.NoError(t, err)
 	recv(t, col.ch)
-
-	const n = 300
-	lat := make([]time.Duration, n)
-	for i := range lat {
-		start := time.Now()
-		_, err := c1.PublishBatch(ctx, changeMsgs(subj, "s1", i, 1))
-		require.NoError(t, err)
-		d := recv(t, col.ch)
-		lat[i] = time.Since(start)
-		require.Equal(t, "change-"+strconv.Itoa(i), string(d.Data))
-	}
-	slices.Sort(lat)
-	t.Logf("publish in dc1 -> consumed in dc2 (n=%d): p50 %s, p90 %s, p99 %s, max %s",
-		n, lat[n/2], lat[n*9/10], lat[n*99/100], lat[n-1])
+	return c1, col, subj
 }
 
 // A source stream can be created while the remote DC is unreachable; its

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
 	"github.com/vasto-kv/vasto/bus/embedded"
@@ -237,6 +238,64 @@ func TestConsumerRedeliversFailedAndResumes(t *testing.T) {
 	require.NoError(t, c.DeleteConsumer(ctx, stream, "b-from-a")) // absent: fine
 	_, err = c.js.Consumer(ctx, stream, "b-from-a")
 	require.Error(t, err)
+}
+
+// TestConsumerRedeliversAtOnceWhatADeadRunHeld: a process fetched
+// messages of a durable and died before acknowledging them (SIGKILL). The
+// durable's next run gets them at once, not only once the ack wait of the
+// dead run's delivery expires, and before it counts as drained: a
+// restarted replica must not serve while its peer's writes wait there.
+func TestConsumerRedeliversAtOnceWhatADeadRunHeld(t *testing.T) {
+	srv := embedded.RunTestServer(t, "dc1")
+	c := testConn(t, srv)
+	ctx := testCtx(t)
+	require.NoError(t, c.EnsureChangeStream(ctx, StreamConfig{DC: "dc1"}))
+	stream, _ := ChangeStream("dc1")
+	subj, _ := ChangeSubject("dc1", "ks", 0, "storeA")
+	_, err := c.PublishBatch(ctx, changeMsgs(subj, "a", 1, 6))
+	require.NoError(t, err)
+
+	seqs := make(chan Delivered, 100)
+	cfg := ConsumerConfig{Stream: stream, Durable: "b-from-a", FilterSubject: subj, Batch: 4}
+	k, err := c.NewConsumer(cfg, func(_ context.Context, msgs []Delivered) error {
+		for _, m := range msgs {
+			seqs <- m
+		}
+		return nil
+	})
+	require.NoError(t, err)
+
+	// The dead run: it fetched the first 4 messages and never acknowledged
+	// them; then its connection went away.
+	dead := testConn(t, srv)
+	jc, err := dead.js.CreateOrUpdateConsumer(ctx, stream, k.jsConfig())
+	require.NoError(t, err)
+	batch, err := jc.Fetch(4, jetstream.FetchMaxWait(time.Second))
+	require.NoError(t, err)
+	n := 0
+	for range batch.Messages() {
+		n++
+	}
+	require.Equal(t, 4, n)
+	dead.Close()
+
+	start := time.Now()
+	require.NoError(t, k.Start(ctx))
+	t.Cleanup(func() { require.NoError(t, k.Shutdown(context.Background())) })
+	var got []uint64
+	for len(got) < 6 {
+		select {
+		case m := <-seqs:
+			got = append(got, m.StreamSeq)
+			if m.Pending == 0 {
+				require.Len(t, got, 6, "drained before the dead run's messages came again: %v", got)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("the dead run's messages were not delivered again (ack wait %s): got %v", k.cfg.AckWait, got)
+		}
+	}
+	require.Equal(t, []uint64{1, 2, 3, 4, 5, 6}, got)
+	require.Less(t, time.Since(start), 5*time.Second)
 }
 
 func TestConsumerShutdownIsPrompt(t *testing.T) {

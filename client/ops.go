@@ -300,6 +300,13 @@ func (c *Client) readWith(ctx context.Context, ks string, keys [][]byte, ro read
 	if len(keys) == 0 {
 		return nil, nil, nil
 	}
+	if ro.after == "" && c.cfg.HedgeAfter > 0 {
+		// The slower request of a hedged read is abandoned, not waited
+		// for, and may still be waiting for a connection (then writing
+		// the keys) after the call returned: it must not read buffers
+		// the caller may reuse by then.
+		keys = detachKeys(keys)
+	}
 	items := make([]*Item, len(keys))
 	after := func(ctx context.Context, p redis.Pipeliner, i int, token string, wait time.Duration) redis.Cmder {
 		return p.Do(ctx, "VGET", keys[i], "AFTER", token, "TIMEOUT", wait.Milliseconds())
@@ -337,6 +344,21 @@ func (c *Client) readWith(ctx context.Context, ks string, keys [][]byte, ro read
 		return nil, nil, err
 	}
 	return items, errs, nil
+}
+
+// detachKeys copies keys into one buffer of their own.
+func detachKeys(keys [][]byte) [][]byte {
+	n := 0
+	for _, k := range keys {
+		n += len(k)
+	}
+	buf := make([]byte, 0, n)
+	out := make([][]byte, len(keys))
+	for i, k := range keys {
+		buf = append(buf, k...)
+		out[i] = buf[len(buf)-len(k) : len(buf) : len(buf)]
+	}
+	return out
 }
 
 // clip shortens a key for an error message.

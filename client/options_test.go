@@ -140,3 +140,16 @@ func TestWritesAreStampedByTheConfiguredClock(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []int64{at, at + 1}, s.eventTimes("k"), "the manual clock's time, then the hybrid clock's next tick")
 }
+
+// A hedged read's abandoned request may outlive the call, so reads work on
+// a copy of the keys: the caller's buffers are neither read nor changed
+// after the call returns.
+func TestDetachKeys(t *testing.T) {
+	caller := [][]byte{[]byte("alpha"), {}, []byte("b")}
+	got := detachKeys(caller)
+	require.Equal(t, caller, got)
+	caller[0][0] = 'X'
+	require.Equal(t, "alpha", string(got[0]), "the copy does not share the caller's buffer")
+	got[1] = append(got[1], 'z')
+	require.Equal(t, "b", string(got[2]), "appending to one key cannot overwrite the next")
+}

@@ -131,6 +131,7 @@ func (c *conn) exec(cmd *command, args [][]byte) {
 		return
 	}
 	c.flush()
+	c.code = ""
 	cmd.run(c, args)
 }
 

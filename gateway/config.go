@@ -68,6 +68,8 @@ type Config struct {
 	// connections send while that many are in flight are merged into the
 	// next one (one pipeline per store for all of them).
 	MaxBatches int
+	// Observer, if set, is told of every command answered (for metrics).
+	Observer Observer
 }
 
 // DefaultConfig returns a Config with defaults filled in.

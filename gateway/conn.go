@@ -36,6 +36,8 @@ type conn struct {
 	txBad bool
 	scans wire.ScanCursors
 	quit  bool
+	// code is the error code of the last error reply, for the Observer.
+	code string
 }
 
 func newConn(g *Gateway, nc net.Conn) *conn {
@@ -60,6 +62,8 @@ func (c *conn) run() {
 				}
 			case c.g.isStopping():
 				c.local(call{kind: kError, err: errShuttingDown})
+			case c.g.cfg.Observer != nil:
+				c.observed(args)
 			default:
 				c.dispatch(args)
 			}
@@ -152,7 +156,9 @@ func (c *conn) flush() {
 		reps, err = c.g.batch.do(c.keyspace, c.cmds)
 	}
 	for i := range c.calls {
+		c.code = ""
 		c.render(&c.calls[i], reps, err)
+		c.observeCall(&c.calls[i])
 		c.calls[i] = call{}
 	}
 	clear(c.cmds)

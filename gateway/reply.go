@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/vasto-kv/vasto/client"
 	"github.com/vasto-kv/vasto/server/resp"
@@ -41,6 +42,9 @@ type call struct {
 	data     []byte
 	num      int64
 	vals     [][]byte
+	// name and start are the command's, when an Observer is set.
+	name  string
+	start time.Time
 }
 
 // render writes the reply of cl; reps are the batch's replies (err fails
@@ -152,7 +156,13 @@ func writeValue(w *resp.Writer, v any, nullArray bool) {
 	}
 }
 
-func (c *conn) writeErr(err error) { c.w.WriteError(replyError(err)) }
+func (c *conn) writeErr(err error) {
+	msg := replyError(err)
+	if c.g.cfg.Observer != nil {
+		c.code, _, _ = strings.Cut(msg, " ")
+	}
+	c.w.WriteError(msg)
+}
 
 // Codes of the gateway's own errors on the wire (docs/protocol.md).
 const (

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vasto-kv/vasto/gateway"
+	"github.com/vasto-kv/vasto/internal/metrics"
 )
 
 // runGateway runs a gateway, one Redis endpoint for a whole DC, in the
@@ -25,6 +26,7 @@ func runGateway(ctx context.Context, e *env, args []string) error {
 	maxKeys := fs.Int("max-keys", gateway.DefaultMaxKeys, "most keys one KEYS command may look at (use SCAN beyond)")
 	logLevel := fs.String("log-level", e.logLevel, "log level: trace, debug, info, warn, error")
 	pprofAddr := fs.String("pprof", "", "serve Go profiling (net/http/pprof) on this loopback address, e.g. 127.0.0.1:6061")
+	metricsAddr := metricsFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -41,6 +43,19 @@ func runGateway(ctx context.Context, e *env, args []string) error {
 	cfg.Keyspace, cfg.Logger = *keyspace, log
 	cfg.Client.PoolSize, cfg.RequestTimeout, cfg.WriteTimeout, cfg.MaxKeys = *poolSize, *timeout, *writeTimeout, *maxKeys
 	cfg.MaxBatches = *maxBatches
+	reg, stopMetrics, err := serveMetrics(ctx, e, *metricsAddr, log.Named("metrics"))
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
+	if reg != nil {
+		gm, err := metrics.NewGateway(reg, *c.dc)
+		if err != nil {
+			return err
+		}
+		defer gm.Close()
+		cfg.Observer = gm.Observer()
+	}
 	g, err := gateway.New(cfg)
 	if err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)

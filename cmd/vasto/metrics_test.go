@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -74,6 +77,24 @@ func TestDaemonsServeMetrics(t *testing.T) {
 	require.GreaterOrEqual(t, v, 1.0, "retried while the shard opened, perhaps")
 	v, _ = scrapeChild(t, masterMetrics).Sum("vasto_master_shards", map[string]string{"keyspace": "ks"})
 	require.Equal(t, 1.0, v)
+
+	// A gateway serves its own.
+	gw := startChild(t, "gateway", "--nats", natsURL, "--dc", "dcm", "--listen", "127.0.0.1:0", "--keyspace", "ks",
+		"--metrics-listen", "127.0.0.1:0")
+	gwAddr := gw.match(t, `ready on (\S+) `)[1]
+	gwMetrics := gw.match(t, `metrics on (\S+)`)[1]
+	nc, err := net.Dial("tcp", gwAddr)
+	require.NoError(t, err)
+	defer nc.Close()
+	br := bufio.NewReader(nc)
+	require.Equal(t, "+OK", roundTrip(t, nc, br, "SET g 1\r\n"))
+	require.True(t, strings.HasPrefix(roundTrip(t, nc, br, "HSET h f v\r\n"), "-ERR"))
+	f = scrapeChild(t, gwMetrics)
+	v, _ = f.Sum("vasto_gateway_request_duration_seconds", map[string]string{"dc": "dcm", "command": "SET"})
+	require.Equal(t, 1.0, v)
+	v, _ = f.Sum("vasto_gateway_errors_total", map[string]string{"command": "unknown", "code": "ERR"})
+	require.Equal(t, 1.0, v, "an unsupported command is counted without its name")
+	gw.sigterm(t, 10*time.Second)
 
 	st.sigterm(t, 10*time.Second)
 	master.sigterm(t, 10*time.Second)

@@ -92,8 +92,10 @@ type Cluster struct {
 
 	mu      sync.Mutex
 	gateway *gateway.Gateway
-	master  *master.Master
-	mconn   *bus.Conn
+	// gatewayMetrics are the gateway's metrics (nil: none).
+	gatewayMetrics *metrics.Gateway
+	master         *master.Master
+	mconn          *bus.Conn
 	// unregisterMaster removes the master's metrics (nil: none).
 	unregisterMaster func()
 	stores           []*Store
@@ -182,15 +184,26 @@ func (c *Cluster) startGateway(ctx context.Context) error {
 	addr := net.JoinHostPort(c.cfg.Host, strconv.Itoa(c.cfg.GatewayPort))
 	gcfg := gateway.DefaultConfig(addr, c.nats.ClientURL(), c.cfg.DC)
 	gcfg.Logger = c.log
-	g, err := gateway.New(gcfg)
-	if err != nil {
-		return err
+	var gm *metrics.Gateway
+	if c.cfg.Metrics != nil {
+		var err error
+		if gm, err = metrics.NewGateway(c.cfg.Metrics, c.cfg.DC); err != nil {
+			return err
+		}
+		gcfg.Observer = gm.Observer()
 	}
-	if err := g.Start(ctx); err != nil {
+	g, err := gateway.New(gcfg)
+	if err == nil {
+		err = g.Start(ctx)
+	}
+	if err != nil {
+		if gm != nil {
+			gm.Close()
+		}
 		return fmt.Errorf("devcluster: start the gateway: %w", err)
 	}
 	c.mu.Lock()
-	c.gateway = g
+	c.gateway, c.gatewayMetrics = g, gm
 	c.mu.Unlock()
 	return nil
 }
@@ -354,12 +367,15 @@ func (c *Cluster) Shutdown(ctx context.Context) error {
 	}
 	c.stopped = true
 	n := len(c.stores)
-	g := c.gateway
-	c.gateway = nil
+	g, gm := c.gateway, c.gatewayMetrics
+	c.gateway, c.gatewayMetrics = nil, nil
 	c.mu.Unlock()
 	var errs []error
 	if g != nil {
 		errs = append(errs, g.Shutdown(ctx))
+	}
+	if gm != nil {
+		gm.Close()
 	}
 	for i := 0; i < n; i++ {
 		errs = append(errs, c.StopStore(ctx, i))

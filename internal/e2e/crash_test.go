@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"os/exec"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/vasto-kv/vasto/bus"
@@ -34,6 +37,11 @@ func TestStoreKill9DuringWrites(t *testing.T) {
 	child.start()
 	waitServing(t, cl, "crash")
 	requireReadable(t, cl, "crash", acked, "every acknowledged write is readable after the killed store is back")
+	// Readable through the client is not enough: it reads whichever
+	// replica answers. Every replica must hold every record, and soon: the
+	// peer's changes the killed process had received but not acknowledged
+	// must come again at once, not after the consumer's ack wait (30 s).
+	requireConverged(t, c, "crash", 10*time.Second)
 }
 
 // requireReadable waits until the client reads every key of acked with its
@@ -75,6 +83,36 @@ func TestStoreVFaultCrashDuringWrites(t *testing.T) {
 	child.start()
 	waitServing(t, cl, "crash")
 	requireReadable(t, cl, "crash", acked, "every acknowledged write is readable after the crashed store is back")
+	requireConverged(t, c, "crash", 10*time.Second)
+}
+
+// requireConverged waits until every replica of every shard of ks holds
+// the same live records (chaos.Verify), and reports the differing keys of
+// the last check if they never do.
+func requireConverged(t *testing.T, c *devcluster.Cluster, ks string, within time.Duration) {
+	t.Helper()
+	var mu sync.Mutex
+	last := ""
+	ok := assert.Eventually(t, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		rep, err := chaos.Verify(ctx, chaos.VerifyConfig{DCs: []chaos.DC{{Name: c.DC(), NATSURL: c.NATSURL()}}, Keyspace: ks})
+		var b strings.Builder
+		if err != nil {
+			b.WriteString(err.Error())
+		} else {
+			_ = rep.WriteTable(&b)
+		}
+		mu.Lock()
+		last = b.String()
+		mu.Unlock()
+		return err == nil && rep.Converged()
+	}, within, 500*time.Millisecond)
+	if !ok {
+		mu.Lock()
+		defer mu.Unlock()
+		t.Fatalf("the replicas of %s did not converge within %s; last check:\n%s", ks, within, last)
+	}
 }
 
 // TestReplicaPastRetentionReBootstraps stops a replica, writes until the

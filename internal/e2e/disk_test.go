@@ -52,9 +52,9 @@ func readOnlyReason(t *testing.T, cl *client.Client, store, shard string) string
 func TestFullDiskMakesShardReadOnlyUntilSpaceIsBack(t *testing.T) {
 	mnt := disktest.Mount(t, 96<<20)
 	ballast := filepath.Join(mnt, "ballast")
-	// 24 MB left: the store preallocates nothing, so the disk fills with
+	// 16 MB left: the store preallocates nothing, so the disk fills with
 	// acknowledged writes only (a few hundred of them).
-	writeBallast(t, ballast, 72<<20)
+	writeBallast(t, ballast, 80<<20)
 
 	c := startCluster(t, 1, nil)
 	cl := newClient(t, c)

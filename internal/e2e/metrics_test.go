@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/vasto-kv/vasto/client"
@@ -57,6 +58,7 @@ func TestMetricsFollowWritesReplicationAndALinkCut(t *testing.T) {
 	cs, proxy := startLinkedDCs(t, time.Hour, func(c *devcluster.Config) {
 		c.Stores = 2
 		c.Metrics = reg
+		c.Gateway = true
 	})
 	c1, c2 := newClient(t, cs[0]), newClient(t, cs[1])
 	createKeyspace(t, cs[0], c1, "m", 2, 2)
@@ -86,7 +88,16 @@ func TestMetricsFollowWritesReplicationAndALinkCut(t *testing.T) {
 			sum(f, "vasto_replica_changes_total", "dc", "dc1", "keyspace", "m", "outcome", "applied") == n &&
 			sum(f, "vasto_dc_changes_total", "dc", "dc2", "remote_dc", "dc1", "keyspace", "m", "outcome", "applied") == 2*n
 	}, 30*time.Second, 100*time.Millisecond, "writes, same-DC and cross-DC replication counted")
+	// Through dc1's gateway.
+	gw := redis.NewClient(&redis.Options{Addr: cs[0].GatewayAddr(), Protocol: 2, DisableIdentity: true, PoolSize: 1,
+		OnConnect: func(ctx context.Context, cn *redis.Conn) error { return cn.Do(ctx, "VUSE", "m").Err() }})
+	defer gw.Close()
+	require.NoError(t, gw.Set(ctx, "via-gateway", "v", 0).Err())
+	require.Error(t, gw.Do(ctx, "HSET", "h", "f", "v").Err())
+
 	f = scrape()
+	require.Equal(t, 1.0, sum(f, "vasto_gateway_request_duration_seconds", "dc", "dc1", "command", "SET"))
+	require.Equal(t, 1.0, sum(f, "vasto_gateway_errors_total", "dc", "dc1", "command", "unknown", "code", "ERR"))
 	require.GreaterOrEqual(t, sum(f, "vasto_server_request_duration_seconds", "dc", "dc1", "command", "VSET"), float64(n))
 	require.GreaterOrEqual(t, sum(f, "vasto_store_commit_duration_seconds", "dc", "dc1", "keyspace", "m"), float64(n))
 	require.Zero(t, sum(f, "vasto_dc_lag_entries", "dc", "dc2"), "dc2 caught up")

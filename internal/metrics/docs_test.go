@@ -24,6 +24,10 @@ func definedNames(t *testing.T) []string {
 	ch := make(chan *prometheus.Desc, 256)
 	s.Describe(ch)
 	master{}.Describe(ch)
+	g, err := NewGateway(reg, "dc1")
+	require.NoError(t, err)
+	defer g.Close()
+	g.cmds.Describe(ch)
 	close(ch)
 	fq := regexp.MustCompile(`fqName: "([a-z_]+)"`)
 	var names []string

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/vasto-kv/vasto/bus"
+	"github.com/vasto-kv/vasto/gateway"
 	"github.com/vasto-kv/vasto/internal/storetest"
 	"github.com/vasto-kv/vasto/lww"
 	"github.com/vasto-kv/vasto/store"
@@ -191,5 +192,23 @@ func TestMasterMetrics(t *testing.T) {
 	unregister()
 	f = fetch(t, url)
 	_, ok := f.Sum("vasto_master_topology_version", nil)
+	require.False(t, ok)
+}
+
+// What Gateway.Observer returns is a gateway.Observer.
+var _ gateway.Observer = CommandObserver(nil)
+
+func TestGatewayMetrics(t *testing.T) {
+	reg := NewRegistry()
+	url := serve(t, reg)
+	g, err := NewGateway(reg, "dc1")
+	require.NoError(t, err)
+	g.Observer().Command("GET", time.Millisecond, "")
+	g.Observer().Command("SET", time.Millisecond, "TRYAGAIN")
+	f := fetch(t, url)
+	require.Equal(t, 1.0, value(t, f, "vasto_gateway_request_duration_seconds", map[string]string{"dc": "dc1", "command": "GET"}))
+	require.Equal(t, 1.0, value(t, f, "vasto_gateway_errors_total", map[string]string{"command": "SET", "code": "TRYAGAIN"}))
+	g.Close()
+	_, ok := fetch(t, url).Sum("vasto_gateway_errors_total", nil)
 	require.False(t, ok)
 }

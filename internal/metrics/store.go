@@ -50,9 +50,7 @@ type Store struct {
 	commitSeconds *prometheus.HistogramVec
 	commitWrites  *prometheus.HistogramVec
 	commitCache   sync.Map // keyspace -> commitObservers
-	cmdSeconds    *prometheus.HistogramVec
-	cmdCache      sync.Map // command name -> prometheus.Observer
-	cmdErrors     *prometheus.CounterVec
+	cmds          *commandMetrics
 
 	peerChanges    *prometheus.CounterVec
 	peerRebootsGo  *prometheus.CounterVec
@@ -99,11 +97,8 @@ func NewStore(reg *Registry, dcName, node string, clock lww.Clock) (*Store, erro
 		commitWrites: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: namespace, Subsystem: "store",
 			Name: "commit_group_writes", Help: "Writes decided by one group commit.",
 			Buckets: groupBuckets}, []string{"keyspace"}),
-		cmdSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: namespace, Subsystem: "server",
-			Name: "request_duration_seconds", Help: "Time from reading a command to answering it (a write: until its group commit is done).",
-			Buckets: latencyBuckets}, []string{"command"}),
-		cmdErrors: counterVec("server", "errors_total", "Commands answered with an error, by command and error code (rejected writes: the write commands).",
-			"command", "code"),
+		cmds: newCommandMetrics("server", "Time from reading a command to answering it (a write: until its group commit is done).",
+			"Commands answered with an error, by command and error code (rejected writes: the write commands)."),
 		peerChanges: counterVec("replica", "changes_total", "Changes of same-DC peers applied to this store's shards, by outcome (applied: won under LWW; not_applied: stale).",
 			"keyspace", "peer", "outcome"),
 		peerRebootsGo: counterVec("replica", "rebootstraps_started_total", "Copies of a peer's shard started because its change log no longer held what this replica missed.",
@@ -192,7 +187,7 @@ func (s *Store) Collect(ch chan<- prometheus.Metric) {
 }
 
 func (s *Store) vecs() []prometheus.Collector {
-	return []prometheus.Collector{s.commitSeconds, s.commitWrites, s.cmdSeconds, s.cmdErrors,
+	return []prometheus.Collector{s.commitSeconds, s.commitWrites, s.cmds,
 		s.peerChanges, s.peerRebootsGo, s.peerRebootsEnd, s.copiedKeys, s.copiedBytes,
 		s.dcChanges, s.dcRebootsGo, s.dcRebootsEnd}
 }
@@ -255,14 +250,7 @@ func (o storeObserver) Committed(id store.ShardID, writes int, took time.Duratio
 type serverObserver struct{ s *Store }
 
 func (o serverObserver) Command(name string, took time.Duration, code string) {
-	h, ok := o.s.cmdCache.Load(name)
-	if !ok {
-		h, _ = o.s.cmdCache.LoadOrStore(name, o.s.cmdSeconds.WithLabelValues(name))
-	}
-	h.(prometheus.Observer).Observe(took.Seconds())
-	if code != "" {
-		o.s.cmdErrors.WithLabelValues(name, code).Inc()
-	}
+	o.s.cmds.Command(name, took, code)
 }
 
 // replicaObserver is the agent's replica.Observer.
