@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/redis/go-redis/v9"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -56,6 +57,8 @@ var errUsage = errors.New("usage")
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	root := (&env{stderr: os.Stderr, logLevel: envOr("VASTO_LOG_LEVEL", "info")}).rootLogger()
+	redis.SetLogger(redisLogger{root.Named("redis")})
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
@@ -89,6 +92,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "vasto %s: %v\n", args[0], err)
 		return 1
 	}
+}
+
+// redisLogger takes go-redis's own log lines (its connection pools' dial
+// retries, printed raw to stderr by default) into the process's log, at
+// debug level: the commands report the errors that matter themselves.
+type redisLogger struct{ log hclog.Logger }
+
+func (l redisLogger) Printf(_ context.Context, format string, v ...any) {
+	l.log.Debug(strings.TrimSpace(fmt.Sprintf(format, v...)))
 }
 
 func usage(w io.Writer) {
