@@ -30,24 +30,15 @@ func runGateway(ctx context.Context, e *env, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	e.logLevel = *logLevel
-	log := e.rootLogger()
-	if *pprofAddr != "" {
-		stop, err := servePprof(*pprofAddr, log.Named("pprof"))
-		if err != nil {
-			return err
-		}
-		defer stop()
+	log, reg, stopDiag, err := startDiagnostics(ctx, e, *logLevel, *pprofAddr, *metricsAddr)
+	if err != nil {
+		return err
 	}
+	defer stopDiag()
 	cfg := gateway.DefaultConfig(*listen, *c.nats, *c.dc)
 	cfg.Keyspace, cfg.Logger = *keyspace, log
 	cfg.Client.PoolSize, cfg.RequestTimeout, cfg.WriteTimeout, cfg.MaxKeys = *poolSize, *timeout, *writeTimeout, *maxKeys
 	cfg.MaxBatches = *maxBatches
-	reg, stopMetrics, err := serveMetrics(ctx, e, *metricsAddr, log.Named("metrics"))
-	if err != nil {
-		return err
-	}
-	defer stopMetrics()
 	if reg != nil {
 		gm, err := metrics.NewGateway(reg, *c.dc)
 		if err != nil {

@@ -41,3 +41,29 @@ func serveMetrics(ctx context.Context, e *env, addr string, log hclog.Logger) (*
 		}
 	}, nil
 }
+
+// startDiagnostics sets the process's log level, makes its root logger and
+// starts the profiling (pprof) and metrics endpoints asked for (an empty
+// address: none). The registry is nil without metrics; stop ends both
+// endpoints, metrics first.
+func startDiagnostics(ctx context.Context, e *env, logLevel, pprofAddr, metricsAddr string) (hclog.Logger, *metrics.Registry, func(), error) {
+	e.logLevel = logLevel
+	log := e.rootLogger()
+	stopPprof := func() {}
+	if pprofAddr != "" {
+		stop, err := servePprof(pprofAddr, log.Named("pprof"))
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		stopPprof = stop
+	}
+	reg, stopMetrics, err := serveMetrics(ctx, e, metricsAddr, log.Named("metrics"))
+	if err != nil {
+		stopPprof()
+		return nil, nil, nil, err
+	}
+	return log, reg, func() {
+		stopMetrics()
+		stopPprof()
+	}, nil
+}

@@ -65,21 +65,11 @@ func runStore(ctx context.Context, e *env, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	e.logLevel = *logLevel
-	log := e.rootLogger()
-	if *pprofAddr != "" {
-		stop, err := servePprof(*pprofAddr, log.Named("pprof"))
-		if err != nil {
-			return err
-		}
-		defer stop()
-	}
-
-	reg, stopMetrics, err := serveMetrics(ctx, e, *metricsAddr, log.Named("metrics"))
+	log, reg, stopDiag, err := startDiagnostics(ctx, e, *logLevel, *pprofAddr, *metricsAddr)
 	if err != nil {
 		return err
 	}
-	defer stopMetrics()
+	defer stopDiag()
 
 	cfg := storenode.DefaultConfig(*dir, *listen)
 	cfg.Engine.DC, cfg.Engine.Sync, cfg.Engine.TombstoneGrace, cfg.Engine.MaxFuture = *dc, *sync, *grace, *maxFuture
