@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/vasto-kv/vasto/client"
+	"github.com/vasto-kv/vasto/server/resp"
 )
 
 // Accept back-off after a failed accept (out of file descriptors, for
@@ -138,9 +139,7 @@ func (g *Gateway) serve(nc net.Conn) {
 	g.mu.Lock()
 	if g.stopping || len(g.conns) >= g.cfg.MaxConns {
 		g.mu.Unlock()
-		_ = nc.SetWriteDeadline(time.Now().Add(time.Second))
-		_, _ = nc.Write([]byte("-ERR max number of clients reached\r\n"))
-		_ = nc.Close()
+		resp.RefuseConn(nc)
 		return
 	}
 	c := newConn(g, nc)

@@ -238,11 +238,7 @@ func (s *Server) serve(nc net.Conn) {
 	s.mu.Lock()
 	if s.stopping || len(s.conns) >= s.cfg.MaxConns {
 		s.mu.Unlock()
-		// A fresh socket's send buffer takes this at once; the deadline
-		// only guards the accept loop.
-		_ = nc.SetWriteDeadline(time.Now().Add(time.Second))
-		_, _ = nc.Write([]byte("-ERR max number of clients reached\r\n"))
-		_ = nc.Close()
+		resp.RefuseConn(nc)
 		return
 	}
 	c := newConn(s, nc)
