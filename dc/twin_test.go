@@ -24,11 +24,7 @@ import (
 // RocksDB, no sockets.
 
 // twinShards is a twin engine as the replicator's Shards.
-type twinShards struct{ *shardtest.Engine }
-
-func (t twinShards) Shard(keyspace string, shard uint32) (Shard, error) {
-	return shardtest.As[Shard](t.Engine.Shard(keyspace, shard))
-}
+type twinShards = shardtest.ShardsAs[Shard]
 
 var _ Shards = twinShards{}
 
@@ -83,7 +79,7 @@ func startTwinXDCPlaced(t *testing.T, placement [][]string) *twinXDC {
 	lt.Stores["t1"] = &topology.Store{ID: "t1", Addr: "127.0.0.1:7002", Healthy: true}
 	lt.Keyspaces["ks"] = &topology.Keyspace{Name: "ks", Shards: 2, Replicas: 1, Placement: placement}
 	x.r, err = New(Config{DC: "dc2", Store: "t1", RemoteDCs: []string{"dc1"}, Bus: x.bus,
-		Shards: twinShards{x.local}, Dial: shardtest.DialAs[Peer](x.peers), Logger: testLogger(t)})
+		Shards: twinShards{Engine: x.local}, Dial: shardtest.DialAs[Peer](x.peers), Logger: testLogger(t)})
 	require.NoError(t, err)
 	require.NoError(t, x.r.Start(ctx))
 	t.Cleanup(func() { require.NoError(t, x.r.Shutdown(context.Background())) })
