@@ -179,13 +179,7 @@ func cmdHello(c *conn, args [][]byte) {
 		c.w.WriteError("NOPROTO this store speaks RESP2 only")
 		return
 	}
-	c.w.WriteArray(6)
-	c.w.WriteBulkString("server")
-	c.w.WriteBulkString("vasto")
-	c.w.WriteBulkString("proto")
-	c.w.WriteInt(2)
-	c.w.WriteBulkString("mode")
-	c.w.WriteBulkString("standalone")
+	c.w.WriteHello("standalone")
 }
 
 // cmdSelect selects shard n of the current keyspace.
