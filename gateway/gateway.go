@@ -136,23 +136,9 @@ func (g *Gateway) acceptLoop() {
 // serve starts a connection, or refuses it when the gateway is full or
 // stopping.
 func (g *Gateway) serve(nc net.Conn) {
-	g.mu.Lock()
-	if g.stopping || len(g.conns) >= g.cfg.MaxConns {
-		g.mu.Unlock()
-		resp.RefuseConn(nc)
-		return
-	}
-	c := newConn(g, nc)
-	g.conns[c] = struct{}{}
-	g.wg.Add(1)
-	g.mu.Unlock()
-	go func() {
-		defer g.wg.Done()
-		c.run()
-		g.mu.Lock()
-		delete(g.conns, c)
-		g.mu.Unlock()
-	}()
+	resp.ServeConn(&g.mu, g.conns, &g.wg, nc,
+		func() bool { return g.stopping || len(g.conns) >= g.cfg.MaxConns },
+		func(nc net.Conn) *conn { return newConn(g, nc) }, (*conn).run)
 }
 
 // stopping reports whether Shutdown began.

@@ -2,6 +2,7 @@ package resp
 
 import (
 	"net"
+	"sync"
 	"time"
 )
 
@@ -28,4 +29,29 @@ func RefuseConn(nc net.Conn) {
 	_ = nc.SetWriteDeadline(time.Now().Add(time.Second))
 	_, _ = nc.Write([]byte("-ERR max number of clients reached\r\n"))
 	_ = nc.Close()
+}
+
+// ServeConn starts a server's connection nc: made with newConn, kept in
+// conns while run runs it on its own goroutine, which wg counts. It refuses
+// nc instead (RefuseConn) when full, called with mu held, says the server
+// is full or stopping. mu guards conns.
+func ServeConn[C comparable](mu *sync.Mutex, conns map[C]struct{}, wg *sync.WaitGroup, nc net.Conn,
+	full func() bool, newConn func(net.Conn) C, run func(C)) {
+	mu.Lock()
+	if full() {
+		mu.Unlock()
+		RefuseConn(nc)
+		return
+	}
+	c := newConn(nc)
+	conns[c] = struct{}{}
+	wg.Add(1)
+	mu.Unlock()
+	go func() {
+		defer wg.Done()
+		run(c)
+		mu.Lock()
+		delete(conns, c)
+		mu.Unlock()
+	}()
 }
