@@ -24,13 +24,11 @@ func runGateway(ctx context.Context, e *env, args []string) error {
 	writeTimeout := fs.Duration("write-timeout", gateway.DefaultWriteTimeout, "disconnect a client that reads no replies for this long")
 	maxBatches := fs.Int("max-batches", gateway.DefaultMaxBatches, "merged batches in flight; connections' batches that arrive meanwhile are merged into one pipeline per store")
 	maxKeys := fs.Int("max-keys", gateway.DefaultMaxKeys, "most keys one KEYS command may look at (use SCAN beyond)")
-	logLevel := fs.String("log-level", e.logLevel, "log level: trace, debug, info, warn, error")
-	pprofAddr := fs.String("pprof", "", "serve Go profiling (net/http/pprof) on this loopback address, e.g. 127.0.0.1:6061")
-	metricsAddr := metricsFlag(fs)
+	diag := addDiagFlags(fs, e, "127.0.0.1:6061")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	log, reg, stopDiag, err := startDiagnostics(ctx, e, *logLevel, *pprofAddr, *metricsAddr)
+	log, reg, stopDiag, err := diag.start(ctx, e)
 	if err != nil {
 		return err
 	}
