@@ -47,6 +47,28 @@ func startTwinWorker(t *testing.T, a *Agent, sh *shardtest.Shard, peerIDs ...str
 	t.Cleanup(w.stop)
 }
 
+// twinPeerWithKeys starts the agent of store2 with fakeRef's shard holding
+// k1..kn (value "v"), and returns its engine and that shard.
+func twinPeerWithKeys(t *testing.T, b *bustest.Bus, peers *shardtest.Peers, clock lww.Clock, n int) (*shardtest.Engine, *shardtest.Shard) {
+	t.Helper()
+	_, e := twinAgent(t, b, peers, clock, "store2")
+	sh := twinShard(t, e)
+	for i := 1; i <= n; i++ {
+		_, err := sh.Put(context.Background(), []byte(fmt.Sprintf("k%d", i)), []byte("v"))
+		require.NoError(t, err)
+	}
+	return e, sh
+}
+
+// requireKeys checks that sh holds k1..kn.
+func requireKeys(t *testing.T, sh *shardtest.Shard, n int) {
+	t.Helper()
+	for i := 1; i <= n; i++ {
+		_, ok := value(t, sh, fmt.Sprintf("k%d", i))
+		require.True(t, ok, "key %d", i)
+	}
+}
+
 // twinAddr is where store id answers other stores.
 func twinAddr(id string) string { return id + ":6379" }
 
@@ -172,16 +194,10 @@ func TestTwinRebootstrapFromPeer(t *testing.T) {
 // aged out, so the replica copies the peer and moves its cursor to 5. A
 // peer that never logged anything is not copied.
 func TestTwinRebootstrapWhenStreamHoldsNothing(t *testing.T) {
-	ctx := context.Background()
 	b := bustest.New()
 	peers := shardtest.NewPeers()
 	clock := lww.NewManualClock(storetest.BaseTime)
-	_, e2 := twinAgent(t, b, peers, clock, "store2")
-	peer := twinShard(t, e2)
-	for i := 1; i <= 5; i++ {
-		_, err := peer.Put(ctx, []byte(fmt.Sprintf("k%d", i)), []byte("v"))
-		require.NoError(t, err)
-	}
+	e2, peer := twinPeerWithKeys(t, b, peers, clock, 5)
 	require.NoError(t, peer.TrimLog(6)) // published and trimmed
 
 	a, e1 := twinAgent(t, b, peers, clock, "store1")
@@ -191,10 +207,7 @@ func TestTwinRebootstrapWhenStreamHoldsNothing(t *testing.T) {
 	cur, err := sh.Cursor(store.PeerSource("store2"))
 	require.NoError(t, err)
 	require.Equal(t, uint64(5), cur)
-	for i := 1; i <= 5; i++ {
-		_, ok := value(t, sh, fmt.Sprintf("k%d", i))
-		require.True(t, ok, "key %d", i)
-	}
+	requireKeys(t, sh, 5)
 
 	// A replica of another shard whose peer logged nothing: no copy.
 	ref := topology.ShardRef{Keyspace: fakeRef.Keyspace, Shard: 1}
@@ -215,16 +228,10 @@ func TestTwinRebootstrapWhenStreamHoldsNothing(t *testing.T) {
 // cannot be copied, the replica does not serve and applies nothing past the
 // gap; once the peer answers, it copies, replays and serves.
 func TestTwinRebootstrapWaitsForThePeer(t *testing.T) {
-	ctx := context.Background()
 	b := bustest.New()
 	peers := shardtest.NewPeers()
 	clock := lww.NewManualClock(storetest.BaseTime)
-	_, e2 := twinAgent(t, b, peers, clock, "store2")
-	peer := twinShard(t, e2)
-	for i := 1; i <= 4; i++ {
-		_, err := peer.Put(ctx, []byte(fmt.Sprintf("k%d", i)), []byte("v"))
-		require.NoError(t, err)
-	}
+	_, peer := twinPeerWithKeys(t, b, peers, clock, 4)
 	publishLog(t, b, peer, "store2", 3, 4)
 	peers.Cut(twinAddr("store2"), true)
 
@@ -238,10 +245,7 @@ func TestTwinRebootstrapWaitsForThePeer(t *testing.T) {
 
 	peers.Cut(twinAddr("store2"), false)
 	require.Eventually(t, sh.Serving, 10*time.Second, 5*time.Millisecond)
-	for i := 1; i <= 4; i++ {
-		_, ok := value(t, sh, fmt.Sprintf("k%d", i))
-		require.True(t, ok, "key %d", i)
-	}
+	requireKeys(t, sh, 4)
 }
 
 // TestTwinPeerWatermark: a peer's mark advances only while this replica's
