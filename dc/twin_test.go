@@ -114,14 +114,24 @@ func (x *twinXDC) write(t *testing.T, idxs ...uint64) []bus.Message {
 // absent).
 func (x *twinXDC) value(t *testing.T, key string) string {
 	t.Helper()
-	sh, err := x.local.Shard("ks", topology.ShardOf([]byte(key), 2))
-	require.NoError(t, err)
-	r, ok, err := sh.GetRecord([]byte(key))
-	require.NoError(t, err)
+	r, ok := routedRecord(t, x.local.Shard, key)
 	if !ok {
 		return ""
 	}
 	return string(r.Value)
+}
+
+// routedRecord returns key's record in the shard of ks (two shards) it
+// routes to, opened with shard, and whether the key is there.
+func routedRecord[S interface {
+	GetRecord(key []byte) (lww.Record, bool, error)
+}](t *testing.T, shard func(keyspace string, shard uint32) (S, error), key string) (lww.Record, bool) {
+	t.Helper()
+	sh, err := shard("ks", topology.ShardOf([]byte(key), 2))
+	require.NoError(t, err)
+	r, ok, err := sh.GetRecord([]byte(key))
+	require.NoError(t, err)
+	return r, ok
 }
 
 // cursor is the highest index of s1's shard 0 this store processed.
