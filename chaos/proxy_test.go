@@ -19,8 +19,9 @@ func TestMain(m *testing.M) {
 		goleak.IgnoreTopFunction("github.com/nats-io/nats-server/v2/server.(*stream).trySetupSourceConsumer.func3"))
 }
 
-// echoServer echoes lines until the listener closes.
-func echoServer(t *testing.T) string {
+// tcpServer serves each connection of a loopback listener with handle
+// (which need not close it) until the test ends; it returns the address.
+func tcpServer(t *testing.T, handle func(c net.Conn)) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	done := make(chan struct{})
@@ -33,17 +34,24 @@ func echoServer(t *testing.T) string {
 			}
 			go func() {
 				defer c.Close()
-				sc := bufio.NewScanner(c)
-				for sc.Scan() {
-					if _, err := c.Write(append(sc.Bytes(), '\n')); err != nil {
-						return
-					}
-				}
+				handle(c)
 			}()
 		}
 	}()
 	t.Cleanup(func() { _ = ln.Close(); <-done })
 	return ln.Addr().String()
+}
+
+// echoServer echoes lines until the listener closes.
+func echoServer(t *testing.T) string {
+	return tcpServer(t, func(c net.Conn) {
+		sc := bufio.NewScanner(c)
+		for sc.Scan() {
+			if _, err := c.Write(append(sc.Bytes(), '\n')); err != nil {
+				return
+			}
+		}
+	})
 }
 
 func roundTrip(c net.Conn) error {
@@ -124,26 +132,11 @@ func TestProxySlowDelaysBothDirections(t *testing.T) {
 
 // sinkServer reads size bytes from each connection and then answers "done".
 func sinkServer(t *testing.T, size int) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				if _, err := io.CopyN(io.Discard, c, int64(size)); err == nil {
-					_, _ = c.Write([]byte("done\n"))
-				}
-			}()
+	return tcpServer(t, func(c net.Conn) {
+		if _, err := io.CopyN(io.Discard, c, int64(size)); err == nil {
+			_, _ = c.Write([]byte("done\n"))
 		}
-	}()
-	t.Cleanup(func() { _ = ln.Close(); <-done })
-	return ln.Addr().String()
+	})
 }
 
 // transfer sends size bytes through the proxy and returns how long it took

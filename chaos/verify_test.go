@@ -31,9 +31,7 @@ func twoDCs(t *testing.T) ([]*devcluster.Cluster, []*client.Client) {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		for i := len(cs) - 1; i >= 0; i-- {
-			require.NoError(t, cs[i].Shutdown(ctx))
-		}
+		require.NoError(t, devcluster.ShutdownAll(ctx, cs))
 	})
 	var cls []*client.Client
 	for _, c := range cs {

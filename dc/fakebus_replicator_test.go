@@ -104,10 +104,7 @@ func (d *fakeDC) cursor(t *testing.T) uint64 {
 // value returns the value of key in the local shard ks routes it to.
 func (d *fakeDC) value(t *testing.T, key string) string {
 	t.Helper()
-	sh, err := d.eng.Shard("ks", topology.ShardOf([]byte(key), 2))
-	require.NoError(t, err)
-	r, ok, err := sh.GetRecord([]byte(key))
-	require.NoError(t, err)
+	r, ok := routedRecord(t, d.eng.Shard, key)
 	require.True(t, ok, "key %s", key)
 	return string(r.Value)
 }

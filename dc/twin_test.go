@@ -24,11 +24,7 @@ import (
 // RocksDB, no sockets.
 
 // twinShards is a twin engine as the replicator's Shards.
-type twinShards struct{ *shardtest.Engine }
-
-func (t twinShards) Shard(keyspace string, shard uint32) (Shard, error) {
-	return shardtest.As[Shard](t.Engine.Shard(keyspace, shard))
-}
+type twinShards = shardtest.ShardsAs[Shard]
 
 var _ Shards = twinShards{}
 
@@ -83,7 +79,7 @@ func startTwinXDCPlaced(t *testing.T, placement [][]string) *twinXDC {
 	lt.Stores["t1"] = &topology.Store{ID: "t1", Addr: "127.0.0.1:7002", Healthy: true}
 	lt.Keyspaces["ks"] = &topology.Keyspace{Name: "ks", Shards: 2, Replicas: 1, Placement: placement}
 	x.r, err = New(Config{DC: "dc2", Store: "t1", RemoteDCs: []string{"dc1"}, Bus: x.bus,
-		Shards: twinShards{x.local}, Dial: shardtest.DialAs[Peer](x.peers), Logger: testLogger(t)})
+		Shards: twinShards{Engine: x.local}, Dial: shardtest.DialAs[Peer](x.peers), Logger: testLogger(t)})
 	require.NoError(t, err)
 	require.NoError(t, x.r.Start(ctx))
 	t.Cleanup(func() { require.NoError(t, x.r.Shutdown(context.Background())) })
@@ -118,14 +114,24 @@ func (x *twinXDC) write(t *testing.T, idxs ...uint64) []bus.Message {
 // absent).
 func (x *twinXDC) value(t *testing.T, key string) string {
 	t.Helper()
-	sh, err := x.local.Shard("ks", topology.ShardOf([]byte(key), 2))
-	require.NoError(t, err)
-	r, ok, err := sh.GetRecord([]byte(key))
-	require.NoError(t, err)
+	r, ok := routedRecord(t, x.local.Shard, key)
 	if !ok {
 		return ""
 	}
 	return string(r.Value)
+}
+
+// routedRecord returns key's record in the shard of ks (two shards) it
+// routes to, opened with shard, and whether the key is there.
+func routedRecord[S interface {
+	GetRecord(key []byte) (lww.Record, bool, error)
+}](t *testing.T, shard func(keyspace string, shard uint32) (S, error), key string) (lww.Record, bool) {
+	t.Helper()
+	sh, err := shard("ks", topology.ShardOf([]byte(key), 2))
+	require.NoError(t, err)
+	r, ok, err := sh.GetRecord([]byte(key))
+	require.NoError(t, err)
+	return r, ok
 }
 
 // cursor is the highest index of s1's shard 0 this store processed.

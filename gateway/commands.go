@@ -3,10 +3,10 @@ package gateway
 import (
 	"bytes"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/vasto-kv/vasto/client"
+	"github.com/vasto-kv/vasto/server/resp"
 )
 
 // command is one entry of the command table.
@@ -149,21 +149,11 @@ func unsupported(name string, args [][]byte) error {
 		return redisError(fmt.Sprintf("'%s' is a %s command: Vasto stores strings (GET, SET, MGET, ...) only",
 			strings.ToLower(name), typ))
 	}
-	var b strings.Builder
-	for _, a := range args[1:min(len(args), 4)] {
-		fmt.Fprintf(&b, "'%s' ", clip(a))
-	}
-	return redisError(fmt.Sprintf("unknown command '%s', with args beginning with: %s", clip(args[0]), b.String()))
+	return redisError(resp.UnknownCommand(args))
 }
 
 // clip shortens an argument for an error message.
-func clip(b []byte) string {
-	if len(b) > 64 {
-		b = b[:64]
-	}
-	q := strconv.Quote(string(b))
-	return q[1 : len(q)-1]
-}
+func clip(b []byte) string { return resp.Clip(b) }
 
 // --- commands answered in the batch ---
 

@@ -45,7 +45,7 @@ func newConn(g *Gateway, nc net.Conn) *conn {
 		g:        g,
 		nc:       nc,
 		r:        resp.NewReader(nc, g.cfg.Limits),
-		w:        resp.NewWriter(deadlineWriter{nc: nc, timeout: g.cfg.WriteTimeout}),
+		w:        resp.NewWriter(resp.DeadlineWriter{Conn: nc, Timeout: g.cfg.WriteTimeout}),
 		keyspace: g.cfg.Keyspace,
 	}
 }
@@ -106,19 +106,6 @@ func (c *conn) readFailed(err error) bool {
 func isEOF(err error) bool {
 	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
-}
-
-// deadlineWriter gives every write to a client the write timeout.
-type deadlineWriter struct {
-	nc      net.Conn
-	timeout time.Duration
-}
-
-func (w deadlineWriter) Write(p []byte) (int, error) {
-	if err := w.nc.SetWriteDeadline(time.Now().Add(w.timeout)); err != nil {
-		return 0, err
-	}
-	return w.nc.Write(p)
 }
 
 // queue adds a store command to the batch and returns its index.

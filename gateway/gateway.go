@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/vasto-kv/vasto/client"
+	"github.com/vasto-kv/vasto/server/resp"
 )
 
 // Accept back-off after a failed accept (out of file descriptors, for
@@ -135,25 +136,9 @@ func (g *Gateway) acceptLoop() {
 // serve starts a connection, or refuses it when the gateway is full or
 // stopping.
 func (g *Gateway) serve(nc net.Conn) {
-	g.mu.Lock()
-	if g.stopping || len(g.conns) >= g.cfg.MaxConns {
-		g.mu.Unlock()
-		_ = nc.SetWriteDeadline(time.Now().Add(time.Second))
-		_, _ = nc.Write([]byte("-ERR max number of clients reached\r\n"))
-		_ = nc.Close()
-		return
-	}
-	c := newConn(g, nc)
-	g.conns[c] = struct{}{}
-	g.wg.Add(1)
-	g.mu.Unlock()
-	go func() {
-		defer g.wg.Done()
-		c.run()
-		g.mu.Lock()
-		delete(g.conns, c)
-		g.mu.Unlock()
-	}()
+	resp.ServeConn(&g.mu, g.conns, &g.wg, nc,
+		func() bool { return g.stopping || len(g.conns) >= g.cfg.MaxConns },
+		func(nc net.Conn) *conn { return newConn(g, nc) }, (*conn).run)
 }
 
 // stopping reports whether Shutdown began.

@@ -35,13 +35,7 @@ func runHello(c *conn, args [][]byte) {
 			return
 		}
 	}
-	c.w.WriteArray(6)
-	c.w.WriteBulkString("server")
-	c.w.WriteBulkString("vasto")
-	c.w.WriteBulkString("proto")
-	c.w.WriteInt(2)
-	c.w.WriteBulkString("mode")
-	c.w.WriteBulkString("gateway")
+	c.w.WriteHello("gateway")
 }
 
 // INFO: the DC, the topology version the gateway routes by, and the

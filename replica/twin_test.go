@@ -26,17 +26,48 @@ import (
 // sockets.
 
 // twinShards is a twin engine as the agent's Shards.
-type twinShards struct{ *shardtest.Engine }
-
-func (t twinShards) Shard(keyspace string, shard uint32) (Shard, error) {
-	return shardtest.As[Shard](t.Engine.Shard(keyspace, shard))
-}
-
-func (t twinShards) CreateShardAt(keyspace string, shard uint32, first uint64) (Shard, error) {
-	return shardtest.As[Shard](t.Engine.CreateShardAt(keyspace, shard, first))
-}
+type twinShards = shardtest.ShardsAs[Shard]
 
 var _ Shards = twinShards{}
+
+// twinShard creates fakeRef's shard on e.
+func twinShard(t *testing.T, e *shardtest.Engine) *shardtest.Shard {
+	t.Helper()
+	sh, err := e.CreateShard(fakeRef.Keyspace, fakeRef.Shard)
+	require.NoError(t, err)
+	return sh
+}
+
+// startTwinWorker starts a's worker for fakeRef's shard sh, replicating
+// from the stores peerIDs; it stops when the test ends.
+func startTwinWorker(t *testing.T, a *Agent, sh *shardtest.Shard, peerIDs ...string) {
+	t.Helper()
+	w := newShardWorker(a, sh, fakeRef, peerIDs, nil, twinTopology())
+	w.start(a.ctx)
+	t.Cleanup(w.stop)
+}
+
+// twinPeerWithKeys starts the agent of store2 with fakeRef's shard holding
+// k1..kn (value "v"), and returns its engine and that shard.
+func twinPeerWithKeys(t *testing.T, b *bustest.Bus, peers *shardtest.Peers, clock lww.Clock, n int) (*shardtest.Engine, *shardtest.Shard) {
+	t.Helper()
+	_, e := twinAgent(t, b, peers, clock, "store2")
+	sh := twinShard(t, e)
+	for i := 1; i <= n; i++ {
+		_, err := sh.Put(context.Background(), []byte(fmt.Sprintf("k%d", i)), []byte("v"))
+		require.NoError(t, err)
+	}
+	return e, sh
+}
+
+// requireKeys checks that sh holds k1..kn.
+func requireKeys(t *testing.T, sh *shardtest.Shard, n int) {
+	t.Helper()
+	for i := 1; i <= n; i++ {
+		_, ok := value(t, sh, fmt.Sprintf("k%d", i))
+		require.True(t, ok, "key %d", i)
+	}
+}
 
 // twinAddr is where store id answers other stores.
 func twinAddr(id string) string { return id + ":6379" }
@@ -49,7 +80,7 @@ func twinAgent(t *testing.T, b *bustest.Bus, peers *shardtest.Peers, clock lww.C
 	e := shardtest.New(shardtest.Config{DC: "dc1", Node: id, Clock: clock})
 	peers.Add(twinAddr(id), e)
 	cfg := DefaultAgentConfig("dc1", id, twinAddr(id), nil, nil)
-	cfg.Bus, cfg.Shards, cfg.Logger = b, twinShards{e}, testLogger(t)
+	cfg.Bus, cfg.Shards, cfg.Logger = b, twinShards{Engine: e}, testLogger(t)
 	cfg.Dial = shardtest.DialAs[Peer](peers)
 	cfg.CatchUpIdle = time.Hour // caught up only by draining the peer
 	a, err := NewAgent(cfg)
@@ -120,8 +151,7 @@ func TestTwinRebootstrapFromPeer(t *testing.T) {
 	peers := shardtest.NewPeers()
 	clock := lww.NewManualClock(storetest.BaseTime)
 	_, e2 := twinAgent(t, b, peers, clock, "store2")
-	peer, err := e2.CreateShard(fakeRef.Keyspace, fakeRef.Shard)
-	require.NoError(t, err)
+	peer := twinShard(t, e2)
 	for i := 1; i <= 20; i++ {
 		_, err := peer.Put(ctx, []byte(fmt.Sprintf("k%02d", i)), []byte(fmt.Sprintf("v%d", i)))
 		require.NoError(t, err)
@@ -130,19 +160,16 @@ func TestTwinRebootstrapFromPeer(t *testing.T) {
 
 	a, e1 := twinAgent(t, b, peers, clock, "store1")
 	refuseFrom(t, b, "store1") // its own write stays in its outbox
-	sh, err := e1.CreateShard(fakeRef.Keyspace, fakeRef.Shard)
-	require.NoError(t, err)
+	sh := twinShard(t, e1)
 	// A key the peer no longer has (it purged the tombstone), and a write
 	// of this replica not yet published.
-	_, err = sh.ApplyRemote(ctx, store.PeerSource("store3"), 0, []lww.Change{{Key: []byte("gone"),
+	_, err := sh.ApplyRemote(ctx, store.PeerSource("store3"), 0, []lww.Change{{Key: []byte("gone"),
 		Record: lww.Record{Version: lww.Version{Time: storetest.BaseTime - 10, DC: "dc1", Node: "store3"}, Kind: lww.KindTombstone}}})
 	require.NoError(t, err)
 	_, err = sh.Put(ctx, []byte("mine"), []byte("unpublished"))
 	require.NoError(t, err)
 
-	w := newShardWorker(a, sh, fakeRef, []string{"store2"}, nil, twinTopology())
-	w.start(a.ctx)
-	defer w.stop()
+	startTwinWorker(t, a, sh, "store2")
 	require.Eventually(t, sh.Serving, 10*time.Second, 5*time.Millisecond)
 
 	cur, err := sh.Cursor(store.PeerSource("store2"))
@@ -167,33 +194,20 @@ func TestTwinRebootstrapFromPeer(t *testing.T) {
 // aged out, so the replica copies the peer and moves its cursor to 5. A
 // peer that never logged anything is not copied.
 func TestTwinRebootstrapWhenStreamHoldsNothing(t *testing.T) {
-	ctx := context.Background()
 	b := bustest.New()
 	peers := shardtest.NewPeers()
 	clock := lww.NewManualClock(storetest.BaseTime)
-	_, e2 := twinAgent(t, b, peers, clock, "store2")
-	peer, err := e2.CreateShard(fakeRef.Keyspace, fakeRef.Shard)
-	require.NoError(t, err)
-	for i := 1; i <= 5; i++ {
-		_, err := peer.Put(ctx, []byte(fmt.Sprintf("k%d", i)), []byte("v"))
-		require.NoError(t, err)
-	}
+	e2, peer := twinPeerWithKeys(t, b, peers, clock, 5)
 	require.NoError(t, peer.TrimLog(6)) // published and trimmed
 
 	a, e1 := twinAgent(t, b, peers, clock, "store1")
-	sh, err := e1.CreateShard(fakeRef.Keyspace, fakeRef.Shard)
-	require.NoError(t, err)
-	w := newShardWorker(a, sh, fakeRef, []string{"store2"}, nil, twinTopology())
-	w.start(a.ctx)
-	defer w.stop()
+	sh := twinShard(t, e1)
+	startTwinWorker(t, a, sh, "store2")
 	require.Eventually(t, sh.Serving, 10*time.Second, 5*time.Millisecond)
 	cur, err := sh.Cursor(store.PeerSource("store2"))
 	require.NoError(t, err)
 	require.Equal(t, uint64(5), cur)
-	for i := 1; i <= 5; i++ {
-		_, ok := value(t, sh, fmt.Sprintf("k%d", i))
-		require.True(t, ok, "key %d", i)
-	}
+	requireKeys(t, sh, 5)
 
 	// A replica of another shard whose peer logged nothing: no copy.
 	ref := topology.ShardRef{Keyspace: fakeRef.Keyspace, Shard: 1}
@@ -214,26 +228,16 @@ func TestTwinRebootstrapWhenStreamHoldsNothing(t *testing.T) {
 // cannot be copied, the replica does not serve and applies nothing past the
 // gap; once the peer answers, it copies, replays and serves.
 func TestTwinRebootstrapWaitsForThePeer(t *testing.T) {
-	ctx := context.Background()
 	b := bustest.New()
 	peers := shardtest.NewPeers()
 	clock := lww.NewManualClock(storetest.BaseTime)
-	_, e2 := twinAgent(t, b, peers, clock, "store2")
-	peer, err := e2.CreateShard(fakeRef.Keyspace, fakeRef.Shard)
-	require.NoError(t, err)
-	for i := 1; i <= 4; i++ {
-		_, err := peer.Put(ctx, []byte(fmt.Sprintf("k%d", i)), []byte("v"))
-		require.NoError(t, err)
-	}
+	_, peer := twinPeerWithKeys(t, b, peers, clock, 4)
 	publishLog(t, b, peer, "store2", 3, 4)
 	peers.Cut(twinAddr("store2"), true)
 
 	a, e1 := twinAgent(t, b, peers, clock, "store1")
-	sh, err := e1.CreateShard(fakeRef.Keyspace, fakeRef.Shard)
-	require.NoError(t, err)
-	w := newShardWorker(a, sh, fakeRef, []string{"store2"}, nil, twinTopology())
-	w.start(a.ctx)
-	defer w.stop()
+	sh := twinShard(t, e1)
+	startTwinWorker(t, a, sh, "store2")
 	require.Never(t, func() bool {
 		_, ok := value(t, sh, "k4")
 		return sh.Serving() || ok
@@ -241,10 +245,7 @@ func TestTwinRebootstrapWaitsForThePeer(t *testing.T) {
 
 	peers.Cut(twinAddr("store2"), false)
 	require.Eventually(t, sh.Serving, 10*time.Second, 5*time.Millisecond)
-	for i := 1; i <= 4; i++ {
-		_, ok := value(t, sh, fmt.Sprintf("k%d", i))
-		require.True(t, ok, "key %d", i)
-	}
+	requireKeys(t, sh, 4)
 }
 
 // TestTwinPeerWatermark: a peer's mark advances only while this replica's
@@ -257,8 +258,7 @@ func TestTwinPeerWatermark(t *testing.T) {
 	peers := shardtest.NewPeers()
 	clock := lww.NewManualClock(storetest.BaseTime)
 	a, e1 := twinAgent(t, b, peers, clock, "store1")
-	sh, err := e1.CreateShard(fakeRef.Keyspace, fakeRef.Shard)
-	require.NoError(t, err)
+	sh := twinShard(t, e1)
 	maxFuture := e1.MaxFuture()
 
 	alone := newShardWorker(a, sh, fakeRef, nil, nil, twinTopology())
@@ -285,7 +285,7 @@ func TestTwinPeerWatermark(t *testing.T) {
 		require.NoError(t, c.Start(ctx))
 		defer func() { require.NoError(t, c.Shutdown(context.Background())) }()
 	}
-	_, err = b.PublishBatch(ctx, []bus.Message{{Subject: changeSubject(t, "store2"),
+	_, err := b.PublishBatch(ctx, []bus.Message{{Subject: changeSubject(t, "store2"),
 		Header: map[string]string{wire.HeaderIndex: "1"}}})
 	require.NoError(t, err)
 	asked := clock.Now()
@@ -313,9 +313,8 @@ func TestTwinCatchUpWaitsForEveryPeer(t *testing.T) {
 	peers := shardtest.NewPeers()
 	clock := lww.NewManualClock(storetest.BaseTime)
 	_, e2 := twinAgent(t, b, peers, clock, "store2")
-	p2, err := e2.CreateShard(fakeRef.Keyspace, fakeRef.Shard)
-	require.NoError(t, err)
-	_, err = p2.Put(ctx, []byte("k2"), []byte("v2"))
+	p2 := twinShard(t, e2)
+	_, err := p2.Put(ctx, []byte("k2"), []byte("v2"))
 	require.NoError(t, err)
 	publishLog(t, b, p2, "store2", 1, 1)
 	data, err := lww.AppendChange(nil, lww.Change{Key: make([]byte, store.MaxKeySize+1),
@@ -327,11 +326,8 @@ func TestTwinCatchUpWaitsForEveryPeer(t *testing.T) {
 
 	a, e1 := twinAgent(t, b, peers, clock, "store1")
 	a.cfg.CatchUpIdle = 3 * time.Second
-	sh, err := e1.CreateShard(fakeRef.Keyspace, fakeRef.Shard)
-	require.NoError(t, err)
-	w := newShardWorker(a, sh, fakeRef, []string{"store2", "store3"}, nil, twinTopology())
-	w.start(a.ctx)
-	defer w.stop()
+	sh := twinShard(t, e1)
+	startTwinWorker(t, a, sh, "store2", "store3")
 	require.Eventually(t, func() bool { _, ok := value(t, sh, "k2"); return ok }, 10*time.Second, 5*time.Millisecond)
 	require.Never(t, sh.Serving, 300*time.Millisecond, 10*time.Millisecond, "store3 is not replayed yet")
 	require.Eventually(t, sh.Serving, 10*time.Second, 10*time.Millisecond, "idle for CatchUpIdle: counted as replayed")

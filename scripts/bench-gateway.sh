@@ -21,17 +21,8 @@
 #   SHARDS=1            shards of the gateway's keyspace (all on the one store)
 set -euo pipefail
 
-ROUNDS=${ROUNDS:-3}
-N=${N:-200000}
-PIPELINES=${PIPELINES:-1 16}
-CLIENTS=${CLIENTS:-50}
-DATASIZE=${DATASIZE:-100}
-KEYSPACE=${KEYSPACE:-1000000}
-STARTUP_TIMEOUT=${STARTUP_TIMEOUT:-30}
-RUN_TIMEOUT=${RUN_TIMEOUT:-600}
 SHARDS=${SHARDS:-1}
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-VASTO_BIN=${VASTO_BIN:-$root/bin/vasto}
 BENCH_NAME=bench-gateway
 # shellcheck source=scripts/bench-lib.sh
 source "$root/scripts/bench-lib.sh"

@@ -4,9 +4,20 @@
 # starting servers on free loopback ports, stopping exactly the PIDs
 # started (trap EXIT), one redis-benchmark run and the medians.
 #
-# The sourcing script sets BENCH_NAME (for messages) and the parameters
-# (ROUNDS, N, PIPELINES, CLIENTS, DATASIZE, KEYSPACE, STARTUP_TIMEOUT,
-# RUN_TIMEOUT, VASTO_BIN) before sourcing it.
+# The sourcing script sets BENCH_NAME (for messages) and root (the
+# repository) before sourcing it; the parameters (ROUNDS, N, PIPELINES,
+# CLIENTS, DATASIZE, KEYSPACE, STARTUP_TIMEOUT, RUN_TIMEOUT, VASTO_BIN) take
+# their defaults here unless the environment sets them.
+
+ROUNDS=${ROUNDS:-3}
+N=${N:-200000}
+PIPELINES=${PIPELINES:-1 16}
+CLIENTS=${CLIENTS:-50}
+DATASIZE=${DATASIZE:-100}
+KEYSPACE=${KEYSPACE:-1000000}
+STARTUP_TIMEOUT=${STARTUP_TIMEOUT:-30}
+RUN_TIMEOUT=${RUN_TIMEOUT:-600}
+VASTO_BIN=${VASTO_BIN:-$root/bin/vasto}
 
 die() {
 	echo "$BENCH_NAME: $*" >&2

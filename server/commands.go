@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vasto-kv/vasto/lww"
+	"github.com/vasto-kv/vasto/server/resp"
 	"github.com/vasto-kv/vasto/store"
 	"github.com/vasto-kv/vasto/wire"
 )
@@ -117,20 +118,10 @@ func (c *conn) exec(args [][]byte) string {
 	return cmd.name
 }
 
-func unknownCommand(args [][]byte) error {
-	var b strings.Builder
-	for _, a := range args[1:min(len(args), 4)] {
-		fmt.Fprintf(&b, "'%s' ", clip(a))
-	}
-	return redisError(fmt.Sprintf("unknown command '%s', with args beginning with: %s", clip(args[0]), b.String()))
-}
+func unknownCommand(args [][]byte) error { return redisError(resp.UnknownCommand(args)) }
 
-func clip(b []byte) string {
-	if len(b) > 64 {
-		b = b[:64]
-	}
-	return strconv.Quote(string(b))[1 : len(strconv.Quote(string(b)))-1]
-}
+// clip shortens an argument for an error message.
+func clip(b []byte) string { return resp.Clip(b) }
 
 // target returns the connection's selected shard.
 func (c *conn) target() (*store.Shard, error) {
@@ -179,13 +170,7 @@ func cmdHello(c *conn, args [][]byte) {
 		c.w.WriteError("NOPROTO this store speaks RESP2 only")
 		return
 	}
-	c.w.WriteArray(6)
-	c.w.WriteBulkString("server")
-	c.w.WriteBulkString("vasto")
-	c.w.WriteBulkString("proto")
-	c.w.WriteInt(2)
-	c.w.WriteBulkString("mode")
-	c.w.WriteBulkString("standalone")
+	c.w.WriteHello("standalone")
 }
 
 // cmdSelect selects shard n of the current keyspace.

@@ -37,7 +37,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		srv:      s,
 		nc:       nc,
 		r:        resp.NewReader(nc, s.cfg.Limits),
-		w:        resp.NewWriter(deadlineWriter{nc: nc, timeout: s.cfg.WriteTimeout}),
+		w:        resp.NewWriter(resp.DeadlineWriter{Conn: nc, Timeout: s.cfg.WriteTimeout}),
 		keyspace: DefaultKeyspace,
 	}
 }
@@ -117,21 +117,6 @@ func (c *conn) linger() {
 			return
 		}
 	}
-}
-
-// deadlineWriter gives every write to a client the write timeout: a write
-// that makes no complete progress within it fails, and the connection
-// closes.
-type deadlineWriter struct {
-	nc      net.Conn
-	timeout time.Duration
-}
-
-func (w deadlineWriter) Write(p []byte) (int, error) {
-	if err := w.nc.SetWriteDeadline(time.Now().Add(w.timeout)); err != nil {
-		return 0, err
-	}
-	return w.nc.Write(p)
 }
 
 // readFailed answers a read error. It returns false when the connection

@@ -235,27 +235,9 @@ func (s *Server) isStopping() bool {
 // serve registers and starts a connection, or refuses it when the server is
 // full or stopping.
 func (s *Server) serve(nc net.Conn) {
-	s.mu.Lock()
-	if s.stopping || len(s.conns) >= s.cfg.MaxConns {
-		s.mu.Unlock()
-		// A fresh socket's send buffer takes this at once; the deadline
-		// only guards the accept loop.
-		_ = nc.SetWriteDeadline(time.Now().Add(time.Second))
-		_, _ = nc.Write([]byte("-ERR max number of clients reached\r\n"))
-		_ = nc.Close()
-		return
-	}
-	c := newConn(s, nc)
-	s.conns[c] = struct{}{}
-	s.wg.Add(1)
-	s.mu.Unlock()
-	go func() {
-		defer s.wg.Done()
-		c.run()
-		s.mu.Lock()
-		delete(s.conns, c)
-		s.mu.Unlock()
-	}()
+	resp.ServeConn(&s.mu, s.conns, &s.wg, nc,
+		func() bool { return s.stopping || len(s.conns) >= s.cfg.MaxConns },
+		func(nc net.Conn) *conn { return newConn(s, nc) }, (*conn).run)
 }
 
 // Shutdown stops accepting and lets each connection finish the commands it

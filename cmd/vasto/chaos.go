@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"sort"
 	"strings"
 	"time"
 
@@ -73,21 +72,12 @@ func runChaos(ctx context.Context, e *env, args []string) error {
 }
 
 func chaosUsage(w io.Writer) {
-	fmt.Fprintln(w, "usage: vasto chaos COMMAND [flags]")
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "fault injection for drills; stores take faults only when started with --allow-faults")
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "commands:")
-	names := make([]string, 0, len(chaosCommands))
-	for n := range chaosCommands {
-		names = append(names, n)
+	summaries := make(map[string]string, len(chaosCommands))
+	for n, c := range chaosCommands {
+		summaries[n] = c.summary
 	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(w, "  %-19s %s\n", n, chaosCommands[n].summary)
-	}
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "run 'vasto chaos COMMAND -h' for the flags of a command")
+	commandUsage(w, "vasto chaos",
+		"fault injection for drills; stores take faults only when started with --allow-faults", summaries, 19)
 }
 
 // chaosFlags makes the flag set of `vasto chaos name`, whose -h prints
@@ -210,7 +200,24 @@ func pauseAll(ctx context.Context, e *env, name string, args []string, withFor b
 	if *d < 0 || *d > maxPause || (withFor && *d == 0) {
 		return fmt.Errorf("%w: --for must be in (0, %s]", errUsage, maxPause)
 	}
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	return eachStore(ctx, e, targets, *timeout, func(ctx context.Context, a string) error {
+		if err := chaos.PauseReplication(ctx, a, *d); err != nil {
+			return err
+		}
+		if withFor {
+			fmt.Fprintf(e.stdout, "%s: cross-DC replication paused for %s\n", a, *d)
+		} else {
+			fmt.Fprintf(e.stdout, "%s: cross-DC replication resumed\n", a)
+		}
+		return nil
+	})
+}
+
+// eachStore resolves the target stores and runs act on every one, all
+// within timeout; it joins the errors of the stores that failed.
+func eachStore(ctx context.Context, e *env, targets *storeTargets, timeout time.Duration,
+	act func(ctx context.Context, addr string) error) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	addrs, err := targets.resolve(ctx, e)
 	if err != nil {
@@ -218,14 +225,8 @@ func pauseAll(ctx context.Context, e *env, name string, args []string, withFor b
 	}
 	var errs []error
 	for _, a := range addrs {
-		if err := chaos.PauseReplication(ctx, a, *d); err != nil {
+		if err := act(ctx, a); err != nil {
 			errs = append(errs, err)
-			continue
-		}
-		if withFor {
-			fmt.Fprintf(e.stdout, "%s: cross-DC replication paused for %s\n", a, *d)
-		} else {
-			fmt.Fprintf(e.stdout, "%s: cross-DC replication resumed\n", a)
 		}
 	}
 	return errors.Join(errs...)
@@ -245,26 +246,18 @@ func runChaosStatus(ctx context.Context, e *env, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
-	defer cancel()
-	addrs, err := targets.resolve(ctx, e)
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for _, a := range addrs {
+	return eachStore(ctx, e, targets, *timeout, func(ctx context.Context, a string) error {
 		st, err := chaos.StoreFaults(ctx, a)
 		if err != nil {
-			errs = append(errs, err)
-			continue
+			return err
 		}
 		paused := "no"
 		if !st.XDCPausedUntil.IsZero() {
 			paused = "until " + st.XDCPausedUntil.UTC().Format(time.RFC3339Nano)
 		}
 		fmt.Fprintf(e.stdout, "%s: skew %s, cross-DC replication paused: %s\n", a, st.Skew, paused)
-	}
-	return errors.Join(errs...)
+		return nil
+	})
 }
 
 // runChaosProxy runs a proxy and its control API until SIGINT or SIGTERM.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"net"
 	"os/exec"
@@ -91,25 +90,14 @@ func TestChaosStoreFaults(t *testing.T) {
 // when a replica cannot be compared; fault-status and pause by --dc reach
 // every store of the DC.
 func TestChaosVerifyExitCode(t *testing.T) {
-	cfg := devcluster.DefaultConfig(t.TempDir())
-	cfg.Stores, cfg.AllowFaults = 2, true
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	c, err := devcluster.Start(ctx, cfg)
-	require.NoError(t, err)
-	defer func() { require.NoError(t, c.Shutdown(context.Background())) }()
-	require.NoError(t, c.WaitReady(ctx))
-	t.Setenv("VASTO_NATS", c.NATSURL())
-	t.Setenv("VASTO_DC", c.DC())
-	code, _, errs := vasto(t, "keyspace", "create", "ks", "--shards", "2", "--replicas", "2")
-	require.Equal(t, 0, code, errs)
-	require.Eventually(t, func() bool {
-		code, _, _ := vasto(t, "put", "ks", "alice", "42")
-		return code == 0
-	}, 20*time.Second, 100*time.Millisecond)
+	ctx, c := startCLIDC(t, 60*time.Second, func(cfg *devcluster.Config) { cfg.Stores, cfg.AllowFaults = 2, true })
+	createAndPut(t, "ks", "2", "2", "alice", "42")
 
 	dcs := "dc1=" + c.NATSURL()
-	var out string
+	var (
+		code      int
+		out, errs string
+	)
 	require.Eventually(t, func() bool {
 		code, out, _ = vasto(t, "chaos", "verify", "ks", "--dcs", dcs)
 		return code == 0

@@ -35,19 +35,41 @@ func vasto(t *testing.T, args ...string) (int, string, string) {
 	return code, out.String(), errb.String()
 }
 
-// TestCLIWalkthrough follows the README: a DC, then keyspace, put, get,
-// scan, del, describe, store list and bench from the CLI.
-func TestCLIWalkthrough(t *testing.T) {
+// startCLIDC starts a dev cluster (devcluster.DefaultConfig in a temp dir,
+// adjusted by set), waits until it is ready, and points the CLI at it
+// (VASTO_NATS, VASTO_DC). The context it returns ends after timeout; the
+// cluster is shut down when the test ends.
+func startCLIDC(t *testing.T, timeout time.Duration, set func(*devcluster.Config)) (context.Context, *devcluster.Cluster) {
+	t.Helper()
 	cfg := devcluster.DefaultConfig(t.TempDir())
-	cfg.Logger = hclog.NewNullLogger()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	set(&cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	t.Cleanup(cancel)
 	c, err := devcluster.Start(ctx, cfg)
 	require.NoError(t, err)
-	defer func() { require.NoError(t, c.Shutdown(context.Background())) }()
+	t.Cleanup(func() { require.NoError(t, c.Shutdown(context.Background())) })
 	require.NoError(t, c.WaitReady(ctx))
 	t.Setenv("VASTO_NATS", c.NATSURL())
 	t.Setenv("VASTO_DC", c.DC())
+	return ctx, c
+}
+
+// createAndPut creates a keyspace from the CLI and waits until a put of
+// key=value through the CLI succeeds.
+func createAndPut(t *testing.T, keyspace, shards, replicas, key, value string) {
+	t.Helper()
+	code, _, errs := vasto(t, "keyspace", "create", keyspace, "--shards", shards, "--replicas", replicas)
+	require.Equal(t, 0, code, errs)
+	require.Eventually(t, func() bool {
+		code, _, _ := vasto(t, "put", keyspace, key, value)
+		return code == 0
+	}, 20*time.Second, 100*time.Millisecond)
+}
+
+// TestCLIWalkthrough follows the README: a DC, then keyspace, put, get,
+// scan, del, describe, store list and bench from the CLI.
+func TestCLIWalkthrough(t *testing.T) {
+	startCLIDC(t, 60*time.Second, func(cfg *devcluster.Config) { cfg.Logger = hclog.NewNullLogger() })
 
 	code, out, errs := vasto(t, "keyspace", "create", "users", "--shards", "3", "--replicas", "2")
 	require.Equal(t, 0, code, errs)
@@ -178,23 +200,8 @@ func TestConfigFile(t *testing.T) {
 // plan, start, describe, status and cancel (or, should the stores finish it
 // first, its end), and a store drain waited for.
 func TestCLIOperations(t *testing.T) {
-	cfg := devcluster.DefaultConfig(t.TempDir())
-	cfg.Logger = hclog.NewNullLogger()
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
-	defer cancel()
-	c, err := devcluster.Start(ctx, cfg)
-	require.NoError(t, err)
-	defer func() { require.NoError(t, c.Shutdown(context.Background())) }()
-	require.NoError(t, c.WaitReady(ctx))
-	t.Setenv("VASTO_NATS", c.NATSURL())
-	t.Setenv("VASTO_DC", c.DC())
-
-	code, _, errs := vasto(t, "keyspace", "create", "ops", "--shards", "1", "--replicas", "1")
-	require.Equal(t, 0, code, errs)
-	require.Eventually(t, func() bool {
-		code, _, _ := vasto(t, "put", "ops", "k1", "v1")
-		return code == 0
-	}, 20*time.Second, 100*time.Millisecond)
+	startCLIDC(t, 120*time.Second, func(cfg *devcluster.Config) { cfg.Logger = hclog.NewNullLogger() })
+	createAndPut(t, "ops", "1", "1", "k1", "v1")
 
 	// The plan of a resize, then the resize itself.
 	code, out, errs := vasto(t, "keyspace", "resize", "ops", "2", "--dry-run")

@@ -24,30 +24,19 @@ func runGateway(ctx context.Context, e *env, args []string) error {
 	writeTimeout := fs.Duration("write-timeout", gateway.DefaultWriteTimeout, "disconnect a client that reads no replies for this long")
 	maxBatches := fs.Int("max-batches", gateway.DefaultMaxBatches, "merged batches in flight; connections' batches that arrive meanwhile are merged into one pipeline per store")
 	maxKeys := fs.Int("max-keys", gateway.DefaultMaxKeys, "most keys one KEYS command may look at (use SCAN beyond)")
-	logLevel := fs.String("log-level", e.logLevel, "log level: trace, debug, info, warn, error")
-	pprofAddr := fs.String("pprof", "", "serve Go profiling (net/http/pprof) on this loopback address, e.g. 127.0.0.1:6061")
-	metricsAddr := metricsFlag(fs)
+	diag := addDiagFlags(fs, e, "127.0.0.1:6061")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	e.logLevel = *logLevel
-	log := e.rootLogger()
-	if *pprofAddr != "" {
-		stop, err := servePprof(*pprofAddr, log.Named("pprof"))
-		if err != nil {
-			return err
-		}
-		defer stop()
+	log, reg, stopDiag, err := diag.start(ctx, e)
+	if err != nil {
+		return err
 	}
+	defer stopDiag()
 	cfg := gateway.DefaultConfig(*listen, *c.nats, *c.dc)
 	cfg.Keyspace, cfg.Logger = *keyspace, log
 	cfg.Client.PoolSize, cfg.RequestTimeout, cfg.WriteTimeout, cfg.MaxKeys = *poolSize, *timeout, *writeTimeout, *maxKeys
 	cfg.MaxBatches = *maxBatches
-	reg, stopMetrics, err := serveMetrics(ctx, e, *metricsAddr, log.Named("metrics"))
-	if err != nil {
-		return err
-	}
-	defer stopMetrics()
 	if reg != nil {
 		gm, err := metrics.NewGateway(reg, *c.dc)
 		if err != nil {

@@ -21,16 +21,7 @@ func TestGatewayCommand(t *testing.T) {
 	require.Equal(t, 2, code)
 	require.Contains(t, errs, "invalid config")
 
-	cfg := devcluster.DefaultConfig(t.TempDir())
-	cfg.Stores, cfg.Logger = 1, hclog.NewNullLogger()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	c, err := devcluster.Start(ctx, cfg)
-	require.NoError(t, err)
-	defer func() { require.NoError(t, c.Shutdown(context.Background())) }()
-	require.NoError(t, c.WaitReady(ctx))
-	t.Setenv("VASTO_NATS", c.NATSURL())
-	t.Setenv("VASTO_DC", c.DC())
+	ctx, _ := startCLIDC(t, 60*time.Second, func(cfg *devcluster.Config) { cfg.Stores, cfg.Logger = 1, hclog.NewNullLogger() })
 	code, _, errs = vasto(t, "keyspace", "create", "web", "--shards", "2", "--replicas", "1")
 	require.Equal(t, 0, code, errs)
 

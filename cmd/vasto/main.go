@@ -8,9 +8,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
-	"sort"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -104,19 +105,30 @@ func (l redisLogger) Printf(_ context.Context, format string, v ...any) {
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: vasto COMMAND [flags]")
+	summaries := make(map[string]string, len(subcommands))
+	for n, c := range subcommands {
+		summaries[n] = c.summary
+	}
+	commandUsage(w, "vasto", "", summaries, 10)
+}
+
+// commandUsage prints the usage of a command with sub-commands (prog is
+// "vasto" or "vasto chaos"): an optional intro paragraph, the sub-commands
+// sorted by name (padded to width) with their summaries, and how to get the
+// flags of one.
+func commandUsage(w io.Writer, prog, intro string, summaries map[string]string, width int) {
+	fmt.Fprintf(w, "usage: %s COMMAND [flags]\n", prog)
 	fmt.Fprintln(w)
+	if intro != "" {
+		fmt.Fprintln(w, intro)
+		fmt.Fprintln(w)
+	}
 	fmt.Fprintln(w, "commands:")
-	names := make([]string, 0, len(subcommands))
-	for n := range subcommands {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(w, "  %-10s %s\n", n, subcommands[n].summary)
+	for _, n := range slices.Sorted(maps.Keys(summaries)) {
+		fmt.Fprintf(w, "  %-*s %s\n", width, n, summaries[n])
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "run 'vasto COMMAND -h' for the flags of a command")
+	fmt.Fprintf(w, "run '%s COMMAND -h' for the flags of a command\n", prog)
 }
 
 // rootLogger is the process's one root logger; components take Named

@@ -41,3 +41,43 @@ func serveMetrics(ctx context.Context, e *env, addr string, log hclog.Logger) (*
 		}
 	}, nil
 }
+
+// diagFlags are the flags of a server process's log level and its
+// profiling (pprof) and metrics endpoints.
+type diagFlags struct{ logLevel, pprof, metrics *string }
+
+// addDiagFlags defines --log-level, --pprof (pprofExample: an address for
+// its help) and --metrics-listen.
+func addDiagFlags(fs *flag.FlagSet, e *env, pprofExample string) diagFlags {
+	return diagFlags{
+		logLevel: fs.String("log-level", e.logLevel, "log level: trace, debug, info, warn, error"),
+		pprof:    fs.String("pprof", "", "serve Go profiling (net/http/pprof) on this loopback address, e.g. "+pprofExample),
+		metrics:  metricsFlag(fs),
+	}
+}
+
+// start sets the process's log level, makes its root logger and starts the
+// profiling and metrics endpoints asked for (an empty address: none). The
+// registry is nil without metrics; stop ends both endpoints, metrics first.
+func (d diagFlags) start(ctx context.Context, e *env) (hclog.Logger, *metrics.Registry, func(), error) {
+	logLevel, pprofAddr, metricsAddr := *d.logLevel, *d.pprof, *d.metrics
+	e.logLevel = logLevel
+	log := e.rootLogger()
+	stopPprof := func() {}
+	if pprofAddr != "" {
+		stop, err := servePprof(pprofAddr, log.Named("pprof"))
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		stopPprof = stop
+	}
+	reg, stopMetrics, err := serveMetrics(ctx, e, metricsAddr, log.Named("metrics"))
+	if err != nil {
+		stopPprof()
+		return nil, nil, nil, err
+	}
+	return log, reg, func() {
+		stopMetrics()
+		stopPprof()
+	}, nil
+}

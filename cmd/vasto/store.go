@@ -57,29 +57,17 @@ func runStore(ctx context.Context, e *env, args []string) error {
 	cacheMB := fs.Uint64("block-cache-mb", 0, "deprecated name of --memory-budget")
 	maxOpenFiles := fs.Int("max-open-files", 0, "open files all shards may hold; creating a shard past it fails (0: 4/5 of ulimit -n)")
 	shardOpenFiles := fs.Int("shard-open-files", 10, "table files one shard keeps open (at least 10)")
-	logLevel := fs.String("log-level", e.logLevel, "log level: trace, debug, info, warn, error")
 	writeTimeout := fs.Duration("write-timeout", server.DefaultWriteTimeout, "disconnect a client that reads no replies for this long")
 	allowFaults := fs.Bool("allow-faults", false, "accept fault injection (VFAULT: clock skew, crash, pausing cross-DC replication; 'vasto chaos') for drills. Never in production")
-	pprofAddr := fs.String("pprof", "", "serve Go profiling (net/http/pprof) on this loopback address, e.g. 127.0.0.1:6060")
-	metricsAddr := metricsFlag(fs)
+	diag := addDiagFlags(fs, e, "127.0.0.1:6060")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	e.logLevel = *logLevel
-	log := e.rootLogger()
-	if *pprofAddr != "" {
-		stop, err := servePprof(*pprofAddr, log.Named("pprof"))
-		if err != nil {
-			return err
-		}
-		defer stop()
-	}
-
-	reg, stopMetrics, err := serveMetrics(ctx, e, *metricsAddr, log.Named("metrics"))
+	log, reg, stopDiag, err := diag.start(ctx, e)
 	if err != nil {
 		return err
 	}
-	defer stopMetrics()
+	defer stopDiag()
 
 	cfg := storenode.DefaultConfig(*dir, *listen)
 	cfg.Engine.DC, cfg.Engine.Sync, cfg.Engine.TombstoneGrace, cfg.Engine.MaxFuture = *dc, *sync, *grace, *maxFuture

@@ -70,12 +70,7 @@ func TestStreamsAndConsumers(t *testing.T) {
 			return nil
 		})
 	require.NoError(t, err)
-	require.NoError(t, c.Start(ctx))
-	require.Eventually(t, func() bool {
-		p, _, err := b.ConsumerPending(ctx, stream, "d")
-		return err == nil && p == 0
-	}, 10*time.Second, 5*time.Millisecond)
-	require.NoError(t, c.Shutdown(ctx))
+	runUntilDrained(ctx, t, b, c, stream, "d")
 	require.Equal(t, []string{"1", "2"}, got, "the failed batch is delivered again")
 	passed, err := b.ConsumerPassed(ctx, stream, "d", 2)
 	require.NoError(t, err)
@@ -90,13 +85,20 @@ func TestStreamsAndConsumers(t *testing.T) {
 		return nil
 	})
 	require.NoError(t, err)
-	require.NoError(t, c.Start(ctx))
-	require.Eventually(t, func() bool {
-		p, _, err := b.ConsumerPending(ctx, stream, "d")
-		return err == nil && p == 0
-	}, 10*time.Second, 5*time.Millisecond)
-	require.NoError(t, c.Shutdown(ctx))
+	runUntilDrained(ctx, t, b, c, stream, "d")
 	require.Equal(t, []string{"1", "2", "3"}, got, "a restarted consumer resumes after its floor")
 	require.NoError(t, b.DeleteConsumer(ctx, stream, "d"))
 	require.ErrorIs(t, b.DeleteConsumer(ctx, stream, "d"), bus.ErrNoConsumer)
+}
+
+// runUntilDrained starts c, the consumer durable of stream, waits until
+// nothing is pending for it, and shuts it down.
+func runUntilDrained(ctx context.Context, t *testing.T, b *Bus, c bus.Runner, stream, durable string) {
+	t.Helper()
+	require.NoError(t, c.Start(ctx))
+	require.Eventually(t, func() bool {
+		p, _, err := b.ConsumerPending(ctx, stream, durable)
+		return err == nil && p == 0
+	}, 10*time.Second, 5*time.Millisecond)
+	require.NoError(t, c.Shutdown(ctx))
 }

@@ -2,6 +2,7 @@ package devcluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -113,4 +114,16 @@ func waitLinked(ctx context.Context, hub, spoke *Cluster) error {
 		}
 		retry.Sleep(ctx, 20*time.Millisecond)
 	}
+}
+
+// ShutdownAll shuts down clusters started together (by StartMulti), the
+// last first, each even when another failed, and joins their errors.
+func ShutdownAll(ctx context.Context, cs []*Cluster) error {
+	var errs []error
+	for i := len(cs) - 1; i >= 0; i-- {
+		if err := cs[i].Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }

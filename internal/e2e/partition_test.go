@@ -36,9 +36,7 @@ func startLinkedDCs(t *testing.T, grace time.Duration, opts ...func(*devcluster.
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		for i := len(cs) - 1; i >= 0; i-- {
-			require.NoError(t, cs[i].Shutdown(ctx))
-		}
+		require.NoError(t, devcluster.ShutdownAll(ctx, cs))
 		proxy.Shutdown()
 	})
 	for _, c := range cs {

@@ -115,9 +115,7 @@ func xbStartDCs(b *testing.B, cut bool) ([]*devcluster.Cluster, *chaos.Proxy) {
 	defer cancel()
 	cs, err := devcluster.StartMulti(ctx, cfg, []string{"dc1", "dc2"})
 	if err == nil && perr != nil {
-		for i := len(cs) - 1; i >= 0; i-- {
-			_ = cs[i].Shutdown(ctx)
-		}
+		_ = devcluster.ShutdownAll(ctx, cs)
 		err = perr
 	}
 	if err != nil {
@@ -129,10 +127,8 @@ func xbStartDCs(b *testing.B, cut bool) ([]*devcluster.Cluster, *chaos.Proxy) {
 	b.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		for i := len(cs) - 1; i >= 0; i-- {
-			if err := cs[i].Shutdown(ctx); err != nil {
-				b.Error(err)
-			}
+		if err := devcluster.ShutdownAll(ctx, cs); err != nil {
+			b.Error(err)
 		}
 		if proxy != nil {
 			proxy.Shutdown()

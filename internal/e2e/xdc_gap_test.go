@@ -30,9 +30,7 @@ func TestDCPastRetentionReBootstraps(t *testing.T) {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		for i := len(cs) - 1; i >= 0; i-- {
-			require.NoError(t, cs[i].Shutdown(ctx))
-		}
+		require.NoError(t, devcluster.ShutdownAll(ctx, cs))
 	})
 	for _, c := range cs {
 		require.NoError(t, c.WaitReady(ctx))

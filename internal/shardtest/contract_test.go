@@ -56,47 +56,32 @@ type contractEngine struct {
 	clock  *lww.ManualClock
 }
 
+// withShards completes c with an engine's create and get, whose shards are
+// S; on error they return a nil contractShard, not a typed nil.
+func withShards[S contractShard](create func(string, uint32, uint64) (S, error), get func(string, uint32) (S, error),
+	c contractEngine) contractEngine {
+	as := func(sh S, err error) (contractShard, error) {
+		if err != nil {
+			return nil, err
+		}
+		return sh, nil
+	}
+	c.create = func(ks string, i uint32, first uint64) (contractShard, error) { return as(create(ks, i, first)) }
+	c.get = func(ks string, i uint32) (contractShard, error) { return as(get(ks, i)) }
+	return c
+}
+
 func realEngine(t *testing.T) contractEngine {
 	e, clock := storetest.Engine(t, func(c *store.Config) { c.DC, c.Node = "dc1", "s1" })
-	return contractEngine{
-		create: func(ks string, i uint32, first uint64) (contractShard, error) {
-			sh, err := e.CreateShardAt(ks, i, first)
-			if err != nil {
-				return nil, err
-			}
-			return sh, nil
-		},
-		get: func(ks string, i uint32) (contractShard, error) {
-			sh, err := e.Shard(ks, i)
-			if err != nil {
-				return nil, err
-			}
-			return sh, nil
-		},
-		drop: e.DropShard, shards: e.Shards, held: e.Held, clock: clock,
-	}
+	return withShards(e.CreateShardAt, e.Shard,
+		contractEngine{drop: e.DropShard, shards: e.Shards, held: e.Held, clock: clock})
 }
 
 func twinEngine(*testing.T) contractEngine {
 	clock := lww.NewManualClock(storetest.BaseTime)
 	e := New(Config{DC: "dc1", Node: "s1", Clock: clock})
-	return contractEngine{
-		create: func(ks string, i uint32, first uint64) (contractShard, error) {
-			sh, err := e.CreateShardAt(ks, i, first)
-			if err != nil {
-				return nil, err
-			}
-			return sh, nil
-		},
-		get: func(ks string, i uint32) (contractShard, error) {
-			sh, err := e.Shard(ks, i)
-			if err != nil {
-				return nil, err
-			}
-			return sh, nil
-		},
-		drop: e.DropShard, shards: e.Shards, held: e.Held, clock: clock,
-	}
+	return withShards(e.CreateShardAt, e.Shard,
+		contractEngine{drop: e.DropShard, shards: e.Shards, held: e.Held, clock: clock})
 }
 
 // TestContractMatchesStore runs the same assertions against the real

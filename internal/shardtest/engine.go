@@ -174,3 +174,17 @@ func As[I any](sh *Shard, err error) (I, error) {
 	}
 	return any(sh).(I), nil
 }
+
+// ShardsAs is an Engine as a replication package's Shards, whose shards
+// are its interface I (which *Shard implements).
+type ShardsAs[I any] struct{ *Engine }
+
+// Shard returns an open shard as I.
+func (s ShardsAs[I]) Shard(keyspace string, shard uint32) (I, error) {
+	return As[I](s.Engine.Shard(keyspace, shard))
+}
+
+// CreateShardAt creates a shard whose log starts at first, as I.
+func (s ShardsAs[I]) CreateShardAt(keyspace string, shard uint32, first uint64) (I, error) {
+	return As[I](s.Engine.CreateShardAt(keyspace, shard, first))
+}

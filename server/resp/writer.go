@@ -119,3 +119,15 @@ func indexCRLF(s string) int {
 
 // writeCRLF writes the CRLF terminator.
 func (w *Writer) writeCRLF() { _, _ = w.bw.WriteString("\r\n") }
+
+// WriteHello writes a Vasto server's answer to HELLO: the map (as a RESP2
+// array) server vasto, proto 2, mode mode.
+func (w *Writer) WriteHello(mode string) {
+	w.WriteArray(6)
+	w.WriteBulkString("server")
+	w.WriteBulkString("vasto")
+	w.WriteBulkString("proto")
+	w.WriteInt(2)
+	w.WriteBulkString("mode")
+	w.WriteBulkString(mode)
+}

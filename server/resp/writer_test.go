@@ -94,6 +94,7 @@ func TestWriterExactBytes(t *testing.T) {
 		{func(w *Writer) { w.WriteError("ERR unknown command 'foo'") }, "-ERR unknown command 'foo'\r\n"},
 		{func(w *Writer) { w.WriteError("") }, "-ERR\r\n"},
 		{func(w *Writer) { w.WriteInt(0) }, ":0\r\n"},
+		{func(w *Writer) { w.WriteHello("gateway") }, "*6\r\n$6\r\nserver\r\n$5\r\nvasto\r\n$5\r\nproto\r\n:2\r\n$4\r\nmode\r\n$7\r\ngateway\r\n"},
 		{func(w *Writer) { w.WriteInt(-42) }, ":-42\r\n"},
 		{func(w *Writer) { w.WriteInt(math.MaxInt64) }, ":9223372036854775807\r\n"},
 		{func(w *Writer) { w.WriteInt(math.MinInt64) }, ":-9223372036854775808\r\n"},
