@@ -65,15 +65,18 @@ func applyConfigFile(fs *flag.FlagSet, path string) error {
 	return sc.Err()
 }
 
-// commonFlags are the --nats and --dc flags of every cluster command.
+// commonFlags are the --nats and --dc flags of every cluster command, and
+// its TLS and credential flags.
 type commonFlags struct {
 	nats *string
 	dc   *string
+	sec  securityFlags
 }
 
 func addCommon(fs *flag.FlagSet) commonFlags {
 	return commonFlags{
 		nats: fs.String("nats", envOr("VASTO_NATS", "nats://127.0.0.1:4222"), "NATS URL of the DC (env VASTO_NATS)"),
 		dc:   fs.String("dc", envOr("VASTO_DC", "dc1"), "datacenter name (env VASTO_DC)"),
+		sec:  addSecurity(fs),
 	}
 }

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/vasto-kv/vasto/internal/secure"
+)
+
+// securityFlags are the TLS and credential flags every daemon and client
+// command shares. Secrets are never flag values (they would show in ps):
+// flags and environment variables name files, or, for a client command's
+// password only, VASTO_PASSWORD holds it.
+type securityFlags struct {
+	tlsCert, tlsKey, tlsCA *string
+	tlsClientAuth          *bool
+	// natsCreds names the NATS credentials file of this process's role.
+	natsCreds *string
+	// user and passwordFile are the RESP credentials this process presents
+	// (AUTH user password) to stores and gateways.
+	user, passwordFile *string
+}
+
+func addSecurity(fs *flag.FlagSet) securityFlags {
+	return securityFlags{
+		tlsCert:       fs.String("tls-cert", envOr("VASTO_TLS_CERT", ""), "PEM certificate this process presents; with --tls-key, serve and dial TLS only (env VASTO_TLS_CERT)"),
+		tlsKey:        fs.String("tls-key", envOr("VASTO_TLS_KEY", ""), "PEM private key of --tls-cert (env VASTO_TLS_KEY)"),
+		tlsCA:         fs.String("tls-ca", envOr("VASTO_TLS_CA", ""), "PEM certificates of the authorities to trust (default: the system's) (env VASTO_TLS_CA)"),
+		tlsClientAuth: fs.Bool("tls-client-auth", envOr("VASTO_TLS_CLIENT_AUTH", "") == "true", "require client certificates signed by --tls-ca (mutual TLS) (env VASTO_TLS_CLIENT_AUTH=true)"),
+		natsCreds:     fs.String("nats-creds", envOr("VASTO_NATS_CREDS", ""), "NATS credentials file of this process's role (env VASTO_NATS_CREDS)"),
+		user:          fs.String("user", envOr("VASTO_USER", ""), "user to AUTH as at stores and gateways (env VASTO_USER)"),
+		passwordFile:  fs.String("password-file", envOr("VASTO_PASSWORD_FILE", ""), "file holding --user's password (env VASTO_PASSWORD_FILE; a client command also reads VASTO_PASSWORD)"),
+	}
+}
+
+// tls returns the TLS settings, validated.
+func (s securityFlags) tls() (secure.TLSFiles, error) {
+	f := secure.TLSFiles{CertFile: *s.tlsCert, KeyFile: *s.tlsKey, CAFile: *s.tlsCA, ClientAuth: *s.tlsClientAuth}
+	if err := f.Validate(); err != nil {
+		return secure.TLSFiles{}, fmt.Errorf("%w: %w", errUsage, err)
+	}
+	return f, nil
+}
+
+// password returns the password of --user: read from --password-file, or
+// for a client command (fromEnv) from VASTO_PASSWORD. A daemon reads files
+// only. No user means no password.
+func (s securityFlags) password(fromEnv bool) (secure.Secret, error) {
+	if *s.user == "" {
+		if *s.passwordFile != "" {
+			return secure.Secret{}, fmt.Errorf("%w: --password-file without --user", errUsage)
+		}
+		return secure.Secret{}, nil
+	}
+	if *s.passwordFile != "" {
+		return secure.ReadSecret(*s.passwordFile)
+	}
+	if v := os.Getenv("VASTO_PASSWORD"); fromEnv && v != "" {
+		return secure.NewSecret(v), nil
+	}
+	return secure.Secret{}, fmt.Errorf("%w: --user %s needs its password: --password-file FILE (or VASTO_PASSWORD for a client command)", errUsage, *s.user)
+}
