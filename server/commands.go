@@ -196,7 +196,7 @@ func cmdHello(c *conn, args [][]byte) {
 		return
 	}
 	if err := c.sess.HelloAuth(c.srv.acl.Load(), h); err != nil {
-		c.authFailed(err, h.User)
+		c.authFailed(err, string(h.User))
 		return
 	}
 	c.w.WriteHello("standalone")
@@ -206,34 +206,20 @@ func cmdHello(c *conn, args [][]byte) {
 // default user).
 func cmdAuth(c *conn, args [][]byte) {
 	if err := c.sess.Auth(c.srv.acl.Load(), args[1:]); err != nil {
-		var user []byte
-		if len(args) == 3 {
-			user = args[1]
-		}
-		c.authFailed(err, user)
+		c.authFailed(err, acl.AuthUser(args[1:]))
 		return
 	}
 	c.w.WriteSimple("OK")
 }
 
-// authFailed answers a failed AUTH, counts and logs it: the user's name
-// only when the ACL knows it (an unknown name may be a mistyped password),
-// never the password.
-func (c *conn) authFailed(err error, user []byte) {
+// authFailed answers a failed AUTH, counts and logs it: with the user's
+// name only when the ACL knows it, never with the password.
+func (c *conn) authFailed(err error, user string) {
 	c.writeErr(err)
-	if !errors.Is(err, acl.ErrWrongPass) {
-		return
+	if errors.Is(err, acl.ErrWrongPass) {
+		c.srv.authFailures.Add(1)
+		c.srv.log.Warn("authentication failed", "user", c.srv.acl.Load().LogName(user), "remote", c.nc.RemoteAddr().String())
 	}
-	c.srv.authFailures.Add(1)
-	name := acl.DefaultUser
-	if user != nil {
-		name = string(user)
-	}
-	if a := c.srv.acl.Load(); a != nil && a.Has(name) {
-		c.srv.log.Warn("authentication failed", "user", name, "remote", c.nc.RemoteAddr().String())
-		return
-	}
-	c.srv.log.Warn("authentication failed for an unknown user", "remote", c.nc.RemoteAddr().String())
 }
 
 // cmdSelect selects shard n of the current keyspace.

@@ -54,6 +54,25 @@ func (s *Session) Auth(a *ACL, args [][]byte) error {
 	return nil
 }
 
+// AuthUser returns the user AUTH's arguments (without the command name)
+// name: the default user for "AUTH password".
+func AuthUser(args [][]byte) string {
+	if len(args) == 2 {
+		return string(args[0])
+	}
+	return DefaultUser
+}
+
+// LogName returns what a log line may say of a user that failed to
+// authenticate: its name when the ACL knows it, "(unknown)" otherwise (an
+// unknown name may be a password typed in the wrong place).
+func (a *ACL) LogName(user string) string {
+	if a != nil && a.Has(user) {
+		return user
+	}
+	return "(unknown)"
+}
+
 // Gate lets a command through authentication: with no ACL, or once the
 // session's user is authenticated and still enabled, or for the commands
 // allowed before (AUTH, HELLO, QUIT). name is the command's name as the
