@@ -89,23 +89,16 @@ func runACLCheck(e *env, args []string) error {
 		return err
 	}
 	for _, name := range a.Users() {
+		u := a.Lookup(name)
 		state := "off"
-		if a.User(name) != nil {
+		if u.Enabled() {
 			state = "on"
 		}
 		var grants []string
-		for _, g := range userGrants(a, name) {
+		for _, g := range u.Grants() {
 			grants = append(grants, "ks:"+g.Pattern+"="+g.Rights.String())
 		}
 		fmt.Fprintf(e.stdout, "%s %s %s\n", name, state, strings.Join(grants, " "))
-	}
-	return nil
-}
-
-// userGrants returns the grants of a user, enabled or not.
-func userGrants(a *acl.ACL, name string) []acl.Grant {
-	if u := a.User(name); u != nil {
-		return u.Grants()
 	}
 	return nil
 }

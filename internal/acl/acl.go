@@ -75,6 +75,10 @@ func (a *ACL) Has(name string) bool {
 	return ok
 }
 
+// Lookup returns the user of that name, enabled or not, or nil (for
+// listing; authorization goes through User).
+func (a *ACL) Lookup(name string) *User { return a.users[name] }
+
 // User returns the enabled user of that name, or nil.
 func (a *ACL) User(name string) *User {
 	if u := a.users[name]; u != nil && u.enabled {
