@@ -124,6 +124,9 @@ func (c *Client) dialPool(addr string) *redis.Client {
 		// Retries are the client's (it picks another replica).
 		MaxRetries:      -1,
 		DisableIdentity: true,
+		// Sent as HELLO 2 AUTH username password on every new connection.
+		Username: c.cfg.Username,
+		Password: c.cfg.Password,
 	})
 }
 

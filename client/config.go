@@ -69,6 +69,13 @@ type Config struct {
 	// replica to try, only ReadTimeout and WriteTimeout bound the attempt.
 	// 0 means the default, 500 ms; a negative value disables it.
 	AttemptTimeout time.Duration
+	// Username and Password are the credentials the client presents to
+	// every store (HELLO 2 AUTH username password when it connects). An
+	// empty Username with a Password authenticates as the default user;
+	// an empty Password sends none. Stores without an ACL accept any.
+	// Keep the Config out of logs: Password is the secret itself.
+	Username string
+	Password string
 	// Clock is the wall clock the client's hybrid clock stamps writes
 	// without an event time from; nil means the system clock. Drills give
 	// a skewed one to model a client host whose clock is off.
@@ -148,6 +155,8 @@ func (c Config) Validate() error {
 		return bad("ReadTimeout %v is negative", c.ReadTimeout)
 	case c.WriteTimeout < 0:
 		return bad("WriteTimeout %v is negative", c.WriteTimeout)
+	case c.Username != "" && c.Password == "":
+		return bad("Username %q without a Password", c.Username)
 	}
 	return nil
 }

@@ -69,6 +69,13 @@ var (
 	// ErrCancelled is returned by WaitOperation for an operation that ended
 	// cancelled.
 	ErrCancelled = errors.New("client: operation cancelled")
+	// ErrAuth is the NOAUTH and WRONGPASS codes of a store or gateway with
+	// an ACL: the client presented no credentials (Config.Username and
+	// Password), or wrong ones, or a disabled user's. Not retried.
+	ErrAuth = errors.New("client: authentication failed")
+	// ErrNoPerm is the NOPERM code: the user may not run the command on
+	// the keyspace. Not retried.
+	ErrNoPerm = errors.New("client: permission denied")
 )
 
 // Store error codes: the first word of a RESP error reply (docs/protocol.md;
@@ -97,22 +104,31 @@ const (
 	// since a write to its database failed (a full disk); it still serves
 	// reads. The write is sent to another replica.
 	CodeReadOnly = wire.CodeReadOnly
+	// CodeNoAuth, CodeWrongPass and CodeNoPerm are answered by a store
+	// with an ACL (ErrAuth, ErrAuth, ErrNoPerm).
+	CodeNoAuth    = wire.CodeNoAuth
+	CodeWrongPass = wire.CodeWrongPass
+	CodeNoPerm    = wire.CodeNoPerm
 )
 
 // storeSentinel maps store codes to sentinels (codes without one are
 // reachable through StoreError.Code).
 var storeSentinel = map[string]error{
-	CodeErr:      ErrInvalid,
-	CodeTooLarge: ErrTooLarge,
-	CodeBadTime:  ErrBadTime,
-	CodeBadName:  ErrBadName,
-	CodeBehind:   ErrBehind,
-	CodeMoved:    ErrMoved,
+	CodeErr:       ErrInvalid,
+	CodeTooLarge:  ErrTooLarge,
+	CodeBadTime:   ErrBadTime,
+	CodeBadName:   ErrBadName,
+	CodeBehind:    ErrBehind,
+	CodeMoved:     ErrMoved,
+	CodeNoAuth:    ErrAuth,
+	CodeWrongPass: ErrAuth,
+	CodeNoPerm:    ErrNoPerm,
 }
 
 // StoreError is an error reply of a store. errors.Is matches it against the
 // sentinel of its code (ERR: ErrInvalid, TOOLARGE: ErrTooLarge, BADTIME:
-// ErrBadTime, BADNAME: ErrBadName, BEHIND: ErrBehind, MOVED: ErrMoved).
+// ErrBadTime, BADNAME: ErrBadName, BEHIND: ErrBehind, MOVED: ErrMoved,
+// NOAUTH and WRONGPASS: ErrAuth, NOPERM: ErrNoPerm).
 type StoreError struct {
 	// Code is the first word of the reply, e.g. "NOSHARD".
 	Code string

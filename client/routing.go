@@ -558,12 +558,18 @@ func (c *Client) send(ctx, actx context.Context, o *op, s *topology.Store, shard
 	}
 	// A connection whose request fails (a timeout included) is closed by
 	// go-redis, never put back with a reply pending.
-	_, _ = pipe.Exec(actx) // each command carries its own error
-	if err := use.Err(); err != nil {
+	_, execErr := pipe.Exec(actx) // each command carries its own error...
+	useErr := use.Err()
+	if useErr == nil && use.Val() == nil && execErr != nil {
+		// ...except when the connection could not be set up (a failed
+		// HELLO AUTH): nothing was sent, and only Exec tells why.
+		useErr = execErr
+	}
+	if useErr != nil {
 		// The target was not selected, so the replies of the commands are
 		// not the shard's: all fail with VUSE's error (NOSHARD: retried on
 		// another replica or the next topology).
-		err, retry := classify(ctx, err, s.ID, s.Addr)
+		err, retry := classify(ctx, useErr, s.ID, s.Addr)
 		var se *StoreError
 		if retry && !errors.As(err, &se) && !errors.Is(err, redis.ErrClosed) &&
 			!errors.Is(err, net.ErrClosed) && !errors.Is(err, context.Canceled) {

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/vasto-kv/vasto/client"
+	"github.com/vasto-kv/vasto/internal/acl"
 	"github.com/vasto-kv/vasto/server/resp"
 )
 
@@ -33,6 +34,7 @@ func init() {
 		{name: "ECHO", arity: 2, plan: planEcho},
 		{name: "QUIT", arity: 1, run: runQuit, noTx: true},
 		{name: "HELLO", arity: -1, run: runHello, noTx: true},
+		{name: "AUTH", arity: -2, run: runAuth, noTx: true},
 		{name: "COMMAND", arity: -1, plan: planEmptyArray},
 		{name: "CONFIG", arity: -2, plan: planEmptyArray},
 		{name: "CLIENT", arity: -2, plan: planOK},
@@ -108,6 +110,13 @@ func lookup(name []byte) (*command, string) {
 // in the transaction.
 func (c *conn) dispatch(args [][]byte) {
 	cmd, name := lookup(args[0])
+	a := c.g.acl.Load()
+	// Nothing is said about a command, not even that it is unknown, to a
+	// connection that has not authenticated.
+	if err := c.sess.Gate(a, acl.GatewayCommands, tableName(cmd)); err != nil {
+		c.refuse(err)
+		return
+	}
 	if cmd == nil {
 		c.refuse(unsupported(name, args))
 		return
@@ -116,12 +125,35 @@ func (c *conn) dispatch(args [][]byte) {
 		c.refuse(redisError(fmt.Sprintf("wrong number of arguments for '%s' command", strings.ToLower(cmd.name))))
 		return
 	}
+	if err := c.sess.Permit(a, acl.GatewayCommands, cmd.name, c.keyspace); err != nil {
+		c.refuse(err)
+		return
+	}
 	if c.inTx && !cmd.noTx {
 		c.tx = append(c.tx, args)
 		c.local(call{kind: kSimple, text: "QUEUED"})
 		return
 	}
 	c.exec(cmd, args)
+}
+
+// tableName is the name of cmd in the command tables ("unknown" for
+// none).
+func tableName(cmd *command) string {
+	if cmd == nil {
+		return unknownName
+	}
+	return cmd.name
+}
+
+// permitted checks a command queued by MULTI again when EXEC runs it: the
+// keyspace (a queued VUSE) or the ACL may have changed since.
+func (c *conn) permitted(cmd *command) error {
+	a := c.g.acl.Load()
+	if err := c.sess.Gate(a, acl.GatewayCommands, cmd.name); err != nil {
+		return err
+	}
+	return c.sess.Permit(a, acl.GatewayCommands, cmd.name, c.keyspace)
 }
 
 // exec runs a known command with valid arity.

@@ -7,6 +7,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/vasto-kv/vasto/client"
+	"github.com/vasto-kv/vasto/internal/acl"
 	"github.com/vasto-kv/vasto/server/resp"
 	"github.com/vasto-kv/vasto/topology"
 )
@@ -70,6 +71,13 @@ type Config struct {
 	MaxBatches int
 	// Observer, if set, is told of every command answered (for metrics).
 	Observer Observer
+	// ACL, when not nil, makes every connection authenticate (AUTH user
+	// password, or HELLO 2 AUTH user password) and checks each command
+	// against the user's rights on the connection's keyspace before
+	// anything is sent to a store. nil: no authentication. SetACL
+	// replaces it while the gateway runs. The gateway's own credentials
+	// at the stores are Client.Username and Client.Password.
+	ACL *acl.ACL
 }
 
 // DefaultConfig returns a Config with defaults filled in.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vasto-kv/vasto/client"
+	"github.com/vasto-kv/vasto/internal/acl"
 	"github.com/vasto-kv/vasto/server/resp"
 	"github.com/vasto-kv/vasto/wire"
 )
@@ -25,6 +26,8 @@ type conn struct {
 	w  *resp.Writer
 
 	keyspace string
+	// sess is the user the connection authenticated as.
+	sess acl.Session
 	// The batch being built: the store commands, and the calls (client
 	// commands) to answer from their replies, in order.
 	cmds  []client.Command

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/vasto-kv/vasto/client"
+	"github.com/vasto-kv/vasto/internal/acl"
 	"github.com/vasto-kv/vasto/server/resp"
 )
 
@@ -38,6 +40,10 @@ type Gateway struct {
 	wg       sync.WaitGroup
 	quit     chan struct{}
 	done     chan struct{}
+	// acl is the ACL in force (nil: none); each command reads it.
+	acl atomic.Pointer[acl.ACL]
+	// authFailures counts failed AUTH and HELLO AUTH.
+	authFailures atomic.Uint64
 }
 
 // New checks cfg and returns a gateway that is not started.
@@ -53,8 +59,25 @@ func New(cfg Config) (*Gateway, error) {
 		done:  make(chan struct{}),
 	}
 	g.batch = batcher{g: g, max: cfg.MaxBatches}
+	g.acl.Store(cfg.ACL)
 	return g, nil
 }
+
+// SetACL replaces the ACL at once for every connection: each command is
+// checked against the ACL in force when it is read, so a connection whose
+// user the new ACL deletes or disables gets NOAUTH on its next command.
+// nil turns authentication off.
+func (g *Gateway) SetACL(a *acl.ACL) {
+	g.acl.Store(a)
+	users := -1
+	if a != nil {
+		users = len(a.Users())
+	}
+	g.log.Info("ACL replaced", "users", users)
+}
+
+// AuthFailures returns how many AUTH (and HELLO AUTH) attempts failed.
+func (g *Gateway) AuthFailures() uint64 { return g.authFailures.Load() }
 
 // Start connects to the DC's NATS, waits (until ctx ends) for the first
 // topology, listens and serves in the background.

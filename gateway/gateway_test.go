@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/vasto-kv/vasto/client"
+	"github.com/vasto-kv/vasto/internal/acl"
 	"github.com/vasto-kv/vasto/server/resp"
 )
 
@@ -72,4 +73,26 @@ func TestUnsupportedCommands(t *testing.T) {
 		_, clash := notString[name]
 		require.False(t, clash, name)
 	}
+}
+
+// TestEveryCommandHasAClass fails when a command is added to the gateway
+// without a class in acl.GatewayCommands (it would be refused to every
+// user of an ACL), or when the table names a command the gateway does not
+// have.
+func TestEveryCommandHasAClass(t *testing.T) {
+	for name := range commands {
+		_, ok := acl.GatewayCommands[name]
+		require.True(t, ok, "command %s has no class in acl.GatewayCommands", name)
+	}
+	for name := range acl.GatewayCommands {
+		_, ok := commands[name]
+		require.True(t, ok, "acl.GatewayCommands classes %s, which the gateway does not have", name)
+	}
+}
+
+func TestReplyErrorCodesOfTheACL(t *testing.T) {
+	require.Equal(t, "NOAUTH Authentication required.", replyError(acl.ErrNoAuth))
+	require.Equal(t, "WRONGPASS invalid username-password pair or user is disabled.", replyError(acl.ErrWrongPass))
+	require.Equal(t, "NOPERM User u has no permissions to run the 'set' command on keyspace 'b' (it needs write)",
+		replyError(&acl.PermError{User: "u", Command: "SET", Keyspace: "b", Need: acl.Write}))
 }

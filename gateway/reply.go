@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vasto-kv/vasto/client"
+	"github.com/vasto-kv/vasto/internal/acl"
 	"github.com/vasto-kv/vasto/server/resp"
 	"github.com/vasto-kv/vasto/wire"
 )
@@ -179,6 +180,14 @@ func replyError(err error) string {
 	switch {
 	case errors.As(err, &re):
 		return wire.CodeErr + " " + string(re)
+	case errors.Is(err, acl.ErrNoAuth):
+		return wire.CodeNoAuth + " " + acl.Message(err)
+	case errors.Is(err, acl.ErrWrongPass):
+		return wire.CodeWrongPass + " " + acl.Message(err)
+	case errors.Is(err, acl.ErrNoPerm):
+		return wire.CodeNoPerm + " " + acl.Message(err)
+	case errors.Is(err, acl.ErrSyntax):
+		return wire.CodeErr + " " + acl.Message(err)
 	case errors.Is(err, errSyntax):
 		return wire.CodeErr + " " + trimPrefixes(err.Error())
 	case errors.Is(err, errShuttingDown), errors.Is(err, client.ErrClosed):

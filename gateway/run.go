@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -9,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/vasto-kv/vasto/client"
+	"github.com/vasto-kv/vasto/internal/acl"
 	"github.com/vasto-kv/vasto/topology"
 	"github.com/vasto-kv/vasto/wire"
 )
@@ -22,20 +24,44 @@ func runQuit(c *conn, _ [][]byte) {
 	c.quit = true
 }
 
-// HELLO [2 [AUTH user pass] [SETNAME name]]: the gateway speaks RESP2 only
-// and has no users.
+// HELLO [2 [AUTH user pass] [SETNAME name]]: the gateway speaks RESP2
+// only; AUTH authenticates as AUTH does.
 func runHello(c *conn, args [][]byte) {
-	if len(args) > 1 && string(args[1]) != "2" {
+	h, err := acl.ParseHello(args[1:])
+	switch {
+	case h.Proto != "" && h.Proto != "2":
 		c.w.WriteError("NOPROTO the gateway speaks RESP2 only")
 		return
+	case err != nil:
+		c.writeErr(err)
+		return
 	}
-	for _, a := range args[2:] {
-		if strings.EqualFold(string(a), "AUTH") {
-			c.writeErr(redisError("AUTH is not supported by the gateway"))
-			return
-		}
+	if err := c.sess.HelloAuth(c.g.acl.Load(), h); err != nil {
+		c.authFailed(err, string(h.User))
+		return
 	}
 	c.w.WriteHello("gateway")
+}
+
+// AUTH [user] password: authenticate the connection as user (or the
+// default user). Gateway users are the gateway's own (its ACL file); the
+// gateway reaches the stores with its own credentials.
+func runAuth(c *conn, args [][]byte) {
+	if err := c.sess.Auth(c.g.acl.Load(), args[1:]); err != nil {
+		c.authFailed(err, acl.AuthUser(args[1:]))
+		return
+	}
+	c.w.WriteSimple("OK")
+}
+
+// authFailed answers a failed AUTH, counts and logs it: with the user's
+// name only when the ACL knows it, never with the password.
+func (c *conn) authFailed(err error, user string) {
+	c.writeErr(err)
+	if errors.Is(err, acl.ErrWrongPass) {
+		c.g.authFailures.Add(1)
+		c.g.log.Warn("authentication failed", "user", c.g.acl.Load().LogName(user), "remote", c.nc.RemoteAddr().String())
+	}
 }
 
 // INFO: the DC, the topology version the gateway routes by, and the
@@ -300,6 +326,10 @@ func runExec(c *conn, _ [][]byte) {
 	c.w.WriteArray(len(tx))
 	for _, args := range tx {
 		cmd, _ := lookup(args[0])
+		if err := c.permitted(cmd); err != nil {
+			c.refuse(err)
+			continue
+		}
 		c.exec(cmd, args)
 	}
 	c.flush()

@@ -2,12 +2,14 @@ package server
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/vasto-kv/vasto/internal/acl"
 	"github.com/vasto-kv/vasto/lww"
 	"github.com/vasto-kv/vasto/server/resp"
 	"github.com/vasto-kv/vasto/store"
@@ -48,6 +50,7 @@ func init() {
 		{"CONFIG", -2, false, cmdEmptyArray},
 		{"CLIENT", -2, false, cmdOK},
 		{"HELLO", -1, false, cmdHello},
+		{"AUTH", -2, false, cmdAuth},
 		{"SELECT", 2, false, cmdSelect},
 		{"VUSE", -2, false, cmdUse},
 		{"INFO", -1, false, cmdInfo},
@@ -102,12 +105,27 @@ func (c *conn) dispatch(args [][]byte) {
 // server does not know).
 func (c *conn) exec(args [][]byte) string {
 	cmd := lookup(args[0])
+	a := c.srv.acl.Load()
+	name := unknownName
+	if cmd != nil {
+		name = cmd.name
+	}
+	// Nothing is said about a command, not even that it is unknown, to a
+	// connection that has not authenticated.
+	if err := c.sess.Gate(a, acl.StoreCommands, name); err != nil {
+		c.deferError(err)
+		return name
+	}
 	if cmd == nil {
 		c.deferError(unknownCommand(args))
 		return unknownName
 	}
 	if (cmd.arity > 0 && len(args) != cmd.arity) || (cmd.arity < 0 && len(args) < -cmd.arity) {
 		c.deferError(redisError(fmt.Sprintf("wrong number of arguments for '%s' command", strings.ToLower(cmd.name))))
+		return cmd.name
+	}
+	if err := c.sess.Permit(a, acl.StoreCommands, cmd.name, c.keyspace); err != nil {
+		c.deferError(err)
 		return cmd.name
 	}
 	if !cmd.write {
@@ -165,12 +183,43 @@ func cmdEmptyArray(c *conn, _ [][]byte) { c.w.WriteArray(0) }
 
 func cmdOK(c *conn, _ [][]byte) { c.w.WriteSimple("OK") }
 
+// HELLO [2 [AUTH user password] [SETNAME name]]: RESP2 only; AUTH
+// authenticates as AUTH does.
 func cmdHello(c *conn, args [][]byte) {
-	if len(args) > 1 && string(args[1]) != "2" {
+	h, err := acl.ParseHello(args[1:])
+	switch {
+	case h.Proto != "" && h.Proto != "2":
 		c.w.WriteError("NOPROTO this store speaks RESP2 only")
+		return
+	case err != nil:
+		c.writeErr(err)
+		return
+	}
+	if err := c.sess.HelloAuth(c.srv.acl.Load(), h); err != nil {
+		c.authFailed(err, string(h.User))
 		return
 	}
 	c.w.WriteHello("standalone")
+}
+
+// AUTH [user] password: authenticate the connection as user (or the
+// default user).
+func cmdAuth(c *conn, args [][]byte) {
+	if err := c.sess.Auth(c.srv.acl.Load(), args[1:]); err != nil {
+		c.authFailed(err, acl.AuthUser(args[1:]))
+		return
+	}
+	c.w.WriteSimple("OK")
+}
+
+// authFailed answers a failed AUTH, counts and logs it: with the user's
+// name only when the ACL knows it, never with the password.
+func (c *conn) authFailed(err error, user string) {
+	c.writeErr(err)
+	if errors.Is(err, acl.ErrWrongPass) {
+		c.srv.authFailures.Add(1)
+		c.srv.log.Warn("authentication failed", "user", c.srv.acl.Load().LogName(user), "remote", c.nc.RemoteAddr().String())
+	}
 }
 
 // cmdSelect selects shard n of the current keyspace.

@@ -7,6 +7,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/vasto-kv/vasto/internal/acl"
 	"github.com/vasto-kv/vasto/server/resp"
 	"github.com/vasto-kv/vasto/store"
 	"github.com/vasto-kv/vasto/wire"
@@ -24,6 +25,9 @@ type conn struct {
 	// The target selected with VUSE or SELECT.
 	keyspace string
 	shard    uint32
+
+	// sess is the user the connection authenticated as.
+	sess acl.Session
 
 	pending pendingWrites
 	scans   wire.ScanCursors

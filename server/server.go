@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/vasto-kv/vasto/internal/acl"
 	"github.com/vasto-kv/vasto/internal/retry"
 	"github.com/vasto-kv/vasto/server/resp"
 	"github.com/vasto-kv/vasto/store"
@@ -65,6 +66,11 @@ type Config struct {
 	Faults Faults
 	// Observer, if set, is told of every command answered (for metrics).
 	Observer Observer
+	// ACL, when not nil, makes every connection authenticate (AUTH user
+	// password, or HELLO 2 AUTH user password) and checks each command
+	// against the user's rights on the connection's keyspace. nil: no
+	// authentication. SetACL replaces it while the server runs.
+	ACL *acl.ACL
 }
 
 // DefaultConfig returns a Config with defaults filled in.
@@ -130,6 +136,10 @@ type Server struct {
 	force     chan struct{}
 	forceOnce sync.Once
 	done      chan struct{}
+	// acl is the ACL in force (nil: none); each command reads it.
+	acl atomic.Pointer[acl.ACL]
+	// authFailures counts failed AUTH and HELLO AUTH.
+	authFailures atomic.Uint64
 }
 
 // New checks cfg and returns a server that is not started.
@@ -137,15 +147,38 @@ func New(cfg Config) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Server{
+	s := &Server{
 		cfg:   cfg,
 		log:   cfg.Logger.Named("server"),
 		conns: make(map[*conn]struct{}),
 		quit:  make(chan struct{}),
 		force: make(chan struct{}),
 		done:  make(chan struct{}),
-	}, nil
+	}
+	s.acl.Store(cfg.ACL)
+	return s, nil
 }
+
+// SetACL replaces the ACL at once for every connection: each command is
+// checked against the ACL in force when it runs, so a connection whose
+// user the new ACL deletes or disables gets NOAUTH on its next command,
+// and changed rights apply to the next command. nil turns authentication
+// off.
+func (s *Server) SetACL(a *acl.ACL) {
+	s.acl.Store(a)
+	s.log.Info("ACL replaced", "users", aclUsers(a))
+}
+
+// aclUsers counts an ACL's users for a log line (-1: no ACL).
+func aclUsers(a *acl.ACL) int {
+	if a == nil {
+		return -1
+	}
+	return len(a.Users())
+}
+
+// AuthFailures returns how many AUTH (and HELLO AUTH) attempts failed.
+func (s *Server) AuthFailures() uint64 { return s.authFailures.Load() }
 
 // Start listens and serves in the background; it does not block.
 func (s *Server) Start(ctx context.Context) error {

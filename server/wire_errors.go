@@ -7,6 +7,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/vasto-kv/vasto/internal/acl"
 	"github.com/vasto-kv/vasto/lww"
 	"github.com/vasto-kv/vasto/server/resp"
 	"github.com/vasto-kv/vasto/store"
@@ -34,8 +35,15 @@ const (
 // wireError maps an error to its code and message.
 func wireError(err error) string {
 	var re redisError
-	if errors.As(err, &re) {
+	switch {
+	case errors.As(err, &re):
 		return codeErr + " " + string(re)
+	case errors.Is(err, acl.ErrNoAuth):
+		return wire.CodeNoAuth + " " + acl.Message(err)
+	case errors.Is(err, acl.ErrWrongPass):
+		return wire.CodeWrongPass + " " + acl.Message(err)
+	case errors.Is(err, acl.ErrNoPerm):
+		return wire.CodeNoPerm + " " + acl.Message(err)
 	}
 	code := codeIO
 	switch {
@@ -61,7 +69,8 @@ func wireError(err error) string {
 		code = codeReadOnly
 	case errors.Is(err, store.ErrCorrupt):
 		code = codeCorrupt
-	case errors.Is(err, errSyntax), errors.Is(err, store.ErrBadRange), errors.Is(err, lww.ErrInvalidRecord):
+	case errors.Is(err, errSyntax), errors.Is(err, store.ErrBadRange), errors.Is(err, lww.ErrInvalidRecord),
+		errors.Is(err, acl.ErrSyntax):
 		code = codeErr
 	}
 	return code + " " + stripPackages(err.Error())
@@ -74,7 +83,7 @@ func stripPackages(msg string) string {
 	out := parts[:0]
 	for _, p := range parts {
 		switch p {
-		case "server", "store", "storenode", "lww", "resp", "wire":
+		case "server", "store", "storenode", "lww", "resp", "wire", "acl":
 			continue
 		}
 		out = append(out, p)

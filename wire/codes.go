@@ -31,11 +31,22 @@ const (
 	// CodeNoFaults: a fault-injection command (VFAULT) sent to a store
 	// started without --allow-faults; nothing was done.
 	CodeNoFaults = "NOFAULTS"
+	// CodeNoAuth: the connection has not authenticated (AUTH user
+	// password, or HELLO 2 AUTH user password) to a server with an ACL,
+	// or its user was deleted or disabled since; nothing was done.
+	CodeNoAuth = "NOAUTH"
+	// CodeNoPerm: the connection's user may not run the command on the
+	// connection's keyspace; nothing was done.
+	CodeNoPerm = "NOPERM"
+	// CodeWrongPass: AUTH with an unknown or disabled user or a wrong
+	// password (the reply does not tell which).
+	CodeWrongPass = "WRONGPASS"
 )
 
 // Codes lists every code, in the order above.
 var Codes = []string{CodeErr, CodeTooLarge, CodeBadTime, CodeNoShard, CodeBadName, CodeClosed,
-	CodeCorrupt, CodeIOErr, CodeCatchUp, CodeBehind, CodeMoved, CodeReadOnly, CodeNoFaults}
+	CodeCorrupt, CodeIOErr, CodeCatchUp, CodeBehind, CodeMoved, CodeReadOnly, CodeNoFaults,
+	CodeNoAuth, CodeNoPerm, CodeWrongPass}
 
 // Retryable reports whether a request answered with code may succeed when
 // sent again, on another replica when there is one.

@@ -87,12 +87,16 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	e.logLevel = envOr("VASTO_LOG_LEVEL", "warn")
 	var target benchTarget
 	name := "vasto " + *ks
+	cfg := clientConfig(*c.nats, *c.dc, e)
+	if err := withCredentials(&cfg, c.sec); err != nil {
+		return err
+	}
 	if *redisAddr != "" {
-		target = redisTarget{redis.NewClient(&redis.Options{Addr: *redisAddr, PoolSize: *conc, Protocol: 2, DisableIdentity: true})}
+		target = redisTarget{redis.NewClient(&redis.Options{Addr: *redisAddr, PoolSize: *conc, Protocol: 2, DisableIdentity: true,
+			Username: cfg.Username, Password: cfg.Password})}
 		name = "redis " + *redisAddr
 	} else {
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		cfg := clientConfig(*c.nats, *c.dc, e)
 		cfg.PoolSize = *conc
 		cfg.HedgeAfter = *hedge
 		cl, err := client.New(cctx, cfg)

@@ -45,7 +45,11 @@ func clientCmdN(ctx context.Context, e *env, name string, args []string, minPos,
 	cctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 	e.logLevel = envOr("VASTO_LOG_LEVEL", "warn")
-	cl, err := client.New(cctx, clientConfig(*c.nats, *c.dc, e))
+	cfg := clientConfig(*c.nats, *c.dc, e)
+	if err := withCredentials(&cfg, c.sec); err != nil {
+		return nil, nil, err
+	}
+	cl, err := client.New(cctx, cfg)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -24,6 +24,7 @@ func runGateway(ctx context.Context, e *env, args []string) error {
 	writeTimeout := fs.Duration("write-timeout", gateway.DefaultWriteTimeout, "disconnect a client that reads no replies for this long")
 	maxBatches := fs.Int("max-batches", gateway.DefaultMaxBatches, "merged batches in flight; connections' batches that arrive meanwhile are merged into one pipeline per store")
 	maxKeys := fs.Int("max-keys", gateway.DefaultMaxKeys, "most keys one KEYS command may look at (use SCAN beyond)")
+	aclFile := fs.String("acl-file", envOr("VASTO_ACL_FILE", ""), "ACL file of the gateway's RESP users (vasto acl hash writes lines); reloaded on SIGHUP; empty: no authentication (env VASTO_ACL_FILE). The gateway reaches the stores as --user with --password-file")
 	diag := addDiagFlags(fs, e, "127.0.0.1:6061")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -33,7 +34,17 @@ func runGateway(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer stopDiag()
+	users, err := loadACL(*aclFile)
+	if err != nil {
+		return err
+	}
+	pw, err := c.sec.password(false)
+	if err != nil {
+		return err
+	}
 	cfg := gateway.DefaultConfig(*listen, *c.nats, *c.dc)
+	cfg.ACL = users
+	cfg.Client.Username, cfg.Client.Password = *c.sec.user, pw.Reveal()
 	cfg.Keyspace, cfg.Logger = *keyspace, log
 	cfg.Client.PoolSize, cfg.RequestTimeout, cfg.WriteTimeout, cfg.MaxKeys = *poolSize, *timeout, *writeTimeout, *maxKeys
 	cfg.MaxBatches = *maxBatches
@@ -62,6 +73,7 @@ func runGateway(ctx context.Context, e *env, args []string) error {
 			log.Error("stop gateway", "error", err)
 		}
 	}()
+	defer reloadACL(ctx, e, log, *aclFile, g.SetACL)()
 	_, port, _ := net.SplitHostPort(g.Addr().String())
 	fmt.Fprintf(e.stdout, "vasto gateway for %s ready on %s (keyspace %s)\n", *c.dc, g.Addr(), *keyspace)
 	fmt.Fprintf(e.stdout, "  try: redis-cli -p %s SET hello world && redis-cli -p %s GET hello\n", port, port)

@@ -42,6 +42,7 @@ var subcommands = map[string]subcommand{
 	"scan":     {"list keys in key order: scan KEYSPACE [--prefix P]", runScan},
 	"bench":    {"load a keyspace and report throughput and latency percentiles", runBench},
 	"dc":       {"cross-DC replication: 'dc status' shows link, lag and last applied per remote DC", runDC},
+	"acl":      {"help write an ACL file: 'acl hash' reads a password from stdin and prints its hash; 'acl check FILE'", runACL},
 	"chaos":    {"fault injection for drills (stores started with --allow-faults): skew, crash, pause-replication, proxy, verify...; run and list for whole drills", runChaos},
 	"version":  {"print the version", runVersion},
 }
@@ -49,15 +50,26 @@ var subcommands = map[string]subcommand{
 // env is what every subcommand gets from main: its streams and the root
 // logger.
 type env struct {
+	stdin          io.Reader
 	stdout, stderr io.Writer
 	logLevel       string
+	// hup receives SIGHUP: daemons reload their ACL file (nil: never).
+	hup <-chan os.Signal
 }
+
+// hangups receives the process's SIGHUPs (main sets it; nil in tests).
+var hangups <-chan os.Signal
 
 // errUsage marks a command-line mistake: exit code 2.
 var errUsage = errors.New("usage")
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// SIGHUP reloads what a daemon can reload (its ACL file) instead of
+	// ending the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	hangups = hup
 	root := (&env{stderr: os.Stderr, logLevel: envOr("VASTO_LOG_LEVEL", "info")}).rootLogger()
 	redis.SetLogger(redisLogger{root.Named("redis")})
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
@@ -79,7 +91,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		usage(stderr)
 		return 2
 	}
-	e := &env{stdout: stdout, stderr: stderr, logLevel: envOr("VASTO_LOG_LEVEL", "info")}
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, logLevel: envOr("VASTO_LOG_LEVEL", "info"), hup: hangups}
 	err := sc.run(ctx, e, args[1:])
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):

@@ -58,6 +58,7 @@ func runStore(ctx context.Context, e *env, args []string) error {
 	maxOpenFiles := fs.Int("max-open-files", 0, "open files all shards may hold; creating a shard past it fails (0: 4/5 of ulimit -n)")
 	shardOpenFiles := fs.Int("shard-open-files", 10, "table files one shard keeps open (at least 10)")
 	writeTimeout := fs.Duration("write-timeout", server.DefaultWriteTimeout, "disconnect a client that reads no replies for this long")
+	aclFile := fs.String("acl-file", envOr("VASTO_ACL_FILE", ""), "ACL file of the RESP users (vasto acl hash writes lines); reloaded on SIGHUP; empty: no authentication (env VASTO_ACL_FILE)")
 	allowFaults := fs.Bool("allow-faults", false, "accept fault injection (VFAULT: clock skew, crash, pausing cross-DC replication; 'vasto chaos') for drills. Never in production")
 	diag := addDiagFlags(fs, e, "127.0.0.1:6060")
 	if err := parseFlags(fs, args); err != nil {
@@ -68,8 +69,13 @@ func runStore(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer stopDiag()
+	users, err := loadACL(*aclFile)
+	if err != nil {
+		return err
+	}
 
 	cfg := storenode.DefaultConfig(*dir, *listen)
+	cfg.ACL = users
 	cfg.Engine.DC, cfg.Engine.Sync, cfg.Engine.TombstoneGrace, cfg.Engine.MaxFuture = *dc, *sync, *grace, *maxFuture
 	cfg.Engine.BlockCacheBytes = *memMB << 20
 	if *cacheMB != 0 {
@@ -109,6 +115,7 @@ func runStore(ctx context.Context, e *env, args []string) error {
 	if err := sn.Start(ctx); err != nil {
 		return err
 	}
+	defer reloadACL(ctx, e, log, *aclFile, sn.SetACL)()
 	addr := sn.AdvertisedAddr()
 	if *natsURL != "" {
 		fmt.Fprintf(e.stdout, "vasto store %s/%s ready on %s, joined %s\n", cfg.Engine.DC, cfg.Engine.Node, addr, *natsURL)

@@ -302,6 +302,8 @@ var pureRules = []pureRule{
 		why: "packages under lww/ may use only the standard library (and other lww/ packages)"},
 	{name: "wire-stdlib-only", dir: "wire", allowed: []string{"wire"},
 		why: "packages under wire/ may use only the standard library: client and servers share them"},
+	{name: "acl-stdlib-only", dir: "internal/acl", allowed: []string{"internal/acl"},
+		why: "packages under internal/acl/ may use only the standard library: the stores and the gateway share the ACL rules"},
 	{name: "topology-pure", dir: "topology", allowed: []string{"topology", "lww", "github.com/cespare/xxhash/v2"},
 		why: "packages under topology/ may use only the standard library, lww/ and xxhash: the routing rules stay pure"},
 	{name: "chaos-check-pure", dir: "chaos/check", allowed: []string{"chaos/check", "lww", "topology", "github.com/cespare/xxhash/v2"},

@@ -16,6 +16,7 @@ import (
 	"github.com/vasto-kv/vasto/bus"
 	"github.com/vasto-kv/vasto/bus/embedded"
 	"github.com/vasto-kv/vasto/gateway"
+	"github.com/vasto-kv/vasto/internal/acl"
 	"github.com/vasto-kv/vasto/internal/metrics"
 	"github.com/vasto-kv/vasto/internal/retry"
 	"github.com/vasto-kv/vasto/internal/storenode"
@@ -77,6 +78,12 @@ type Config struct {
 	// stores run, on GatewayPort (0: any free port).
 	Gateway     bool
 	GatewayPort int
+	// StoreACL is every store's storenode.Config.ACL (nil: none).
+	StoreACL *acl.ACL
+	// GatewayACL is the gateway's gateway.Config.ACL (nil: none), and
+	// GatewayUser and GatewayPassword its credentials at the stores.
+	GatewayACL                   *acl.ACL
+	GatewayUser, GatewayPassword string
 }
 
 // DefaultConfig returns a Config with defaults filled in.
@@ -184,6 +191,8 @@ func (c *Cluster) startGateway(ctx context.Context) error {
 	addr := net.JoinHostPort(c.cfg.Host, strconv.Itoa(c.cfg.GatewayPort))
 	gcfg := gateway.DefaultConfig(addr, c.nats.ClientURL(), c.cfg.DC)
 	gcfg.Logger = c.log
+	gcfg.ACL = c.cfg.GatewayACL
+	gcfg.Client.Username, gcfg.Client.Password = c.cfg.GatewayUser, c.cfg.GatewayPassword
 	var gm *metrics.Gateway
 	if c.cfg.Metrics != nil {
 		var err error
@@ -206,6 +215,29 @@ func (c *Cluster) startGateway(ctx context.Context) error {
 	c.gateway, c.gatewayMetrics = g, gm
 	c.mu.Unlock()
 	return nil
+}
+
+// SetStoreACL replaces the ACL of every running store (and of stores
+// started later).
+func (c *Cluster) SetStoreACL(a *acl.ACL) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.cfg.StoreACL = a
+	for _, st := range c.stores {
+		if st.node != nil {
+			st.node.SetACL(a)
+		}
+	}
+}
+
+// SetGatewayACL replaces the gateway's ACL.
+func (c *Cluster) SetGatewayACL(a *acl.ACL) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.cfg.GatewayACL = a
+	if c.gateway != nil {
+		c.gateway.SetACL(a)
+	}
 }
 
 // GatewayAddr is the address of the DC's gateway ("" without
@@ -322,6 +354,7 @@ func (c *Cluster) StartStore(ctx context.Context, i int) error {
 	cfg.Logger = log
 	cfg.AllowFaults = c.cfg.AllowFaults
 	cfg.Metrics = c.cfg.Metrics
+	cfg.ACL = c.cfg.StoreACL
 	n, err := storenode.New(cfg)
 	if err != nil {
 		return err

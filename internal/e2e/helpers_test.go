@@ -64,10 +64,17 @@ func startCluster(t *testing.T, n int, cb func(*devcluster.Config)) *devcluster.
 
 func newClient(t *testing.T, c *devcluster.Cluster) *client.Client {
 	t.Helper()
+	return newClientAs(t, c, "", "")
+}
+
+// newClientAs is newClient presenting user and password to the stores.
+func newClientAs(t *testing.T, c *devcluster.Cluster, user, password string) *client.Client {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	cfg := client.DefaultConfig(c.NATSURL(), c.DC())
 	cfg.Logger = testLogger(t)
+	cfg.Username, cfg.Password = user, password
 	cl, err := client.New(ctx, cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { cl.Close() })

@@ -13,6 +13,7 @@ import (
 
 	"github.com/vasto-kv/vasto/bus"
 	crossdc "github.com/vasto-kv/vasto/dc"
+	"github.com/vasto-kv/vasto/internal/acl"
 	"github.com/vasto-kv/vasto/internal/metrics"
 	"github.com/vasto-kv/vasto/lww"
 	"github.com/vasto-kv/vasto/replica"
@@ -65,6 +66,11 @@ type Config struct {
 	// crash, pausing cross-DC replication) for drills. Off, every VFAULT
 	// is refused with NOFAULTS.
 	AllowFaults bool
+	// ACL, when not nil, is the RESP server's server.Config.ACL: every
+	// connection authenticates and each command is checked against the
+	// user's rights (peers dial with a user holding +internal). SetACL
+	// replaces it.
+	ACL *acl.ACL
 	// Metrics, if set, is the process's metrics registry: the store
 	// registers its metrics there (labels dc and store) while it runs,
 	// and turns RocksDB's statistics on.
@@ -107,6 +113,17 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	return nil
+}
+
+// SetACL replaces the RESP server's ACL (server.Server.SetACL) at once
+// while the node runs, and for its next Start.
+func (n *Node) SetACL(a *acl.ACL) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.cfg.ACL = a
+	if n.srv != nil {
+		n.srv.SetACL(a)
+	}
 }
 
 // Node is one store process: engine, RESP server and, in a DC, its bus
@@ -207,6 +224,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		cfg.Logger.Warn("fault injection enabled (--allow-faults): VFAULT can skew the clock, crash the process and pause cross-DC replication")
 	}
 	scfg.Observer = n.serverObserver()
+	scfg.ACL = cfg.ACL
 	srv, err := server.New(scfg)
 	if err != nil {
 		return fmt.Errorf("storenode: %w", err)
