@@ -175,19 +175,14 @@ const (
 // replyError maps an error to the text of a RESP error reply: a store's
 // own error as it sent it, the client's errors to the store codes.
 func replyError(err error) string {
+	if msg, ok := acl.Reply(err); ok {
+		return msg
+	}
 	var se *client.StoreError
 	var re redisError
 	switch {
 	case errors.As(err, &re):
 		return wire.CodeErr + " " + string(re)
-	case errors.Is(err, acl.ErrNoAuth):
-		return wire.CodeNoAuth + " " + acl.Message(err)
-	case errors.Is(err, acl.ErrWrongPass):
-		return wire.CodeWrongPass + " " + acl.Message(err)
-	case errors.Is(err, acl.ErrNoPerm):
-		return wire.CodeNoPerm + " " + acl.Message(err)
-	case errors.Is(err, acl.ErrSyntax):
-		return wire.CodeErr + " " + acl.Message(err)
 	case errors.Is(err, errSyntax):
 		return wire.CodeErr + " " + trimPrefixes(err.Error())
 	case errors.Is(err, errShuttingDown), errors.Is(err, client.ErrClosed):

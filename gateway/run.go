@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -27,17 +26,8 @@ func runQuit(c *conn, _ [][]byte) {
 // HELLO [2 [AUTH user pass] [SETNAME name]]: the gateway speaks RESP2
 // only; AUTH authenticates as AUTH does.
 func runHello(c *conn, args [][]byte) {
-	h, err := acl.ParseHello(args[1:])
-	switch {
-	case h.Proto != "" && h.Proto != "2":
-		c.w.WriteError("NOPROTO the gateway speaks RESP2 only")
-		return
-	case err != nil:
-		c.writeErr(err)
-		return
-	}
-	if err := c.sess.HelloAuth(c.g.acl.Load(), h); err != nil {
-		c.authFailed(err, string(h.User))
+	if err := c.sess.Hello(c.g.acl.Load(), args[1:]); err != nil {
+		c.authFailed(err)
 		return
 	}
 	c.w.WriteHello("gateway")
@@ -48,7 +38,7 @@ func runHello(c *conn, args [][]byte) {
 // gateway reaches the stores with its own credentials.
 func runAuth(c *conn, args [][]byte) {
 	if err := c.sess.Auth(c.g.acl.Load(), args[1:]); err != nil {
-		c.authFailed(err, acl.AuthUser(args[1:]))
+		c.authFailed(err)
 		return
 	}
 	c.w.WriteSimple("OK")
@@ -56,11 +46,11 @@ func runAuth(c *conn, args [][]byte) {
 
 // authFailed answers a failed AUTH, counts and logs it: with the user's
 // name only when the ACL knows it, never with the password.
-func (c *conn) authFailed(err error, user string) {
+func (c *conn) authFailed(err error) {
 	c.writeErr(err)
-	if errors.Is(err, acl.ErrWrongPass) {
+	if user, ok := acl.FailedUser(err); ok {
 		c.g.authFailures.Add(1)
-		c.g.log.Warn("authentication failed", "user", c.g.acl.Load().LogName(user), "remote", c.nc.RemoteAddr().String())
+		c.g.log.Warn("authentication failed", "user", user, "remote", c.nc.RemoteAddr().String())
 	}
 }
 

@@ -2,7 +2,6 @@ package server
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -186,17 +185,8 @@ func cmdOK(c *conn, _ [][]byte) { c.w.WriteSimple("OK") }
 // HELLO [2 [AUTH user password] [SETNAME name]]: RESP2 only; AUTH
 // authenticates as AUTH does.
 func cmdHello(c *conn, args [][]byte) {
-	h, err := acl.ParseHello(args[1:])
-	switch {
-	case h.Proto != "" && h.Proto != "2":
-		c.w.WriteError("NOPROTO this store speaks RESP2 only")
-		return
-	case err != nil:
-		c.writeErr(err)
-		return
-	}
-	if err := c.sess.HelloAuth(c.srv.acl.Load(), h); err != nil {
-		c.authFailed(err, string(h.User))
+	if err := c.sess.Hello(c.srv.acl.Load(), args[1:]); err != nil {
+		c.authFailed(err)
 		return
 	}
 	c.w.WriteHello("standalone")
@@ -206,7 +196,7 @@ func cmdHello(c *conn, args [][]byte) {
 // default user).
 func cmdAuth(c *conn, args [][]byte) {
 	if err := c.sess.Auth(c.srv.acl.Load(), args[1:]); err != nil {
-		c.authFailed(err, acl.AuthUser(args[1:]))
+		c.authFailed(err)
 		return
 	}
 	c.w.WriteSimple("OK")
@@ -214,11 +204,11 @@ func cmdAuth(c *conn, args [][]byte) {
 
 // authFailed answers a failed AUTH, counts and logs it: with the user's
 // name only when the ACL knows it, never with the password.
-func (c *conn) authFailed(err error, user string) {
+func (c *conn) authFailed(err error) {
 	c.writeErr(err)
-	if errors.Is(err, acl.ErrWrongPass) {
+	if user, ok := acl.FailedUser(err); ok {
 		c.srv.authFailures.Add(1)
-		c.srv.log.Warn("authentication failed", "user", c.srv.acl.Load().LogName(user), "remote", c.nc.RemoteAddr().String())
+		c.srv.log.Warn("authentication failed", "user", user, "remote", c.nc.RemoteAddr().String())
 	}
 }
 

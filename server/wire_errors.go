@@ -34,16 +34,12 @@ const (
 
 // wireError maps an error to its code and message.
 func wireError(err error) string {
+	if msg, ok := acl.Reply(err); ok {
+		return msg
+	}
 	var re redisError
-	switch {
-	case errors.As(err, &re):
+	if errors.As(err, &re) {
 		return codeErr + " " + string(re)
-	case errors.Is(err, acl.ErrNoAuth):
-		return wire.CodeNoAuth + " " + acl.Message(err)
-	case errors.Is(err, acl.ErrWrongPass):
-		return wire.CodeWrongPass + " " + acl.Message(err)
-	case errors.Is(err, acl.ErrNoPerm):
-		return wire.CodeNoPerm + " " + acl.Message(err)
 	}
 	code := codeIO
 	switch {
@@ -69,8 +65,7 @@ func wireError(err error) string {
 		code = codeReadOnly
 	case errors.Is(err, store.ErrCorrupt):
 		code = codeCorrupt
-	case errors.Is(err, errSyntax), errors.Is(err, store.ErrBadRange), errors.Is(err, lww.ErrInvalidRecord),
-		errors.Is(err, acl.ErrSyntax):
+	case errors.Is(err, errSyntax), errors.Is(err, store.ErrBadRange), errors.Is(err, lww.ErrInvalidRecord):
 		code = codeErr
 	}
 	return code + " " + stripPackages(err.Error())

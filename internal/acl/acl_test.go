@@ -241,6 +241,54 @@ func TestParseHello(t *testing.T) {
 	}
 }
 
+func TestSessionHelloAndAuthReplies(t *testing.T) {
+	a := mustParse(t, "user u on "+SHA256Hash("p")+" ks:* +read\n")
+	var s Session
+	for _, tc := range []struct {
+		args  []string
+		reply string
+	}{
+		{[]string{"3"}, "NOPROTO unsupported protocol version: RESP2 only"},
+		{[]string{"3", "AUTH", "u", "p"}, "NOPROTO unsupported protocol version: RESP2 only"},
+		{[]string{"2", "AUTH", "u"}, "ERR syntax error: HELLO AUTH needs a user and a password"},
+		{[]string{"2"}, "NOAUTH " + MsgHelloNoAuth},
+		{[]string{"2", "AUTH", "u", "wrong"}, "WRONGPASS " + MsgWrongPass},
+	} {
+		args := make([][]byte, len(tc.args))
+		for i, a := range tc.args {
+			args[i] = []byte(a)
+		}
+		reply, ok := Reply(s.Hello(a, args))
+		if !ok || reply != tc.reply {
+			t.Errorf("HELLO %q: %q, want %q", tc.args, reply, tc.reply)
+		}
+	}
+	if s.Authenticated() {
+		t.Fatal("a refused HELLO authenticated the session")
+	}
+	if err := s.Hello(a, [][]byte{[]byte("2"), []byte("AUTH"), []byte("u"), []byte("p")}); err != nil || s.User() != "u" {
+		t.Fatalf("HELLO 2 AUTH u p: %v", err)
+	}
+
+	// A failed AUTH tells the log the user's name only when the ACL knows
+	// it: an unknown name may be a password typed in the wrong place.
+	for _, tc := range []struct{ user, logged string }{{"u", "u"}, {"hunter2", "(unknown)"}} {
+		err := s.Auth(a, [][]byte{[]byte(tc.user), []byte("wrong")})
+		if logged, ok := FailedUser(err); !ok || logged != tc.logged || !errors.Is(err, ErrWrongPass) {
+			t.Errorf("AUTH %s wrong: %v logged as %q", tc.user, err, logged)
+		}
+	}
+	if _, ok := FailedUser(ErrNoAuth); ok {
+		t.Error("NOAUTH is not a failed authentication")
+	}
+	if _, ok := Reply(errors.New("other")); ok {
+		t.Error("Reply took an error that is not the ACL's")
+	}
+	if r, _ := Reply(&PermError{User: "u", Command: "SET", Keyspace: "k", Need: Write}); !strings.HasPrefix(r, "NOPERM User u has no permissions to run the 'set' command on keyspace 'k'") {
+		t.Errorf("NOPERM reply %q", r)
+	}
+}
+
 // TestGoldenCommandClasses pins the class of every command: a change shows
 // in the diff of testdata/commands.golden.
 func TestGoldenCommandClasses(t *testing.T) {

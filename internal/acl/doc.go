@@ -60,5 +60,6 @@
 // the right on every keyspace. internal is for store-to-store commands
 // (VDUMP, VFENCE, VLOG, VLOGINFO) and belongs to the stores' own user.
 //
-// The package imports the standard library only.
+// The package imports the standard library and wire (the reply codes)
+// only.
 package acl

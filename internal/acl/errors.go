@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/vasto-kv/vasto/wire"
 )
 
 // Sentinel errors, tested with errors.Is. Returned errors wrap them with
@@ -24,7 +26,56 @@ var (
 	ErrNoPerm = errors.New("acl: no permission")
 	// ErrSyntax is returned for a malformed AUTH or HELLO.
 	ErrSyntax = errors.New("acl: syntax error")
+	// ErrNoProto is answered (NOPROTO) to HELLO asking for a protocol
+	// other than RESP2.
+	ErrNoProto = errors.New("acl: unsupported protocol version: RESP2 only")
 )
+
+// codeNoProto is Redis's code for a HELLO version it does not speak.
+const codeNoProto = "NOPROTO"
+
+// authError is a failed AUTH. It matches ErrWrongPass and keeps what a log
+// line may say of the user (see ACL.LogName).
+type authError struct{ logName string }
+
+func (authError) Error() string { return ErrWrongPass.Error() }
+
+// Is makes errors.Is(err, ErrWrongPass) true.
+func (authError) Is(target error) bool { return target == ErrWrongPass }
+
+// FailedUser reports whether err is a failed authentication, and what a
+// log line may say of its user: the name when the ACL knows it, "(unknown)"
+// otherwise. Servers count and log these.
+func FailedUser(err error) (string, bool) {
+	var ae authError
+	if errors.As(err, &ae) {
+		return ae.logName, true
+	}
+	return "", false
+}
+
+// Reply returns the error reply (code and message) of an authentication or
+// authorisation error, and false for any other error: NOAUTH, WRONGPASS,
+// NOPERM, NOPROTO, and ERR for a malformed AUTH or HELLO. The store server
+// and the gateway answer these alike.
+func Reply(err error) (string, bool) {
+	var code string
+	switch {
+	case errors.Is(err, ErrNoAuth):
+		code = wire.CodeNoAuth
+	case errors.Is(err, ErrWrongPass):
+		code = wire.CodeWrongPass
+	case errors.Is(err, ErrNoPerm):
+		code = wire.CodeNoPerm
+	case errors.Is(err, ErrNoProto):
+		code = codeNoProto
+	case errors.Is(err, ErrSyntax):
+		code = wire.CodeErr
+	default:
+		return "", false
+	}
+	return code + " " + Message(err), true
+}
 
 // Replies as Redis words them, after the code, for NOAUTH and WRONGPASS.
 const (

@@ -48,19 +48,10 @@ func (s *Session) Auth(a *ACL, args [][]byte) error {
 	}
 	u, err := a.Authenticate(user, pass)
 	if err != nil {
-		return err
+		return authError{logName: a.LogName(user)}
 	}
 	s.user, s.authed, s.acl = u.name, true, nil
 	return nil
-}
-
-// AuthUser returns the user AUTH's arguments (without the command name)
-// name: the default user for "AUTH password".
-func AuthUser(args [][]byte) string {
-	if len(args) == 2 {
-		return string(args[0])
-	}
-	return DefaultUser
 }
 
 // LogName returns what a log line may say of a user that failed to
@@ -165,6 +156,20 @@ func ParseHello(args [][]byte) (Hello, error) {
 
 // authArgs are HELLO's AUTH arguments as AUTH takes them.
 func (h Hello) authArgs() [][]byte { return [][]byte{h.User, h.Pass} }
+
+// Hello runs HELLO's arguments (without the command name): it refuses a
+// protocol other than RESP2 (ErrNoProto) and a malformed HELLO, then
+// authenticates as HelloAuth does.
+func (s *Session) Hello(a *ACL, args [][]byte) error {
+	h, err := ParseHello(args)
+	switch {
+	case h.Proto != "" && h.Proto != "2":
+		return ErrNoProto
+	case err != nil:
+		return err
+	}
+	return s.HelloAuth(a, h)
+}
 
 // HelloAuth runs HELLO's authentication: AUTH user password when given;
 // without it, a session that has not authenticated gets ErrNoAuth (with
