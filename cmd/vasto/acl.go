@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -117,10 +119,18 @@ func loadACL(path string) (*acl.ACL, error) {
 
 // reloadACL reads the ACL file again on every SIGHUP and hands it to set,
 // until ctx ends; a file that does not parse keeps the ACL in force and is
-// logged. The returned stop waits for the watcher to end.
+// logged. Only a daemon with an ACL file catches SIGHUP: for every other
+// command it keeps its default, ending the process. The returned stop
+// waits for the watcher to end.
 func reloadACL(ctx context.Context, e *env, log hclog.Logger, path string, set func(*acl.ACL)) (stop func()) {
-	if path == "" || e.hup == nil {
+	if path == "" {
 		return func() {}
+	}
+	hup, unsubscribe := e.hup, func() {}
+	if hup == nil {
+		ch := make(chan os.Signal, 1)
+		signal.Notify(ch, syscall.SIGHUP)
+		hup, unsubscribe = ch, func() { signal.Stop(ch) }
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -131,7 +141,7 @@ func reloadACL(ctx context.Context, e *env, log hclog.Logger, path string, set f
 			select {
 			case <-ctx.Done():
 				return
-			case <-e.hup:
+			case <-hup:
 			}
 			a, err := acl.Load(path)
 			if err != nil {
@@ -145,6 +155,7 @@ func reloadACL(ctx context.Context, e *env, log hclog.Logger, path string, set f
 	return func() {
 		cancel()
 		wg.Wait()
+		unsubscribe()
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -163,4 +164,24 @@ func (l *lockedBuf) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// TestReloadACLOnRealSIGHUP sends the process a real SIGHUP: a daemon with
+// an ACL file subscribes to it and reloads; once its watcher stopped, the
+// subscription is gone too.
+func TestReloadACLOnRealSIGHUP(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "acl")
+	require.NoError(t, os.WriteFile(file, []byte(aclLine(t, "pw", "--user", "u", "ks:*", "+read")+"\n"), 0o600))
+	loaded := make(chan *acl.ACL, 4)
+	stop := reloadACL(context.Background(), &env{}, hclog.NewNullLogger(), file, func(a *acl.ACL) { loaded <- a })
+	require.Eventually(t, func() bool {
+		require.NoError(t, syscall.Kill(os.Getpid(), syscall.SIGHUP))
+		select {
+		case a := <-loaded:
+			return a.Has("u")
+		case <-time.After(100 * time.Millisecond):
+			return false
+		}
+	}, 10*time.Second, 10*time.Millisecond)
+	stop()
 }

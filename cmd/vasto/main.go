@@ -53,11 +53,12 @@ type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	logLevel       string
-	// hup receives SIGHUP: daemons reload their ACL file (nil: never).
+	// hup, if set, stands for the process's SIGHUP (tests); nil: a daemon
+	// that reloads a file on SIGHUP subscribes to the signal itself.
 	hup <-chan os.Signal
 }
 
-// hangups receives the process's SIGHUPs (main sets it; nil in tests).
+// hangups is what env.hup is set to (tests set it).
 var hangups <-chan os.Signal
 
 // errUsage marks a command-line mistake: exit code 2.
@@ -65,11 +66,6 @@ var errUsage = errors.New("usage")
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	// SIGHUP reloads what a daemon can reload (its ACL file) instead of
-	// ending the process.
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	hangups = hup
 	root := (&env{stderr: os.Stderr, logLevel: envOr("VASTO_LOG_LEVEL", "info")}).rootLogger()
 	redis.SetLogger(redisLogger{root.Named("redis")})
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
