@@ -64,28 +64,8 @@ func opsPlot(r Result, end float64) (*plot.Plot, error) {
 		errXY[i] = plotter.XY{X: x, Y: float64(b.Errors)}
 		top = max(top, float64(b.OK), float64(b.Errors))
 	}
-	if err := shadeFaults(p, r, top*1.05); err != nil {
-		return nil, err
-	}
-	for _, s := range []struct {
-		name string
-		xy   plotter.XYs
-		c    color.Color
-	}{{"ok", okXY, colorOK}, {"errors", errXY, colorErr}} {
-		if len(s.xy) == 0 {
-			continue
-		}
-		l, err := plotter.NewLine(s.xy)
-		if err != nil {
-			return nil, err
-		}
-		l.Color, l.Width = s.c, vg.Points(1.5)
-		p.Add(l)
-		p.Legend.Add(s.name, l)
-	}
-	p.Legend.Top = true
-	p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = 0, end, 0, top*1.05
-	return p, nil
+	err := drawSeries(p, r, end, top, false, series{"ok", okXY, colorOK}, series{"errors", errXY, colorErr})
+	return p, err
 }
 
 func lagPlot(r Result, end float64) (*plot.Plot, error) {
@@ -107,28 +87,49 @@ func lagPlot(r Result, end float64) (*plot.Plot, error) {
 			missed = append(missed, plotter.XY{X: s.At.Seconds(), Y: top})
 		}
 	}
+	err := drawSeries(p, r, end, top, true, series{"seen", seen, colorLag}, series{"not seen", missed, colorMissed})
+	return p, err
+}
+
+// series is one named, coloured set of points of a chart.
+type series struct {
+	name string
+	xy   plotter.XYs
+	c    color.Color
+}
+
+// drawSeries shades the faults of r, then draws each non-empty series as a
+// line (or as points, with scatter) with its legend entry, on axes from 0
+// to end seconds and from 0 to a little above top.
+func drawSeries(p *plot.Plot, r Result, end, top float64, scatter bool, ss ...series) error {
 	if err := shadeFaults(p, r, top*1.05); err != nil {
-		return nil, err
+		return err
 	}
-	for _, s := range []struct {
-		name string
-		xy   plotter.XYs
-		c    color.Color
-	}{{"seen", seen, colorLag}, {"not seen", missed, colorMissed}} {
+	for _, s := range ss {
 		if len(s.xy) == 0 {
 			continue
 		}
-		sc, err := plotter.NewScatter(s.xy)
-		if err != nil {
-			return nil, err
+		if scatter {
+			sc, err := plotter.NewScatter(s.xy)
+			if err != nil {
+				return err
+			}
+			sc.Color = s.c
+			p.Add(sc)
+			p.Legend.Add(s.name, sc)
+			continue
 		}
-		sc.Color = s.c
-		p.Add(sc)
-		p.Legend.Add(s.name, sc)
+		l, err := plotter.NewLine(s.xy)
+		if err != nil {
+			return err
+		}
+		l.Color, l.Width = s.c, vg.Points(1.5)
+		p.Add(l)
+		p.Legend.Add(s.name, l)
 	}
 	p.Legend.Top = true
 	p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = 0, end, 0, top*1.05
-	return p, nil
+	return nil
 }
 
 // shadeFaults shades the time of every injected fault up to top.
