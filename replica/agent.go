@@ -366,18 +366,16 @@ func (a *Agent) follow(t *topology.Topology, st reconcileStep) {
 			a.dropIfDeleted(t, w.ref)
 		}
 	}
-	opened := a.openShards(t, want)
 	for ref, p := range want {
 		if s := a.shard(ref); s.worker != nil {
 			a.setOwner(ref, s.worker.sh, p.owner, t.Version)
 			continue
 		}
-		o := opened[ref]
-		if o.err != nil {
-			a.log.Error("open shard", "shard", ref.String(), "error", o.err)
+		sh, err := a.openShard(t, ref, p)
+		if err != nil {
+			a.log.Error("open shard", "shard", ref.String(), "error", err)
 			continue
 		}
-		sh := o.sh
 		a.setOwner(ref, sh, p.owner, t.Version)
 		if a.cfg.CrossDC != nil || len(p.peers) > 0 {
 			// Until the watermark loop has seen the peers and remote DCs
@@ -575,48 +573,6 @@ func (a *Agent) openShard(t *topology.Topology, ref topology.ShardRef, p shardPl
 		}
 	}
 	return sh, nil
-}
-
-// openParallel bounds how many shards the agent creates or opens at once
-// when a topology places many new shards here (a keyspace created, a store
-// replaced): creating a shard is mostly RocksDB file work and one change-log
-// lookup on NATS, so a few at a time keep both cores and the round trips
-// busy without flooding either.
-const openParallel = 8
-
-// openedShard is the outcome of opening one shard.
-type openedShard struct {
-	sh  Shard
-	err error
-}
-
-// openShards opens, openParallel at a time, every shard of want that has no
-// worker yet. a.mu is held; openShard touches no agent state, and every
-// goroutine ends before openShards returns.
-func (a *Agent) openShards(t *topology.Topology, want map[topology.ShardRef]shardPlan) map[topology.ShardRef]openedShard {
-	var refs []topology.ShardRef
-	for ref := range want {
-		if a.shard(ref).worker == nil {
-			refs = append(refs, ref)
-		}
-	}
-	out := make(map[topology.ShardRef]openedShard, len(refs))
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, openParallel)
-	for _, ref := range refs {
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			sh, err := a.openShard(t, ref, want[ref])
-			mu.Lock()
-			out[ref] = openedShard{sh: sh, err: err}
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	return out
 }
 
 // nextLogIndex is where a shard created here continues its change log:
