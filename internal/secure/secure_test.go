@@ -18,9 +18,9 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// handshake runs one TLS handshake over loopback and returns the server's
-// and the client's errors and the client's view of the connection.
-func handshake(t *testing.T, srv, cli *tls.Config) (srvErr, cliErr error, state tls.ConnectionState) {
+// handshake runs one TLS handshake over loopback and returns the client's
+// view of the connection and the server's and the client's errors.
+func handshake(t *testing.T, srv, cli *tls.Config) (state tls.ConnectionState, srvErr, cliErr error) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -50,7 +50,7 @@ func handshake(t *testing.T, srv, cli *tls.Config) (srvErr, cliErr error, state 
 	} else {
 		cliErr = err
 	}
-	return <-done, cliErr, state
+	return state, <-done, cliErr
 }
 
 func TestMutualTLSWithDevCA(t *testing.T) {
@@ -63,14 +63,14 @@ func TestMutualTLSWithDevCA(t *testing.T) {
 	require.NoError(t, err)
 	cli.ServerName = "127.0.0.1"
 
-	sErr, cErr, st := handshake(t, srv, cli)
+	st, sErr, cErr := handshake(t, srv, cli)
 	require.NoError(t, sErr)
 	require.NoError(t, cErr)
 	require.Equal(t, "vasto node", st.PeerCertificates[0].Subject.CommonName)
 
 	// The node certificate also names the extra host.
 	cli.ServerName = "store1.example"
-	sErr, cErr, _ = handshake(t, srv, cli)
+	_, sErr, cErr = handshake(t, srv, cli)
 	require.NoError(t, sErr)
 	require.NoError(t, cErr)
 }
@@ -87,7 +87,7 @@ func TestWrongCAIsRefused(t *testing.T) {
 	cli, err := TLSFiles{CAFile: theirs.CA}.Client()
 	require.NoError(t, err)
 	cli.ServerName = "localhost"
-	_, cErr, _ := handshake(t, srv, cli)
+	_, _, cErr := handshake(t, srv, cli)
 	var unknown x509.UnknownAuthorityError
 	require.ErrorAs(t, cErr, &unknown)
 
@@ -95,14 +95,14 @@ func TestWrongCAIsRefused(t *testing.T) {
 	cli, err = TLSFiles{CertFile: theirs.ClientCert, KeyFile: theirs.ClientKey, CAFile: ours.CA}.Client()
 	require.NoError(t, err)
 	cli.ServerName = "localhost"
-	sErr, _, _ := handshake(t, srv, cli)
+	_, sErr, _ := handshake(t, srv, cli)
 	require.ErrorContains(t, sErr, "certificate signed by unknown authority")
 
 	// And a client with no certificate at all.
 	cli, err = TLSFiles{CAFile: ours.CA}.Client()
 	require.NoError(t, err)
 	cli.ServerName = "localhost"
-	sErr, _, _ = handshake(t, srv, cli)
+	_, sErr, _ = handshake(t, srv, cli)
 	require.ErrorContains(t, sErr, "didn't provide a certificate")
 }
 
