@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/vasto-kv/vasto/internal/acl"
+	"github.com/vasto-kv/vasto/internal/storetest"
 	"github.com/vasto-kv/vasto/store"
 	"github.com/vasto-kv/vasto/wire"
 )
@@ -60,9 +61,9 @@ func testACL(t testing.TB, skip ...string) *acl.ACL {
 
 // aclServer starts a server with the test ACL and keyspaces default, a1
 // and b, logging into the returned buffer as well.
-func aclServer(t *testing.T) (*Server, *store.Engine, *lockedBuffer) {
+func aclServer(t *testing.T) (*Server, *store.Engine, *storetest.Buffer) {
 	t.Helper()
-	logs := &lockedBuffer{}
+	logs := &storetest.Buffer{}
 	srv, e := testServer(t, func(c *Config) {
 		c.ACL = testACL(t)
 		c.Logger = hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Debug})

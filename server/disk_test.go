@@ -10,7 +10,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -20,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/vasto-kv/vasto/internal/disktest"
+	"github.com/vasto-kv/vasto/internal/storetest"
 	"github.com/vasto-kv/vasto/store"
 )
 
@@ -64,24 +64,6 @@ func runDiskChild() {
 	}
 }
 
-// lockedBuffer collects a child's output while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestFullDiskWALFailureLeavesStoreServingReads fills the real disk (a
 // small tmpfs) under a store process whose memtables are larger than the
 // disk, so the write-ahead log append is what fails (RocksDB's writer then
@@ -97,7 +79,7 @@ func TestFullDiskWALFailureLeavesStoreServingReads(t *testing.T) {
 	cmd.Env = append(os.Environ(), diskChildEnv+"="+dir)
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
-	stderr := &lockedBuffer{}
+	stderr := &storetest.Buffer{}
 	cmd.Stderr = stderr
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() {

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/vasto-kv/vasto/internal/acl"
 	"github.com/vasto-kv/vasto/internal/devcluster"
+	"github.com/vasto-kv/vasto/internal/storetest"
 )
 
 // aclLine runs `vasto acl hash --user NAME RULES...` with the password on
@@ -85,7 +85,7 @@ func TestStoreACLFileReloadedOnSIGHUP(t *testing.T) {
 	defer stop()
 	done := make(chan int, 1)
 	var out bytes.Buffer
-	errb := &lockedBuf{}
+	errb := &storetest.Buffer{}
 	errw := errb
 	go func() {
 		done <- run(ctx, []string{"store", "--dir", filepath.Join(dir, "data"), "--listen", addr, "--acl-file", file,
@@ -146,24 +146,6 @@ func TestClientCommandsPresentCredentials(t *testing.T) {
 	code, out, errs := vasto(t, "get", "web", "k", "--user", "app")
 	require.Equal(t, 0, code, errs)
 	require.Contains(t, out, "v")
-}
-
-// lockedBuf is a bytes.Buffer safe to read while a daemon writes its log.
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // TestReloadACLOnRealSIGHUP sends the process a real SIGHUP: a daemon with

@@ -8,8 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -20,6 +18,7 @@ import (
 	"github.com/vasto-kv/vasto/client"
 	"github.com/vasto-kv/vasto/internal/devcluster"
 	"github.com/vasto-kv/vasto/internal/storenode"
+	"github.com/vasto-kv/vasto/internal/storetest"
 	"github.com/vasto-kv/vasto/store"
 	"github.com/vasto-kv/vasto/topology"
 )
@@ -98,7 +97,7 @@ func (c *childStore) start() {
 	}
 	out, err := cmd.StdoutPipe()
 	require.NoError(c.t, err)
-	stderr := &lockedBuilder{}
+	stderr := &storetest.Buffer{}
 	cmd.Stderr = stderr
 	require.NoError(c.t, cmd.Start())
 	c.cmd = cmd
@@ -117,25 +116,6 @@ func (c *childStore) start() {
 		c.kill()
 		c.t.Fatalf("child store not ready: %s", stderr.String())
 	}
-}
-
-// lockedBuilder is a strings.Builder the child's stderr copier writes
-// while the test reads it.
-type lockedBuilder struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuilder) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuilder) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // kill kills the child with SIGKILL: no flush, no drain.
