@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/vasto-kv/vasto/bus"
+	"github.com/vasto-kv/vasto/internal/secure"
 	"github.com/vasto-kv/vasto/lww"
 	"github.com/vasto-kv/vasto/topology"
 )
@@ -124,6 +125,7 @@ func (c *Client) dialPool(addr string) *redis.Client {
 		// Retries are the client's (it picks another replica).
 		MaxRetries:      -1,
 		DisableIdentity: true,
+		TLSConfig:       secure.ForAddr(c.cfg.TLS, addr),
 	})
 }
 

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"crypto/tls"
 	"fmt"
 	"time"
 
@@ -69,6 +70,10 @@ type Config struct {
 	// replica to try, only ReadTimeout and WriteTimeout bound the attempt.
 	// 0 means the default, 500 ms; a negative value disables it.
 	AttemptTimeout time.Duration
+	// TLS, when set, makes every connection to a store speak TLS (a
+	// secure.TLSFiles Client builds one); its ServerName, when empty, is
+	// each store's host. nil: plaintext.
+	TLS *tls.Config
 	// Clock is the wall clock the client's hybrid clock stamps writes
 	// without an event time from; nil means the system clock. Drills give
 	// a skewed one to model a client host whose clock is off.

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"crypto/tls"
 	"fmt"
 	"time"
 
@@ -70,6 +71,11 @@ type Config struct {
 	MaxBatches int
 	// Observer, if set, is told of every command answered (for metrics).
 	Observer Observer
+	// TLS, when set, makes the listener speak TLS only (secure.TLSFiles
+	// Server builds it); a client speaking plaintext is answered
+	// resp.TLSRequiredReply and closed. The gateway dials the stores with
+	// Client.TLS.
+	TLS *tls.Config
 }
 
 // DefaultConfig returns a Config with defaults filled in.

@@ -2,6 +2,7 @@ package devcluster
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -18,6 +19,7 @@ import (
 	"github.com/vasto-kv/vasto/gateway"
 	"github.com/vasto-kv/vasto/internal/metrics"
 	"github.com/vasto-kv/vasto/internal/retry"
+	"github.com/vasto-kv/vasto/internal/secure"
 	"github.com/vasto-kv/vasto/internal/storenode"
 	"github.com/vasto-kv/vasto/lww"
 	"github.com/vasto-kv/vasto/master"
@@ -77,6 +79,12 @@ type Config struct {
 	// stores run, on GatewayPort (0: any free port).
 	Gateway     bool
 	GatewayPort int
+	// TLS, when enabled, makes every store's and the gateway's RESP port
+	// TLS only and their dials to stores TLS, all with these files (a node
+	// certificate, valid as server and client: secure.DevFiles.Node);
+	// ClientTLS gives clients of the cluster the same files. NATS stays
+	// plaintext.
+	TLS secure.TLSFiles
 }
 
 // DefaultConfig returns a Config with defaults filled in.
@@ -184,6 +192,15 @@ func (c *Cluster) startGateway(ctx context.Context) error {
 	addr := net.JoinHostPort(c.cfg.Host, strconv.Itoa(c.cfg.GatewayPort))
 	gcfg := gateway.DefaultConfig(addr, c.nats.ClientURL(), c.cfg.DC)
 	gcfg.Logger = c.log
+	if c.cfg.TLS.Enabled() {
+		var err error
+		if gcfg.TLS, err = c.cfg.TLS.Server(); err != nil {
+			return fmt.Errorf("devcluster: gateway: %w", err)
+		}
+		if gcfg.Client.TLS, err = c.ClientTLS(); err != nil {
+			return fmt.Errorf("devcluster: gateway: %w", err)
+		}
+	}
 	var gm *metrics.Gateway
 	if c.cfg.Metrics != nil {
 		var err error
@@ -217,6 +234,15 @@ func (c *Cluster) GatewayAddr() string {
 		return ""
 	}
 	return c.gateway.Addr().String()
+}
+
+// ClientTLS returns the TLS configuration a client of the cluster dials
+// its stores and gateway with (nil without Config.TLS).
+func (c *Cluster) ClientTLS() (*tls.Config, error) {
+	if !c.cfg.TLS.Enabled() {
+		return nil, nil
+	}
+	return c.cfg.TLS.Client()
 }
 
 // LeafURL is the URL other DCs link to ("" without LeafListen).
@@ -322,6 +348,7 @@ func (c *Cluster) StartStore(ctx context.Context, i int) error {
 	cfg.Logger = log
 	cfg.AllowFaults = c.cfg.AllowFaults
 	cfg.Metrics = c.cfg.Metrics
+	cfg.TLS = c.cfg.TLS
 	n, err := storenode.New(cfg)
 	if err != nil {
 		return err

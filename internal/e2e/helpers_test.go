@@ -68,6 +68,9 @@ func newClient(t *testing.T, c *devcluster.Cluster) *client.Client {
 	defer cancel()
 	cfg := client.DefaultConfig(c.NATSURL(), c.DC())
 	cfg.Logger = testLogger(t)
+	var err error
+	cfg.TLS, err = c.ClientTLS()
+	require.NoError(t, err)
 	cl, err := client.New(ctx, cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { cl.Close() })
