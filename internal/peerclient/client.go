@@ -107,7 +107,16 @@ func (d *Client) auth(ctx context.Context, user string, password secure.Secret) 
 	_, err := d.r.ReadStatus()
 	var re *resp.ReplyError
 	if errors.As(err, &re) {
-		return fmt.Errorf("%w: AUTH as %s: %w", ErrAuth, user, err)
+		// A peer may echo the arguments (an unknown command's error does):
+		// the password never reaches the error.
+		msg := re.Msg
+		if !password.IsZero() {
+			msg = strings.ReplaceAll(msg, password.Reveal(), "[redacted]")
+		}
+		return fmt.Errorf("%w: AUTH as %s: %s", ErrAuth, user, msg)
+	}
+	if err != nil {
+		d.broken = true
 	}
 	return err
 }
@@ -207,9 +216,11 @@ func (d *Client) send(keyspace string, shard uint32, timeout time.Duration, args
 	if !errors.As(err, &re) {
 		return d.fail("VUSE", err)
 	}
-	// The command's reply follows whatever VUSE answered.
-	if err := d.r.Skip(); err != nil {
-		return d.fail(string(args[0]), err)
+	// The command's reply follows whatever VUSE answered. When it does not
+	// come (a TLS port refusing plaintext answers once and closes), the
+	// VUSE error says why.
+	if serr := d.r.Skip(); serr != nil {
+		return errors.Join(fmt.Errorf("VUSE %s %d: %w", keyspace, shard, err), d.fail(string(args[0]), serr))
 	}
 	return fmt.Errorf("VUSE %s %d: %w", keyspace, shard, err)
 }
