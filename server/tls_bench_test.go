@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -51,7 +52,7 @@ func BenchmarkTLS(b *testing.B) {
 							err = rc.Set(ctx, k, value, 0).Err()
 						} else {
 							err = rc.Get(ctx, k).Err()
-							if err == redis.Nil {
+							if errors.Is(err, redis.Nil) {
 								err = nil
 							}
 						}
