@@ -18,7 +18,7 @@ const dumpPage = 1000
 // shard's incarnation (topology.Keyspace.ShardEpoch), which the store
 // checks.
 func DumpShard(ctx context.Context, addr, keyspace string, shard uint32, epoch uint64, fn func(key string, rec lww.Record) error) error {
-	rc := dialStore(addr)
+	rc := dialStore(ctx, addr)
 	defer rc.Close()
 	args := []any{"VDUMP", "LIMIT", dumpPage}
 	for {

@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/vasto-kv/vasto/bus"
+	"github.com/vasto-kv/vasto/internal/secure"
 	"github.com/vasto-kv/vasto/topology"
 )
 
@@ -24,20 +26,33 @@ import (
 // storeRequestTimeout bounds one request to a store.
 const storeRequestTimeout = 10 * time.Second
 
+// storeTLSKey is the context key of WithStoreTLS.
+type storeTLSKey struct{}
+
+// WithStoreTLS returns ctx whose requests to stores (faults, dumps,
+// digests: every function of this package given it) dial the stores over
+// TLS with cfg, its ServerName defaulting to each store's host. nil:
+// plaintext, as without it.
+func WithStoreTLS(ctx context.Context, cfg *tls.Config) context.Context {
+	return context.WithValue(ctx, storeTLSKey{}, cfg)
+}
+
 // dialStore returns a one-connection RESP client of the store at addr that
-// never retries (a retried CRASH would hit a restarted store).
-func dialStore(addr string) *redis.Client {
+// never retries (a retried CRASH would hit a restarted store), over TLS
+// when ctx says so (WithStoreTLS).
+func dialStore(ctx context.Context, addr string) *redis.Client {
+	cfg, _ := ctx.Value(storeTLSKey{}).(*tls.Config)
 	return redis.NewClient(&redis.Options{
 		Addr: addr, Protocol: 2, DisableIdentity: true,
 		PoolSize: 1, MaxRetries: -1, DialerRetries: 1,
 		DialTimeout: 5 * time.Second, ReadTimeout: storeRequestTimeout, WriteTimeout: storeRequestTimeout,
-		ContextTimeoutEnabled: true,
+		ContextTimeoutEnabled: true, TLSConfig: secure.ForAddr(cfg, addr),
 	})
 }
 
 // fault sends VFAULT args... to the store at addr and returns the reply.
 func fault(ctx context.Context, addr string, args ...any) (any, error) {
-	rc := dialStore(addr)
+	rc := dialStore(ctx, addr)
 	defer rc.Close()
 	v, err := rc.Do(ctx, append([]any{"VFAULT"}, args...)...).Result()
 	if err != nil {

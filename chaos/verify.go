@@ -257,7 +257,7 @@ func (v *verifier) digest(ctx context.Context, st *dcState, id string, shard uin
 		return r
 	}
 	r.Addr = s.Addr
-	rc := dialStore(s.Addr)
+	rc := dialStore(ctx, s.Addr)
 	defer rc.Close()
 	var cmd *redis.Cmd
 	_, err := rc.Pipelined(ctx, func(p redis.Pipeliner) error {

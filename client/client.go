@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/vasto-kv/vasto/bus"
+	"github.com/vasto-kv/vasto/internal/secure"
 	"github.com/vasto-kv/vasto/lww"
 	"github.com/vasto-kv/vasto/topology"
 )
@@ -127,6 +128,7 @@ func (c *Client) dialPool(addr string) *redis.Client {
 		// Sent as HELLO 2 AUTH username password on every new connection.
 		Username: c.cfg.Username,
 		Password: c.cfg.Password,
+		TLSConfig:       secure.ForAddr(c.cfg.TLS, addr),
 	})
 }
 

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"crypto/tls"
 	"fmt"
 	"time"
 
@@ -76,6 +77,10 @@ type Config struct {
 	// Keep the Config out of logs: Password is the secret itself.
 	Username string
 	Password string
+	// TLS, when set, makes every connection to a store speak TLS (a
+	// secure.TLSFiles Client builds one); its ServerName, when empty, is
+	// each store's host. nil: plaintext.
+	TLS *tls.Config
 	// Clock is the wall clock the client's hybrid clock stamps writes
 	// without an event time from; nil means the system clock. Drills give
 	// a skewed one to model a client host whose clock is off.

@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/vasto-kv/vasto/bus"
+	"github.com/vasto-kv/vasto/internal/peerclient"
 	"github.com/vasto-kv/vasto/topology"
 )
 
@@ -26,7 +27,7 @@ type Config struct {
 	// Shards are the store's shards (EngineShards of its engine).
 	Shards Shards
 	// Dial connects to the stores of remote DCs for a re-bootstrap's copy
-	// (nil: DialPeer).
+	// (nil: DialPeer without TLS or AUTH).
 	Dial   Dial
 	Logger hclog.Logger
 	// Stream holds the retention limits (MaxAge, MaxBytes) of the local
@@ -85,7 +86,7 @@ func New(cfg Config) (*Replicator, error) {
 		return nil, err
 	}
 	if cfg.Dial == nil {
-		cfg.Dial = DialPeer
+		cfg.Dial = DialPeer(peerclient.Options{})
 	}
 	if cfg.Observer == nil {
 		cfg.Observer = NopObserver{}

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"crypto/tls"
 	"fmt"
 	"time"
 
@@ -78,6 +79,11 @@ type Config struct {
 	// replaces it while the gateway runs. The gateway's own credentials
 	// at the stores are Client.Username and Client.Password.
 	ACL *acl.ACL
+	// TLS, when set, makes the listener speak TLS only (secure.TLSFiles
+	// Server builds it); a client speaking plaintext is answered
+	// resp.TLSRequiredReply and closed. The gateway dials the stores with
+	// Client.TLS.
+	TLS *tls.Config
 }
 
 // DefaultConfig returns a Config with defaults filled in.

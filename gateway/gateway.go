@@ -103,7 +103,7 @@ func (g *Gateway) Start(ctx context.Context) error {
 	g.ctx, g.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	g.wg.Add(1)
 	go g.acceptLoop()
-	g.log.Info("serving", "addr", ln.Addr().String(), "dc", g.cfg.DC, "keyspace", g.cfg.Keyspace,
+	g.log.Info("serving", "addr", ln.Addr().String(), "tls", g.cfg.TLS != nil, "dc", g.cfg.DC, "keyspace", g.cfg.Keyspace,
 		"topology_version", cl.TopologyVersion())
 	return nil
 }
@@ -159,7 +159,7 @@ func (g *Gateway) acceptLoop() {
 // serve starts a connection, or refuses it when the gateway is full or
 // stopping.
 func (g *Gateway) serve(nc net.Conn) {
-	resp.ServeConn(&g.mu, g.conns, &g.wg, nc,
+	resp.ServeConn(&g.mu, g.conns, &g.wg, nc, resp.TLSAccept{Config: g.cfg.TLS, Logger: g.log},
 		func() bool { return g.stopping || len(g.conns) >= g.cfg.MaxConns },
 		func(nc net.Conn) *conn { return newConn(g, nc) }, (*conn).run)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/vasto-kv/vasto/bus"
+	"github.com/vasto-kv/vasto/internal/peerclient"
 	"github.com/vasto-kv/vasto/store"
 	"github.com/vasto-kv/vasto/topology"
 )
@@ -33,7 +34,7 @@ type AgentConfig struct {
 	// Shards are the store's shards (EngineShards of its engine).
 	Shards Shards
 	// Dial connects to the other stores of the DC (re-bootstrap, resize
-	// fills, departures); nil: DialPeer.
+	// fills, departures); nil: DialPeer without TLS or AUTH.
 	Dial   Dial
 	Logger hclog.Logger
 	// Stream sizes the DC's change-log stream.
@@ -58,7 +59,7 @@ type AgentConfig struct {
 // becomes its Bus through ConnBus and e its Shards through EngineShards.
 func DefaultAgentConfig(dc, id, addr string, b *bus.Conn, e *store.Engine) AgentConfig {
 	return AgentConfig{
-		DC: dc, Store: id, Addr: addr, Bus: ConnBus(b), Shards: EngineShards(e), Dial: DialPeer,
+		DC: dc, Store: id, Addr: addr, Bus: ConnBus(b), Shards: EngineShards(e), Dial: DialPeer(peerclient.Options{}),
 		Logger:       hclog.NewNullLogger(),
 		Stream:       bus.StreamConfig{DC: dc},
 		PublishBatch: 256,
@@ -144,7 +145,7 @@ func NewAgent(cfg AgentConfig) (*Agent, error) {
 		return nil, err
 	}
 	if cfg.Dial == nil {
-		cfg.Dial = DialPeer
+		cfg.Dial = DialPeer(peerclient.Options{})
 	}
 	if cfg.Observer == nil {
 		cfg.Observer = NopObserver{}

@@ -115,7 +115,10 @@ type Peer interface {
 // Dial connects to the RESP address of a store.
 type Dial func(ctx context.Context, addr string) (Peer, error)
 
-// DialPeer is the Dial of real stores: internal/peerclient over TCP.
-func DialPeer(ctx context.Context, addr string) (Peer, error) {
-	return peerclient.DialAs[Peer](ctx, addr)
+// DialPeer returns the Dial of real stores: internal/peerclient over TCP,
+// with TLS and AUTH as opts say.
+func DialPeer(opts peerclient.Options) Dial {
+	return func(ctx context.Context, addr string) (Peer, error) {
+		return peerclient.DialAs[Peer](ctx, addr, opts)
+	}
 }

@@ -108,16 +108,18 @@ const lingerPoll = 10 * time.Millisecond
 // unread input in the socket would reset the connection, and the client's
 // kernel would drop the replies it has not read yet, CLOSED ones included.
 func (c *conn) linger() {
-	tc, ok := c.nc.(*net.TCPConn)
-	if !ok || tc.CloseWrite() != nil {
+	// A TCP connection half-closes; a TLS one sends its close_notify alert
+	// (the client reads the end of the stream) and then reads through TLS.
+	cw, ok := c.nc.(interface{ CloseWrite() error })
+	if !ok || cw.CloseWrite() != nil {
 		return
 	}
 	buf := make([]byte, 32<<10)
 	for {
-		if err := tc.SetReadDeadline(time.Now().Add(lingerPoll)); err != nil {
+		if err := c.nc.SetReadDeadline(time.Now().Add(lingerPoll)); err != nil {
 			return
 		}
-		if n, err := tc.Read(buf); n == 0 || err != nil {
+		if n, err := c.nc.Read(buf); n == 0 || err != nil {
 			return
 		}
 	}

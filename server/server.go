@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -71,6 +72,11 @@ type Config struct {
 	// against the user's rights on the connection's keyspace. nil: no
 	// authentication. SetACL replaces it while the server runs.
 	ACL *acl.ACL
+	// TLS, when set, makes the listener speak TLS only (secure.TLSFiles
+	// Server builds it): each connection's handshake runs on its own
+	// goroutine within resp.DefaultHandshakeTimeout, and a client speaking
+	// plaintext is answered resp.TLSRequiredReply and closed.
+	TLS *tls.Config
 }
 
 // DefaultConfig returns a Config with defaults filled in.
@@ -196,7 +202,7 @@ func (s *Server) Start(ctx context.Context) error {
 	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	s.wg.Add(1)
 	go s.acceptLoop()
-	s.log.Info("serving", "addr", ln.Addr().String())
+	s.log.Info("serving", "addr", ln.Addr().String(), "tls", s.cfg.TLS != nil)
 	return nil
 }
 
@@ -268,7 +274,7 @@ func (s *Server) isStopping() bool {
 // serve registers and starts a connection, or refuses it when the server is
 // full or stopping.
 func (s *Server) serve(nc net.Conn) {
-	resp.ServeConn(&s.mu, s.conns, &s.wg, nc,
+	resp.ServeConn(&s.mu, s.conns, &s.wg, nc, resp.TLSAccept{Config: s.cfg.TLS, Logger: s.log},
 		func() bool { return s.stopping || len(s.conns) >= s.cfg.MaxConns },
 		func(nc net.Conn) *conn { return newConn(s, nc) }, (*conn).run)
 }

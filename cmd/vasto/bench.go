@@ -87,8 +87,8 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	e.logLevel = envOr("VASTO_LOG_LEVEL", "warn")
 	var target benchTarget
 	name := "vasto " + *ks
-	cfg := clientConfig(*c.nats, *c.dc, e)
-	if err := withCredentials(&cfg, c.sec); err != nil {
+	cfg, err := clientConfig(c, e)
+	if err != nil {
 		return err
 	}
 	if *redisAddr != "" {

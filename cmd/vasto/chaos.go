@@ -113,6 +113,7 @@ type storeTargets struct {
 	stores addrList
 	dc     *string
 	nats   *string
+	sec    securityFlags
 }
 
 func addStoreTargets(fs *flag.FlagSet) *storeTargets {
@@ -120,6 +121,7 @@ func addStoreTargets(fs *flag.FlagSet) *storeTargets {
 	fs.Var(&t.stores, "store", "a store's RESP address (repeat, or comma-separate, for several)")
 	t.dc = fs.String("dc", "", "act on every store of this DC (read from its topology; needs --nats)")
 	t.nats = fs.String("nats", envOr("VASTO_NATS", ""), "NATS URL of the DC given with --dc (env VASTO_NATS)")
+	t.sec = addSecurity(fs)
 	return t
 }
 
@@ -138,25 +140,37 @@ func (t *storeTargets) resolve(ctx context.Context, e *env) ([]string, error) {
 	return chaos.DCStores(ctx, chaos.DC{Name: *t.dc, NATSURL: *t.nats}, e.rootLogger().Named("bus"))
 }
 
-// oneStore parses a command whose only target is --store ADDR.
-func oneStore(e *env, name string, args []string, define func(fs *flag.FlagSet)) (string, time.Duration, error) {
+// withStoreTLS returns ctx whose requests to stores use the TLS flags.
+func withStoreTLS(ctx context.Context, sec securityFlags) (context.Context, error) {
+	cfg, err := sec.clientTLS()
+	if err != nil {
+		return ctx, err
+	}
+	return chaos.WithStoreTLS(ctx, cfg), nil
+}
+
+// oneStore parses a command whose only target is --store ADDR, and returns
+// ctx carrying the TLS flags for the requests to it.
+func oneStore(ctx context.Context, e *env, name string, args []string, define func(fs *flag.FlagSet)) (context.Context, string, time.Duration, error) {
 	fs, timeout := chaosFlags(e, name)
 	addr := fs.String("store", "", "the store's RESP address, host:port")
+	sec := addSecurity(fs)
 	if define != nil {
 		define(fs)
 	}
 	if err := parseFlags(fs, args); err != nil {
-		return "", 0, err
+		return ctx, "", 0, err
 	}
 	if *addr == "" {
-		return "", 0, fmt.Errorf("%w: --store is required", errUsage)
+		return ctx, "", 0, fmt.Errorf("%w: --store is required", errUsage)
 	}
-	return *addr, *timeout, nil
+	ctx, err := withStoreTLS(ctx, sec)
+	return ctx, *addr, *timeout, err
 }
 
 func runChaosSkew(ctx context.Context, e *env, args []string) error {
 	var by *time.Duration
-	addr, timeout, err := oneStore(e, "skew", args, func(fs *flag.FlagSet) {
+	ctx, addr, timeout, err := oneStore(ctx, e, "skew", args, func(fs *flag.FlagSet) {
 		by = fs.Duration("by", 0, "the clock's offset from the host's, e.g. 2s or -500ms (absolute, not added; 0 clears it)")
 	})
 	if err != nil {
@@ -172,7 +186,7 @@ func runChaosSkew(ctx context.Context, e *env, args []string) error {
 }
 
 func runChaosCrash(ctx context.Context, e *env, args []string) error {
-	addr, timeout, err := oneStore(e, "crash", args, nil)
+	ctx, addr, timeout, err := oneStore(ctx, e, "crash", args, nil)
 	if err != nil {
 		return err
 	}
@@ -217,6 +231,10 @@ func pauseAll(ctx context.Context, e *env, name string, args []string, withFor b
 // within timeout; it joins the errors of the stores that failed.
 func eachStore(ctx context.Context, e *env, targets *storeTargets, timeout time.Duration,
 	act func(ctx context.Context, addr string) error) error {
+	ctx, err := withStoreTLS(ctx, targets.sec)
+	if err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	addrs, err := targets.resolve(ctx, e)
@@ -375,6 +393,7 @@ func runChaosVerify(ctx context.Context, e *env, args []string) error {
 	fs, timeout := chaosFlags(e, "verify")
 	dcs := fs.String("dcs", envOr("VASTO_DCS", ""), "the DCs to compare: dc1=nats://...,dc2=nats://... (env VASTO_DCS)")
 	maxKeys := fs.Int("max-keys", chaos.DefaultMaxDiffKeys, "differing keys listed per comparison")
+	sec := addSecurity(fs)
 	var keyspace string
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		keyspace, args = args[0], args[1:]
@@ -387,6 +406,9 @@ func runChaosVerify(ctx context.Context, e *env, args []string) error {
 	}
 	list, err := parseDCs(*dcs)
 	if err != nil {
+		return err
+	}
+	if ctx, err = withStoreTLS(ctx, sec); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)

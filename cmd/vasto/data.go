@@ -45,8 +45,8 @@ func clientCmdN(ctx context.Context, e *env, name string, args []string, minPos,
 	cctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 	e.logLevel = envOr("VASTO_LOG_LEVEL", "warn")
-	cfg := clientConfig(*c.nats, *c.dc, e)
-	if err := withCredentials(&cfg, c.sec); err != nil {
+	cfg, err := clientConfig(c, e)
+	if err != nil {
 		return nil, nil, err
 	}
 	cl, err := client.New(cctx, cfg)
@@ -56,10 +56,20 @@ func clientCmdN(ctx context.Context, e *env, name string, args []string, minPos,
 	return cl, pos, nil
 }
 
-func clientConfig(natsURL, dc string, e *env) client.Config {
-	cfg := client.DefaultConfig(natsURL, dc)
+// clientConfig returns the configuration of a client command's client:
+// the DC's NATS URL, TLS to the stores and the RESP credentials as the
+// common flags say.
+func clientConfig(c commonFlags, e *env) (client.Config, error) {
+	cfg := client.DefaultConfig(*c.nats, *c.dc)
 	cfg.Logger = e.rootLogger().Named("client")
-	return cfg
+	var err error
+	if cfg.TLS, err = c.sec.clientTLS(); err != nil {
+		return client.Config{}, err
+	}
+	if err := withCredentials(&cfg, c.sec); err != nil {
+		return client.Config{}, err
+	}
+	return cfg, nil
 }
 
 func runPut(ctx context.Context, e *env, args []string) error {

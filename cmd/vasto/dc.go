@@ -42,7 +42,11 @@ func runDC(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer conn.Close()
-	cl, err := client.New(cctx, clientConfig(*c.nats, *c.dc, e))
+	ccfg, err := clientConfig(c, e)
+	if err != nil {
+		return err
+	}
+	cl, err := client.New(cctx, ccfg)
 	if err != nil {
 		return err
 	}

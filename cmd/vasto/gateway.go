@@ -29,6 +29,14 @@ func runGateway(ctx context.Context, e *env, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	serverTLS, err := c.sec.serverTLS()
+	if err != nil {
+		return err
+	}
+	storeTLS, err := c.sec.clientTLS()
+	if err != nil {
+		return err
+	}
 	log, reg, stopDiag, err := diag.start(ctx, e)
 	if err != nil {
 		return err
@@ -48,6 +56,7 @@ func runGateway(ctx context.Context, e *env, args []string) error {
 	cfg.Keyspace, cfg.Logger = *keyspace, log
 	cfg.Client.PoolSize, cfg.RequestTimeout, cfg.WriteTimeout, cfg.MaxKeys = *poolSize, *timeout, *writeTimeout, *maxKeys
 	cfg.MaxBatches = *maxBatches
+	cfg.TLS, cfg.Client.TLS = serverTLS, storeTLS
 	if reg != nil {
 		gm, err := metrics.NewGateway(reg, *c.dc)
 		if err != nil {

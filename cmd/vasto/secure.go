@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/tls"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -60,4 +62,58 @@ func (s securityFlags) password(fromEnv bool) (secure.Secret, error) {
 		return secure.NewSecret(v), nil
 	}
 	return secure.Secret{}, fmt.Errorf("%w: --user %s needs its password: --password-file FILE (or VASTO_PASSWORD for a client command)", errUsage, *s.user)
+}
+
+// clientTLS returns the TLS configuration of the process's dials to stores
+// and gateways: nil without TLS flags, and a usage error when a file named
+// cannot be used.
+func (s securityFlags) clientTLS() (*tls.Config, error) {
+	f, err := s.tls()
+	if err != nil || !f.Enabled() {
+		return nil, err
+	}
+	cfg, err := f.Client()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errUsage, err)
+	}
+	return cfg, nil
+}
+
+// serverTLS returns the TLS configuration of the process's RESP listener:
+// nil without TLS flags, and a usage error when the flags name no
+// certificate or a file cannot be used.
+func (s securityFlags) serverTLS() (*tls.Config, error) {
+	f, err := s.tls()
+	if err != nil || !f.Enabled() {
+		return nil, err
+	}
+	cfg, err := f.Server()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errUsage, err)
+	}
+	return cfg, nil
+}
+
+// store returns a store's TLS settings, checked by loading them as its
+// listener and its dials to other stores will, and the password of the
+// --user it authenticates as to other stores.
+func (s securityFlags) store() (secure.TLSFiles, secure.Secret, error) {
+	f, err := s.tls()
+	if err != nil {
+		return secure.TLSFiles{}, secure.Secret{}, err
+	}
+	if _, err := s.serverTLS(); err != nil {
+		return secure.TLSFiles{}, secure.Secret{}, err
+	}
+	if _, err := s.clientTLS(); err != nil {
+		return secure.TLSFiles{}, secure.Secret{}, err
+	}
+	pw, err := s.password(false)
+	if err != nil && !errors.Is(err, errUsage) {
+		err = fmt.Errorf("%w: %w", errUsage, err)
+	}
+	if err != nil {
+		return secure.TLSFiles{}, secure.Secret{}, err
+	}
+	return f, pw, nil
 }

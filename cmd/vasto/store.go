@@ -60,8 +60,13 @@ func runStore(ctx context.Context, e *env, args []string) error {
 	writeTimeout := fs.Duration("write-timeout", server.DefaultWriteTimeout, "disconnect a client that reads no replies for this long")
 	aclFile := fs.String("acl-file", envOr("VASTO_ACL_FILE", ""), "ACL file of the RESP users (vasto acl hash writes lines); reloaded on SIGHUP; empty: no authentication (env VASTO_ACL_FILE)")
 	allowFaults := fs.Bool("allow-faults", false, "accept fault injection (VFAULT: clock skew, crash, pausing cross-DC replication; 'vasto chaos') for drills. Never in production")
+	sec := addSecurity(fs)
 	diag := addDiagFlags(fs, e, "127.0.0.1:6060")
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	tlsFiles, peerPassword, err := sec.store()
+	if err != nil {
 		return err
 	}
 	log, reg, stopDiag, err := diag.start(ctx, e)
@@ -96,6 +101,7 @@ func runStore(ctx context.Context, e *env, args []string) error {
 	}
 	cfg.FillRate = *fillRate
 	cfg.AllowFaults = *allowFaults
+	cfg.TLS, cfg.PeerUser, cfg.PeerPassword = tlsFiles, *sec.user, peerPassword
 	cfg.Logger, cfg.BusLogger = log.Named("store"), log.Named("bus")
 	cfg.Metrics = reg
 	sn, err := storenode.New(cfg)

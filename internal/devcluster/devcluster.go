@@ -2,6 +2,7 @@ package devcluster
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -19,6 +20,7 @@ import (
 	"github.com/vasto-kv/vasto/internal/acl"
 	"github.com/vasto-kv/vasto/internal/metrics"
 	"github.com/vasto-kv/vasto/internal/retry"
+	"github.com/vasto-kv/vasto/internal/secure"
 	"github.com/vasto-kv/vasto/internal/storenode"
 	"github.com/vasto-kv/vasto/lww"
 	"github.com/vasto-kv/vasto/master"
@@ -78,12 +80,21 @@ type Config struct {
 	// stores run, on GatewayPort (0: any free port).
 	Gateway     bool
 	GatewayPort int
-	// StoreACL is every store's storenode.Config.ACL (nil: none).
-	StoreACL *acl.ACL
+	// StoreACL is every store's storenode.Config.ACL (nil: none), and
+	// PeerUser and PeerPassword the credentials stores present to each
+	// other (a user with +internal in StoreACL).
+	StoreACL               *acl.ACL
+	PeerUser, PeerPassword string
 	// GatewayACL is the gateway's gateway.Config.ACL (nil: none), and
 	// GatewayUser and GatewayPassword its credentials at the stores.
 	GatewayACL                   *acl.ACL
 	GatewayUser, GatewayPassword string
+	// TLS, when enabled, makes every store's and the gateway's RESP port
+	// TLS only and their dials to stores TLS, all with these files (a node
+	// certificate, valid as server and client: secure.DevFiles.Node);
+	// ClientTLS gives clients of the cluster the same files. NATS stays
+	// plaintext.
+	TLS secure.TLSFiles
 }
 
 // DefaultConfig returns a Config with defaults filled in.
@@ -193,6 +204,15 @@ func (c *Cluster) startGateway(ctx context.Context) error {
 	gcfg.Logger = c.log
 	gcfg.ACL = c.cfg.GatewayACL
 	gcfg.Client.Username, gcfg.Client.Password = c.cfg.GatewayUser, c.cfg.GatewayPassword
+	if c.cfg.TLS.Enabled() {
+		var err error
+		if gcfg.TLS, err = c.cfg.TLS.Server(); err != nil {
+			return fmt.Errorf("devcluster: gateway: %w", err)
+		}
+		if gcfg.Client.TLS, err = c.ClientTLS(); err != nil {
+			return fmt.Errorf("devcluster: gateway: %w", err)
+		}
+	}
 	var gm *metrics.Gateway
 	if c.cfg.Metrics != nil {
 		var err error
@@ -249,6 +269,15 @@ func (c *Cluster) GatewayAddr() string {
 		return ""
 	}
 	return c.gateway.Addr().String()
+}
+
+// ClientTLS returns the TLS configuration a client of the cluster dials
+// its stores and gateway with (nil without Config.TLS).
+func (c *Cluster) ClientTLS() (*tls.Config, error) {
+	if !c.cfg.TLS.Enabled() {
+		return nil, nil
+	}
+	return c.cfg.TLS.Client()
 }
 
 // LeafURL is the URL other DCs link to ("" without LeafListen).
@@ -355,6 +384,8 @@ func (c *Cluster) StartStore(ctx context.Context, i int) error {
 	cfg.AllowFaults = c.cfg.AllowFaults
 	cfg.Metrics = c.cfg.Metrics
 	cfg.ACL = c.cfg.StoreACL
+	cfg.PeerUser, cfg.PeerPassword = c.cfg.PeerUser, secure.NewSecret(c.cfg.PeerPassword)
+	cfg.TLS = c.cfg.TLS
 	n, err := storenode.New(cfg)
 	if err != nil {
 		return err

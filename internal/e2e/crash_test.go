@@ -122,7 +122,13 @@ func TestReplicaPastRetentionReBootstraps(t *testing.T) {
 	c := startCluster(t, 2, func(cfg *devcluster.Config) {
 		cfg.Stream = bus.StreamConfig{MaxBytes: 64 << 10}
 	})
-	cl := newClient(t, c)
+	reBootstrapPastRetention(t, c, newClient(t, c))
+}
+
+// reBootstrapPastRetention runs TestReplicaPastRetentionReBootstraps on c,
+// a cluster of two stores whose stream keeps 64 KiB.
+func reBootstrapPastRetention(t *testing.T, c *devcluster.Cluster, cl *client.Client) {
+	t.Helper()
 	createKeyspace(t, c, cl, "ret", 1, 2)
 	ctx := ctxT(t)
 	put := func(from, to int) {

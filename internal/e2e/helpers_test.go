@@ -75,6 +75,9 @@ func newClientAs(t *testing.T, c *devcluster.Cluster, user, password string) *cl
 	cfg := client.DefaultConfig(c.NATSURL(), c.DC())
 	cfg.Logger = testLogger(t)
 	cfg.Username, cfg.Password = user, password
+	var err error
+	cfg.TLS, err = c.ClientTLS()
+	require.NoError(t, err)
 	cl, err := client.New(ctx, cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { cl.Close() })

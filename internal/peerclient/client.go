@@ -3,6 +3,7 @@ package peerclient
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vasto-kv/vasto/internal/secure"
 	"github.com/vasto-kv/vasto/lww"
 	"github.com/vasto-kv/vasto/server/resp"
 )
@@ -49,24 +51,82 @@ func IsCode(err error, code string) bool {
 	return errors.As(err, &re) && strings.HasPrefix(re.Msg, code+" ")
 }
 
-// Dial connects to the RESP address of another store.
-func Dial(ctx context.Context, addr string) (*Client, error) {
+// Options are how a store dials other stores.
+type Options struct {
+	// TLS, when set, makes the dial speak TLS (secure.TLSFiles Client
+	// builds it); its ServerName, when empty, is the dialled address's
+	// host.
+	TLS *tls.Config
+	// User, when set, authenticates each connection: AUTH User Password is
+	// sent right after connecting and an error reply fails the dial.
+	User     string
+	Password secure.Secret
+}
+
+// dialTimeout bounds connecting, the TLS handshake and AUTH.
+const dialTimeout = 5 * time.Second
+
+// Dial connects to the RESP address of another store, over TLS and
+// authenticated as opts say.
+func Dial(ctx context.Context, addr string, opts Options) (*Client, error) {
 	var d net.Dialer
-	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
 	conn, err := d.DialContext(dctx, "tcp", addr)
 	if err != nil {
 		return nil, err
 	}
-	return &Client{conn: conn, r: resp.NewReplyReader(conn, 256<<10, maxDumpBulk), w: bufio.NewWriter(conn)}, nil
+	if opts.TLS != nil {
+		tc := tls.Client(conn, secure.ForAddr(opts.TLS, addr))
+		if err := tc.HandshakeContext(dctx); err != nil {
+			_ = conn.Close()
+			return nil, fmt.Errorf("peerclient: TLS to %s: %w", addr, err)
+		}
+		conn = tc
+	}
+	c := &Client{conn: conn, r: resp.NewReplyReader(conn, 256<<10, maxDumpBulk), w: bufio.NewWriter(conn)}
+	if opts.User != "" {
+		if err := c.auth(dctx, opts.User, opts.Password); err != nil {
+			_ = conn.Close()
+			return nil, fmt.Errorf("peerclient: %s: %w", addr, err)
+		}
+	}
+	return c, nil
+}
+
+// auth sends AUTH user password and reads its reply before ctx ends.
+func (d *Client) auth(ctx context.Context, user string, password secure.Secret) error {
+	deadline, _ := ctx.Deadline()
+	if err := d.conn.SetDeadline(deadline); err != nil {
+		return err
+	}
+	d.writeCommand([]byte("AUTH"), []byte(user), []byte(password.Reveal()))
+	if err := d.w.Flush(); err != nil {
+		return err
+	}
+	_, err := d.r.ReadStatus()
+	var re *resp.ReplyError
+	if errors.As(err, &re) {
+		// A peer may echo the arguments (an unknown command's error does):
+		// the password never reaches the error.
+		msg := re.Msg
+		if !password.IsZero() {
+			msg = strings.ReplaceAll(msg, password.Reveal(), "[redacted]")
+		}
+		return fmt.Errorf("%w: AUTH as %s: %s", ErrAuth, user, msg)
+	}
+	if err != nil {
+		d.broken = true
+	}
+	return err
 }
 
 // DialAs is Dial returning the client as I, an interface *Client
 // implements (the Peer of a package that asks other stores), and nil rather
 // than a nil *Client on error.
-func DialAs[I any](ctx context.Context, addr string) (I, error) {
+func DialAs[I any](ctx context.Context, addr string, opts Options) (I, error) {
 	var zero I
-	c, err := Dial(ctx, addr)
+	c, err := Dial(ctx, addr, opts)
 	if err != nil {
 		return zero, err
 	}
@@ -156,9 +216,11 @@ func (d *Client) send(keyspace string, shard uint32, timeout time.Duration, args
 	if !errors.As(err, &re) {
 		return d.fail("VUSE", err)
 	}
-	// The command's reply follows whatever VUSE answered.
-	if err := d.r.Skip(); err != nil {
-		return d.fail(string(args[0]), err)
+	// The command's reply follows whatever VUSE answered. When it does not
+	// come (a TLS port refusing plaintext answers once and closes), the
+	// VUSE error says why.
+	if serr := d.r.Skip(); serr != nil {
+		return errors.Join(fmt.Errorf("VUSE %s %d: %w", keyspace, shard, err), d.fail(string(args[0]), serr))
 	}
 	return fmt.Errorf("VUSE %s %d: %w", keyspace, shard, err)
 }

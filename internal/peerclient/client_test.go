@@ -31,7 +31,7 @@ func TestDumpClientPages(t *testing.T) {
 		}
 		require.NoError(t, rc.MSet(ctx, args...).Err())
 	}
-	dc, err := peerclient.Dial(ctx, srv.Addr().String())
+	dc, err := peerclient.Dial(ctx, srv.Addr().String(), peerclient.Options{})
 	require.NoError(t, err)
 	defer func() { _ = dc.Close() }()
 	got := map[string]bool{}
@@ -69,7 +69,7 @@ func TestPeerClientCommands(t *testing.T) {
 	rc := testClient(t, srv)
 	ctx := context.Background()
 	require.NoError(t, rc.Set(ctx, "k", "v", 0).Err())
-	pc, err := peerclient.Dial(ctx, srv.Addr().String())
+	pc, err := peerclient.Dial(ctx, srv.Addr().String(), peerclient.Options{})
 	require.NoError(t, err)
 	defer func() { _ = pc.Close() }()
 

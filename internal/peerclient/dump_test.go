@@ -32,7 +32,7 @@ func TestDumpIterator(t *testing.T) {
 		}
 	}
 	require.NoError(t, rc.MSet(ctx, args...).Err())
-	pc, err := peerclient.Dial(ctx, srv.Addr().String())
+	pc, err := peerclient.Dial(ctx, srv.Addr().String(), peerclient.Options{})
 	require.NoError(t, err)
 	defer func() { _ = pc.Close() }()
 
@@ -83,7 +83,7 @@ func TestDumpRetain(t *testing.T) {
 		args = append(args, k, "value-"+k)
 	}
 	require.NoError(t, rc.MSet(ctx, args...).Err())
-	pc, err := peerclient.Dial(ctx, srv.Addr().String())
+	pc, err := peerclient.Dial(ctx, srv.Addr().String(), peerclient.Options{})
 	require.NoError(t, err)
 	defer func() { _ = pc.Close() }()
 
@@ -114,7 +114,7 @@ func TestDumpStops(t *testing.T) {
 		args = append(args, fmt.Sprintf("key%05d", i), "v")
 	}
 	require.NoError(t, rc.MSet(ctx, args...).Err())
-	pc, err := peerclient.Dial(ctx, srv.Addr().String())
+	pc, err := peerclient.Dial(ctx, srv.Addr().String(), peerclient.Options{})
 	require.NoError(t, err)
 	defer func() { _ = pc.Close() }()
 

@@ -10,4 +10,6 @@ var (
 	ErrReply = errors.New("peerclient: unexpected reply from peer store")
 	// ErrCorrupt is returned for a dumped record that cannot be decoded.
 	ErrCorrupt = errors.New("peerclient: corrupt record")
+	// ErrAuth is returned by a dial whose AUTH the peer refused.
+	ErrAuth = errors.New("peerclient: authentication refused by peer store")
 )

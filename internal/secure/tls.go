@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"net"
 	"os"
 	"sync"
 	"time"
@@ -181,4 +182,22 @@ func (kp *keyPair) get() (*tls.Certificate, error) {
 		_ = kp.load(stamp) // keep the last good pair on failure
 	}
 	return kp.cert, nil
+}
+
+// ForAddr returns cfg for dialling addr (host:port): a copy whose
+// ServerName, when cfg names none, is addr's host, so the server's
+// certificate is verified for the host dialled. nil stays nil (plaintext).
+func ForAddr(cfg *tls.Config, addr string) *tls.Config {
+	if cfg == nil {
+		return nil
+	}
+	c := cfg.Clone()
+	if c.ServerName == "" {
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil {
+			host = addr
+		}
+		c.ServerName = host
+	}
+	return c
 }

@@ -15,6 +15,8 @@ import (
 	crossdc "github.com/vasto-kv/vasto/dc"
 	"github.com/vasto-kv/vasto/internal/acl"
 	"github.com/vasto-kv/vasto/internal/metrics"
+	"github.com/vasto-kv/vasto/internal/peerclient"
+	"github.com/vasto-kv/vasto/internal/secure"
 	"github.com/vasto-kv/vasto/lww"
 	"github.com/vasto-kv/vasto/replica"
 	"github.com/vasto-kv/vasto/server"
@@ -71,6 +73,14 @@ type Config struct {
 	// user's rights (peers dial with a user holding +internal). SetACL
 	// replaces it.
 	ACL *acl.ACL
+	// TLS, when enabled, makes the RESP port speak TLS only (Server of the
+	// files) and the store's dials to other stores (re-bootstrap, resize
+	// fills, cross-DC copies) speak TLS (Client of the same files).
+	TLS secure.TLSFiles
+	// PeerUser, when set, authenticates the store's dials to other stores:
+	// AUTH PeerUser PeerPassword.
+	PeerUser     string
+	PeerPassword secure.Secret
 	// Metrics, if set, is the process's metrics registry: the store
 	// registers its metrics there (labels dc and store) while it runs,
 	// and turns RocksDB's statistics on.
@@ -104,6 +114,11 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: negative fill rate", ErrInvalidConfig)
 	case len(c.RemoteDCs) > 0 && c.NATSURL == "":
 		return fmt.Errorf("%w: remote DCs need a NATS URL", ErrInvalidConfig)
+	case c.TLS.Enabled() && c.TLS.CertFile == "":
+		return fmt.Errorf("%w: a TLS store needs a certificate and key to serve with", ErrInvalidConfig)
+	}
+	if err := c.TLS.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	// The engine's sizes (memory budget, open files) are refused here, not
 	// when Start opens the shards.
@@ -216,8 +231,17 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		}
 	}
 
+	peers := peerclient.Options{User: cfg.PeerUser, Password: cfg.PeerPassword}
 	scfg := server.DefaultConfig(cfg.Listen, n.eng)
 	scfg.Logger = cfg.Logger
+	if cfg.TLS.Enabled() {
+		if scfg.TLS, err = cfg.TLS.Server(); err != nil {
+			return fmt.Errorf("storenode: %w", err)
+		}
+		if peers.TLS, err = cfg.TLS.Client(); err != nil {
+			return fmt.Errorf("storenode: %w", err)
+		}
+	}
 	scfg.WriteTimeout = cfg.WriteTimeout
 	if cfg.AllowFaults {
 		scfg.Faults = n
@@ -251,13 +275,15 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	}
 	acfg := replica.DefaultAgentConfig(ecfg.DC, ecfg.Node, n.advertised(), n.conn, n.eng)
 	acfg.Logger = cfg.Logger
+	acfg.Dial = replica.DialPeer(peers)
 	acfg.Stream = cfg.Stream
 	acfg.Stream.DC = ecfg.DC
 	acfg.FillRate = cfg.FillRate
 	acfg.Observer = n.replicaObserver()
 	if len(cfg.RemoteDCs) > 0 {
 		x, err := crossdc.New(crossdc.Config{DC: ecfg.DC, Store: ecfg.Node, RemoteDCs: cfg.RemoteDCs,
-			Bus: crossdc.ConnBus(n.conn), Shards: crossdc.EngineShards(n.eng), Logger: cfg.Logger, Stream: acfg.Stream,
+			Bus: crossdc.ConnBus(n.conn), Shards: crossdc.EngineShards(n.eng), Dial: crossdc.DialPeer(peers),
+			Logger: cfg.Logger, Stream: acfg.Stream,
 			Observer: n.crossDCObserver()})
 		if err != nil {
 			return fmt.Errorf("storenode: %w", err)

@@ -1,6 +1,7 @@
 package resp
 
 import (
+	"crypto/tls"
 	"net"
 	"sync"
 	"time"
@@ -25,18 +26,31 @@ func (w DeadlineWriter) Write(p []byte) (int, error) {
 // stopping) with the error Redis gives when it has too many clients, and
 // closes it. A fresh socket's send buffer takes the reply at once; the one
 // second write deadline only guards the caller's accept loop.
+//
+// A TLS connection (ServeConn refuses them before their handshake, which
+// the accept loop must not wait for) is closed without a reply.
 func RefuseConn(nc net.Conn) {
+	if _, ok := nc.(*tls.Conn); ok {
+		_ = nc.Close()
+		return
+	}
 	_ = nc.SetWriteDeadline(time.Now().Add(time.Second))
 	_, _ = nc.Write([]byte("-ERR max number of clients reached\r\n"))
 	_ = nc.Close()
 }
 
-// ServeConn starts a server's connection nc: made with newConn, kept in
-// conns while run runs it on its own goroutine, which wg counts. It refuses
-// nc instead (RefuseConn) when full, called with mu held, says the server
-// is full or stopping. mu guards conns.
-func ServeConn[C comparable](mu *sync.Mutex, conns map[C]struct{}, wg *sync.WaitGroup, nc net.Conn,
+// ServeConn starts a server's connection nc, accepted on a listener that
+// speaks as t says: made with newConn (over a TLS connection with t's
+// Config), kept in conns while its goroutine, which wg counts, completes
+// the TLS handshake and then runs it with run. It refuses nc instead
+// (RefuseConn) when full, called with mu held, says the server is full or
+// stopping. mu guards conns.
+//
+// The connection is in conns during its handshake, so a server's Shutdown
+// that stops (read deadline) or closes its connections ends handshakes too.
+func ServeConn[C comparable](mu *sync.Mutex, conns map[C]struct{}, wg *sync.WaitGroup, nc net.Conn, t TLSAccept,
 	full func() bool, newConn func(net.Conn) C, run func(C)) {
+	nc = t.wrap(nc)
 	mu.Lock()
 	if full() {
 		mu.Unlock()
@@ -49,7 +63,9 @@ func ServeConn[C comparable](mu *sync.Mutex, conns map[C]struct{}, wg *sync.Wait
 	mu.Unlock()
 	go func() {
 		defer wg.Done()
-		run(c)
+		if t.handshake(nc) {
+			run(c)
+		}
 		mu.Lock()
 		delete(conns, c)
 		mu.Unlock()
