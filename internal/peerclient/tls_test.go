@@ -2,10 +2,12 @@ package peerclient_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/vasto-kv/vasto/internal/acl"
 	"github.com/vasto-kv/vasto/internal/peerclient"
 	"github.com/vasto-kv/vasto/internal/secure"
 	"github.com/vasto-kv/vasto/server"
@@ -65,11 +67,18 @@ func TestDialTLS(t *testing.T) {
 }
 
 // TestDialAuthErrorFailsTheDial: with a user, AUTH is sent first and its
-// error reply (here: a store that knows no AUTH) fails the dial, naming
-// the user but never the password.
+// error reply (here: a wrong password at a store with an ACL) fails the
+// dial, naming the user but never the password.
 func TestDialAuthErrorFailsTheDial(t *testing.T) {
 	srv := testServer(t)
-	_, err := peerclient.Dial(context.Background(), srv.Addr().String(),
+	users, err := acl.Parse(strings.NewReader("user replicator on "+acl.SHA256Hash("right")+" ks:* +internal\n"), "test.acl")
+	require.NoError(t, err)
+	srv.SetACL(users)
+	pc, err := peerclient.Dial(context.Background(), srv.Addr().String(),
+		peerclient.Options{User: "replicator", Password: secure.NewSecret("right")})
+	require.NoError(t, err, "the right password passes")
+	require.NoError(t, pc.Close())
+	_, err = peerclient.Dial(context.Background(), srv.Addr().String(),
 		peerclient.Options{User: "replicator", Password: secure.NewSecret("hunter2")})
 	require.ErrorIs(t, err, peerclient.ErrAuth)
 	require.ErrorContains(t, err, "replicator")
