@@ -2,6 +2,7 @@ package bus
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"sync"
@@ -46,6 +47,18 @@ type ConnConfig struct {
 	Name string
 	// Logger receives connection events; default: discard.
 	Logger hclog.Logger
+	// CredsFile names the file of this process's NATS credentials: an nkey
+	// seed file ('vasto auth init' writes one per role) or a JWT .creds
+	// file. It must be readable by its owner only. Empty: no credentials.
+	CredsFile string
+	// TLS, if set, makes the connection TLS (the server's certificate is
+	// verified; a client certificate is presented if the config has one).
+	TLS *tls.Config
+	// OnError, if set, is called with the errors the server reports
+	// asynchronously (after they are logged), such as a permission
+	// violation (wrapping ErrPermission): a publish the server refuses
+	// does not fail the publish call itself.
+	OnError func(error)
 	// Options are extra nats.go options, applied after bus's own settings
 	// (so they can override e.g. ReconnectWait), except the connection
 	// event handlers, which bus needs and which always win.
@@ -97,6 +110,16 @@ func Connect(ctx context.Context, cfg ConnConfig) (*Conn, error) {
 	if cfg.Name != "" {
 		base = append(base, nats.Name(cfg.Name))
 	}
+	if cfg.CredsFile != "" {
+		opt, err := credsOption(cfg.CredsFile)
+		if err != nil {
+			return nil, err
+		}
+		base = append(base, opt)
+	}
+	if cfg.TLS != nil {
+		base = append(base, nats.Secure(cfg.TLS))
+	}
 	handlers := []nats.Option{
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
@@ -121,6 +144,9 @@ func Connect(ctx context.Context, cfg ConnConfig) (*Conn, error) {
 				log.Error("async error", "subject", sub.Subject, "error", err)
 			} else {
 				log.Error("async error", "error", err)
+			}
+			if cfg.OnError != nil {
+				cfg.OnError(mapErr(err))
 			}
 		}),
 	}
@@ -150,11 +176,33 @@ func Connect(ctx context.Context, cfg ConnConfig) (*Conn, error) {
 			log.Info("connected", "url", nc.ConnectedUrlRedacted(), "attempts", attempt)
 			return c, nil
 		}
+		if perr := permanentConnectError(err); perr != nil {
+			log.Error("connect refused", "url", cfg.URL, "error", perr)
+			return nil, fmt.Errorf("bus: connect %s: %w", cfg.URL, perr)
+		}
 		log.Warn("connect failed, retrying", "url", cfg.URL, "attempt", attempt, "error", err)
 		if !backoff.Wait(ctx, nil) {
 			return nil, fmt.Errorf("bus: connect %s: %w (last error: %w)", cfg.URL, ctx.Err(), err)
 		}
 	}
+}
+
+// permanentConnectError returns err, mapped, if retrying cannot help: the
+// server refused the credentials, or TLS cannot be agreed on (plaintext to
+// a TLS-only server, an unknown authority, a missing client certificate).
+// Otherwise nil.
+func permanentConnectError(err error) error {
+	var verr *tls.CertificateVerificationError
+	var alert tls.AlertError
+	var rec tls.RecordHeaderError
+	switch {
+	case errors.Is(err, nats.ErrAuthorization), errors.Is(err, nats.ErrAuthExpired), errors.Is(err, nats.ErrAuthRevoked):
+		return fmt.Errorf("%w: %w", ErrPermission, err)
+	case errors.Is(err, nats.ErrSecureConnRequired), errors.Is(err, nats.ErrSecureConnWanted),
+		errors.As(err, &verr), errors.As(err, &alert), errors.As(err, &rec):
+		return fmt.Errorf("%w: TLS: %w", ErrInvalidConfig, err)
+	}
+	return nil
 }
 
 // Close drains the connection (pending messages of subscriptions are
@@ -224,6 +272,9 @@ func mapErr(err error) error {
 		return fmt.Errorf("%w: %w", ErrNoConsumer, err)
 	case errors.Is(err, nats.ErrNoResponders):
 		return fmt.Errorf("%w: %w", ErrNoResponders, err)
+	case errors.Is(err, nats.ErrPermissionViolation), errors.Is(err, nats.ErrAuthorization),
+		errors.Is(err, nats.ErrAuthExpired), errors.Is(err, nats.ErrAuthRevoked):
+		return fmt.Errorf("%w: %w", ErrPermission, err)
 	}
 	return err
 }
