@@ -124,12 +124,14 @@ func domainAPI(dc, verb, rest string) string { return "$JS." + dc + ".API." + ve
 func kvStream(dc string) string { b, _ := TopologyBucket(dc); return kvStreamPrefix + b }
 
 // topologyRead is what reading and watching dc's topology bucket takes:
-// the bucket's stream info, direct and API gets, the ordered consumer of a
+// the account info (limits and usage, which the bucket calls check), the
+// bucket's stream info, direct and API gets, the ordered consumer of a
 // watch (created, deleted when the watch stops, its flow control), and the
 // advisory of the bucket's deletion.
 func topologyRead(dc string) (pub, sub []string) {
 	s := kvStream(dc)
 	pub = []string{
+		"$JS.API.INFO",
 		api("STREAM.INFO", s),
 		api("STREAM.MSG.GET", s),
 		api("DIRECT.GET", s),
@@ -198,7 +200,6 @@ func storePerms(dc, store string, remotes []string) Permissions {
 	pub = append(pub,
 		changeSubjectPrefix+dc+".*.*."+store,
 		hb,
-		"$JS.API.INFO",
 	)
 	pub = append(pub, streamOwn(chg)...)
 	for _, r := range remotes {
@@ -221,7 +222,8 @@ func clientPerms(dc string, ops []string) Permissions {
 }
 
 func adminPerms(dc string, remotes []string) Permissions {
-	p := clientPerms(dc, []string{"*"})
+	p := clientPerms(dc, nil)
+	p.Publish = append(p.Publish, adminPrefix+dc+".*")
 	for _, r := range remotes {
 		src, _ := SourceStream(dc, r)
 		rchg, _ := ChangeStream(r)
