@@ -64,7 +64,8 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, err
 	}
 	c := newClient(cfg)
-	conn, err := bus.Connect(ctx, bus.ConnConfig{URL: cfg.NATSURL, Name: "vasto-client-" + cfg.DC, Logger: cfg.Logger})
+	conn, err := bus.Connect(ctx, bus.ConnConfig{URL: cfg.NATSURL, Name: "vasto-client-" + cfg.DC, Logger: cfg.Logger,
+		CredsFile: cfg.NATSCreds, TLS: cfg.TLS})
 	if err != nil {
 		return nil, fmt.Errorf("client: connect to NATS: %w", err)
 	}

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"crypto/tls"
 	"fmt"
 	"time"
 
@@ -37,6 +38,13 @@ type Config struct {
 	// DC names the datacenter whose topology the client follows and whose
 	// master it sends admin requests to.
 	DC string
+	// NATSCreds names the file of the client's NATS credentials (an nkey
+	// seed file of the client or admin role, or a JWT .creds file); empty:
+	// none. The file must be readable by its owner only.
+	NATSCreds string
+	// TLS, if set, is the TLS configuration of the client's connections:
+	// to NATS (and to the stores).
+	TLS *tls.Config
 	// Logger receives the client's logs; default: discard.
 	Logger hclog.Logger
 	// PoolSize is the number of connections kept per store; default 16.

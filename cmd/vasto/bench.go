@@ -91,8 +91,11 @@ func runBench(ctx context.Context, e *env, args []string) error {
 		target = redisTarget{redis.NewClient(&redis.Options{Addr: *redisAddr, PoolSize: *conc, Protocol: 2, DisableIdentity: true})}
 		name = "redis " + *redisAddr
 	} else {
+		cfg, err := clientConfig(c, e)
+		if err != nil {
+			return err
+		}
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		cfg := clientConfig(*c.nats, *c.dc, e)
 		cfg.PoolSize = *conc
 		cfg.HedgeAfter = *hedge
 		cl, err := client.New(cctx, cfg)

@@ -45,17 +45,25 @@ func clientCmdN(ctx context.Context, e *env, name string, args []string, minPos,
 	cctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 	e.logLevel = envOr("VASTO_LOG_LEVEL", "warn")
-	cl, err := client.New(cctx, clientConfig(*c.nats, *c.dc, e))
+	cfg, err := clientConfig(c, e)
+	if err != nil {
+		return nil, nil, err
+	}
+	cl, err := client.New(cctx, cfg)
 	if err != nil {
 		return nil, nil, err
 	}
 	return cl, pos, nil
 }
 
-func clientConfig(natsURL, dc string, e *env) client.Config {
-	cfg := client.DefaultConfig(natsURL, dc)
+// clientConfig is the client of a command: the DC's NATS with the
+// process's credentials and TLS.
+func clientConfig(c commonFlags, e *env) (client.Config, error) {
+	cfg := client.DefaultConfig(*c.nats, *c.dc)
 	cfg.Logger = e.rootLogger().Named("client")
-	return cfg
+	var err error
+	cfg.NATSCreds, cfg.TLS, err = c.sec.natsClient()
+	return cfg, err
 }
 
 func runPut(ctx context.Context, e *env, args []string) error {

@@ -35,6 +35,9 @@ func runGateway(ctx context.Context, e *env, args []string) error {
 	defer stopDiag()
 	cfg := gateway.DefaultConfig(*listen, *c.nats, *c.dc)
 	cfg.Keyspace, cfg.Logger = *keyspace, log
+	if cfg.Client.NATSCreds, cfg.Client.TLS, err = c.sec.natsClient(); err != nil {
+		return err
+	}
 	cfg.Client.PoolSize, cfg.RequestTimeout, cfg.WriteTimeout, cfg.MaxKeys = *poolSize, *timeout, *writeTimeout, *maxKeys
 	cfg.MaxBatches = *maxBatches
 	if reg != nil {

@@ -1,10 +1,14 @@
 package main
 
 import (
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"os"
 
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/vasto-kv/vasto/bus"
 	"github.com/vasto-kv/vasto/internal/secure"
 )
 
@@ -60,4 +64,30 @@ func (s securityFlags) password(fromEnv bool) (secure.Secret, error) {
 		return secure.NewSecret(v), nil
 	}
 	return secure.Secret{}, fmt.Errorf("%w: --user %s needs its password: --password-file FILE (or VASTO_PASSWORD for a client command)", errUsage, *s.user)
+}
+
+// natsClient returns what a NATS connection of this process presents: the
+// credentials file (--nats-creds) and, with TLS flags, the TLS dial
+// configuration (nil without).
+func (s securityFlags) natsClient() (creds string, cfg *tls.Config, err error) {
+	f, err := s.tls()
+	if err != nil {
+		return "", nil, err
+	}
+	if f.Enabled() {
+		if cfg, err = f.Client(); err != nil {
+			return "", nil, fmt.Errorf("%w: %w", errUsage, err)
+		}
+	}
+	return *s.natsCreds, cfg, nil
+}
+
+// connConfig is the bus connection of a command to the DC's NATS, with the
+// process's credentials and TLS.
+func (c commonFlags) connConfig(name string, log hclog.Logger) (bus.ConnConfig, error) {
+	creds, tlsCfg, err := c.sec.natsClient()
+	if err != nil {
+		return bus.ConnConfig{}, err
+	}
+	return bus.ConnConfig{URL: *c.nats, Name: name, Logger: log, CredsFile: creds, TLS: tlsCfg}, nil
 }

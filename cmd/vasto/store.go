@@ -60,7 +60,12 @@ func runStore(ctx context.Context, e *env, args []string) error {
 	writeTimeout := fs.Duration("write-timeout", server.DefaultWriteTimeout, "disconnect a client that reads no replies for this long")
 	allowFaults := fs.Bool("allow-faults", false, "accept fault injection (VFAULT: clock skew, crash, pausing cross-DC replication; 'vasto chaos') for drills. Never in production")
 	diag := addDiagFlags(fs, e, "127.0.0.1:6060")
+	sec := addSecurity(fs)
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	natsCreds, natsTLS, err := sec.natsClient()
+	if err != nil {
 		return err
 	}
 	log, reg, stopDiag, err := diag.start(ctx, e)
@@ -85,6 +90,7 @@ func runStore(ctx context.Context, e *env, args []string) error {
 	cfg.WriteTimeout = *writeTimeout
 	cfg.Keyspace = *keyspace
 	cfg.NATSURL = *natsURL
+	cfg.NATSCreds, cfg.NATSTLS = natsCreds, natsTLS
 	if *remoteDCs != "" {
 		cfg.RemoteDCs = strings.Split(*remoteDCs, ",")
 	}
