@@ -5,8 +5,8 @@ import (
 	"crypto/tls"
 	"net"
 	"os"
-	"strings"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
