@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -76,6 +77,7 @@ type Conn struct {
 	closedOnce sync.Once
 
 	mu      sync.Mutex
+	denied  map[string]map[*deniedWaiter]struct{} // requests in flight by subject
 	closing bool
 	reconn  chan struct{} // closed and replaced on every reconnect
 	kvs     map[string]jetstream.KeyValue
@@ -98,6 +100,7 @@ func Connect(ctx context.Context, cfg ConnConfig) (*Conn, error) {
 		closedCh: make(chan struct{}),
 		reconn:   make(chan struct{}),
 		kvs:      map[string]jetstream.KeyValue{},
+		denied:   map[string]map[*deniedWaiter]struct{}{},
 	}
 	base := []nats.Option{
 		nats.MaxReconnects(-1),
@@ -145,6 +148,7 @@ func Connect(ctx context.Context, cfg ConnConfig) (*Conn, error) {
 			} else {
 				log.Error("async error", "error", err)
 			}
+			c.notifyDenied(err)
 			if cfg.OnError != nil {
 				cfg.OnError(mapErr(err))
 			}
@@ -292,4 +296,54 @@ func headerMap(h nats.Header) map[string]string {
 		}
 	}
 	return m
+}
+
+// deniedWaiter is a request in flight that a publish permission violation
+// on its subject ends at once (the server reports it asynchronously and
+// sends no reply).
+type deniedWaiter struct{ cancel context.CancelCauseFunc }
+
+// watchDenied makes a publish permission violation on subject cancel ctx
+// with an error wrapping ErrPermission; call the returned func when done.
+func (c *Conn) watchDenied(ctx context.Context, subject string) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	w := &deniedWaiter{cancel: cancel}
+	c.mu.Lock()
+	if c.denied[subject] == nil {
+		c.denied[subject] = map[*deniedWaiter]struct{}{}
+	}
+	c.denied[subject][w] = struct{}{}
+	c.mu.Unlock()
+	return ctx, func() {
+		c.mu.Lock()
+		delete(c.denied[subject], w)
+		if len(c.denied[subject]) == 0 {
+			delete(c.denied, subject)
+		}
+		c.mu.Unlock()
+		cancel(nil)
+	}
+}
+
+// notifyDenied ends the requests waiting on the subject of a publish
+// permission violation ("Permissions Violation for Publish to \"subj\"").
+func (c *Conn) notifyDenied(err error) {
+	if !errors.Is(err, nats.ErrPermissionViolation) {
+		return
+	}
+	const marker = "Publish to \""
+	msg := err.Error()
+	i := strings.Index(msg, marker)
+	if i < 0 {
+		return
+	}
+	subj, _, ok := strings.Cut(msg[i+len(marker):], "\"")
+	if !ok {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for w := range c.denied[subj] {
+		w.cancel(fmt.Errorf("%w: publish to %s", ErrPermission, subj))
+	}
 }
