@@ -2,8 +2,10 @@ package bus
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -46,6 +48,18 @@ type ConnConfig struct {
 	Name string
 	// Logger receives connection events; default: discard.
 	Logger hclog.Logger
+	// CredsFile names the file of this process's NATS credentials: an nkey
+	// seed file ('vasto auth init' writes one per role) or a JWT .creds
+	// file. It must be readable by its owner only. Empty: no credentials.
+	CredsFile string
+	// TLS, if set, makes the connection TLS (the server's certificate is
+	// verified; a client certificate is presented if the config has one).
+	TLS *tls.Config
+	// OnError, if set, is called with the errors the server reports
+	// asynchronously (after they are logged), such as a permission
+	// violation (wrapping ErrPermission): a publish the server refuses
+	// does not fail the publish call itself.
+	OnError func(error)
 	// Options are extra nats.go options, applied after bus's own settings
 	// (so they can override e.g. ReconnectWait), except the connection
 	// event handlers, which bus needs and which always win.
@@ -63,6 +77,7 @@ type Conn struct {
 	closedOnce sync.Once
 
 	mu      sync.Mutex
+	denied  map[string]map[*deniedWaiter]struct{} // requests in flight by subject
 	closing bool
 	reconn  chan struct{} // closed and replaced on every reconnect
 	kvs     map[string]jetstream.KeyValue
@@ -85,6 +100,7 @@ func Connect(ctx context.Context, cfg ConnConfig) (*Conn, error) {
 		closedCh: make(chan struct{}),
 		reconn:   make(chan struct{}),
 		kvs:      map[string]jetstream.KeyValue{},
+		denied:   map[string]map[*deniedWaiter]struct{}{},
 	}
 	base := []nats.Option{
 		nats.MaxReconnects(-1),
@@ -96,6 +112,16 @@ func Connect(ctx context.Context, cfg ConnConfig) (*Conn, error) {
 	}
 	if cfg.Name != "" {
 		base = append(base, nats.Name(cfg.Name))
+	}
+	if cfg.CredsFile != "" {
+		opt, err := credsOption(cfg.CredsFile)
+		if err != nil {
+			return nil, err
+		}
+		base = append(base, opt)
+	}
+	if cfg.TLS != nil {
+		base = append(base, nats.Secure(cfg.TLS))
 	}
 	handlers := []nats.Option{
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
@@ -121,6 +147,10 @@ func Connect(ctx context.Context, cfg ConnConfig) (*Conn, error) {
 				log.Error("async error", "subject", sub.Subject, "error", err)
 			} else {
 				log.Error("async error", "error", err)
+			}
+			c.notifyDenied(err)
+			if cfg.OnError != nil {
+				cfg.OnError(mapErr(err))
 			}
 		}),
 	}
@@ -150,11 +180,33 @@ func Connect(ctx context.Context, cfg ConnConfig) (*Conn, error) {
 			log.Info("connected", "url", nc.ConnectedUrlRedacted(), "attempts", attempt)
 			return c, nil
 		}
+		if perr := permanentConnectError(err); perr != nil {
+			log.Error("connect refused", "url", cfg.URL, "error", perr)
+			return nil, fmt.Errorf("bus: connect %s: %w", cfg.URL, perr)
+		}
 		log.Warn("connect failed, retrying", "url", cfg.URL, "attempt", attempt, "error", err)
 		if !backoff.Wait(ctx, nil) {
 			return nil, fmt.Errorf("bus: connect %s: %w (last error: %w)", cfg.URL, ctx.Err(), err)
 		}
 	}
+}
+
+// permanentConnectError returns err, mapped, if retrying cannot help: the
+// server refused the credentials, or TLS cannot be agreed on (plaintext to
+// a TLS-only server, an unknown authority, a missing client certificate).
+// Otherwise nil.
+func permanentConnectError(err error) error {
+	var verr *tls.CertificateVerificationError
+	var alert tls.AlertError
+	var rec tls.RecordHeaderError
+	switch {
+	case errors.Is(err, nats.ErrAuthorization), errors.Is(err, nats.ErrAuthExpired), errors.Is(err, nats.ErrAuthRevoked):
+		return fmt.Errorf("%w: %w", ErrPermission, err)
+	case errors.Is(err, nats.ErrSecureConnRequired), errors.Is(err, nats.ErrSecureConnWanted),
+		errors.As(err, &verr), errors.As(err, &alert), errors.As(err, &rec):
+		return fmt.Errorf("%w: TLS: %w", ErrInvalidConfig, err)
+	}
+	return nil
 }
 
 // Close drains the connection (pending messages of subscriptions are
@@ -224,6 +276,9 @@ func mapErr(err error) error {
 		return fmt.Errorf("%w: %w", ErrNoConsumer, err)
 	case errors.Is(err, nats.ErrNoResponders):
 		return fmt.Errorf("%w: %w", ErrNoResponders, err)
+	case errors.Is(err, nats.ErrPermissionViolation), errors.Is(err, nats.ErrAuthorization),
+		errors.Is(err, nats.ErrAuthExpired), errors.Is(err, nats.ErrAuthRevoked):
+		return fmt.Errorf("%w: %w", ErrPermission, err)
 	}
 	return err
 }
@@ -241,4 +296,54 @@ func headerMap(h nats.Header) map[string]string {
 		}
 	}
 	return m
+}
+
+// deniedWaiter is a request in flight that a publish permission violation
+// on its subject ends at once (the server reports it asynchronously and
+// sends no reply).
+type deniedWaiter struct{ cancel context.CancelCauseFunc }
+
+// watchDenied makes a publish permission violation on subject cancel ctx
+// with an error wrapping ErrPermission; call the returned func when done.
+func (c *Conn) watchDenied(ctx context.Context, subject string) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	w := &deniedWaiter{cancel: cancel}
+	c.mu.Lock()
+	if c.denied[subject] == nil {
+		c.denied[subject] = map[*deniedWaiter]struct{}{}
+	}
+	c.denied[subject][w] = struct{}{}
+	c.mu.Unlock()
+	return ctx, func() {
+		c.mu.Lock()
+		delete(c.denied[subject], w)
+		if len(c.denied[subject]) == 0 {
+			delete(c.denied, subject)
+		}
+		c.mu.Unlock()
+		cancel(nil)
+	}
+}
+
+// notifyDenied ends the requests waiting on the subject of a publish
+// permission violation ("Permissions Violation for Publish to \"subj\"").
+func (c *Conn) notifyDenied(err error) {
+	if !errors.Is(err, nats.ErrPermissionViolation) {
+		return
+	}
+	const marker = "Publish to \""
+	msg := err.Error()
+	i := strings.Index(msg, marker)
+	if i < 0 {
+		return
+	}
+	subj, _, ok := strings.Cut(msg[i+len(marker):], "\"")
+	if !ok {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for w := range c.denied[subj] {
+		w.cancel(fmt.Errorf("%w: publish to %s", ErrPermission, subj))
+	}
 }

@@ -33,6 +33,10 @@ var (
 	// ErrClosed is returned by operations on a closed connection or a
 	// stopped consumer.
 	ErrClosed = errors.New("bus: closed")
+	// ErrPermission is returned (or reported to ConnConfig.OnError) when
+	// the server refuses the connection's credentials or an operation its
+	// permissions do not allow.
+	ErrPermission = errors.New("bus: permission denied")
 	// ErrInvalidConfig is returned for an invalid configuration.
 	ErrInvalidConfig = errors.New("bus: invalid config")
 )

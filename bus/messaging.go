@@ -201,8 +201,13 @@ func (c *Conn) Request(ctx context.Context, subject string, data []byte) ([]byte
 	}
 	ctx, cancel := apiCtx(ctx)
 	defer cancel()
+	ctx, done := c.watchDenied(ctx, subject)
+	defer done()
 	resp, err := c.nc.RequestWithContext(ctx, subject, data)
 	if err != nil {
+		if cause := context.Cause(ctx); errors.Is(cause, ErrPermission) {
+			return nil, cause
+		}
 		if errors.Is(err, nats.ErrNoResponders) {
 			return nil, fmt.Errorf("%w: %s", ErrNoResponders, subject)
 		}

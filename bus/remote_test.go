@@ -10,7 +10,7 @@ import (
 // the leafnode link, through the owning DC's JetStream domain.
 func TestGetRemoteTopology(t *testing.T) {
 	ctx := testCtx(t)
-	p := startDCPair(t)
+	p := startDCPair(t, nil, nil)
 	c1 := connect(t, p.hub)
 	defer c1.Close()
 	c2 := connect(t, p.spoke)

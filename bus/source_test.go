@@ -51,14 +51,22 @@ type dcPair struct {
 	hubCfg, spokeCfg embedded.Config
 }
 
-func startDCPair(t testing.TB) *dcPair {
+// startDCPair starts the pair; hubMut and spokeMut, if not nil, adjust
+// the configurations (TLS, users) before each server starts.
+func startDCPair(t testing.TB, hubMut, spokeMut func(*embedded.Config)) *dcPair {
 	t.Helper()
 	p := &dcPair{}
 	p.hubCfg = embedded.TestConfig(t, "dc1", t.TempDir())
 	p.hubCfg.LeafListen = "127.0.0.1:-1"
+	if hubMut != nil {
+		hubMut(&p.hubCfg)
+	}
 	p.hub = embedded.StartTestServer(t, p.hubCfg)
 	p.spokeCfg = embedded.TestConfig(t, "dc2", t.TempDir())
 	p.spokeCfg.LeafRemotes = []string{p.hub.LeafURL()}
+	if spokeMut != nil {
+		spokeMut(&p.spokeCfg)
+	}
 	p.spoke = embedded.StartTestServer(t, p.spokeCfg)
 	return p
 }
@@ -147,7 +155,7 @@ func streamMsgs(t *testing.T, c *Conn, stream string) uint64 {
 // arrive after it restarts (store-and-forward).
 func TestCrossDCSourcing(t *testing.T) {
 	ctx := testCtx(t)
-	p := startDCPair(t)
+	p := startDCPair(t, nil, nil)
 	c1 := connect(t, p.hub)
 	defer c1.Close()
 	c2 := connect(t, p.spoke)
@@ -354,7 +362,7 @@ func BenchmarkCrossDCRoundTrip(b *testing.B) {
 // (warmed up with one change) and the subject to publish on.
 func crossDCConsumer(t testing.TB, ctx context.Context) (*Conn, *collector, string) {
 	t.Helper()
-	p := startDCPair(t)
+	p := startDCPair(t, nil, nil)
 	c1 := connect(t, p.hub)
 	t.Cleanup(c1.Close)
 	c2 := connect(t, p.spoke)

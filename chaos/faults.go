@@ -137,6 +137,11 @@ func parseFaultStatus(s string) (FaultStatus, error) {
 type DC struct {
 	Name    string
 	NATSURL string
+	// NATSCreds names the NATS credentials file to connect with (the
+	// client role reads the topology); empty: none.
+	NATSCreds string
+	// NATSTLS, if set, makes the NATS connection TLS.
+	NATSTLS *tls.Config
 }
 
 // readTopology reads dc's topology from its NATS.
@@ -144,7 +149,8 @@ func readTopology(ctx context.Context, dc DC, log hclog.Logger) (*topology.Topol
 	if err := topology.CheckName("dc", dc.Name); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidArgument, err)
 	}
-	conn, err := bus.Connect(ctx, bus.ConnConfig{URL: dc.NATSURL, Name: "vasto-chaos", Logger: log})
+	conn, err := bus.Connect(ctx, bus.ConnConfig{URL: dc.NATSURL, Name: "vasto-chaos", Logger: log,
+		CredsFile: dc.NATSCreds, TLS: dc.NATSTLS})
 	if err != nil {
 		return nil, fmt.Errorf("chaos: connect to %s: %w", dc.Name, err)
 	}

@@ -65,7 +65,8 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, err
 	}
 	c := newClient(cfg)
-	conn, err := bus.Connect(ctx, bus.ConnConfig{URL: cfg.NATSURL, Name: "vasto-client-" + cfg.DC, Logger: cfg.Logger})
+	conn, err := bus.Connect(ctx, bus.ConnConfig{URL: cfg.NATSURL, Name: "vasto-client-" + cfg.DC, Logger: cfg.Logger,
+		CredsFile: cfg.NATSCreds, TLS: cfg.NATSTLS})
 	if err != nil {
 		return nil, fmt.Errorf("client: connect to NATS: %w", err)
 	}

@@ -38,6 +38,13 @@ type Config struct {
 	// DC names the datacenter whose topology the client follows and whose
 	// master it sends admin requests to.
 	DC string
+	// NATSCreds names the file of the client's NATS credentials (an nkey
+	// seed file of the client or admin role, or a JWT .creds file); empty:
+	// none. The file must be readable by its owner only.
+	NATSCreds string
+	// NATSTLS, if set, makes the client's NATS connection speak TLS (the
+	// server must offer it). nil: plaintext, or what a tls:// URL asks.
+	NATSTLS *tls.Config
 	// Logger receives the client's logs; default: discard.
 	Logger hclog.Logger
 	// PoolSize is the number of connections kept per store; default 16.

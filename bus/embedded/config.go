@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/vasto-kv/vasto/internal/secure"
 	"github.com/vasto-kv/vasto/lww"
 )
 
@@ -58,6 +59,22 @@ type Config struct {
 	SyncInterval time.Duration
 	// MaxStore is the JetStream file-store limit in bytes; default 10 GiB.
 	MaxStore int64
+	// TLS, if enabled, makes the client port and the leafnode listener
+	// TLS only (a plaintext client is refused), with the certificate and
+	// key of TLS.CertFile and TLS.KeyFile (read again when they change),
+	// and client certificates signed by TLS.CAFile required when
+	// TLS.ClientAuth is set. Leafnode remotes are dialled with TLS,
+	// verifying the remote server against TLS.CAFile and presenting this
+	// server's certificate.
+	TLS secure.TLSFiles
+	// AuthConfig, if set, names a nats-server configuration file (as 'vasto
+	// auth init' writes) whose authorization users the server admits, and
+	// only them, each with its permissions. Leafnode connections
+	// authenticate against the same users.
+	AuthConfig string
+	// LeafCreds, if set, names the nkey seed file this server presents on
+	// its LeafRemotes (the remote DC's leaf user). Owner-readable only.
+	LeafCreds string
 	// Logger receives the server's logs.
 	Logger hclog.Logger
 }
@@ -113,6 +130,13 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: negative sync interval", ErrInvalidConfig)
 	case c.MaxStore < 0:
 		return fmt.Errorf("%w: negative max store", ErrInvalidConfig)
+	case c.TLS.Enabled() && c.TLS.CertFile == "":
+		return fmt.Errorf("%w: TLS needs the server's certificate and key", ErrInvalidConfig)
+	case c.LeafCreds != "" && len(c.LeafRemotes) == 0:
+		return fmt.Errorf("%w: leaf credentials without a leaf remote", ErrInvalidConfig)
+	}
+	if err := c.TLS.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	if c.LeafListen != "" {
 		if _, _, err := parseHostPort(c.LeafListen); err != nil {

@@ -11,6 +11,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+
+	"github.com/vasto-kv/vasto/internal/secure"
 )
 
 // readyTimeout bounds how long Start waits for the server when ctx has no
@@ -91,7 +93,71 @@ func (s *Server) options() (*server.Options, error) {
 		}
 		opts.LeafNode.Remotes = append(opts.LeafNode.Remotes, &server.RemoteLeafOpts{URLs: urls})
 	}
+	if err := s.secureOptions(opts); err != nil {
+		return nil, err
+	}
 	return opts, nil
+}
+
+// tlsTimeout is how long (in seconds) a TLS handshake may take, on the
+// client port and on leafnode links.
+const tlsTimeout = 2.0
+
+// secureOptions adds TLS, the authorization users and the leafnode
+// credentials to opts.
+func (s *Server) secureOptions(opts *server.Options) error {
+	c := s.cfg
+	if c.TLS.Enabled() {
+		srv, err := c.TLS.Server()
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+		}
+		// A TLS config makes the port TLS only: a plaintext client gets
+		// "secure connection required".
+		opts.TLSConfig, opts.TLS, opts.TLSVerify, opts.TLSTimeout = srv, true, c.TLS.ClientAuth, tlsTimeout
+		if c.LeafListen != "" {
+			opts.LeafNode.TLSConfig, opts.LeafNode.TLSTimeout = srv.Clone(), tlsTimeout
+		}
+		for _, r := range opts.LeafNode.Remotes {
+			cli, err := c.TLS.Client()
+			if err != nil {
+				return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+			}
+			r.TLS, r.TLSConfig, r.TLSTimeout = true, cli, tlsTimeout
+		}
+	}
+	if c.AuthConfig != "" {
+		nk, users, err := LoadAuthConfig(c.AuthConfig)
+		if err != nil {
+			return err
+		}
+		opts.Nkeys, opts.Users = nk, users
+	}
+	if c.LeafCreds != "" {
+		seed, err := secure.ReadSecret(c.LeafCreds)
+		if err != nil {
+			return fmt.Errorf("%w: leaf credentials: %w", ErrInvalidConfig, err)
+		}
+		for _, r := range opts.LeafNode.Remotes {
+			r.Nkey = seed.Reveal()
+		}
+	}
+	return nil
+}
+
+// LoadAuthConfig reads the authorization users of a nats-server
+// configuration file (such as 'vasto auth init' writes) with nats-server's
+// own parser. A file that admits no user is refused: it would leave the
+// server open.
+func LoadAuthConfig(path string) ([]*server.NkeyUser, []*server.User, error) {
+	o, err := server.ProcessConfigFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: auth config: %w", ErrInvalidConfig, err)
+	}
+	if len(o.Nkeys) == 0 && len(o.Users) == 0 {
+		return nil, nil, fmt.Errorf("%w: auth config %s defines no users", ErrInvalidConfig, path)
+	}
+	return o.Nkeys, o.Users, nil
 }
 
 // Start starts the server and returns once it accepts clients, with

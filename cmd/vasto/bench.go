@@ -96,6 +96,10 @@ func runBench(ctx context.Context, e *env, args []string) error {
 			Username: cfg.Username, Password: cfg.Password})}
 		name = "redis " + *redisAddr
 	} else {
+		cfg, err := clientConfig(c, e)
+		if err != nil {
+			return err
+		}
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		cfg.PoolSize = *conc
 		cfg.HedgeAfter = *hedge

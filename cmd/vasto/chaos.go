@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vasto-kv/vasto/chaos"
+	"github.com/vasto-kv/vasto/internal/secure"
 )
 
 // chaosCommand is one `vasto chaos NAME` entry point.
@@ -137,7 +138,11 @@ func (t *storeTargets) resolve(ctx context.Context, e *env) ([]string, error) {
 	case *t.nats == "":
 		return nil, fmt.Errorf("%w: --dc needs --nats", errUsage)
 	}
-	return chaos.DCStores(ctx, chaos.DC{Name: *t.dc, NATSURL: *t.nats}, e.rootLogger().Named("bus"))
+	dc, err := chaosDC(*t.dc, *t.nats)
+	if err != nil {
+		return nil, err
+	}
+	return chaos.DCStores(ctx, dc, e.rootLogger().Named("bus"))
 }
 
 // withStoreTLS returns ctx whose requests to stores use the TLS flags.
@@ -384,9 +389,29 @@ func parseDCs(s string) ([]chaos.DC, error) {
 		if !ok || name == "" || url == "" {
 			return nil, fmt.Errorf("%w: --dcs wants dc1=nats://host:port,dc2=..., got %q", errUsage, part)
 		}
-		out = append(out, chaos.DC{Name: name, NATSURL: url})
+		dc, err := chaosDC(name, url)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, dc)
 	}
 	return out, nil
+}
+
+// chaosDC is a DC whose topology a chaos command reads, with the NATS
+// credentials and TLS settings of the environment (VASTO_NATS_CREDS,
+// VASTO_TLS_CA, VASTO_TLS_CERT, VASTO_TLS_KEY).
+func chaosDC(name, url string) (chaos.DC, error) {
+	files := secure.TLSFiles{CertFile: envOr("VASTO_TLS_CERT", ""), KeyFile: envOr("VASTO_TLS_KEY", ""), CAFile: envOr("VASTO_TLS_CA", "")}
+	dc := chaos.DC{Name: name, NATSURL: url, NATSCreds: envOr("VASTO_NATS_CREDS", "")}
+	if files.Enabled() {
+		cfg, err := files.Client()
+		if err != nil {
+			return chaos.DC{}, fmt.Errorf("%w: %w", errUsage, err)
+		}
+		dc.NATSTLS = cfg
+	}
+	return dc, nil
 }
 
 func runChaosVerify(ctx context.Context, e *env, args []string) error {

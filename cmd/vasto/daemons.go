@@ -26,10 +26,20 @@ func runNATS(ctx context.Context, e *env, args []string) error {
 	leafListen := fs.String("leaf-listen", "", "accept leafnode connections from other DCs on host:port")
 	leafRemote := fs.String("leaf-remote", "", "link to another DC's NATS: its nats-leaf://host:port (comma-separated for one DC's several servers)")
 	monitorListen := fs.String("monitor-listen", "", "serve nats-server's HTTP monitoring endpoints (/varz, /jsz, /leafz...) on host:port (empty: off)")
+	authConfig := fs.String("auth-config", envOr("VASTO_NATS_AUTH_CONFIG", ""), "admit only the users of this nats-server authorization config, each with its permissions (written by 'vasto auth init') (env VASTO_NATS_AUTH_CONFIG)")
+	leafCreds := fs.String("leaf-creds", envOr("VASTO_LEAF_CREDS", ""), "nkey seed file presented on --leaf-remote: the remote DC's leaf.nk (env VASTO_LEAF_CREDS)")
+	sec := addSecurity(fs)
 	metricsAddr := metricsFlag(fs)
 	logLevel := fs.String("log-level", e.logLevel, "log level")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	tlsFiles, err := sec.tls()
+	if err != nil {
+		return err
+	}
+	if flagSet(fs, "nats-creds") {
+		return fmt.Errorf("%w: the NATS server takes --leaf-creds for its leafnode link, not --nats-creds", errUsage)
 	}
 	e.logLevel = *logLevel
 	log := e.rootLogger()
@@ -48,6 +58,7 @@ func runNATS(ctx context.Context, e *env, args []string) error {
 	}
 	cfg.Host, cfg.Port, cfg.LeafListen, cfg.Logger = host, port, *leafListen, log.Named("nats")
 	cfg.MonitorListen = *monitorListen
+	cfg.TLS, cfg.AuthConfig, cfg.LeafCreds = tlsFiles, *authConfig, *leafCreds
 	if *leafRemote != "" {
 		cfg.LeafRemotes = []string{*leafRemote}
 	}
@@ -59,6 +70,12 @@ func runNATS(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "vasto nats for %s ready: --nats %s --dc %s\n", *dc, ns.ClientURL(), *dc)
+	if cfg.TLS.Enabled() {
+		fmt.Fprintf(e.stdout, "  TLS only (client certificates required: %t)\n", cfg.TLS.ClientAuth)
+	}
+	if cfg.AuthConfig != "" {
+		fmt.Fprintf(e.stdout, "  users of %s only: connect with --nats-creds FILE\n", cfg.AuthConfig)
+	}
 	if u := ns.MonitorURL(); u != "" {
 		fmt.Fprintf(e.stdout, "nats monitoring on %s/varz\n", u)
 	}
@@ -85,7 +102,11 @@ func runMaster(ctx context.Context, e *env, args []string) error {
 	}
 	e.logLevel = *logLevel
 	log := e.rootLogger()
-	conn, err := bus.Connect(ctx, bus.ConnConfig{URL: *c.nats, Name: "vasto-master-" + *c.dc, Logger: log.Named("bus")})
+	ccfg, err := c.connConfig("vasto-master-"+*c.dc, log.Named("bus"))
+	if err != nil {
+		return err
+	}
+	conn, err := bus.Connect(ctx, ccfg)
 	if err != nil {
 		return err
 	}
@@ -234,4 +255,12 @@ func splitHostPort(addr string) (string, int, error) {
 		return "", 0, fmt.Errorf("%w: port %q", errUsage, p)
 	}
 	return host, port, nil
+}
+
+// flagSet reports whether the flag name was given on the command line (or
+// in the config file).
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }

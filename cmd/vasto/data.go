@@ -57,15 +57,16 @@ func clientCmdN(ctx context.Context, e *env, name string, args []string, minPos,
 }
 
 // clientConfig returns the configuration of a client command's client:
-// the DC's NATS URL, TLS to the stores and the RESP credentials as the
-// common flags say.
+// the DC's NATS URL with the process's NATS credentials, TLS to NATS and
+// the stores, and the RESP credentials, as the common flags say.
 func clientConfig(c commonFlags, e *env) (client.Config, error) {
 	cfg := client.DefaultConfig(*c.nats, *c.dc)
 	cfg.Logger = e.rootLogger().Named("client")
 	var err error
-	if cfg.TLS, err = c.sec.clientTLS(); err != nil {
+	if cfg.NATSCreds, cfg.NATSTLS, err = c.sec.natsClient(); err != nil {
 		return client.Config{}, err
 	}
+	cfg.TLS = cfg.NATSTLS
 	if err := withCredentials(&cfg, c.sec); err != nil {
 		return client.Config{}, err
 	}

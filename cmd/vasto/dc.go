@@ -37,16 +37,20 @@ func runDC(ctx context.Context, e *env, args []string) error {
 	e.logLevel = envOr("VASTO_LOG_LEVEL", "warn")
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	conn, err := bus.Connect(cctx, bus.ConnConfig{URL: *c.nats, Name: "vasto-cli", Logger: e.rootLogger().Named("bus")})
+	ccfg, err := c.connConfig("vasto-cli", e.rootLogger().Named("bus"))
+	if err != nil {
+		return err
+	}
+	conn, err := bus.Connect(cctx, ccfg)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	ccfg, err := clientConfig(c, e)
+	clcfg, err := clientConfig(c, e)
 	if err != nil {
 		return err
 	}
-	cl, err := client.New(cctx, ccfg)
+	cl, err := client.New(cctx, clcfg)
 	if err != nil {
 		return err
 	}

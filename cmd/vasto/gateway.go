@@ -54,6 +54,9 @@ func runGateway(ctx context.Context, e *env, args []string) error {
 	cfg.ACL = users
 	cfg.Client.Username, cfg.Client.Password = *c.sec.user, pw.Reveal()
 	cfg.Keyspace, cfg.Logger = *keyspace, log
+	if cfg.Client.NATSCreds, cfg.Client.NATSTLS, err = c.sec.natsClient(); err != nil {
+		return err
+	}
 	cfg.Client.PoolSize, cfg.RequestTimeout, cfg.WriteTimeout, cfg.MaxKeys = *poolSize, *timeout, *writeTimeout, *maxKeys
 	cfg.MaxBatches = *maxBatches
 	cfg.TLS, cfg.Client.TLS = serverTLS, storeTLS

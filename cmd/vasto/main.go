@@ -29,6 +29,7 @@ type subcommand struct {
 }
 
 var subcommands = map[string]subcommand{
+	"auth":     {"NATS credentials: 'auth init DIR' writes an nkey per role and the server's authorization config", runAuth},
 	"dev":      {"run a whole DC in one process: NATS, the master and N stores", runDev},
 	"nats":     {"run the DC's embedded NATS server (JetStream)", runNATS},
 	"master":   {"run the DC's master", runMaster},

@@ -46,6 +46,9 @@ var groups = map[string][]subHelp{
 		{"status", "status ID: an online operation's state and progress [--json]"},
 		{"wait", "wait ID: wait for an operation, showing its progress"},
 	},
+	"auth": {
+		{"init", "write one NATS nkey per role (master, admin, client, leaf, each store) and the nats-server authorization config: auth init DIR --dc DC --stores s1,s2"},
+	},
 	"dc": {
 		{"status", "status --remote-dcs dc2,...: link, lag and last applied per remote DC [--json]"},
 	},

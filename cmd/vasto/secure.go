@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/vasto-kv/vasto/bus"
 	"github.com/vasto-kv/vasto/internal/secure"
 )
 
@@ -116,4 +119,24 @@ func (s securityFlags) store() (secure.TLSFiles, secure.Secret, error) {
 		return secure.TLSFiles{}, secure.Secret{}, err
 	}
 	return f, pw, nil
+}
+
+// natsClient returns what a NATS connection of this process presents: the
+// credentials file (--nats-creds) and, with TLS flags, the TLS dial
+// configuration (nil without).
+func (s securityFlags) natsClient() (creds string, cfg *tls.Config, err error) {
+	if cfg, err = s.clientTLS(); err != nil {
+		return "", nil, err
+	}
+	return *s.natsCreds, cfg, nil
+}
+
+// connConfig is the bus connection of a command to the DC's NATS, with the
+// process's credentials and TLS.
+func (c commonFlags) connConfig(name string, log hclog.Logger) (bus.ConnConfig, error) {
+	creds, tlsCfg, err := c.sec.natsClient()
+	if err != nil {
+		return bus.ConnConfig{}, err
+	}
+	return bus.ConnConfig{URL: *c.nats, Name: name, Logger: log, CredsFile: creds, TLS: tlsCfg}, nil
 }

@@ -69,6 +69,10 @@ func runStore(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	natsCreds, natsTLS, err := sec.natsClient()
+	if err != nil {
+		return err
+	}
 	log, reg, stopDiag, err := diag.start(ctx, e)
 	if err != nil {
 		return err
@@ -96,6 +100,7 @@ func runStore(ctx context.Context, e *env, args []string) error {
 	cfg.WriteTimeout = *writeTimeout
 	cfg.Keyspace = *keyspace
 	cfg.NATSURL = *natsURL
+	cfg.NATSCreds, cfg.NATSTLS = natsCreds, natsTLS
 	if *remoteDCs != "" {
 		cfg.RemoteDCs = strings.Split(*remoteDCs, ",")
 	}

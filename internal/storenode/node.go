@@ -2,6 +2,7 @@ package storenode
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"os"
@@ -50,6 +51,11 @@ type Config struct {
 	NATSURL string
 	// BusName names the NATS connection (empty: "vasto-store-" + node).
 	BusName string
+	// NATSCreds names the file of the store's NATS credentials (the nkey
+	// seed of its store user); empty: none.
+	NATSCreds string
+	// NATSTLS, if set, makes the NATS connection TLS.
+	NATSTLS *tls.Config
 	// RemoteDCs are the other DCs whose changes the store applies (none:
 	// no cross-DC replicator). They need NATSURL.
 	RemoteDCs []string
@@ -269,7 +275,8 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if name == "" {
 		name = "vasto-store-" + ecfg.Node
 	}
-	n.conn, err = bus.Connect(ctx, bus.ConnConfig{URL: cfg.NATSURL, Name: name, Logger: busLog})
+	n.conn, err = bus.Connect(ctx, bus.ConnConfig{URL: cfg.NATSURL, Name: name, Logger: busLog,
+		CredsFile: cfg.NATSCreds, TLS: cfg.NATSTLS})
 	if err != nil {
 		return fmt.Errorf("storenode: connect to NATS: %w", err)
 	}
