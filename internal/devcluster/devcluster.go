@@ -89,12 +89,21 @@ type Config struct {
 	// GatewayUser and GatewayPassword its credentials at the stores.
 	GatewayACL                   *acl.ACL
 	GatewayUser, GatewayPassword string
-	// TLS, when enabled, makes every store's and the gateway's RESP port
-	// TLS only and their dials to stores TLS, all with these files (a node
-	// certificate, valid as server and client: secure.DevFiles.Node);
-	// ClientTLS gives clients of the cluster the same files. NATS stays
-	// plaintext.
+	// TLS, when enabled, makes the NATS client and leafnode ports, every
+	// store's and the gateway's RESP port TLS only, and every dial (to
+	// NATS, to stores, to other DCs' leafnode ports) TLS, all with these
+	// files (a node certificate, valid as server and client:
+	// secure.DevFiles.Node); ClientTLS gives clients the same files.
 	TLS secure.TLSFiles
+	// NATSAuth makes the DC's NATS admit only the users of
+	// bus.DCIdentities (nkey seeds written into Dir/creds, one per role
+	// and one per store) and every process of the cluster connect as its
+	// own role: the master, each store, the gateway (client). Creds names
+	// the seed files for clients and operators.
+	NATSAuth bool
+	// LeafCreds names the nkey seed the DC's NATS presents on its
+	// LeafRemotes links: the leaf user of the DC linked to.
+	LeafCreds string
 }
 
 // DefaultConfig returns a Config with defaults filled in.
@@ -154,6 +163,15 @@ func startNATS(ctx context.Context, cfg Config) (*Cluster, error) {
 	ncfg := embedded.DefaultConfig(cfg.DC, filepath.Join(cfg.Dir, "nats"))
 	ncfg.Host, ncfg.Port, ncfg.Logger = cfg.Host, cfg.NATSPort, cfg.Logger.Named("nats")
 	ncfg.LeafListen, ncfg.LeafRemotes = cfg.LeafListen, cfg.LeafRemotes
+	ncfg.TLS, ncfg.LeafCreds = cfg.TLS, cfg.LeafCreds
+	if cfg.NATSAuth {
+		ids := bus.DCIdentities(cfg.DC, storeIDs(cfg.Stores), cfg.RemoteDCs)
+		files, err := bus.WriteCredentials(filepath.Join(cfg.Dir, "creds"), ids)
+		if err != nil {
+			return nil, fmt.Errorf("devcluster: %w", err)
+		}
+		ncfg.AuthConfig = files.AuthConfig
+	}
 	if ncfg.Port == 0 {
 		ncfg.Port = -1
 	}
@@ -180,8 +198,8 @@ func (c *Cluster) startServices(ctx context.Context) error {
 		if cfg.FirstStorePort != 0 {
 			port = cfg.FirstStorePort + i
 		}
-		st := &Store{ID: "store" + strconv.Itoa(i+1), Dir: filepath.Join(cfg.Dir, "store"+strconv.Itoa(i+1)),
-			Addr: net.JoinHostPort(cfg.Host, strconv.Itoa(port))}
+		id := storeIDs(cfg.Stores)[i]
+		st := &Store{ID: id, Dir: filepath.Join(cfg.Dir, id), Addr: net.JoinHostPort(cfg.Host, strconv.Itoa(port))}
 		c.stores = append(c.stores, st)
 		if err := c.StartStore(ctx, i); err != nil {
 			_ = c.Shutdown(context.Background())
@@ -204,6 +222,7 @@ func (c *Cluster) startGateway(ctx context.Context) error {
 	gcfg.Logger = c.log
 	gcfg.ACL = c.cfg.GatewayACL
 	gcfg.Client.Username, gcfg.Client.Password = c.cfg.GatewayUser, c.cfg.GatewayPassword
+	gcfg.Client.NATSCreds = c.Creds(bus.RoleClient, "")
 	if c.cfg.TLS.Enabled() {
 		var err error
 		if gcfg.TLS, err = c.cfg.TLS.Server(); err != nil {
@@ -212,6 +231,7 @@ func (c *Cluster) startGateway(ctx context.Context) error {
 		if gcfg.Client.TLS, err = c.ClientTLS(); err != nil {
 			return fmt.Errorf("devcluster: gateway: %w", err)
 		}
+		gcfg.Client.NATSTLS = gcfg.Client.TLS
 	}
 	var gm *metrics.Gateway
 	if c.cfg.Metrics != nil {
@@ -280,6 +300,28 @@ func (c *Cluster) ClientTLS() (*tls.Config, error) {
 	return c.cfg.TLS.Client()
 }
 
+// storeIDs are the ids of a cluster's n stores: store1, store2, ...
+func storeIDs(n int) []string {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = "store" + strconv.Itoa(i+1)
+	}
+	return ids
+}
+
+// Creds names the nkey seed file of a role's NATS user (for a store, of
+// store id): "" without NATSAuth.
+func (c *Cluster) Creds(role bus.Role, id string) string {
+	if !c.cfg.NATSAuth {
+		return ""
+	}
+	return filepath.Join(c.cfg.Dir, "creds", bus.SeedFileName(bus.Identity{Role: role, DC: c.cfg.DC, Store: id}))
+}
+
+// natsTLS is the TLS configuration of the cluster's NATS connections
+// (nil without TLS).
+func (c *Cluster) natsTLS() (*tls.Config, error) { return c.ClientTLS() }
+
 // LeafURL is the URL other DCs link to ("" without LeafListen).
 func (c *Cluster) LeafURL() string { return c.nats.LeafURL() }
 
@@ -314,7 +356,12 @@ func (c *Cluster) StartMaster(ctx context.Context) error {
 	if c.cfg.MasterNATSVia != nil {
 		url = c.cfg.MasterNATSVia(url)
 	}
-	conn, err := bus.Connect(ctx, bus.ConnConfig{URL: url, Name: "vasto-master-" + c.cfg.DC, Logger: c.log.Named("master")})
+	ntls, err := c.natsTLS()
+	if err != nil {
+		return err
+	}
+	conn, err := bus.Connect(ctx, bus.ConnConfig{URL: url, Name: "vasto-master-" + c.cfg.DC, Logger: c.log.Named("master"),
+		CredsFile: c.Creds(bus.RoleMaster, ""), TLS: ntls})
 	if err != nil {
 		return err
 	}
@@ -386,6 +433,11 @@ func (c *Cluster) StartStore(ctx context.Context, i int) error {
 	cfg.ACL = c.cfg.StoreACL
 	cfg.PeerUser, cfg.PeerPassword = c.cfg.PeerUser, secure.NewSecret(c.cfg.PeerPassword)
 	cfg.TLS = c.cfg.TLS
+	cfg.NATSCreds = c.Creds(bus.RoleStore, st.ID)
+	var err error
+	if cfg.NATSTLS, err = c.natsTLS(); err != nil {
+		return err
+	}
 	n, err := storenode.New(cfg)
 	if err != nil {
 		return err

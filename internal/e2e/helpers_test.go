@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/vasto-kv/vasto/bus"
 	"github.com/vasto-kv/vasto/client"
 	"github.com/vasto-kv/vasto/internal/devcluster"
 )
@@ -68,7 +69,15 @@ func newClient(t *testing.T, c *devcluster.Cluster) *client.Client {
 }
 
 // newClientAs is newClient presenting user and password to the stores.
+// On a cluster with NATS users it connects to NATS as the admin role, so
+// tests can create keyspaces with it.
 func newClientAs(t *testing.T, c *devcluster.Cluster, user, password string) *client.Client {
+	t.Helper()
+	return newClientRole(t, c, bus.RoleAdmin, user, password)
+}
+
+// newClientRole is newClientAs connecting to NATS as role.
+func newClientRole(t *testing.T, c *devcluster.Cluster, role bus.Role, user, password string) *client.Client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -78,6 +87,7 @@ func newClientAs(t *testing.T, c *devcluster.Cluster, user, password string) *cl
 	var err error
 	cfg.TLS, err = c.ClientTLS()
 	require.NoError(t, err)
+	cfg.NATSTLS, cfg.NATSCreds = cfg.TLS, c.Creds(role, "")
 	cl, err := client.New(ctx, cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { cl.Close() })

@@ -60,8 +60,9 @@ func TestTLSClusterReBootstrapsAndResizes(t *testing.T) {
 	}
 }
 
-// TestTLSClusterRefusesPlaintext: a client without TLS cannot use the
-// stores, and a plaintext RESP client of the gateway is told why; a TLS
+// TestTLSClusterRefusesPlaintext: a client without TLS to the stores (but
+// with it to NATS, so it has the topology) cannot use the stores, one
+// without TLS to NATS cannot connect at all, and a plaintext RESP client of the gateway is told why; a TLS
 // client of the gateway speaking raw RESP (as redis-cli --tls) is served.
 func TestTLSClusterRefusesPlaintext(t *testing.T) {
 	c, d := startTLSCluster(t, 1, nil)
@@ -72,6 +73,10 @@ func TestTLSClusterRefusesPlaintext(t *testing.T) {
 	cfg.Logger, cfg.MaxRetries = testLogger(t), -1
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	_, err := client.New(ctx, cfg)
+	require.ErrorContains(t, err, "certificate signed by unknown authority", "NATS is TLS only")
+	cfg.NATSTLS, err = c.ClientTLS()
+	require.NoError(t, err)
 	plain, err := client.New(ctx, cfg)
 	require.NoError(t, err)
 	defer plain.Close()
