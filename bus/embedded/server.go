@@ -322,6 +322,17 @@ func (s *Server) MonitorURL() string {
 	return "http://" + addr.String()
 }
 
+// LeafNodes returns how many leafnode links the server has up (0 before
+// Start).
+func (s *Server) LeafNodes() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ns == nil {
+		return 0
+	}
+	return s.ns.NumLeafNodes()
+}
+
 // DC returns the server's DC, which is also its JetStream domain.
 func (s *Server) DC() string { return s.cfg.DC }
 

@@ -56,6 +56,7 @@ func StartMulti(ctx context.Context, base Config, dcs []string) ([]*Cluster, err
 				url = base.LinkVia(url)
 			}
 			cfg.LeafRemotes = []string{url}
+			cfg.LeafCreds = out[0].Creds(bus.RoleLeaf, "")
 		}
 		c, err := startNATS(ctx, cfg)
 		if err != nil {
@@ -83,8 +84,12 @@ func StartMulti(ctx context.Context, base Config, dcs []string) ([]*Cluster, err
 }
 
 // waitLinked waits until a request from spoke's NATS is answered on hub's:
-// the leafnode link between them is up.
+// the leafnode link between them is up. With NATS users, which may not
+// use such a subject, it waits for both servers to count the link.
 func waitLinked(ctx context.Context, hub, spoke *Cluster) error {
+	if hub.cfg.NATSAuth {
+		return waitLeafCount(ctx, hub, spoke)
+	}
 	hc, err := bus.Connect(ctx, bus.ConnConfig{URL: hub.NATSURL(), Name: "vasto-link-check", Logger: hub.log})
 	if err != nil {
 		return err
@@ -114,6 +119,18 @@ func waitLinked(ctx context.Context, hub, spoke *Cluster) error {
 		}
 		retry.Sleep(ctx, 20*time.Millisecond)
 	}
+}
+
+// waitLeafCount waits until hub and spoke each have a leafnode link up.
+func waitLeafCount(ctx context.Context, hub, spoke *Cluster) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for hub.nats.LeafNodes() == 0 || spoke.nats.LeafNodes() == 0 {
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("devcluster: link %s-%s not up", hub.cfg.DC, spoke.cfg.DC)
+		}
+		retry.Sleep(ctx, 20*time.Millisecond)
+	}
+	return nil
 }
 
 // ShutdownAll shuts down clusters started together (by StartMulti), the
