@@ -152,6 +152,7 @@ func runDev(ctx context.Context, e *env, args []string) error {
 	gatewayPort := fs.Int("gateway-port", 6370, "RESP port of dc1's gateway (one Redis endpoint for the DC; not 6379, where a Redis server may run), +100 per DC (0: any free port; -1: no gateway)")
 	logLevel := fs.String("log-level", envOr("VASTO_LOG_LEVEL", "warn"), "log level")
 	allowFaults := fs.Bool("allow-faults", false, "accept fault injection (VFAULT, 'vasto chaos') for drills; a VFAULT CRASH ends this whole process. Never in production")
+	secured := fs.Bool("secure", false, "turn every security feature on, with throwaway credentials generated in DIR/secure: mutual TLS on every port and dial, one NATS user per role, RESP users with ACLs")
 	metricsAddr := metricsFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -165,6 +166,17 @@ func runDev(ctx context.Context, e *env, args []string) error {
 	cfg.AllowFaults = *allowFaults
 	cfg.Gateway, cfg.GatewayPort = *gatewayPort >= 0, max(*gatewayPort, 0)
 	cfg.Logger = e.rootLogger()
+	var sec devSecurity
+	if *secured {
+		var err error
+		if sec, err = setupDevSecurity(*dir); err != nil {
+			return err
+		}
+		if err := sec.apply(&cfg); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "secured: TLS certificates, NATS users and RESP users in %s\n", sec.dir)
+	}
 	// One registry for the whole process: every DC's master and stores,
 	// told apart by their dc and store labels.
 	reg, stopMetrics, err := serveMetrics(ctx, e, *metricsAddr, cfg.Logger.Named("metrics"))
@@ -220,13 +232,21 @@ func runDev(ctx context.Context, e *env, args []string) error {
 	}
 	first := clusters[0]
 	fmt.Fprintf(e.stdout, "\nuse it from another terminal:\n")
-	fmt.Fprintf(e.stdout, "  export VASTO_NATS=%s VASTO_DC=%s\n", first.NATSURL(), first.DC())
+	if *secured {
+		sec.printUsage(e.stdout, first)
+	} else {
+		fmt.Fprintf(e.stdout, "  export VASTO_NATS=%s VASTO_DC=%s\n", first.NATSURL(), first.DC())
+	}
 	fmt.Fprintf(e.stdout, "  vasto keyspace create users --shards 3 --replicas 2\n")
 	fmt.Fprintf(e.stdout, "  vasto put users alice 42 && vasto get users alice\n")
 	if len(clusters) > 1 {
 		second := clusters[1]
-		fmt.Fprintf(e.stdout, "  vasto keyspace create users --shards 2 --replicas 1 --nats %s --dc %s\n", second.NATSURL(), second.DC())
-		fmt.Fprintf(e.stdout, "  vasto get users alice --nats %s --dc %s      # replicated from %s\n", second.NATSURL(), second.DC(), first.DC())
+		at := fmt.Sprintf("--nats %s --dc %s", second.NATSURL(), second.DC())
+		if *secured {
+			at += " --nats-creds " + second.Creds(bus.RoleAdmin, "")
+		}
+		fmt.Fprintf(e.stdout, "  vasto keyspace create users --shards 2 --replicas 1 %s\n", at)
+		fmt.Fprintf(e.stdout, "  vasto get users alice %s      # replicated from %s\n", at, first.DC())
 		var others []string
 		for _, c := range clusters[1:] {
 			others = append(others, c.DC())
@@ -237,7 +257,13 @@ func runDev(ctx context.Context, e *env, args []string) error {
 	if addr := first.GatewayAddr(); addr != "" {
 		_, port, _ := net.SplitHostPort(addr)
 		fmt.Fprintf(e.stdout, "  vasto keyspace create default --shards 3 --replicas 2   # the gateway's default keyspace\n")
-		fmt.Fprintf(e.stdout, "  redis-cli -p %s SET k v && redis-cli -p %s GET k   # any Redis client, through %s's gateway\n", port, port, first.DC())
+		if *secured {
+			tf := sec.tls.Client()
+			fmt.Fprintf(e.stdout, "  redis-cli --tls --cacert %s --cert %s --key %s -p %s --user app --askpass   # any Redis client, through %s's gateway\n",
+				tf.CAFile, tf.CertFile, tf.KeyFile, port, first.DC())
+		} else {
+			fmt.Fprintf(e.stdout, "  redis-cli -p %s SET k v && redis-cli -p %s GET k   # any Redis client, through %s's gateway\n", port, port, first.DC())
+		}
 	}
 	fmt.Fprintf(e.stdout, "stop with Ctrl-C\n")
 	<-ctx.Done()
