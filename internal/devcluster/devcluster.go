@@ -101,6 +101,9 @@ type Config struct {
 	// own role: the master, each store, the gateway (client). Creds names
 	// the seed files for clients and operators.
 	NATSAuth bool
+	// SpareStores are the ids of stores that join later as processes of
+	// their own: NATSAuth writes their NATS users too.
+	SpareStores []string
 	// LeafCreds names the nkey seed the DC's NATS presents on its
 	// LeafRemotes links: the leaf user of the DC linked to.
 	LeafCreds string
@@ -165,7 +168,7 @@ func startNATS(ctx context.Context, cfg Config) (*Cluster, error) {
 	ncfg.LeafListen, ncfg.LeafRemotes = cfg.LeafListen, cfg.LeafRemotes
 	ncfg.TLS, ncfg.LeafCreds = cfg.TLS, cfg.LeafCreds
 	if cfg.NATSAuth {
-		ids := bus.DCIdentities(cfg.DC, storeIDs(cfg.Stores), cfg.RemoteDCs)
+		ids := bus.DCIdentities(cfg.DC, append(storeIDs(cfg.Stores), cfg.SpareStores...), cfg.RemoteDCs)
 		files, err := bus.WriteCredentials(filepath.Join(cfg.Dir, "creds"), ids)
 		if err != nil {
 			return nil, fmt.Errorf("devcluster: %w", err)

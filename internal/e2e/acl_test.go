@@ -20,6 +20,14 @@ import (
 // password "<name>-pw" hashed as `vasto acl hash` does.
 func parseACL(t *testing.T, users ...string) *acl.ACL {
 	t.Helper()
+	a, err := acl.Parse(strings.NewReader(aclText(t, users...)), "e2e.acl")
+	require.NoError(t, err)
+	return a
+}
+
+// aclText is the ACL file of parseACL.
+func aclText(t *testing.T, users ...string) string {
+	t.Helper()
 	var b strings.Builder
 	for _, u := range users {
 		name, rest, _ := strings.Cut(u, " ")
@@ -27,9 +35,7 @@ func parseACL(t *testing.T, users ...string) *acl.ACL {
 		require.NoError(t, err)
 		fmt.Fprintf(&b, "user %s on %s %s\n", name, h, rest)
 	}
-	a, err := acl.Parse(strings.NewReader(b.String()), "e2e.acl")
-	require.NoError(t, err)
-	return a
+	return b.String()
 }
 
 // storeUsers are the stores' users: the operator's admin (who creates

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -16,7 +17,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/vasto-kv/vasto/client"
+	"github.com/vasto-kv/vasto/internal/acl"
 	"github.com/vasto-kv/vasto/internal/devcluster"
+	"github.com/vasto-kv/vasto/internal/secure"
 	"github.com/vasto-kv/vasto/internal/storenode"
 	"github.com/vasto-kv/vasto/internal/storetest"
 	"github.com/vasto-kv/vasto/store"
@@ -36,6 +39,13 @@ const (
 	childDCEnv   = "VASTO_E2E_CHILD_DC"
 	// childFaultsEnv, set to 1, starts the child with fault injection on.
 	childFaultsEnv = "VASTO_E2E_CHILD_FAULTS"
+	// childTLSEnv ("cert,key,ca"), childCredsEnv (NATS seed file),
+	// childACLEnv (ACL file) and childPeerEnv ("user:password") secure
+	// the child as a secured devcluster's stores are.
+	childTLSEnv   = "VASTO_E2E_CHILD_TLS"
+	childCredsEnv = "VASTO_E2E_CHILD_NATS_CREDS"
+	childACLEnv   = "VASTO_E2E_CHILD_ACL"
+	childPeerEnv  = "VASTO_E2E_CHILD_PEER"
 )
 
 // runChild runs a store that joins the cluster, prints "ready" and serves
@@ -54,6 +64,9 @@ func runChild() {
 	cfg.NATSURL, cfg.BusName = os.Getenv(childNATSEnv), cfg.Engine.Node
 	cfg.Logger = log
 	cfg.AllowFaults = os.Getenv(childFaultsEnv) == "1"
+	if err := secureChild(&cfg); err != nil {
+		fail(err)
+	}
 	n, err := storenode.New(cfg)
 	if err != nil {
 		fail(err)
@@ -63,6 +76,30 @@ func runChild() {
 	}
 	fmt.Println("ready")
 	<-ctx.Done()
+}
+
+// secureChild applies the child's security settings from its environment.
+func secureChild(cfg *storenode.Config) error {
+	if v := os.Getenv(childTLSEnv); v != "" {
+		f := strings.Split(v, ",")
+		cfg.TLS = secure.TLSFiles{CertFile: f[0], KeyFile: f[1], CAFile: f[2], ClientAuth: true}
+		var err error
+		if cfg.NATSTLS, err = cfg.TLS.Client(); err != nil {
+			return err
+		}
+	}
+	cfg.NATSCreds = os.Getenv(childCredsEnv)
+	if v := os.Getenv(childACLEnv); v != "" {
+		a, err := acl.Load(v)
+		if err != nil {
+			return err
+		}
+		cfg.ACL = a
+	}
+	if user, pw, ok := strings.Cut(os.Getenv(childPeerEnv), ":"); ok {
+		cfg.PeerUser, cfg.PeerPassword = user, secure.NewSecret(pw)
+	}
+	return nil
 }
 
 // childStore is a store running in a child process.
@@ -75,7 +112,9 @@ type childStore struct {
 	dc   string
 	// faults starts the child with fault injection on (VFAULT).
 	faults bool
-	cmd    *exec.Cmd
+	// env is added to the child's environment (childTLSEnv, ...).
+	env []string
+	cmd *exec.Cmd
 }
 
 func freeAddr(t *testing.T) string {
@@ -95,6 +134,7 @@ func (c *childStore) start() {
 	if c.faults {
 		cmd.Env = append(cmd.Env, childFaultsEnv+"=1")
 	}
+	cmd.Env = append(cmd.Env, c.env...)
 	out, err := cmd.StdoutPipe()
 	require.NoError(c.t, err)
 	stderr := &storetest.Buffer{}
@@ -139,11 +179,17 @@ func startChildStore(t *testing.T, c *devcluster.Cluster, cl *client.Client, id 
 // startChildStoreFaults is startChildStore with fault injection on or off.
 func startChildStoreFaults(t *testing.T, c *devcluster.Cluster, cl *client.Client, id string, faults bool) *childStore {
 	t.Helper()
-	child := &childStore{t: t, dir: t.TempDir(), addr: freeAddr(t), id: id, nats: c.NATSURL(), dc: c.DC(), faults: faults}
+	return runChildStore(t, cl, &childStore{t: t, dir: t.TempDir(), addr: freeAddr(t), id: id, nats: c.NATSURL(), dc: c.DC(), faults: faults})
+}
+
+// runChildStore starts child, killed at the end of the test, and waits
+// until the topology lists it healthy.
+func runChildStore(t *testing.T, cl *client.Client, child *childStore) *childStore {
+	t.Helper()
 	child.start()
 	t.Cleanup(child.kill)
 	require.Eventually(t, func() bool {
-		s, ok := cl.Topology().Stores[id]
+		s, ok := cl.Topology().Stores[child.id]
 		return ok && s.Healthy
 	}, 10*time.Second, 20*time.Millisecond)
 	return child
