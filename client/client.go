@@ -127,9 +127,9 @@ func (c *Client) dialPool(addr string) *redis.Client {
 		MaxRetries:      -1,
 		DisableIdentity: true,
 		// Sent as HELLO 2 AUTH username password on every new connection.
-		Username: c.cfg.Username,
-		Password: c.cfg.Password,
-		TLSConfig:       secure.ForAddr(c.cfg.TLS, addr),
+		Username:  c.cfg.Username,
+		Password:  c.cfg.Password,
+		TLSConfig: secure.ForAddr(c.cfg.TLS, addr),
 	})
 }
 
