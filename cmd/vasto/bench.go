@@ -5,26 +5,24 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"math/rand/v2"
-	"slices"
+	"net/url"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/vasto-kv/vasto/bus"
 	"github.com/vasto-kv/vasto/client"
 )
 
-// benchTarget is what a benchmark drives: Vasto through the Go client, or a
-// Redis server through the same Redis client library, for a baseline.
+// benchTarget is what a benchmark drives: Vasto through the Go client, a
+// Redis server through the same Redis client library, or a NATS JetStream
+// key-value bucket, for baselines.
 type benchTarget interface {
 	put(ctx context.Context, key, value []byte) error
 	get(ctx context.Context, key []byte) error
-	close()
+	close() error
 }
 
 type vastoTarget struct {
@@ -45,7 +43,7 @@ func (t vastoTarget) get(ctx context.Context, k []byte) error {
 	return err
 }
 
-func (t vastoTarget) close() { t.cl.Close() }
+func (t vastoTarget) close() error { t.cl.Close(); return nil }
 
 type redisTarget struct{ rc *redis.Client }
 
@@ -61,73 +59,192 @@ func (t redisTarget) get(ctx context.Context, k []byte) error {
 	return err
 }
 
-func (t redisTarget) close() { _ = t.rc.Close() }
+func (t redisTarget) close() error { return t.rc.Close() }
+
+// natsKVTarget is a NATS JetStream key-value bucket (file storage, one
+// replica); the bucket is deleted at the end if the benchmark created it.
+type natsKVTarget struct{ kv *bus.KVBench }
+
+func (t natsKVTarget) put(ctx context.Context, k, v []byte) error { return t.kv.Put(ctx, k, v) }
+
+func (t natsKVTarget) get(ctx context.Context, k []byte) error {
+	_, _, err := t.kv.Get(ctx, k)
+	return err
+}
+
+func (t natsKVTarget) close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return t.kv.Close(ctx)
+}
+
+// benchFlags are the flags of `vasto bench`.
+type benchFlags struct {
+	common    commonFlags
+	ks        *string
+	ops       *string
+	n         *int
+	conc      *int
+	size      *int
+	keys      *int
+	redisAddr *string
+	natsKV    *string
+	bucket    *string
+	readRatio *float64
+	rate      *float64
+	asJSON    *bool
+	hedge     *time.Duration
+}
+
+func addBenchFlags(fs *flag.FlagSet) benchFlags {
+	return benchFlags{
+		common:    addCommon(fs),
+		ks:        fs.String("keyspace", "bench", "keyspace to load (must exist)"),
+		ops:       fs.String("ops", "put,get", "operations to run, in order: put, get, mix (gets and puts, see --read-ratio)"),
+		n:         fs.Int("n", 100000, "operations of each kind"),
+		conc:      fs.Int("c", 50, "concurrent workers"),
+		size:      fs.Int("value-size", 100, "value size in bytes"),
+		keys:      fs.Int("keys", 100000, "distinct keys"),
+		redisAddr: fs.String("redis", "", "drive this Redis server instead (baseline), e.g. 127.0.0.1:6379"),
+		natsKV:    fs.String("nats-kv", "", "drive a JetStream key-value bucket on this NATS server instead (baseline), e.g. nats://127.0.0.1:4222"),
+		bucket:    fs.String("nats-kv-bucket", bus.DefaultKVBenchBucket, "bucket for --nats-kv; created if missing, and then deleted at the end"),
+		readRatio: fs.Float64("read-ratio", 0.9, "--ops mix: probability that an operation is a get (else a put), 0 to 1"),
+		rate:      fs.Float64("rate", 0, "open loop: start operations at this many per second in total, latency measured from each one's scheduled start (default: closed loop, as fast as the workers go)"),
+		asJSON:    jsonFlag(fs),
+		hedge:     fs.Duration("hedge-after", client.DefaultConfig("", "").HedgeAfter, "send a read to a second replica after this long without a reply; negative: never"),
+	}
+}
+
+// validate checks the flags and returns the operations to run.
+func (f benchFlags) validate(fs *flag.FlagSet) ([]string, error) {
+	if *f.n <= 0 || *f.conc <= 0 || *f.size < 0 || *f.keys <= 0 {
+		return nil, fmt.Errorf("%w: -n, -c, --keys must be positive", errUsage)
+	}
+	if *f.redisAddr != "" && *f.natsKV != "" {
+		return nil, fmt.Errorf("%w: --redis and --nats-kv are exclusive: one target per run", errUsage)
+	}
+	if !(*f.readRatio >= 0 && *f.readRatio <= 1) {
+		return nil, fmt.Errorf("%w: --read-ratio %v: want 0 to 1", errUsage, *f.readRatio)
+	}
+	rateSet := false
+	fs.Visit(func(fl *flag.Flag) { rateSet = rateSet || fl.Name == "rate" })
+	if rateSet && !(*f.rate > 0) || *f.rate < 0 {
+		return nil, fmt.Errorf("%w: --rate %v: want more than 0 operations per second", errUsage, *f.rate)
+	}
+	if !bus.ValidName(*f.bucket) {
+		return nil, fmt.Errorf("%w: --nats-kv-bucket %q: want 1-64 of A-Z a-z 0-9 _ -", errUsage, *f.bucket)
+	}
+	var ops []string
+	for _, op := range strings.Split(*f.ops, ",") {
+		op = strings.TrimSpace(op)
+		if op != opPut && op != opGet && op != opMix {
+			return nil, fmt.Errorf("%w: unknown op %q (want put, get, mix)", errUsage, op)
+		}
+		ops = append(ops, op)
+	}
+	return ops, nil
+}
 
 // runBench runs a bounded load and prints throughput and latency
 // percentiles per operation.
 func runBench(ctx context.Context, e *env, args []string) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
-	c := addCommon(fs)
-	ks := fs.String("keyspace", "bench", "keyspace to load (must exist)")
-	ops := fs.String("ops", "put,get", "operations to run, in order: put, get")
-	n := fs.Int("n", 100000, "operations of each kind")
-	conc := fs.Int("c", 50, "concurrent workers")
-	size := fs.Int("value-size", 100, "value size in bytes")
-	keys := fs.Int("keys", 100000, "distinct keys")
-	redisAddr := fs.String("redis", "", "drive this Redis server instead (baseline), e.g. 127.0.0.1:6379")
-	asJSON := jsonFlag(fs)
-	hedge := fs.Duration("hedge-after", client.DefaultConfig("", "").HedgeAfter, "send a read to a second replica after this long without a reply; negative: never")
+	f := addBenchFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *n <= 0 || *conc <= 0 || *size < 0 || *keys <= 0 {
-		return fmt.Errorf("%w: -n, -c, --keys must be positive", errUsage)
-	}
-	e.logLevel = envOr("VASTO_LOG_LEVEL", "warn")
-	var target benchTarget
-	name := "vasto " + *ks
-	cfg, err := clientConfig(c, e)
+	ops, err := f.validate(fs)
 	if err != nil {
 		return err
 	}
-	if *redisAddr != "" {
-		target = redisTarget{redis.NewClient(&redis.Options{Addr: *redisAddr, PoolSize: *conc, Protocol: 2, DisableIdentity: true,
-			Username: cfg.Username, Password: cfg.Password})}
-		name = "redis " + *redisAddr
-	} else {
-		cfg, err := clientConfig(c, e)
-		if err != nil {
-			return err
-		}
-		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		cfg.PoolSize = *conc
-		cfg.HedgeAfter = *hedge
-		cl, err := client.New(cctx, cfg)
-		cancel()
-		if err != nil {
-			return err
-		}
-		target = vastoTarget{cl, *ks}
+	e.logLevel = envOr("VASTO_LOG_LEVEL", "warn")
+	target, name, err := openBenchTarget(ctx, e, f)
+	if err != nil {
+		return err
 	}
-	defer target.close()
-	value := []byte(strings.Repeat("v", *size))
+	value := []byte(strings.Repeat("v", *f.size))
 	var results []benchResult
-	for _, op := range strings.Split(*ops, ",") {
-		op = strings.TrimSpace(op)
-		if op != "put" && op != "get" {
-			return fmt.Errorf("%w: unknown op %q", errUsage, op)
-		}
-		r := benchOp(ctx, newBenchProgress(e.stderr), target, op, *n, *conc, *keys, value)
-		results = append(results, r)
+	for _, op := range ops {
+		ph := benchPhase{op: op, n: *f.n, conc: *f.conc, keys: *f.keys, value: value, readRatio: *f.readRatio, rate: *f.rate}
+		results = append(results, benchOp(ctx, newBenchProgress(e.stderr), target, ph)...)
 		if ctx.Err() != nil {
 			break
 		}
 	}
-	if *asJSON {
-		return printJSON(e.stdout, benchReport(name, *conc, *size, *keys, results))
+	closeErr := target.close()
+	if closeErr != nil {
+		closeErr = fmt.Errorf("closing %s: %w", name, closeErr)
 	}
-	fmt.Fprintf(e.stdout, "%s: %d workers, %d-byte values, %d keys\n", name, *conc, *size, *keys)
+	var mix *float64
+	if strings.Contains(*f.ops, opMix) {
+		mix = f.readRatio
+	}
+	if *f.asJSON {
+		return errors.Join(printJSON(e.stdout, benchReport(name, *f.conc, *f.size, *f.keys, *f.rate, mix, results)), closeErr)
+	}
+	return errors.Join(printBenchTable(e, name, f, mix, results), closeErr)
+}
+
+// openBenchTarget connects to what --redis, --nats-kv or (neither) the
+// Vasto flags name, and returns it with its name for the report.
+func openBenchTarget(ctx context.Context, e *env, f benchFlags) (benchTarget, string, error) {
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	cfg, err := clientConfig(f.common, e)
+	if err != nil {
+		return nil, "", err
+	}
+	switch {
+	case *f.redisAddr != "":
+		rc := redis.NewClient(&redis.Options{Addr: *f.redisAddr, PoolSize: *f.conc, Protocol: 2, DisableIdentity: true,
+			Username: cfg.Username, Password: cfg.Password})
+		return redisTarget{rc}, "redis " + *f.redisAddr, nil
+	case *f.natsKV != "":
+		ccfg, err := f.common.connConfig("vasto-bench", e.rootLogger())
+		if err != nil {
+			return nil, "", err
+		}
+		ccfg.URL = *f.natsKV
+		kv, err := bus.OpenKVBench(cctx, bus.KVBenchConfig{Conn: ccfg, Bucket: *f.bucket})
+		if err != nil {
+			return nil, "", err
+		}
+		if kv.Created() {
+			fmt.Fprintf(e.stderr, "created bucket %s (deleted at the end)\n", kv.Bucket())
+		}
+		return natsKVTarget{kv}, "nats-kv " + redactURLs(*f.natsKV) + " " + kv.Bucket(), nil
+	}
+	cfg.PoolSize = *f.conc
+	cfg.HedgeAfter = *f.hedge
+	cl, err := client.New(cctx, cfg)
+	if err != nil {
+		return nil, "", err
+	}
+	return vastoTarget{cl, *f.ks}, "vasto " + *f.ks, nil
+}
+
+// redactURLs hides the passwords of a comma-separated list of URLs.
+func redactURLs(s string) string {
+	parts := strings.Split(s, ",")
+	for i, p := range parts {
+		if u, err := url.Parse(strings.TrimSpace(p)); err == nil && u.User != nil {
+			parts[i] = u.Redacted()
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+// printBenchTable prints the results as a table.
+func printBenchTable(e *env, name string, f benchFlags, mix *float64, results []benchResult) error {
+	fmt.Fprintf(e.stdout, "%s: %d workers, %d-byte values, %d keys", name, *f.conc, *f.size, *f.keys)
+	if mix != nil {
+		fmt.Fprintf(e.stdout, ", mix of %g%% gets", *mix*100)
+	}
+	if *f.rate > 0 {
+		fmt.Fprintf(e.stdout, ", open loop at %g ops/s (latency from each operation's scheduled start)", *f.rate)
+	}
+	fmt.Fprintln(e.stdout)
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "op\tops\terrors\tops/s\tp50\tp99\tp999\tmax\t")
 	for _, r := range results {
@@ -137,124 +254,17 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	return tw.Flush()
 }
 
-type benchResult struct {
-	op     string
-	done   int
-	errors int64
-	rate   float64
-	lat    []time.Duration
-}
-
-func (r benchResult) pct(p float64) string {
-	if len(r.lat) == 0 {
-		return "-"
-	}
-	return r.at(p).Round(time.Microsecond).String()
-}
-
-// at is the latency at quantile p (0 when nothing ran).
-func (r benchResult) at(p float64) time.Duration {
-	if len(r.lat) == 0 {
-		return 0
-	}
-	return r.lat[int(p*float64(len(r.lat)-1))]
-}
-
-// benchOp runs n operations over conc workers and shows a progress bar.
-func benchOp(ctx context.Context, progress *benchProgress, t benchTarget, op string, n, conc, keys int, value []byte) benchResult {
-	var next, errs atomic.Int64
-	lats := make([][]time.Duration, conc)
-	var wg sync.WaitGroup
-	start := time.Now()
-	for w := 0; w < conc; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			rng := rand.New(rand.NewPCG(uint64(w), uint64(start.UnixNano())))
-			key := make([]byte, 0, 32)
-			for ctx.Err() == nil {
-				i := next.Add(1)
-				if i > int64(n) {
-					return
-				}
-				key = fmt.Appendf(key[:0], "key:%012d", rng.IntN(keys))
-				t0 := time.Now()
-				var err error
-				if op == "put" {
-					err = t.put(ctx, key, value)
-				} else {
-					err = t.get(ctx, key)
-				}
-				lats[w] = append(lats[w], time.Since(t0))
-				if err != nil {
-					errs.Add(1)
-				}
-			}
-		}()
-	}
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	tick := time.NewTicker(200 * time.Millisecond)
-	defer tick.Stop()
-	for running := true; running; {
-		select {
-		case <-done:
-			running = false
-		case <-tick.C:
-		}
-		progress.draw(op, min(next.Load(), int64(n)), int64(n), time.Since(start), !running)
-	}
-	elapsed := time.Since(start)
-	var all []time.Duration
-	for _, l := range lats {
-		all = append(all, l...)
-	}
-	slices.Sort(all)
-	return benchResult{op: op, done: len(all), errors: errs.Load(), rate: float64(len(all)) / elapsed.Seconds(), lat: all}
-}
-
-// benchProgress shows a run's progress on w: a bar redrawn in place on a
-// terminal; otherwise (output redirected to a file or a pipe) a plain line
-// every benchPlainEvery and one at the end, never carriage returns.
-type benchProgress struct {
-	w         io.Writer
-	tty       bool
-	printedAt time.Duration
-}
-
-// benchPlainEvery is how often a redirected progress prints a line.
-const benchPlainEvery = 5 * time.Second
-
-func newBenchProgress(w io.Writer) *benchProgress {
-	return &benchProgress{w: w, tty: isTerminal(w)}
-}
-
-// draw shows done of total after elapsed; last is the final call of a run.
-func (p *benchProgress) draw(op string, done, total int64, elapsed time.Duration, last bool) {
-	rate := float64(done) / max(elapsed.Seconds(), 1e-9)
-	pct := done * 100 / max(total, 1)
-	if !p.tty {
-		if last || elapsed-p.printedAt >= benchPlainEvery {
-			fmt.Fprintf(p.w, "%s: %d%% %d/%d %.0f ops/s\n", op, pct, done, total, rate)
-			p.printedAt = elapsed
-		}
-		return
-	}
-	const width = 30
-	filled := int(done * width / max(total, 1))
-	fmt.Fprintf(p.w, "\r%-4s [%s%s] %3d%% %d/%d %.0f ops/s", op,
-		strings.Repeat("=", filled), strings.Repeat(" ", width-filled), pct, done, total, rate)
-	if last {
-		fmt.Fprintln(p.w)
-	}
-}
-
-// benchJSON is `vasto bench --json`: one entry per operation run.
+// benchJSON is `vasto bench --json`: one entry per operation run (a mix
+// gives three: its gets, its puts, and all of them).
 type benchJSON struct {
-	Target     string        `json:"target"`
-	Workers    int           `json:"workers"`
-	ValueBytes int           `json:"value_bytes"`
-	Keys       int           `json:"keys"`
+	Target     string   `json:"target"`
+	Workers    int      `json:"workers"`
+	ValueBytes int      `json:"value_bytes"`
+	Keys       int      `json:"keys"`
+	ReadRatio  *float64 `json:"read_ratio,omitempty"`
+	// TargetRate is --rate (open loop; latencies from the scheduled
+	// starts); absent for a closed loop.
+	TargetRate float64       `json:"target_ops_per_sec,omitempty"`
 	Results    []benchOpJSON `json:"results"`
 }
 
@@ -269,8 +279,8 @@ type benchOpJSON struct {
 	Max       int64   `json:"max_ns"`
 }
 
-func benchReport(target string, workers, size, keys int, results []benchResult) benchJSON {
-	out := benchJSON{Target: target, Workers: workers, ValueBytes: size, Keys: keys}
+func benchReport(target string, workers, size, keys int, rate float64, mix *float64, results []benchResult) benchJSON {
+	out := benchJSON{Target: target, Workers: workers, ValueBytes: size, Keys: keys, ReadRatio: mix, TargetRate: rate}
 	for _, r := range results {
 		out.Results = append(out.Results, benchOpJSON{Op: r.op, Ops: r.done, Errors: r.errors, OpsPerSec: r.rate,
 			P50: int64(r.at(0.50)), P99: int64(r.at(0.99)), P999: int64(r.at(0.999)), Max: int64(r.at(1))})
