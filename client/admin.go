@@ -1,20 +1,35 @@
 package client
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 
 	"github.com/vasto-kv/vasto/bus"
 	"github.com/vasto-kv/vasto/topology"
+	"github.com/vasto-kv/vasto/wire"
 )
+
+// KeyspaceOption tunes CreateKeyspace.
+type KeyspaceOption func(*topology.CreateKeyspaceRequest)
+
+// WithDefaultAck makes level the acknowledgement level of the keyspace's
+// writes that ask for none (WithAck): every client applies it.
+func WithDefaultAck(level AckLevel) KeyspaceOption {
+	return func(r *topology.CreateKeyspaceRequest) { r.Ack = string(level) }
+}
 
 // KeyspaceInfo describes a keyspace.
 type KeyspaceInfo struct {
 	Name     string
 	Shards   int
 	Replicas int
+	// Ack is the acknowledgement level of writes that ask for none.
+	Ack AckLevel
 	// Placement[i] describes shard i: its replicas, preferred first.
 	Placement []ShardInfo
 	// Version is the topology version the master answered from.
@@ -95,8 +110,9 @@ func (c *Client) request(ctx context.Context, op string, req, reply any) error {
 // (1..topology.MaxShards), each on replicas stores (1..MaxReplicas), and
 // waits until the keyspace is in the local topology (or ctx ends).
 // Names are checked locally (ErrBadName); the master answers
-// ErrKeyspaceExists, ErrNotEnoughStores or ErrInvalid.
-func (c *Client) CreateKeyspace(ctx context.Context, name string, shards, replicas int) error {
+// ErrKeyspaceExists, ErrNotEnoughStores or ErrInvalid. Options:
+// WithDefaultAck.
+func (c *Client) CreateKeyspace(ctx context.Context, name string, shards, replicas int, opts ...KeyspaceOption) error {
 	if err := checkKeyspace(name); err != nil {
 		return err
 	}
@@ -107,6 +123,14 @@ func (c *Client) CreateKeyspace(ctx context.Context, name string, shards, replic
 		return fmt.Errorf("%w: %d replicas, want 1..%d", ErrInvalid, replicas, topology.MaxReplicas)
 	}
 	req := topology.CreateKeyspaceRequest{Name: name, Shards: shards, Replicas: replicas}
+	for _, o := range opts {
+		if o != nil {
+			o(&req)
+		}
+	}
+	if req.Ack != "" && !slices.Contains(wire.AckLevels, req.Ack) {
+		return fmt.Errorf("%w: acknowledgement level %q (want one of %s)", ErrInvalid, req.Ack, strings.Join(wire.AckLevels, ", "))
+	}
 	if err := c.request(ctx, topology.OpCreateKeyspace, req, nil); err != nil {
 		return err
 	}
@@ -217,7 +241,7 @@ func (c *Client) ListStores(ctx context.Context) ([]StoreInfo, error) {
 
 // keyspaceInfo converts a keyspace, with the stores that hold it when known.
 func keyspaceInfo(ks *topology.Keyspace, stores map[string]topology.Store, version uint64) KeyspaceInfo {
-	info := KeyspaceInfo{Name: ks.Name, Shards: ks.Shards, Replicas: ks.Replicas, Version: version,
+	info := KeyspaceInfo{Name: ks.Name, Shards: ks.Shards, Replicas: ks.Replicas, Version: version, Ack: AckLevel(cmp.Or(ks.Ack, wire.AckLocal)),
 		Resize: ks.Resize, Placement: make([]ShardInfo, len(ks.Placement))}
 	for i, reps := range ks.Placement {
 		si := ShardInfo{Shard: uint32(i), Replicas: make([]ReplicaInfo, len(reps))}

@@ -182,6 +182,14 @@ func (c *Client) write(ctx context.Context, ks string, kvs []KV, isDelete bool, 
 	// applied there later, and it must carry the version of the retry
 	// that succeeded elsewhere, not a later one of that store's clock
 	// that would win over the writes acknowledged since.
+	if o.ack == "" {
+		// The keyspace's default level, when it has one.
+		if t := c.top.Load(); t != nil {
+			if k := t.Keyspaces[ks]; k != nil && k.Ack != "" {
+				o.ack = AckLevel(k.Ack)
+			}
+		}
+	}
 	extra := o.args()
 	var times []int64
 	if !o.hasTime {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/vasto-kv/vasto/lww"
 	"github.com/vasto-kv/vasto/topology"
+	"github.com/vasto-kv/vasto/wire"
 )
 
 // Heartbeat bounds checked by CheckHeartbeat.
@@ -297,6 +298,9 @@ func (s *State) CreateKeyspace(req topology.CreateKeyspaceRequest) error {
 	if req.Replicas < 1 || req.Replicas > topology.MaxReplicas {
 		return fmt.Errorf("%w: replicas must be 1..%d, got %d", ErrInvalidRequest, topology.MaxReplicas, req.Replicas)
 	}
+	if req.Ack != "" && !slices.Contains(wire.AckLevels, req.Ack) {
+		return fmt.Errorf("%w: acknowledgement level %q, want one of %s", ErrInvalidRequest, req.Ack, strings.Join(wire.AckLevels, ", "))
+	}
 	if _, ok := s.topo.Keyspaces[req.Name]; ok {
 		return fmt.Errorf("%w: %q", ErrKeyspaceExists, req.Name)
 	}
@@ -315,6 +319,7 @@ func (s *State) CreateKeyspace(req topology.CreateKeyspaceRequest) error {
 		Replicas:  req.Replicas,
 		Placement: placement,
 		Epoch:     s.topo.Version,
+		Ack:       req.Ack,
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/vasto-kv/vasto/topology"
+	"github.com/vasto-kv/vasto/wire"
 )
 
 const (
@@ -467,4 +468,16 @@ func TestEventsBounded(t *testing.T) {
 	require.Len(t, ev, maxEvents)
 	require.Equal(t, "s10", ev[0].store)
 	require.Empty(t, s.takeEvents())
+}
+
+// TestCreateKeyspaceAck: the default acknowledgement level is kept in the
+// topology; an unknown one is refused and creates nothing.
+func TestCreateKeyspaceAck(t *testing.T) {
+	s := newTestState(t)
+	beatAll(s, 2, t0)
+	err := s.CreateKeyspace(topology.CreateKeyspaceRequest{Name: "bad", Shards: 1, Replicas: 1, Ack: "everywhere"})
+	require.ErrorIs(t, err, ErrInvalidRequest)
+	require.Empty(t, s.Topology().Keyspaces)
+	require.NoError(t, s.CreateKeyspace(topology.CreateKeyspaceRequest{Name: "safe", Shards: 1, Replicas: 2, Ack: wire.AckPublished}))
+	require.Equal(t, wire.AckPublished, s.Topology().Keyspaces["safe"].Ack)
 }

@@ -164,6 +164,8 @@ type CreateKeyspaceRequest struct {
 	Name     string `json:"name"`
 	Shards   int    `json:"shards"`
 	Replicas int    `json:"replicas"`
+	// Ack is the keyspace's default acknowledgement level (Keyspace.Ack).
+	Ack string `json:"ack,omitempty"`
 }
 
 // NameRequest names a keyspace (delete, describe).

@@ -57,6 +57,9 @@ type Keyspace struct {
 	ShardEpochs []uint64 `json:"shard_epochs,omitempty"`
 	// Resize is the change of shard count in progress, if any.
 	Resize *Resize `json:"resize,omitempty"`
+	// Ack is the acknowledgement level clients ask for on writes that
+	// name none (wire.AckLocal, wire.AckPublished); empty: local.
+	Ack string `json:"ack,omitempty"`
 }
 
 // Topology is the map of one DC. Version grows with every change.

@@ -128,7 +128,7 @@ func (f benchFlags) validate(fs *flag.FlagSet) ([]string, error) {
 	if *f.redisAddr != "" && *f.natsKV != "" {
 		return nil, fmt.Errorf("%w: --redis and --nats-kv are exclusive: one target per run", errUsage)
 	}
-	if !slices.Contains(wire.AckLevels, *f.ack) {
+	if *f.ack != "" && !slices.Contains(wire.AckLevels, *f.ack) {
 		return nil, fmt.Errorf("%w: --ack %q: want one of %s", errUsage, *f.ack, strings.Join(wire.AckLevels, ", "))
 	}
 	if !(*f.readRatio >= 0 && *f.readRatio <= 1) {
@@ -230,7 +230,7 @@ func openBenchTarget(ctx context.Context, e *env, f benchFlags) (benchTarget, st
 		return nil, "", err
 	}
 	name := "vasto " + *f.ks
-	if *f.ack != wire.AckLocal {
+	if *f.ack != "" {
 		name += " ack " + *f.ack
 	}
 	return vastoTarget{cl, *f.ks, client.AckLevel(*f.ack)}, name, nil

@@ -313,3 +313,27 @@ func TestCLIOperations(t *testing.T) {
 		require.Equal(t, fmt.Sprintf("v%d\n", i), out)
 	}
 }
+
+// TestKeyspaceDefaultAck: a keyspace created with --ack published has its
+// writes acknowledged published unless a write asks for another level;
+// an unknown level is refused before anything is created.
+func TestKeyspaceDefaultAck(t *testing.T) {
+	startCLIDC(t, 60*time.Second, func(cfg *devcluster.Config) { cfg.Logger, cfg.Stores = hclog.NewNullLogger(), 2 })
+	code, _, errs := vasto(t, "keyspace", "create", "nope", "--ack", "everywhere")
+	require.Equal(t, 1, code)
+	require.Contains(t, errs, "acknowledgement level")
+	code, _, _ = vasto(t, "keyspace", "describe", "nope")
+	require.NotEqual(t, 0, code, "not created")
+
+	code, out, errs := vasto(t, "keyspace", "create", "safe", "--shards", "2", "--replicas", "2", "--ack", "published")
+	require.Equal(t, 0, code, errs)
+	require.Contains(t, out, "writes acknowledged once published")
+	require.Eventually(t, func() bool {
+		code, out, _ = vasto(t, "put", "safe", "k", "v")
+		return code == 0
+	}, 20*time.Second, 100*time.Millisecond)
+	require.Contains(t, out, "acknowledged published")
+	code, out, errs = vasto(t, "put", "safe", "k", "w", "--ack", "local")
+	require.Equal(t, 0, code, errs)
+	require.Contains(t, out, "acknowledged local")
+}

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/vasto-kv/vasto/client"
-	"github.com/vasto-kv/vasto/wire"
 )
 
 // errNotFound makes `vasto get` exit with code 1.
@@ -127,8 +126,8 @@ func runDel(ctx context.Context, e *env, args []string) error {
 
 // ackFlag is the --ack flag of the write commands.
 func ackFlag(fs *flag.FlagSet) *string {
-	return fs.String("ack", envOr("VASTO_ACK", wire.AckLocal), "acknowledge once the write is "+
-		"local (in the store's write-ahead log) or published (also in the DC's change log) (env VASTO_ACK)")
+	return fs.String("ack", envOr("VASTO_ACK", ""), "acknowledge once the write is "+
+		"local (in the store's write-ahead log) or published (also in the DC's change log); default: the keyspace's level (env VASTO_ACK)")
 }
 
 func printWrite(e *env, r client.WriteResult) {
@@ -204,15 +203,17 @@ func runKeyspace(ctx context.Context, e *env, args []string) error {
 	switch args[0] {
 	case "create":
 		var shards, replicas *int
-		cl, pos, err := clientCmd(ctx, e, "keyspace create", args[1:], 1, "vasto keyspace create NAME --shards N --replicas R", func(fs *flag.FlagSet) {
+		var ack *string
+		cl, pos, err := clientCmd(ctx, e, "keyspace create", args[1:], 1, "vasto keyspace create NAME --shards N --replicas R [--ack LEVEL]", func(fs *flag.FlagSet) {
 			shards = fs.Int("shards", 1, "number of shards")
 			replicas = fs.Int("replicas", 1, "replicas of each shard, on distinct stores")
+			ack = fs.String("ack", "", "acknowledgement level of the keyspace's writes that ask for none: local or published (default local)")
 		})
 		if err != nil {
 			return err
 		}
 		defer cl.Close()
-		if err := cl.CreateKeyspace(ctx, pos[0], *shards, *replicas); err != nil {
+		if err := cl.CreateKeyspace(ctx, pos[0], *shards, *replicas, client.WithDefaultAck(client.AckLevel(*ack))); err != nil {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "created keyspace %s: %d shards x %d replicas\n", pos[0], *shards, *replicas)
@@ -293,6 +294,9 @@ func describe(ctx context.Context, e *env, cl *client.Client, name string) error
 		return err
 	}
 	fmt.Fprintf(e.stdout, "keyspace %s: %d shards x %d replicas (topology version %d)\n", ks.Name, ks.Shards, ks.Replicas, ks.Version)
+	if ks.Ack != client.AckLocal {
+		fmt.Fprintf(e.stdout, "writes acknowledged once %s unless they ask for another level\n", ks.Ack)
+	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SHARD\tREPLICA\tSTORE\tADDRESS\tHEALTH")
 	for _, sh := range ks.Placement {
