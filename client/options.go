@@ -46,6 +46,10 @@ const (
 	// accepting store's disk, and its machine when the change-log streams
 	// are replicated.
 	AckPublished AckLevel = wire.AckPublished
+	// AckReplicated: published, and applied by another replica of the
+	// shard (readable there): the write is on two stores' disks. A shard
+	// of one replica cannot reach it.
+	AckReplicated AckLevel = wire.AckReplicated
 )
 
 // WithAck asks for a write to be acknowledged only once it reached level.

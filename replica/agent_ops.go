@@ -3,6 +3,7 @@ package replica
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -336,3 +337,47 @@ func tableProp(props, name string) float64 {
 	}
 	return 0
 }
+
+// WaitReplicated waits until another replica of the shard applied this
+// store's change-log entry index, which must already be published (see
+// store.Shard.WaitPublished): until a peer's consumer of this store's
+// change subject has acknowledged (after applying) every message up to the
+// subject's last one. It returns ErrNotReplicated when the shard has no
+// other replica here, or ctx ends first.
+func (a *Agent) WaitReplicated(ctx context.Context, ks string, shard uint32, index uint64) error {
+	ref := topology.ShardRef{Keyspace: ks, Shard: shard}
+	a.mu.Lock()
+	var w *shardWorker
+	if s := a.shards[ref]; s != nil {
+		w = s.worker
+	}
+	a.mu.Unlock()
+	if w == nil || len(w.peers) == 0 {
+		return fmt.Errorf("%w: shard %s has no other replica on this store's placement", ErrNotReplicated, ref)
+	}
+	stream, err := bus.ChangeStream(a.cfg.DC)
+	if err != nil {
+		return err
+	}
+	subj, err := bus.ChangeSubject(a.cfg.DC, ks, shard, a.cfg.Store)
+	if err != nil {
+		return err
+	}
+	m, err := a.cfg.Bus.LastOnSubject(ctx, stream, subj)
+	if err != nil {
+		return fmt.Errorf("%w: log index %d: %w", ErrNotReplicated, index, err)
+	}
+	delay := time.Millisecond
+	for {
+		for _, p := range w.peers {
+			if ok, _ := a.cfg.Bus.ConsumerPassed(ctx, stream, peerDurable(p, ref, a.cfg.Store), m.StreamSeq); ok {
+				return nil
+			}
+		}
+		if !retry.Sleep(ctx, delay) {
+			return fmt.Errorf("%w: log index %d: %w", ErrNotReplicated, index, context.Cause(ctx))
+		}
+		delay = min(2*delay, 20*time.Millisecond)
+	}
+}
+

@@ -9,4 +9,7 @@ var (
 	ErrInvalidConfig = errors.New("replica: invalid config")
 	// ErrStarted is returned by a second Agent.Start.
 	ErrStarted = errors.New("replica: agent already started")
+	// ErrNotReplicated is returned by WaitReplicated when no other replica
+	// of the shard applied the write in time, or the shard has none.
+	ErrNotReplicated = errors.New("replica: write not applied by another replica")
 )

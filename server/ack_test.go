@@ -70,4 +70,8 @@ func TestVSetAckPublished(t *testing.T) {
 	res, err = rc.Do(ctx, "VDEL", "k", "ACK", "published").Slice()
 	require.NoError(t, err)
 	require.Equal(t, wire.AckPublished, res[5])
+
+	err = rc.Do(ctx, "VSET", "k", "v3", "ACK", "replicated").Err()
+	require.ErrorContains(t, err, wire.CodeNoAck+" ")
+	require.ErrorContains(t, err, "replicates nothing", "a server without replication cannot reach it")
 }

@@ -18,4 +18,7 @@ var (
 	// errOwnerBehind is returned by VFENCE while the shard has not switched
 	// to the owner version asked for (code BEHIND).
 	errOwnerBehind = errors.New("server: shard has not switched to the owner version yet")
+	// errNotAcknowledged: a write's acknowledgement level was not reached
+	// in time (code NOACK; the write stands).
+	errNotAcknowledged = errors.New("server: acknowledgement level not reached")
 )

@@ -165,11 +165,28 @@ func (c *conn) awaitAck(d *deferred) {
 			}
 			idx = last
 		}
-		if err := g.shard.WaitPublished(ctx, idx); err != nil {
+		err := g.shard.WaitPublished(ctx, idx)
+		if err == nil && d.ack == wire.AckReplicated {
+			err = c.waitReplicated(ctx, g.shard, idx)
+		}
+		if err != nil {
 			d.kind, d.err = replyError, fmt.Errorf("%w (asked: ACK %s, waited %v); the write stands: send it again with the same event time", err, d.ack, c.srv.cfg.AckTimeout)
 			return
 		}
 	}
+}
+
+// waitReplicated waits until another replica applied entry idx of sh.
+func (c *conn) waitReplicated(ctx context.Context, sh *store.Shard, idx uint64) error {
+	wait := c.srv.cfg.Replicated
+	if wait == nil {
+		return fmt.Errorf("%w: this store replicates nothing", errNotAcknowledged)
+	}
+	id := sh.ID()
+	if err := wait(ctx, id.Keyspace, id.Shard, idx); err != nil {
+		return fmt.Errorf("%w: %w", errNotAcknowledged, err)
+	}
+	return nil
 }
 
 // writeResult renders a VSET/VDEL result: applied, event time, origin DC,

@@ -64,7 +64,7 @@ func wireError(err error) string {
 		code = codeMoved
 	case errors.Is(err, store.ErrReadOnly):
 		code = codeReadOnly
-	case errors.Is(err, store.ErrNotPublished):
+	case errors.Is(err, store.ErrNotPublished), errors.Is(err, errNotAcknowledged):
 		code = codeNoAck
 	case errors.Is(err, store.ErrCorrupt):
 		code = codeCorrupt

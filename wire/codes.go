@@ -56,10 +56,13 @@ const (
 	// (JetStream acknowledged it): with replicated streams it survives
 	// losing the accepting store's machine.
 	AckPublished = "published"
+	// AckReplicated: published, and applied by another replica of the
+	// shard: readable elsewhere, and on two stores' disks.
+	AckReplicated = "replicated"
 )
 
 // AckLevels lists the levels, weakest first.
-var AckLevels = []string{AckLocal, AckPublished}
+var AckLevels = []string{AckLocal, AckPublished, AckReplicated}
 
 // Codes lists every code, in the order above.
 var Codes = []string{CodeErr, CodeTooLarge, CodeBadTime, CodeNoShard, CodeBadName, CodeClosed,

@@ -127,7 +127,7 @@ func runDel(ctx context.Context, e *env, args []string) error {
 // ackFlag is the --ack flag of the write commands.
 func ackFlag(fs *flag.FlagSet) *string {
 	return fs.String("ack", envOr("VASTO_ACK", ""), "acknowledge once the write is "+
-		"local (in the store's write-ahead log) or published (also in the DC's change log); default: the keyspace's level (env VASTO_ACK)")
+		"local (in the store's write-ahead log), published (also in the DC's change log) or replicated (also applied by another replica); default: the keyspace's level (env VASTO_ACK)")
 }
 
 func printWrite(e *env, r client.WriteResult) {
@@ -207,7 +207,7 @@ func runKeyspace(ctx context.Context, e *env, args []string) error {
 		cl, pos, err := clientCmd(ctx, e, "keyspace create", args[1:], 1, "vasto keyspace create NAME --shards N --replicas R [--ack LEVEL]", func(fs *flag.FlagSet) {
 			shards = fs.Int("shards", 1, "number of shards")
 			replicas = fs.Int("replicas", 1, "replicas of each shard, on distinct stores")
-			ack = fs.String("ack", "", "acknowledgement level of the keyspace's writes that ask for none: local or published (default local)")
+			ack = fs.String("ack", "", "acknowledgement level of the keyspace's writes that ask for none: local, published or replicated (default local)")
 		})
 		if err != nil {
 			return err

@@ -46,3 +46,30 @@ func TestAckPublishedSurvivesLostDisk(t *testing.T) {
 		return true
 	}, 30*time.Second, 100*time.Millisecond, "every write acknowledged as published is readable without the store that accepted it")
 }
+
+// TestAckReplicatedIsOnAnotherReplica: a write acknowledged at level
+// replicated is, at that moment, in the other replica's engine; and a
+// keyspace created with the default level replicated gives it to writes
+// that ask for none.
+func TestAckReplicatedIsOnAnotherReplica(t *testing.T) {
+	c := startCluster(t, 2, nil)
+	cl := newClient(t, c)
+	ctx := ctxT(t)
+	require.NoError(t, cl.CreateKeyspace(ctx, "rep", 1, 2, client.WithDefaultAck(client.AckReplicated)))
+	require.NoError(t, cl.WaitForKeyspace(ctx, "rep"))
+	waitServing(t, cl, "rep")
+	for i := range 50 {
+		r, err := cl.Put(ctx, "rep", []byte(keyN(i)), []byte(valN(i)))
+		require.NoError(t, err)
+		require.Equal(t, client.AckReplicated, r.Ack)
+		other := 0
+		if r.Store == c.Stores()[0].ID {
+			other = 1
+		}
+		sh, err := c.Engine(other).Shard("rep", 0)
+		require.NoError(t, err)
+		rec, err := sh.Get([]byte(keyN(i)))
+		require.NoError(t, err, "write %d acknowledged replicated is not on %s", i, c.Stores()[other].ID)
+		require.Equal(t, valN(i), string(rec.Value))
+	}
+}

@@ -167,6 +167,9 @@ type Node struct {
 	// under mu: VFAULT reads it from a connection of the server, which
 	// Start (holding mu) may be shutting down.
 	xdc atomic.Pointer[crossdc.Replicator]
+	// ackAgent is the agent once started, for ACK replicated (read by the
+	// server's connections without n.mu).
+	ackAgent atomic.Pointer[replica.Agent]
 
 	// clock is the store's clock: Engine.Clock (default the system clock)
 	// with the skew a drill sets. The engine, and through its Config the
@@ -255,6 +258,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	}
 	scfg.Observer = n.serverObserver()
 	scfg.ACL = cfg.ACL
+	scfg.Replicated = n.waitReplicated
 	srv, err := server.New(scfg)
 	if err != nil {
 		return fmt.Errorf("storenode: %w", err)
@@ -307,7 +311,18 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("storenode: %w", err)
 	}
 	n.agent = agent
+	n.ackAgent.Store(agent)
 	return nil
+}
+
+// waitReplicated is the server's Config.Replicated: the agent's
+// WaitReplicated once it runs.
+func (n *Node) waitReplicated(ctx context.Context, ks string, shard uint32, index uint64) error {
+	a := n.ackAgent.Load()
+	if a == nil {
+		return fmt.Errorf("%w: the store has not joined the cluster", replica.ErrNotReplicated)
+	}
+	return a.WaitReplicated(ctx, ks, shard, index)
 }
 
 // advertised is the address clients and peers dial; n.mu held.
