@@ -380,4 +380,3 @@ func (a *Agent) WaitReplicated(ctx context.Context, ks string, shard uint32, ind
 		delay = min(2*delay, 20*time.Millisecond)
 	}
 }
-
