@@ -23,6 +23,9 @@ type SourceConfig struct {
 	// default 1 GiB, -1 for no limit. Like a change stream's, it is
 	// reserved against the server's JetStream MaxStore.
 	MaxBytes int64
+	// Replicas is how many servers of the local DC's NATS cluster hold the
+	// copy; 0: the connection's ConnConfig.Replicas (default 1). Up to 5.
+	Replicas int
 }
 
 func (cfg SourceConfig) withDefaults() SourceConfig {
@@ -71,6 +74,10 @@ func (c *Conn) EnsureSourceStream(ctx context.Context, cfg SourceConfig) error {
 	case cfg.MaxBytes < -1:
 		return fmt.Errorf("%w: max bytes %d", ErrInvalidConfig, cfg.MaxBytes)
 	}
+	if err := checkReplicas(cfg.Replicas); err != nil {
+		return err
+	}
+	replicas := c.replicasOr(cfg.Replicas)
 	remoteStream, _ := ChangeStream(cfg.RemoteDC)
 	if c.isClosing() {
 		return ErrClosed
@@ -95,7 +102,7 @@ func (c *Conn) EnsureSourceStream(ctx context.Context, cfg SourceConfig) error {
 		Storage:     jetstream.FileStorage,
 		MaxAge:      cfg.MaxAge,
 		MaxBytes:    cfg.MaxBytes,
-		Replicas:    1,
+		Replicas:    replicas,
 		Sources: []*jetstream.StreamSource{{
 			Name:          remoteStream,
 			FilterSubject: changeStreamSubjects(cfg.RemoteDC),
@@ -103,15 +110,7 @@ func (c *Conn) EnsureSourceStream(ctx context.Context, cfg SourceConfig) error {
 			Domain: cfg.RemoteDC,
 		}},
 	})
-	var apiErr *jetstream.APIError
-	if errors.As(err, &apiErr) && apiErr.ErrorCode == jsErrStorageResourcesExceeded {
-		return fmt.Errorf("bus: ensure stream %s: MaxBytes %d does not fit in what is left of the server's JetStream MaxStore (every stream's MaxBytes is reserved up front): %w",
-			name, cfg.MaxBytes, err)
-	}
-	if err != nil {
-		return fmt.Errorf("bus: ensure stream %s: %w", name, mapErr(err))
-	}
-	return nil
+	return ensureErr("stream "+name, cfg.MaxBytes, replicas, err)
 }
 
 // SourceInfo is the state of one source stream (SourceStream) and of the
