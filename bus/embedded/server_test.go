@@ -58,7 +58,9 @@ func TestConfigValidate(t *testing.T) {
 		func(c *Config) {
 			c.Name, c.ClusterListen, c.Routes = "n1", "127.0.0.1:6222", []string{"http://127.0.0.1:6222"}
 		},
-		func(c *Config) { c.Name, c.ClusterListen, c.Routes = "n1", "127.0.0.1:6222", []string{"nats-route://h"} },
+		func(c *Config) {
+			c.Name, c.ClusterListen, c.Routes = "n1", "127.0.0.1:6222", []string{"nats-route://h"}
+		},
 		func(c *Config) { c.Name, c.ClusterListen, c.ClusterName = "n1", "127.0.0.1:6222", "a b" },
 	}
 	for i, mut := range bad {

@@ -2,8 +2,6 @@ package embedded
 
 import (
 	"context"
-	"net"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -88,77 +86,32 @@ func (w *tbWriter) Write(p []byte) (int, error) {
 }
 
 // StartTestCluster starts an n-server NATS cluster for the DC dc on random
-// loopback ports (client and route), each server with its own store in
-// t.TempDir(), shuts the servers down when the test ends, and returns once
-// the cluster's JetStream meta leader knows all n servers. Server i is named
-// "<dc>-n<i>".
+// loopback ports (client and route), each server with its own store under
+// t.TempDir() (ClusterConfigs), shuts the servers down when the test ends,
+// and returns once the cluster's JetStream meta leader knows all n servers.
+// Server i is named "<dc>-n<i>".
 func StartTestCluster(t testing.TB, dc string, n int) []*Server {
 	t.Helper()
+	cfgs, err := ClusterConfigs(TestConfig(t, dc, t.TempDir()), n)
+	if err != nil {
+		t.Fatalf("cluster configs: %v", err)
+	}
 	servers := make([]*Server, 0, n)
-	for _, cfg := range TestClusterConfigs(t, dc, n) {
+	for _, cfg := range cfgs {
 		servers = append(servers, StartTestServer(t, cfg))
 	}
 	WaitClusterFormed(t, servers, n)
 	return servers
 }
 
-// TestClusterConfigs returns the configurations of an n-server cluster for
-// the DC dc: TestConfig with its own store in t.TempDir(), a random client
-// port, route ports picked free on the loopback now, and every server
-// routed to every other. Server i is named "<dc>-n<i>".
-func TestClusterConfigs(t testing.TB, dc string, n int) []Config {
-	t.Helper()
-	ports := make([]int, n)
-	routes := make([]string, n)
-	for i := range ports {
-		ports[i] = freePort(t)
-		routes[i] = "nats-route://" + net.JoinHostPort(DefaultHost, strconv.Itoa(ports[i]))
-	}
-	cfgs := make([]Config, n)
-	for i := range cfgs {
-		cfg := TestConfig(t, dc, t.TempDir())
-		cfg.Name = dc + "-n" + strconv.Itoa(i+1)
-		cfg.ClusterListen = net.JoinHostPort(DefaultHost, strconv.Itoa(ports[i]))
-		cfg.Routes = routes
-		cfgs[i] = cfg
-	}
-	return cfgs
-}
-
-// freePort returns a TCP port free on the loopback right now.
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", net.JoinHostPort(DefaultHost, "0"))
-	if err != nil {
-		t.Fatalf("free port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // WaitClusterFormed waits up to 30 s until one of servers leads the
-// JetStream meta group and knows want servers online, and fails the test
-// otherwise.
+// JetStream meta group and knows want servers online (WaitCluster), and
+// fails the test otherwise.
 func WaitClusterFormed(t testing.TB, servers []*Server, want int) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		for _, s := range servers {
-			if s.IsMetaLeader() && s.ClusterPeers() >= want {
-				return
-			}
-		}
-		time.Sleep(20 * time.Millisecond) // polling with a deadline
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := WaitCluster(ctx, servers, want); err != nil {
+		t.Fatal(err)
 	}
-	t.Fatalf("NATS cluster of %d servers not formed within 30 s", want)
-}
-
-// ClientURLs returns the client URLs of servers, comma-separated, as
-// bus.ConnConfig.URL and --nats take them.
-func ClientURLs(servers []*Server) string {
-	urls := make([]string, 0, len(servers))
-	for _, s := range servers {
-		urls = append(urls, s.ClientURL())
-	}
-	return strings.Join(urls, ",")
 }
