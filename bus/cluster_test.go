@@ -109,3 +109,67 @@ func TestStreamStateReadsLimits(t *testing.T) {
 	require.Equal(t, uint64(10), st.Msgs)
 	require.Equal(t, uint64(10), st.LastSeq)
 }
+
+// TestChangeLogSurvivesLosingAServer publishes to a 3-replica change log
+// without pause and stops the server leading it hard: publishing resumes
+// once the two servers left elect a leader, and every acknowledged message
+// is still in the stream. It logs the longest pause between two
+// acknowledged batches (the election).
+func TestChangeLogSurvivesLosingAServer(t *testing.T) {
+	servers := embedded.StartTestCluster(t, "dc1", 3)
+	c := clusterConn(t, servers, 3)
+	ctx := testCtx(t)
+	require.NoError(t, c.EnsureChangeStream(ctx, StreamConfig{DC: "dc1", MaxBytes: 256 << 20}))
+	stream, _ := ChangeStream("dc1")
+	var st StreamState
+	require.Eventually(t, func() bool {
+		var err error
+		st, err = c.StreamState(ctx, stream)
+		return err == nil && st.Current == 3
+	}, 20*time.Second, 50*time.Millisecond)
+	subj, _ := ChangeSubject("dc1", "ks", 0, "s1")
+
+	const batch = 50
+	acked := 0
+	var gapBefore, gapAfter time.Duration
+	last := time.Now()
+	var stoppedAt time.Time
+	for ctx.Err() == nil && (stoppedAt.IsZero() || time.Since(stoppedAt) < 6*time.Second) {
+		if stoppedAt.IsZero() && acked >= 2000 {
+			for _, s := range servers {
+				if s.Name() == st.Leader {
+					stoppedAt = time.Now()
+					require.NoError(t, s.Shutdown(ctx))
+				}
+			}
+			require.False(t, stoppedAt.IsZero(), "leader %q found", st.Leader)
+		}
+		// Republish from the first unacknowledged message, with the same
+		// ids: de-duplication absorbs what was stored without an ack.
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		n, _ := c.PublishBatch(pctx, changeMsgs(subj, "m", acked, batch))
+		cancel()
+		if n == 0 {
+			continue
+		}
+		acked += n
+		now := time.Now()
+		if stoppedAt.IsZero() {
+			gapBefore = max(gapBefore, now.Sub(last))
+		} else {
+			gapAfter = max(gapAfter, now.Sub(last))
+		}
+		last = now
+	}
+	t.Logf("change-log leader %s stopped after 2000 messages: %d acknowledged in all; longest pause between acknowledged batches %s before, %s after",
+		st.Leader, acked, gapBefore.Round(time.Millisecond), gapAfter.Round(time.Millisecond))
+	require.Greater(t, acked, 2000+batch, "publishing resumed")
+	// Every acknowledged message is in the stream, once.
+	require.Eventually(t, func() bool {
+		st, err := c.StreamState(ctx, stream)
+		return err == nil && st.Leader != "" && st.Msgs == uint64(acked) && st.LastSeq == uint64(acked)
+	}, 20*time.Second, 50*time.Millisecond)
+	first, err := c.FirstOnSubject(ctx, stream, subj, 1)
+	require.NoError(t, err)
+	require.Equal(t, "m-0", first.Header["Nats-Msg-Id"])
+}
