@@ -107,6 +107,9 @@ func clusterConfig(cfg *embedded.Config, listen, routes, name, serverName string
 		}
 		return nil
 	}
+	if name == "" {
+		name = "vasto-" + cfg.DC
+	}
 	cfg.ClusterListen, cfg.ClusterName = listen, name
 	for _, r := range strings.Split(routes, ",") {
 		if r = strings.TrimSpace(r); r != "" {
