@@ -220,14 +220,14 @@ func (c *Cluster) startNATSCluster(ctx context.Context, base embedded.Config) er
 			err = ns.Start(ctx)
 		}
 		if err != nil {
-			c.stopNATS(context.Background())
+			_ = c.stopNATS(context.Background())
 			return err
 		}
 		c.natsAll = append(c.natsAll, ns)
 	}
 	c.nats = c.natsAll[0]
 	if err := embedded.WaitCluster(ctx, c.natsAll, len(cfgs)); err != nil {
-		c.stopNATS(context.Background())
+		_ = c.stopNATS(context.Background())
 		return err
 	}
 	return nil
