@@ -118,8 +118,31 @@ func TestStreamStateReadsLimits(t *testing.T) {
 func TestChangeLogSurvivesLosingAServer(t *testing.T) {
 	servers := embedded.StartTestCluster(t, "dc1", 3)
 	c := clusterConn(t, servers, 3)
-	ctx := testCtx(t)
-	require.NoError(t, c.EnsureChangeStream(ctx, StreamConfig{DC: "dc1", MaxBytes: 256 << 20}))
+	publishThroughLeaderLoss(t, c, 6*time.Second, func(leader string) bool {
+		for _, s := range servers {
+			if s.Name() == leader {
+				require.NoError(t, s.Shutdown(testCtx(t)))
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// publishThroughLeaderLoss creates dc1's change log with 3 replicas on c,
+// publishes batches to it without pause, calls stop with the name of the
+// stream's leader after 2 000 messages (stop reports whether it stopped
+// it), goes on for hold, and checks that the stream holds every
+// acknowledged message once.
+func publishThroughLeaderLoss(t *testing.T, c *Conn, hold time.Duration, stop func(leader string) bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), hold+40*time.Second)
+	defer cancel()
+	require.Eventually(t, func() bool {
+		actx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+		return c.EnsureChangeStream(actx, StreamConfig{DC: "dc1", MaxBytes: 256 << 20, Replicas: 3}) == nil
+	}, 20*time.Second, 100*time.Millisecond, "the cluster takes a 3-replica stream")
 	stream, _ := ChangeStream("dc1")
 	var st StreamState
 	require.Eventually(t, func() bool {
@@ -134,15 +157,10 @@ func TestChangeLogSurvivesLosingAServer(t *testing.T) {
 	var gapBefore, gapAfter time.Duration
 	last := time.Now()
 	var stoppedAt time.Time
-	for ctx.Err() == nil && (stoppedAt.IsZero() || time.Since(stoppedAt) < 6*time.Second) {
+	for ctx.Err() == nil && (stoppedAt.IsZero() || time.Since(stoppedAt) < hold) {
 		if stoppedAt.IsZero() && acked >= 2000 {
-			for _, s := range servers {
-				if s.Name() == st.Leader {
-					stoppedAt = time.Now()
-					require.NoError(t, s.Shutdown(ctx))
-				}
-			}
-			require.False(t, stoppedAt.IsZero(), "leader %q found", st.Leader)
+			require.True(t, stop(st.Leader), "leader %q stopped", st.Leader)
+			stoppedAt = time.Now()
 		}
 		// Republish from the first unacknowledged message, with the same
 		// ids: de-duplication absorbs what was stored without an ack.
