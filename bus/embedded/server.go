@@ -113,8 +113,8 @@ func clusterOptions(c Config, opts *server.Options) error {
 		return fmt.Errorf("%w: cluster listen: %w", ErrInvalidConfig, err)
 	}
 	opts.Cluster.Name, opts.Cluster.Host, opts.Cluster.Port = c.ClusterName, host, port
-	// Clients learn the other servers' client URLs from the one they are
-	// connected to (and reconnect to them) unless told otherwise.
+	// Clients also learn the other servers' client URLs from the one they
+	// are connected to, and reconnect to them when it goes.
 	for _, r := range c.Routes {
 		u, err := parseRoute(r)
 		if err != nil {
