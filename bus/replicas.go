@@ -1,11 +1,52 @@
 package bus
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/vasto-kv/vasto/internal/retry"
 )
+
+// Creating or updating a stream or bucket: each attempt is bounded by
+// ensureAttempt and retried (with back-off up to ensureBackoffMax) while it
+// goes unanswered, for up to ensureTimeout when the caller's context has no
+// deadline. A NATS cluster that is still electing its JetStream meta leader
+// (just started, or a server lost) leaves API requests unanswered.
+const (
+	ensureAttempt    = 4 * time.Second
+	ensureTimeout    = 30 * time.Second
+	ensureBackoffMax = time.Second
+)
+
+// ensureCtx bounds ctx by ensureTimeout when it has no deadline.
+func ensureCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, ensureTimeout)
+}
+
+// retryEnsure runs attempt, each time bounded by ensureAttempt, until it
+// succeeds, fails with an error that a retry cannot help, or ctx ends; it
+// returns the last error.
+func retryEnsure(ctx context.Context, attempt func(ctx context.Context) error) error {
+	backoff := retry.Backoff{Min: reconnectWait, Max: ensureBackoffMax}
+	for {
+		actx, cancel := context.WithTimeout(ctx, ensureAttempt)
+		err := attempt(actx)
+		cancel()
+		unanswered := errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
+			errors.Is(err, nats.ErrNoResponders)
+		if err == nil || !unanswered || ctx.Err() != nil || !backoff.Wait(ctx, nil) {
+			return err
+		}
+	}
+}
 
 // MaxReplicas is the most copies JetStream keeps of a stream.
 const MaxReplicas = 5

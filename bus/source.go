@@ -82,11 +82,15 @@ func (c *Conn) EnsureSourceStream(ctx context.Context, cfg SourceConfig) error {
 	if c.isClosing() {
 		return ErrClosed
 	}
-	ctx, cancel := apiCtx(ctx)
+	ctx, cancel := ensureCtx(ctx)
 	defer cancel()
 	// The stream must live in LocalDC's domain: a connection to another
 	// DC's server would create it there.
-	ai, err := c.js.AccountInfo(ctx)
+	var ai *jetstream.AccountInfo
+	err = retryEnsure(ctx, func(ctx context.Context) error {
+		ai, err = c.js.AccountInfo(ctx)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("bus: ensure stream %s: account info: %w", name, mapErr(err))
 	}
@@ -94,21 +98,24 @@ func (c *Conn) EnsureSourceStream(ctx context.Context, cfg SourceConfig) error {
 		return fmt.Errorf("%w: ensure stream %s: connected to JetStream domain %q, not the local DC %q",
 			ErrInvalidConfig, name, ai.Domain, cfg.LocalDC)
 	}
-	_, err = c.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:        name,
-		Description: "Vasto changes of DC " + cfg.RemoteDC + " copied into DC " + cfg.LocalDC,
-		Retention:   jetstream.LimitsPolicy,
-		Discard:     jetstream.DiscardOld,
-		Storage:     jetstream.FileStorage,
-		MaxAge:      cfg.MaxAge,
-		MaxBytes:    cfg.MaxBytes,
-		Replicas:    replicas,
-		Sources: []*jetstream.StreamSource{{
-			Name:          remoteStream,
-			FilterSubject: changeStreamSubjects(cfg.RemoteDC),
-			// Domain is turned into External.APIPrefix "$JS.<remote>.API".
-			Domain: cfg.RemoteDC,
-		}},
+	err = retryEnsure(ctx, func(ctx context.Context) error {
+		_, err := c.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+			Name:        name,
+			Description: "Vasto changes of DC " + cfg.RemoteDC + " copied into DC " + cfg.LocalDC,
+			Retention:   jetstream.LimitsPolicy,
+			Discard:     jetstream.DiscardOld,
+			Storage:     jetstream.FileStorage,
+			MaxAge:      cfg.MaxAge,
+			MaxBytes:    cfg.MaxBytes,
+			Replicas:    replicas,
+			Sources: []*jetstream.StreamSource{{
+				Name:          remoteStream,
+				FilterSubject: changeStreamSubjects(cfg.RemoteDC),
+				// Domain is turned into External.APIPrefix "$JS.<remote>.API".
+				Domain: cfg.RemoteDC,
+			}},
+		})
+		return err
 	})
 	return ensureErr("stream "+name, cfg.MaxBytes, replicas, err)
 }

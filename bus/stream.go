@@ -77,19 +77,22 @@ func (c *Conn) EnsureChangeStream(ctx context.Context, cfg StreamConfig) error {
 	if c.isClosing() {
 		return ErrClosed
 	}
-	ctx, cancel := apiCtx(ctx)
+	ctx, cancel := ensureCtx(ctx)
 	defer cancel()
-	_, err = c.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:        name,
-		Description: "Vasto change log of DC " + cfg.DC,
-		Subjects:    []string{changeStreamSubjects(cfg.DC)},
-		Retention:   jetstream.LimitsPolicy,
-		Discard:     jetstream.DiscardOld,
-		Storage:     jetstream.FileStorage,
-		MaxAge:      cfg.MaxAge,
-		MaxBytes:    cfg.MaxBytes,
-		Duplicates:  cfg.Duplicates,
-		Replicas:    replicas,
+	err = retryEnsure(ctx, func(ctx context.Context) error {
+		_, err := c.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+			Name:        name,
+			Description: "Vasto change log of DC " + cfg.DC,
+			Subjects:    []string{changeStreamSubjects(cfg.DC)},
+			Retention:   jetstream.LimitsPolicy,
+			Discard:     jetstream.DiscardOld,
+			Storage:     jetstream.FileStorage,
+			MaxAge:      cfg.MaxAge,
+			MaxBytes:    cfg.MaxBytes,
+			Duplicates:  cfg.Duplicates,
+			Replicas:    replicas,
+		})
+		return err
 	})
 	return ensureErr("stream "+name, cfg.MaxBytes, replicas, err)
 }

@@ -47,14 +47,18 @@ func (c *Conn) EnsureTopologyBucket(ctx context.Context, dc string) error {
 	if c.isClosing() {
 		return ErrClosed
 	}
-	ctx, cancel := apiCtx(ctx)
+	ctx, cancel := ensureCtx(ctx)
 	defer cancel()
-	kv, err := c.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      bucket,
-		Description: "Vasto topology of DC " + dc,
-		History:     topologyHistory,
-		Storage:     jetstream.FileStorage,
-		Replicas:    c.replicas,
+	var kv jetstream.KeyValue
+	err = retryEnsure(ctx, func(ctx context.Context) error {
+		kv, err = c.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket:      bucket,
+			Description: "Vasto topology of DC " + dc,
+			History:     topologyHistory,
+			Storage:     jetstream.FileStorage,
+			Replicas:    c.replicas,
+		})
+		return err
 	})
 	if err != nil {
 		return ensureErr("bucket "+bucket, 0, c.replicas, err)

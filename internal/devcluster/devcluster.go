@@ -114,6 +114,11 @@ type Config struct {
 	// connect with every server's URL, and create the change logs, copies
 	// and topology bucket with Stream.Replicas copies. 0 or 1: one server.
 	NATSServers int
+	// ExternalNATS, if set, is the DC's NATS run elsewhere (its servers'
+	// client URLs, comma-separated): no NATS server is started, and the
+	// master, the stores and the gateway connect there. Not with StartMulti
+	// (it links the DCs' own servers), NATSAuth or the leafnode options.
+	ExternalNATS string
 }
 
 // DefaultConfig returns a Config with defaults filled in.
@@ -172,6 +177,9 @@ func startNATS(ctx context.Context, cfg Config) (*Cluster, error) {
 		return nil, errors.New("devcluster: need at least one store")
 	}
 	c := &Cluster{cfg: cfg, log: cfg.Logger}
+	if cfg.ExternalNATS != "" {
+		return c, nil
+	}
 	ncfg := embedded.DefaultConfig(cfg.DC, filepath.Join(cfg.Dir, "nats"))
 	ncfg.Host, ncfg.Port, ncfg.Logger = cfg.Host, cfg.NATSPort, cfg.Logger.Named("nats")
 	ncfg.LeafListen, ncfg.LeafRemotes = cfg.LeafListen, cfg.LeafRemotes
@@ -386,11 +394,21 @@ func (c *Cluster) Creds(role bus.Role, id string) string {
 func (c *Cluster) natsTLS() (*tls.Config, error) { return c.ClientTLS() }
 
 // LeafURL is the URL other DCs link to ("" without LeafListen).
-func (c *Cluster) LeafURL() string { return c.nats.LeafURL() }
+func (c *Cluster) LeafURL() string {
+	if c.nats == nil {
+		return ""
+	}
+	return c.nats.LeafURL()
+}
 
 // NATSURL is the URL clients and the other vasto commands connect to:
 // with a NATS cluster, every server's, comma-separated.
-func (c *Cluster) NATSURL() string { return embedded.ClientURLs(c.natsAll) }
+func (c *Cluster) NATSURL() string {
+	if c.cfg.ExternalNATS != "" {
+		return c.cfg.ExternalNATS
+	}
+	return embedded.ClientURLs(c.natsAll)
+}
 
 // DC is the cluster's datacenter name.
 func (c *Cluster) DC() string { return c.cfg.DC }

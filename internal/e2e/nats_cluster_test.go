@@ -87,16 +87,57 @@ func writeAround(t *testing.T, cl *client.Client, ks string, n int, warm, hold t
 	return res
 }
 
-// TestNATSServerLostUnderLoad runs a DC on a 3-server NATS cluster with
-// every stream and the topology bucket on 3 replicas, and stops the server
-// leading the change log hard (no lame-duck hand-over) while clients
-// write: writers go on, no acknowledged write is lost, and every replica
-// of every shard converges without the lost server coming back.
+// TestNATSServerLostUnderLoad runs a DC on a 3-server NATS cluster in the
+// test process with every stream and the topology bucket on 3 replicas,
+// and stops the server leading the change log (Shutdown, no lame-duck
+// hand-over) while clients write.
 func TestNATSServerLostUnderLoad(t *testing.T) {
 	c := startCluster(t, 3, func(cfg *devcluster.Config) {
 		cfg.NATSServers = 3
 		cfg.Stream = bus.StreamConfig{Replicas: 3}
 	})
+	servers := c.NATSServers()
+	loseNATSServerUnderLoad(t, c, func(leader string) bool {
+		for _, s := range servers {
+			if s.Name() == leader {
+				sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				require.NoError(t, s.Shutdown(sctx))
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// TestNATSServerKill9UnderLoad is TestNATSServerLostUnderLoad with the DC's
+// three NATS servers in processes of their own, the change log's leader
+// killed with SIGKILL.
+func TestNATSServerKill9UnderLoad(t *testing.T) {
+	servers := startNATSChildren(t, "dc1", 3)
+	c := startCluster(t, 3, func(cfg *devcluster.Config) {
+		cfg.ExternalNATS = natsChildURLs(servers)
+		cfg.Stream = bus.StreamConfig{Replicas: 3}
+	})
+	loseNATSServerUnderLoad(t, c, func(leader string) bool {
+		for _, s := range servers {
+			if s.name == leader {
+				s.kill()
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// loseNATSServerUnderLoad creates a keyspace of 3 shards x 3 replicas on c,
+// whose change log has 3 replicas, writes with 8 clients, and calls stop
+// with the name of the server leading the change log (stop reports whether
+// it stopped it) 2 s in: writers go on, no acknowledged write is lost, and
+// every replica of every shard converges without the lost server coming
+// back. It logs the longest pause between acknowledged writes.
+func loseNATSServerUnderLoad(t *testing.T, c *devcluster.Cluster, stop func(leader string) bool) {
+	t.Helper()
 	cl := newClient(t, c)
 	createKeyspace(t, c, cl, "ha", 3, 3)
 	ctx := ctxT(t)
@@ -110,32 +151,26 @@ func TestNATSServerLostUnderLoad(t *testing.T) {
 		return err == nil && st.Exists && st.Current == 3
 	}, 20*time.Second, 50*time.Millisecond, "the change log has 3 current replicas")
 	require.Equal(t, 3, st.Replicas)
-	servers := c.NATSServers()
-	victim := -1
-	for i, s := range servers {
-		if s.Name() == st.Leader {
-			victim = i
-		}
-	}
-	require.GreaterOrEqual(t, victim, 0, "leader %q is one of the servers", st.Leader)
+	victim := st.Leader
 
 	var killedAt time.Time
 	res := writeAround(t, cl, "ha", 8, 2*time.Second, 8*time.Second, func() {
 		killedAt = time.Now()
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		require.NoError(t, servers[victim].Shutdown(sctx))
+		require.True(t, stop(victim), "leader %q stopped", victim)
 	})
 	t.Logf("NATS server %s (change-log leader) stopped: %d writes acknowledged before, %d after, %d failed; longest pause between acknowledged writes %s before, %s after",
-		st.Leader, res.before, res.after, res.failed, res.gapBefore.Round(time.Millisecond), res.gapAfter.Round(time.Millisecond))
+		victim, res.before, res.after, res.failed, res.gapBefore.Round(time.Millisecond), res.gapAfter.Round(time.Millisecond))
 	require.Positive(t, res.before)
 	require.Positive(t, res.after, "writers resume after the server is lost")
 
 	// A new leader takes over the change log with the two servers left.
+	sctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
 	require.Eventually(t, func() bool {
-		st, err = conn.StreamState(ctx, stream)
-		return err == nil && st.Leader != "" && st.Leader != servers[victim].Name() && st.Current == 2
-	}, 20*time.Second, 50*time.Millisecond)
+		st, err = conn.StreamState(sctx, stream)
+		return err == nil && st.Leader != "" && st.Leader != victim && st.Current == 2
+	}, 30*time.Second, 50*time.Millisecond)
+	t.Logf("change log led by %s %s after the stop", st.Leader, time.Since(killedAt).Round(time.Millisecond))
 
 	requireReadable(t, cl, "ha", res.acked, "every acknowledged write is readable after a NATS server is lost")
 	requireConverged(t, c, "ha", 60*time.Second)
