@@ -60,6 +60,12 @@ type ConnConfig struct {
 	// violation (wrapping ErrPermission): a publish the server refuses
 	// does not fail the publish call itself.
 	OnError func(error)
+	// Replicas is how many copies (servers of the DC's NATS cluster) the
+	// streams and buckets created through this connection keep when their
+	// own configuration leaves it 0: change-log streams, cross-DC copy
+	// streams and the topology bucket. Default 1; more needs a NATS cluster
+	// of at least that many servers (ErrReplicas otherwise). At most 5.
+	Replicas int
 	// Options are extra nats.go options, applied after bus's own settings
 	// (so they can override e.g. ReconnectWait), except the connection
 	// event handlers, which bus needs and which always win.
@@ -69,9 +75,10 @@ type ConnConfig struct {
 // Conn is a client connection to NATS with JetStream. It is safe for
 // concurrent use.
 type Conn struct {
-	nc  *nats.Conn
-	js  jetstream.JetStream
-	log hclog.Logger
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	log      hclog.Logger
+	replicas int // default replicas of created streams and buckets
 
 	closedCh   chan struct{} // closed when the nats connection is closed
 	closedOnce sync.Once
@@ -92,11 +99,15 @@ func Connect(ctx context.Context, cfg ConnConfig) (*Conn, error) {
 		log = hclog.NewNullLogger()
 	}
 	log = log.Named("bus")
+	if err := checkReplicas(cfg.Replicas); err != nil {
+		return nil, err
+	}
 	if cfg.Name != "" {
 		log = log.With("conn", cfg.Name)
 	}
 	c := &Conn{
 		log:      log,
+		replicas: max(cfg.Replicas, 1),
 		closedCh: make(chan struct{}),
 		reconn:   make(chan struct{}),
 		kvs:      map[string]jetstream.KeyValue{},

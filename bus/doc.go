@@ -44,6 +44,20 @@
 // MaxBytes): carry a per-shard log index in a header, check continuity, and
 // use FirstOnSubject to find where the stream now starts.
 //
+// # Replicas and retention
+//
+// A DC's NATS may be a cluster of 3 or 5 servers (bus/embedded). The
+// change stream, the source streams and the topology bucket then keep
+// StreamConfig.Replicas / SourceConfig.Replicas copies, or the
+// connection's ConnConfig.Replicas when those are 0 (default 1); asking for
+// more replicas than the cluster can place fails with ErrReplicas and
+// changes nothing. Give ConnConfig.URL every server's URL, comma-separated,
+// so losing one server reconnects to another. StreamState reports a
+// stream's replicas, leader and current replicas with its limits and
+// contents; RetentionHorizon and RetentionEstimator turn MaxAge, MaxBytes
+// and the write rate into how long a reader may stop before it loses
+// messages.
+//
 // # Several datacenters
 //
 // Each DC runs its own JetStream domain, named after the DC, and DCs are

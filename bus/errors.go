@@ -37,6 +37,10 @@ var (
 	// the server refuses the connection's credentials or an operation its
 	// permissions do not allow.
 	ErrPermission = errors.New("bus: permission denied")
+	// ErrReplicas is returned when a stream or bucket cannot get the
+	// replicas it asks for: the server is not clustered, or its cluster
+	// has fewer servers with JetStream online than replicas.
+	ErrReplicas = errors.New("bus: not enough NATS servers for the replicas")
 	// ErrInvalidConfig is returned for an invalid configuration.
 	ErrInvalidConfig = errors.New("bus: invalid config")
 )

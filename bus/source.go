@@ -23,6 +23,9 @@ type SourceConfig struct {
 	// default 1 GiB, -1 for no limit. Like a change stream's, it is
 	// reserved against the server's JetStream MaxStore.
 	MaxBytes int64
+	// Replicas is how many servers of the local DC's NATS cluster hold the
+	// copy; 0: the connection's ConnConfig.Replicas (default 1). Up to 5.
+	Replicas int
 }
 
 func (cfg SourceConfig) withDefaults() SourceConfig {
@@ -71,15 +74,23 @@ func (c *Conn) EnsureSourceStream(ctx context.Context, cfg SourceConfig) error {
 	case cfg.MaxBytes < -1:
 		return fmt.Errorf("%w: max bytes %d", ErrInvalidConfig, cfg.MaxBytes)
 	}
+	if err := checkReplicas(cfg.Replicas); err != nil {
+		return err
+	}
+	replicas := c.replicasOr(cfg.Replicas)
 	remoteStream, _ := ChangeStream(cfg.RemoteDC)
 	if c.isClosing() {
 		return ErrClosed
 	}
-	ctx, cancel := apiCtx(ctx)
+	ctx, cancel := ensureCtx(ctx)
 	defer cancel()
 	// The stream must live in LocalDC's domain: a connection to another
 	// DC's server would create it there.
-	ai, err := c.js.AccountInfo(ctx)
+	var ai *jetstream.AccountInfo
+	err = retryEnsure(ctx, func(ctx context.Context) error {
+		ai, err = c.js.AccountInfo(ctx)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("bus: ensure stream %s: account info: %w", name, mapErr(err))
 	}
@@ -87,31 +98,26 @@ func (c *Conn) EnsureSourceStream(ctx context.Context, cfg SourceConfig) error {
 		return fmt.Errorf("%w: ensure stream %s: connected to JetStream domain %q, not the local DC %q",
 			ErrInvalidConfig, name, ai.Domain, cfg.LocalDC)
 	}
-	_, err = c.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:        name,
-		Description: "Vasto changes of DC " + cfg.RemoteDC + " copied into DC " + cfg.LocalDC,
-		Retention:   jetstream.LimitsPolicy,
-		Discard:     jetstream.DiscardOld,
-		Storage:     jetstream.FileStorage,
-		MaxAge:      cfg.MaxAge,
-		MaxBytes:    cfg.MaxBytes,
-		Replicas:    1,
-		Sources: []*jetstream.StreamSource{{
-			Name:          remoteStream,
-			FilterSubject: changeStreamSubjects(cfg.RemoteDC),
-			// Domain is turned into External.APIPrefix "$JS.<remote>.API".
-			Domain: cfg.RemoteDC,
-		}},
+	err = retryEnsure(ctx, func(ctx context.Context) error {
+		_, err := c.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+			Name:        name,
+			Description: "Vasto changes of DC " + cfg.RemoteDC + " copied into DC " + cfg.LocalDC,
+			Retention:   jetstream.LimitsPolicy,
+			Discard:     jetstream.DiscardOld,
+			Storage:     jetstream.FileStorage,
+			MaxAge:      cfg.MaxAge,
+			MaxBytes:    cfg.MaxBytes,
+			Replicas:    replicas,
+			Sources: []*jetstream.StreamSource{{
+				Name:          remoteStream,
+				FilterSubject: changeStreamSubjects(cfg.RemoteDC),
+				// Domain is turned into External.APIPrefix "$JS.<remote>.API".
+				Domain: cfg.RemoteDC,
+			}},
+		})
+		return err
 	})
-	var apiErr *jetstream.APIError
-	if errors.As(err, &apiErr) && apiErr.ErrorCode == jsErrStorageResourcesExceeded {
-		return fmt.Errorf("bus: ensure stream %s: MaxBytes %d does not fit in what is left of the server's JetStream MaxStore (every stream's MaxBytes is reserved up front): %w",
-			name, cfg.MaxBytes, err)
-	}
-	if err != nil {
-		return fmt.Errorf("bus: ensure stream %s: %w", name, mapErr(err))
-	}
-	return nil
+	return ensureErr("stream "+name, cfg.MaxBytes, replicas, err)
 }
 
 // SourceInfo is the state of one source stream (SourceStream) and of the

@@ -35,6 +35,9 @@ type StreamConfig struct {
 	// Duplicates is the Nats-Msg-Id de-duplication window; default 2 min.
 	// At most MaxAge.
 	Duplicates time.Duration
+	// Replicas is how many servers of the DC's NATS cluster hold the
+	// stream; 0: the connection's ConnConfig.Replicas (default 1). Up to 5.
+	Replicas int
 }
 
 func (cfg StreamConfig) withDefaults() StreamConfig {
@@ -67,37 +70,32 @@ func (c *Conn) EnsureChangeStream(ctx context.Context, cfg StreamConfig) error {
 	case cfg.Duplicates < 0 || cfg.Duplicates > cfg.MaxAge:
 		return fmt.Errorf("%w: duplicates window %s not in [0, max age %s]", ErrInvalidConfig, cfg.Duplicates, cfg.MaxAge)
 	}
+	if err := checkReplicas(cfg.Replicas); err != nil {
+		return err
+	}
+	replicas := c.replicasOr(cfg.Replicas)
 	if c.isClosing() {
 		return ErrClosed
 	}
-	ctx, cancel := apiCtx(ctx)
+	ctx, cancel := ensureCtx(ctx)
 	defer cancel()
-	_, err = c.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:        name,
-		Description: "Vasto change log of DC " + cfg.DC,
-		Subjects:    []string{changeStreamSubjects(cfg.DC)},
-		Retention:   jetstream.LimitsPolicy,
-		Discard:     jetstream.DiscardOld,
-		Storage:     jetstream.FileStorage,
-		MaxAge:      cfg.MaxAge,
-		MaxBytes:    cfg.MaxBytes,
-		Duplicates:  cfg.Duplicates,
-		Replicas:    1,
+	err = retryEnsure(ctx, func(ctx context.Context) error {
+		_, err := c.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+			Name:        name,
+			Description: "Vasto change log of DC " + cfg.DC,
+			Subjects:    []string{changeStreamSubjects(cfg.DC)},
+			Retention:   jetstream.LimitsPolicy,
+			Discard:     jetstream.DiscardOld,
+			Storage:     jetstream.FileStorage,
+			MaxAge:      cfg.MaxAge,
+			MaxBytes:    cfg.MaxBytes,
+			Duplicates:  cfg.Duplicates,
+			Replicas:    replicas,
+		})
+		return err
 	})
-	var apiErr *jetstream.APIError
-	if errors.As(err, &apiErr) && apiErr.ErrorCode == jsErrStorageResourcesExceeded {
-		return fmt.Errorf("bus: ensure stream %s: MaxBytes %d does not fit in what is left of the server's JetStream MaxStore (every stream's MaxBytes is reserved up front): %w",
-			name, cfg.MaxBytes, err)
-	}
-	if err != nil {
-		return fmt.Errorf("bus: ensure stream %s: %w", name, mapErr(err))
-	}
-	return nil
+	return ensureErr("stream "+name, cfg.MaxBytes, replicas, err)
 }
-
-// jsErrStorageResourcesExceeded is the JetStream API error code for a
-// stream whose MaxBytes cannot be reserved against the server's MaxStore.
-const jsErrStorageResourcesExceeded = 10047
 
 // Message is a message to publish to a stream.
 type Message struct {

@@ -37,7 +37,8 @@ const (
 const watchDrainTimeout = 5 * time.Second
 
 // EnsureTopologyBucket creates dc's topology bucket (file storage, the last
-// 64 revisions kept), or updates it to that configuration.
+// 64 revisions kept, ConnConfig.Replicas copies), or updates it to that
+// configuration.
 func (c *Conn) EnsureTopologyBucket(ctx context.Context, dc string) error {
 	bucket, err := TopologyBucket(dc)
 	if err != nil {
@@ -46,17 +47,21 @@ func (c *Conn) EnsureTopologyBucket(ctx context.Context, dc string) error {
 	if c.isClosing() {
 		return ErrClosed
 	}
-	ctx, cancel := apiCtx(ctx)
+	ctx, cancel := ensureCtx(ctx)
 	defer cancel()
-	kv, err := c.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      bucket,
-		Description: "Vasto topology of DC " + dc,
-		History:     topologyHistory,
-		Storage:     jetstream.FileStorage,
-		Replicas:    1,
+	var kv jetstream.KeyValue
+	err = retryEnsure(ctx, func(ctx context.Context) error {
+		kv, err = c.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket:      bucket,
+			Description: "Vasto topology of DC " + dc,
+			History:     topologyHistory,
+			Storage:     jetstream.FileStorage,
+			Replicas:    c.replicas,
+		})
+		return err
 	})
 	if err != nil {
-		return fmt.Errorf("bus: ensure bucket %s: %w", bucket, mapErr(err))
+		return ensureErr("bucket "+bucket, 0, c.replicas, err)
 	}
 	c.mu.Lock()
 	c.kvs[bucket] = kv

@@ -33,7 +33,7 @@ type Config struct {
 	// also the JetStream domain and part of the default server name.
 	DC string
 	// Name is the server name, unique among connected servers; default
-	// "vasto-<dc>". Same characters as DC, up to 128 bytes.
+	// "vasto-<dc>" (required with ClusterListen). Same characters as DC, up to 128 bytes.
 	Name string
 	// Dir is the JetStream store directory (the server appends /jetstream).
 	Dir string
@@ -50,6 +50,19 @@ type Config struct {
 	// remote DC go into one entry separated by commas. Links must form a
 	// tree: the server rejects a cycle.
 	LeafRemotes []string
+	// ClusterListen, if set, is the "host:port" on which the server accepts
+	// route connections from the other servers of its DC's NATS cluster;
+	// port -1 picks a random one (see Server.RouteURL). A cluster shares
+	// one JetStream domain (the DC) and holds replicated streams: 3 servers
+	// keep working when one is lost, 5 when two are.
+	ClusterListen string
+	// ClusterName names the DC's NATS cluster; every server of it must use
+	// the same name. Default "vasto-<dc>". Needs ClusterListen.
+	ClusterName string
+	// Routes are the route URLs (nats-route://host:port) of the other
+	// servers of the cluster (this server's own entry is allowed, so every
+	// server can be given the same list). Needs ClusterListen.
+	Routes []string
 	// MonitorListen, if set, is the "host:port" on which the server serves
 	// nats-server's HTTP monitoring endpoints (/varz, /jsz, /leafz...);
 	// port -1 picks a random one (see Server.MonitorURL).
@@ -95,8 +108,11 @@ func DefaultConfig(dc, dir string) Config {
 
 // withDefaults fills in the zero fields that have a default.
 func (c Config) withDefaults() Config {
-	if c.Name == "" && lww.ValidName(c.DC) {
+	if c.Name == "" && c.ClusterListen == "" && lww.ValidName(c.DC) {
 		c.Name = "vasto-" + c.DC
+	}
+	if c.ClusterName == "" && c.ClusterListen != "" && lww.ValidName(c.DC) {
+		c.ClusterName = "vasto-" + c.DC
 	}
 	if c.Host == "" {
 		c.Host = DefaultHost
@@ -120,6 +136,8 @@ func (c Config) Validate() error {
 	switch {
 	case !lww.ValidName(c.DC):
 		return fmt.Errorf("%w: bad dc name %q (1-64 of A-Z a-z 0-9 _ -)", ErrInvalidConfig, c.DC)
+	case c.Name == "" && c.ClusterListen != "":
+		return fmt.Errorf("%w: every server of a cluster needs its own name", ErrInvalidConfig)
 	case !validServerName(c.Name):
 		return fmt.Errorf("%w: bad server name %q", ErrInvalidConfig, c.Name)
 	case c.Dir == "":
@@ -132,6 +150,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: negative max store", ErrInvalidConfig)
 	case c.TLS.Enabled() && c.TLS.CertFile == "":
 		return fmt.Errorf("%w: TLS needs the server's certificate and key", ErrInvalidConfig)
+	case c.ClusterListen == "" && (len(c.Routes) > 0 || c.ClusterName != ""):
+		return fmt.Errorf("%w: routes and a cluster name need a cluster listen address", ErrInvalidConfig)
+	case c.ClusterName != "" && !validServerName(c.ClusterName):
+		return fmt.Errorf("%w: bad cluster name %q", ErrInvalidConfig, c.ClusterName)
 	case c.LeafCreds != "" && len(c.LeafRemotes) == 0:
 		return fmt.Errorf("%w: leaf credentials without a leaf remote", ErrInvalidConfig)
 	}
@@ -141,6 +163,16 @@ func (c Config) Validate() error {
 	if c.LeafListen != "" {
 		if _, _, err := parseHostPort(c.LeafListen); err != nil {
 			return fmt.Errorf("%w: leaf listen %q: %w", ErrInvalidConfig, c.LeafListen, err)
+		}
+	}
+	if c.ClusterListen != "" {
+		if _, _, err := parseHostPort(c.ClusterListen); err != nil {
+			return fmt.Errorf("%w: cluster listen %q: %w", ErrInvalidConfig, c.ClusterListen, err)
+		}
+	}
+	for _, r := range c.Routes {
+		if _, err := parseRoute(r); err != nil {
+			return fmt.Errorf("%w: route %q: %w", ErrInvalidConfig, r, err)
 		}
 	}
 	if c.MonitorListen != "" {
@@ -204,4 +236,21 @@ func parseRemote(entry string) ([]*url.URL, error) {
 		urls = append(urls, u)
 	}
 	return urls, nil
+}
+
+// parseRoute parses one Routes entry: a nats-route://host:port URL.
+func parseRoute(s string) (*url.URL, error) {
+	u, err := url.Parse(strings.TrimSpace(s))
+	if err != nil {
+		return nil, err
+	}
+	switch u.Scheme {
+	case "nats-route", "nats", "tls":
+	default:
+		return nil, fmt.Errorf("unsupported scheme %q (want nats-route://host:port)", u.Scheme)
+	}
+	if u.Host == "" || u.Port() == "" {
+		return nil, fmt.Errorf("missing host or port")
+	}
+	return u, nil
 }

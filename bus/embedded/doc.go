@@ -5,6 +5,12 @@
 // DCs are linked with leafnode connections (LeafListen on the hub side,
 // LeafRemotes on the spoke side); leafnode links must form a tree.
 //
+// Within a DC, several servers form one NATS cluster (ClusterListen, Routes,
+// a unique Name each, the same ClusterName and DC): they share the DC's
+// JetStream domain and hold replicated streams, so the DC survives losing
+// one server of three (two of five). ClusterConfigs and WaitCluster set one
+// up on the loopback.
+//
 // Only this package imports github.com/nats-io/nats-server. Clients use
 // package bus, which depends on nats.go only.
 //

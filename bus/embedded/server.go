@@ -33,6 +33,7 @@ type Server struct {
 	stopping bool
 	ns       *server.Server
 	leafURL  string
+	routeURL string
 	done     chan struct{} // closed when the server has stopped
 }
 
@@ -76,6 +77,9 @@ func (s *Server) options() (*server.Options, error) {
 		// load balancer in between (and a drill's cut link).
 		opts.LeafNode.NoAdvertise = true
 	}
+	if err := clusterOptions(c, opts); err != nil {
+		return nil, err
+	}
 	if c.MonitorListen != "" {
 		host, port, err := parseHostPort(c.MonitorListen)
 		if err != nil {
@@ -97,6 +101,28 @@ func (s *Server) options() (*server.Options, error) {
 		return nil, err
 	}
 	return opts, nil
+}
+
+// clusterOptions adds the cluster listener and routes of c to opts.
+func clusterOptions(c Config, opts *server.Options) error {
+	if c.ClusterListen == "" {
+		return nil
+	}
+	host, port, err := parseHostPort(c.ClusterListen)
+	if err != nil {
+		return fmt.Errorf("%w: cluster listen: %w", ErrInvalidConfig, err)
+	}
+	opts.Cluster.Name, opts.Cluster.Host, opts.Cluster.Port = c.ClusterName, host, port
+	// Clients also learn the other servers' client URLs from the one they
+	// are connected to, and reconnect to them when it goes.
+	for _, r := range c.Routes {
+		u, err := parseRoute(r)
+		if err != nil {
+			return fmt.Errorf("%w: route: %w", ErrInvalidConfig, err)
+		}
+		opts.Routes = append(opts.Routes, u)
+	}
+	return nil
 }
 
 // tlsTimeout is how long (in seconds) a TLS handshake may take, on the
@@ -207,8 +233,18 @@ func (s *Server) Start(ctx context.Context) error {
 			leafURL = "nats-leaf://" + net.JoinHostPort(host, strconv.Itoa(v.LeafNode.Port))
 		}
 	}
+	routeURL := ""
+	if s.cfg.ClusterListen != "" {
+		if addr := ns.ClusterAddr(); addr != nil {
+			host := addr.IP.String()
+			if addr.IP == nil || addr.IP.IsUnspecified() {
+				host = DefaultHost
+			}
+			routeURL = "nats-route://" + net.JoinHostPort(host, strconv.Itoa(addr.Port))
+		}
+	}
 	s.mu.Lock()
-	s.leafURL = leafURL
+	s.leafURL, s.routeURL = leafURL, routeURL
 	stopping := s.stopping
 	s.mu.Unlock()
 	if stopping {
@@ -307,6 +343,17 @@ func (s *Server) LeafURL() string {
 	return s.leafURL
 }
 
+// RouteURL returns the nats-route URL the other servers of the DC's cluster
+// put in their Routes ("" before Start or without ClusterListen).
+func (s *Server) RouteURL() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.routeURL
+}
+
+// Name returns the server name.
+func (s *Server) Name() string { return s.cfg.Name }
+
 // MonitorURL returns the base URL of the HTTP monitoring endpoints ("" before
 // Start or without MonitorListen).
 func (s *Server) MonitorURL() string {
@@ -346,4 +393,33 @@ func (s *Server) ConnectOptions() []nats.Option {
 		return nil
 	}
 	return []nats.Option{nats.InProcessServer(s.ns)}
+}
+
+// IsMetaLeader reports whether this server leads its cluster's JetStream
+// meta group (true for a server that is not clustered, once started).
+func (s *Server) IsMetaLeader() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ns == nil || s.stopping {
+		return false
+	}
+	if !s.ns.JetStreamIsClustered() {
+		return true
+	}
+	return s.ns.JetStreamIsLeader()
+}
+
+// ClusterPeers returns how many servers of the cluster with JetStream the
+// meta leader knows to be online (0 on a server that is not the leader;
+// 1 for a server that is not clustered).
+func (s *Server) ClusterPeers() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ns == nil || s.stopping {
+		return 0
+	}
+	if !s.ns.JetStreamIsClustered() {
+		return 1
+	}
+	return len(s.ns.JetStreamClusterPeers())
 }

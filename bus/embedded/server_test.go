@@ -51,6 +51,17 @@ func TestConfigValidate(t *testing.T) {
 		func(c *Config) { c.MonitorListen = "127.0.0.1" },
 		func(c *Config) { c.LeafRemotes = []string{"http://127.0.0.1:7422"} },
 		func(c *Config) { c.LeafRemotes = []string{"nats-leaf://"} },
+		func(c *Config) { c.Routes = []string{"nats-route://127.0.0.1:6222"} },
+		func(c *Config) { c.ClusterName = "c1" },
+		func(c *Config) { c.ClusterListen = "127.0.0.1:6222" }, // no name of its own
+		func(c *Config) { c.Name, c.ClusterListen = "n1", "127.0.0.1:x" },
+		func(c *Config) {
+			c.Name, c.ClusterListen, c.Routes = "n1", "127.0.0.1:6222", []string{"http://127.0.0.1:6222"}
+		},
+		func(c *Config) {
+			c.Name, c.ClusterListen, c.Routes = "n1", "127.0.0.1:6222", []string{"nats-route://h"}
+		},
+		func(c *Config) { c.Name, c.ClusterListen, c.ClusterName = "n1", "127.0.0.1:6222", "a b" },
 	}
 	for i, mut := range bad {
 		c := DefaultConfig("dc1", dir)
@@ -63,6 +74,29 @@ func TestConfigValidate(t *testing.T) {
 	c := Config{DC: strings.Repeat("d", 64), Dir: dir}
 	require.NoError(t, c.Validate())
 	require.Equal(t, "vasto-"+c.DC, c.withDefaults().Name)
+	// A clustered server gets the DC's cluster name by default.
+	c = Config{DC: "dc1", Dir: dir, Name: "n1", ClusterListen: "127.0.0.1:6222", Routes: []string{"nats-route://127.0.0.1:6223"}}
+	require.NoError(t, c.Validate())
+	require.Equal(t, "vasto-dc1", c.withDefaults().ClusterName)
+}
+
+func TestClusterFormsAndSurvivesAServer(t *testing.T) {
+	servers := StartTestCluster(t, "dc1", 3)
+	for _, s := range servers {
+		require.NotEmpty(t, s.RouteURL())
+	}
+	require.Len(t, strings.Split(ClientURLs(servers), ","), 3)
+	leader := -1
+	for i, s := range servers {
+		if s.IsMetaLeader() {
+			leader = i
+		}
+	}
+	require.GreaterOrEqual(t, leader, 0)
+	require.NoError(t, servers[leader].Shutdown(context.Background()))
+	rest := append(append([]*Server(nil), servers[:leader]...), servers[leader+1:]...)
+	// The two left elect a new meta leader.
+	WaitClusterFormed(t, rest, 2)
 }
 
 func TestStartShutdown(t *testing.T) {

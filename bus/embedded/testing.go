@@ -84,3 +84,34 @@ func (w *tbWriter) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// StartTestCluster starts an n-server NATS cluster for the DC dc on random
+// loopback ports (client and route), each server with its own store under
+// t.TempDir() (ClusterConfigs), shuts the servers down when the test ends,
+// and returns once the cluster's JetStream meta leader knows all n servers.
+// Server i is named "<dc>-n<i>".
+func StartTestCluster(t testing.TB, dc string, n int) []*Server {
+	t.Helper()
+	cfgs, err := ClusterConfigs(TestConfig(t, dc, t.TempDir()), n)
+	if err != nil {
+		t.Fatalf("cluster configs: %v", err)
+	}
+	servers := make([]*Server, 0, n)
+	for _, cfg := range cfgs {
+		servers = append(servers, StartTestServer(t, cfg))
+	}
+	WaitClusterFormed(t, servers, n)
+	return servers
+}
+
+// WaitClusterFormed waits up to 30 s until one of servers leads the
+// JetStream meta group and knows want servers online (WaitCluster), and
+// fails the test otherwise.
+func WaitClusterFormed(t testing.TB, servers []*Server, want int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := WaitCluster(ctx, servers, want); err != nil {
+		t.Fatal(err)
+	}
+}

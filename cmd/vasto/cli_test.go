@@ -135,7 +135,15 @@ func TestCLIWalkthrough(t *testing.T) {
 	code, out, errs = vasto(t, "dc", "status", "--json", "--remote-dcs", "dc9")
 	require.Equal(t, 0, code, errs)
 	var dcs struct {
-		DC    string
+		DC      string
+		Streams []struct {
+			Stream   string
+			Role     string
+			Exists   bool
+			Replicas int
+			Current  int `json:"replicas_current"`
+			Leader   string
+		}
 		Links []struct {
 			RemoteDC string `json:"remote_dc"`
 			Link     string
@@ -143,6 +151,17 @@ func TestCLIWalkthrough(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal([]byte(out), &dcs), out)
 	require.Equal(t, "dc1", dcs.DC)
+	require.Len(t, dcs.Streams, 3, "change log, copy of dc9, topology")
+	require.Equal(t, "change log", dcs.Streams[0].Role)
+	require.True(t, dcs.Streams[0].Exists)
+	require.Equal(t, 1, dcs.Streams[0].Replicas)
+	require.Equal(t, 1, dcs.Streams[0].Current)
+	require.False(t, dcs.Streams[1].Exists, "no copy of dc9")
+	require.Equal(t, "topology", dcs.Streams[2].Role)
+	code, out, errs = vasto(t, "dc", "status")
+	require.Equal(t, 0, code, errs)
+	require.Contains(t, out, "CUT LINK LASTS")
+	require.Contains(t, out, "VASTO_CHG_dc1")
 	require.Len(t, dcs.Links, 1)
 	require.Equal(t, "dc9", dcs.Links[0].RemoteDC)
 	require.Equal(t, "no copy stream", dcs.Links[0].Link)

@@ -25,6 +25,10 @@ func runNATS(ctx context.Context, e *env, args []string) error {
 	listen := fs.String("listen", "127.0.0.1:4222", "client address")
 	leafListen := fs.String("leaf-listen", "", "accept leafnode connections from other DCs on host:port")
 	leafRemote := fs.String("leaf-remote", "", "link to another DC's NATS: its nats-leaf://host:port (comma-separated for one DC's several servers)")
+	clusterListen := fs.String("cluster-listen", "", "form a NATS cluster of the DC's servers (3 or 5, for --replicas 3): accept route connections from them on host:port")
+	routes := fs.String("routes", "", "the DC's other NATS servers: comma-separated nats-route://host:port of their --cluster-listen (this server's own may be listed too)")
+	clusterName := fs.String("cluster-name", "", "name of the DC's NATS cluster, the same on every server (default vasto-DC)")
+	serverName := fs.String("name", "", "this server's name, unique in the DC (default vasto-DC, or vasto-DC-PORT with --cluster-listen)")
 	monitorListen := fs.String("monitor-listen", "", "serve nats-server's HTTP monitoring endpoints (/varz, /jsz, /leafz...) on host:port (empty: off)")
 	authConfig := fs.String("auth-config", envOr("VASTO_NATS_AUTH_CONFIG", ""), "admit only the users of this nats-server authorization config, each with its permissions (written by 'vasto auth init') (env VASTO_NATS_AUTH_CONFIG)")
 	leafCreds := fs.String("leaf-creds", envOr("VASTO_LEAF_CREDS", ""), "nkey seed file presented on --leaf-remote: the remote DC's leaf.nk (env VASTO_LEAF_CREDS)")
@@ -58,6 +62,9 @@ func runNATS(ctx context.Context, e *env, args []string) error {
 	}
 	cfg.Host, cfg.Port, cfg.LeafListen, cfg.Logger = host, port, *leafListen, log.Named("nats")
 	cfg.MonitorListen = *monitorListen
+	if err := clusterConfig(&cfg, *clusterListen, *routes, *clusterName, *serverName, port); err != nil {
+		return err
+	}
 	cfg.TLS, cfg.AuthConfig, cfg.LeafCreds = tlsFiles, *authConfig, *leafCreds
 	if *leafRemote != "" {
 		cfg.LeafRemotes = []string{*leafRemote}
@@ -76,6 +83,9 @@ func runNATS(ctx context.Context, e *env, args []string) error {
 	if cfg.AuthConfig != "" {
 		fmt.Fprintf(e.stdout, "  users of %s only: connect with --nats-creds FILE\n", cfg.AuthConfig)
 	}
+	if u := ns.RouteURL(); u != "" {
+		fmt.Fprintf(e.stdout, "  server %s of cluster %s, routes on %s\n", cfg.Name, cfg.ClusterName, u)
+	}
 	if u := ns.MonitorURL(); u != "" {
 		fmt.Fprintf(e.stdout, "nats monitoring on %s/varz\n", u)
 	}
@@ -83,6 +93,39 @@ func runNATS(ctx context.Context, e *env, args []string) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return ns.Shutdown(sctx)
+}
+
+// clusterConfig adds the cluster flags of 'vasto nats' to cfg; port is
+// the client port (-1: random), used in the default server name.
+func clusterConfig(cfg *embedded.Config, listen, routes, name, serverName string, port int) error {
+	if serverName != "" {
+		cfg.Name = serverName
+	}
+	if listen == "" {
+		if routes != "" || name != "" {
+			return fmt.Errorf("%w: --routes and --cluster-name need --cluster-listen", errUsage)
+		}
+		return nil
+	}
+	if name == "" {
+		name = "vasto-" + cfg.DC
+	}
+	cfg.ClusterListen, cfg.ClusterName = listen, name
+	for _, r := range strings.Split(routes, ",") {
+		if r = strings.TrimSpace(r); r != "" {
+			cfg.Routes = append(cfg.Routes, r)
+		}
+	}
+	if len(cfg.Routes) == 0 {
+		return fmt.Errorf("%w: --cluster-listen needs --routes: the other servers of the DC's cluster", errUsage)
+	}
+	if cfg.Name == "" {
+		if port < 0 {
+			return fmt.Errorf("%w: a clustered server on a random port needs --name", errUsage)
+		}
+		cfg.Name = "vasto-" + cfg.DC + "-" + strconv.Itoa(port)
+	}
+	return nil
 }
 
 // runMaster runs the DC's master.
@@ -93,9 +136,13 @@ func runMaster(ctx context.Context, e *env, args []string) error {
 	logLevel := fs.String("log-level", e.logLevel, "log level")
 	autoRecover := fs.Duration("auto-recover-after", master.DefaultAutoRecoverAfter,
 		"recover keyspaces the topology lost from the shards the stores hold once their reports are stable this long; negative: only with 'vasto keyspace recover'")
+	replicas := replicasFlag(fs)
 	metricsAddr := metricsFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *replicas < 1 || *replicas > bus.MaxReplicas {
+		return fmt.Errorf("%w: --replicas must be 1..%d", errUsage, bus.MaxReplicas)
 	}
 	if *autoRecover == 0 {
 		return fmt.Errorf("%w: --auto-recover-after must be positive, or negative to disable", errUsage)
@@ -106,6 +153,7 @@ func runMaster(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	ccfg.Replicas = *replicas
 	conn, err := bus.Connect(ctx, ccfg)
 	if err != nil {
 		return err
@@ -124,6 +172,9 @@ func runMaster(ctx context.Context, e *env, args []string) error {
 	reg, stopMetrics, err := serveMetrics(ctx, e, *metricsAddr, log.Named("metrics"))
 	if err == nil && reg != nil {
 		_, err = metrics.NewMaster(reg, *c.dc, m.Topology)
+		if err == nil {
+			_, err = metrics.NewChangeLog(reg, *c.dc, changeLogReader(conn, *c.dc))
+		}
 	}
 	if err != nil {
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -14,7 +14,8 @@ import (
 	crossdc "github.com/vasto-kv/vasto/dc"
 )
 
-// runDC: vasto dc status — replication from every remote DC into this one.
+// runDC: vasto dc status — the DC's NATS streams (replicas, cluster
+// state, retention) and replication from every remote DC into this one.
 func runDC(ctx context.Context, e *env, args []string) error {
 	if done, err := groupArgs(e, "dc", args); done {
 		return err
@@ -25,15 +26,15 @@ func runDC(ctx context.Context, e *env, args []string) error {
 	fs := flag.NewFlagSet("dc status", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	c := addCommon(fs)
-	remotes := fs.String("remote-dcs", envOr("VASTO_REMOTE_DCS", ""), "comma-separated remote DCs (env VASTO_REMOTE_DCS)")
+	remotes := fs.String("remote-dcs", envOr("VASTO_REMOTE_DCS", ""), "comma-separated remote DCs whose replication to show (env VASTO_REMOTE_DCS); empty: only this DC's streams")
 	asJSON := jsonFlag(fs)
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
-	if *remotes == "" {
-		return fmt.Errorf("%w: name the remote DCs with --remote-dcs or VASTO_REMOTE_DCS", errUsage)
+	var remoteDCs []string
+	if *remotes != "" {
+		remoteDCs = strings.Split(*remotes, ",")
 	}
-	remoteDCs := strings.Split(*remotes, ",")
 	e.logLevel = envOr("VASTO_LOG_LEVEL", "warn")
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -60,6 +61,9 @@ func runDC(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	st := dcStatus{DC: *c.dc}
+	if st.Streams, err = readStreams(cctx, conn, *c.dc, remoteDCs); err != nil {
+		return err
+	}
 	for _, in := range infos {
 		st.Links = append(st.Links, linkRow{RemoteDC: in.RemoteDC, Link: linkState(in), Active: in.Active,
 			CopyLag: in.Lag, Copied: in.Msgs, LastCopied: in.LastTime})
@@ -86,6 +90,7 @@ func runDC(ctx context.Context, e *env, args []string) error {
 // remote DC's change log into this DC, and each store's applier of it.
 type dcStatus struct {
 	DC       string       `json:"dc"`
+	Streams  []streamRow  `json:"streams"`
 	Links    []linkRow    `json:"links"`
 	Appliers []applierRow `json:"appliers"`
 }
@@ -129,7 +134,11 @@ func readApplier(ctx context.Context, conn *bus.Conn, in bus.SourceInfo, ks, sto
 
 func printDCStatus(e *env, st dcStatus) error {
 	now := time.Now()
-	fmt.Fprintf(e.stdout, "replication into %s\n\n", st.DC)
+	fmt.Fprintf(e.stdout, "NATS streams of %s\n\n", st.DC)
+	if err := printStreams(e, st.Streams); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "\nreplication into %s\n\n", st.DC)
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "REMOTE DC\tLINK\tLAST HEARD\tCOPY LAG (msgs)\tCOPIED MSGS\tLAST COPIED")
 	for _, l := range st.Links {

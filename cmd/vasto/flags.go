@@ -75,7 +75,7 @@ type commonFlags struct {
 
 func addCommon(fs *flag.FlagSet) commonFlags {
 	return commonFlags{
-		nats: fs.String("nats", envOr("VASTO_NATS", "nats://127.0.0.1:4222"), "NATS URL of the DC (env VASTO_NATS)"),
+		nats: fs.String("nats", envOr("VASTO_NATS", "nats://127.0.0.1:4222"), "NATS URL of the DC, or comma-separated URLs of its NATS cluster's servers (env VASTO_NATS)"),
 		dc:   fs.String("dc", envOr("VASTO_DC", "dc1"), "datacenter name (env VASTO_DC)"),
 		sec:  addSecurity(fs),
 	}

@@ -43,7 +43,7 @@ func runStore(ctx context.Context, e *env, args []string) error {
 	dir := fs.String("dir", "./data/store", "data directory")
 	listen := fs.String("listen", "127.0.0.1:6380", "address to serve the Redis protocol on")
 	advertise := fs.String("advertise", "", "address clients dial (default: the listen address)")
-	natsURL := fs.String("nats", envOr("VASTO_NATS", ""), "NATS URL of the DC to join (env VASTO_NATS); empty: run alone")
+	natsURL := fs.String("nats", envOr("VASTO_NATS", ""), "NATS URL of the DC to join, or comma-separated URLs of its NATS cluster's servers (env VASTO_NATS); empty: run alone")
 	dc := fs.String("dc", envOr("VASTO_DC", "dc1"), "datacenter name (env VASTO_DC)")
 	node := fs.String("id", "", "store id, unique in the DC (default: derived from the listen port)")
 	remoteDCs := fs.String("remote-dcs", envOr("VASTO_REMOTE_DCS", ""), "comma-separated other DCs whose changes to apply (env VASTO_REMOTE_DCS)")
@@ -60,6 +60,7 @@ func runStore(ctx context.Context, e *env, args []string) error {
 	writeTimeout := fs.Duration("write-timeout", server.DefaultWriteTimeout, "disconnect a client that reads no replies for this long")
 	aclFile := fs.String("acl-file", envOr("VASTO_ACL_FILE", ""), "ACL file of the RESP users (vasto acl hash writes lines); reloaded on SIGHUP; empty: no authentication (env VASTO_ACL_FILE)")
 	allowFaults := fs.Bool("allow-faults", false, "accept fault injection (VFAULT: clock skew, crash, pausing cross-DC replication; 'vasto chaos') for drills. Never in production")
+	retention := addRetentionFlags(fs)
 	sec := addSecurity(fs)
 	diag := addDiagFlags(fs, e, "127.0.0.1:6060")
 	if err := parseFlags(fs, args); err != nil {
@@ -103,6 +104,9 @@ func runStore(ctx context.Context, e *env, args []string) error {
 	cfg.NATSCreds, cfg.NATSTLS = natsCreds, natsTLS
 	if *remoteDCs != "" {
 		cfg.RemoteDCs = strings.Split(*remoteDCs, ",")
+	}
+	if cfg.Stream, err = retention.streamConfig(); err != nil {
+		return err
 	}
 	cfg.FillRate = *fillRate
 	cfg.AllowFaults = *allowFaults

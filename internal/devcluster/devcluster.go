@@ -107,6 +107,18 @@ type Config struct {
 	// LeafCreds names the nkey seed the DC's NATS presents on its
 	// LeafRemotes links: the leaf user of the DC linked to.
 	LeafCreds string
+	// NATSServers, when more than 1, runs the DC's NATS as a cluster of
+	// that many servers (embedded.ClusterConfigs: data in Dir/nats/n<i>,
+	// client ports NATSPort, NATSPort+1, ... or free ones); the leafnode
+	// listener and remotes are on the first. The master and the stores
+	// connect with every server's URL, and create the change logs, copies
+	// and topology bucket with Stream.Replicas copies. 0 or 1: one server.
+	NATSServers int
+	// ExternalNATS, if set, is the DC's NATS run elsewhere (its servers'
+	// client URLs, comma-separated): no NATS server is started, and the
+	// master, the stores and the gateway connect there. Not with StartMulti
+	// (it links the DCs' own servers), NATSAuth or the leafnode options.
+	ExternalNATS string
 }
 
 // DefaultConfig returns a Config with defaults filled in.
@@ -119,6 +131,8 @@ type Cluster struct {
 	cfg  Config
 	log  hclog.Logger
 	nats *embedded.Server
+	// natsAll are every NATS server of the DC (nats is the first).
+	natsAll []*embedded.Server
 
 	mu      sync.Mutex
 	gateway *gateway.Gateway
@@ -163,6 +177,9 @@ func startNATS(ctx context.Context, cfg Config) (*Cluster, error) {
 		return nil, errors.New("devcluster: need at least one store")
 	}
 	c := &Cluster{cfg: cfg, log: cfg.Logger}
+	if cfg.ExternalNATS != "" {
+		return c, nil
+	}
 	ncfg := embedded.DefaultConfig(cfg.DC, filepath.Join(cfg.Dir, "nats"))
 	ncfg.Host, ncfg.Port, ncfg.Logger = cfg.Host, cfg.NATSPort, cfg.Logger.Named("nats")
 	ncfg.LeafListen, ncfg.LeafRemotes = cfg.LeafListen, cfg.LeafRemotes
@@ -178,6 +195,12 @@ func startNATS(ctx context.Context, cfg Config) (*Cluster, error) {
 	if ncfg.Port == 0 {
 		ncfg.Port = -1
 	}
+	if cfg.NATSServers > 1 {
+		if err := c.startNATSCluster(ctx, ncfg); err != nil {
+			return nil, err
+		}
+		return c, nil
+	}
 	ns, err := embedded.New(ncfg)
 	if err != nil {
 		return nil, err
@@ -185,8 +208,53 @@ func startNATS(ctx context.Context, cfg Config) (*Cluster, error) {
 	if err := ns.Start(ctx); err != nil {
 		return nil, err
 	}
-	c.nats = ns
+	c.nats, c.natsAll = ns, []*embedded.Server{ns}
 	return c, nil
+}
+
+// startNATSCluster starts the DC's NATS as a cluster of cfg.NATSServers
+// servers built from base, and waits until it has formed.
+func (c *Cluster) startNATSCluster(ctx context.Context, base embedded.Config) error {
+	cfgs, err := embedded.ClusterConfigs(base, c.cfg.NATSServers)
+	if err != nil {
+		return err
+	}
+	for i := range cfgs {
+		if i > 0 {
+			cfgs[i].LeafListen, cfgs[i].LeafRemotes, cfgs[i].LeafCreds = "", nil, ""
+		}
+		ns, err := embedded.New(cfgs[i])
+		if err == nil {
+			err = ns.Start(ctx)
+		}
+		if err != nil {
+			_ = c.stopNATS(context.Background())
+			return err
+		}
+		c.natsAll = append(c.natsAll, ns)
+	}
+	c.nats = c.natsAll[0]
+	if err := embedded.WaitCluster(ctx, c.natsAll, len(cfgs)); err != nil {
+		_ = c.stopNATS(context.Background())
+		return err
+	}
+	return nil
+}
+
+// stopNATS stops every NATS server of the DC.
+func (c *Cluster) stopNATS(ctx context.Context) error {
+	var errs []error
+	for _, ns := range c.natsAll {
+		errs = append(errs, ns.Shutdown(ctx))
+	}
+	return errors.Join(errs...)
+}
+
+// NATSServers returns the DC's NATS servers (one unless
+// Config.NATSServers asked for a cluster). A test may stop one with
+// Shutdown to lose it.
+func (c *Cluster) NATSServers() []*embedded.Server {
+	return append([]*embedded.Server(nil), c.natsAll...)
 }
 
 // startServices starts the master and the stores.
@@ -221,7 +289,7 @@ func (c *Cluster) startServices(ctx context.Context) error {
 // startGateway starts the DC's gateway.
 func (c *Cluster) startGateway(ctx context.Context) error {
 	addr := net.JoinHostPort(c.cfg.Host, strconv.Itoa(c.cfg.GatewayPort))
-	gcfg := gateway.DefaultConfig(addr, c.nats.ClientURL(), c.cfg.DC)
+	gcfg := gateway.DefaultConfig(addr, c.NATSURL(), c.cfg.DC)
 	gcfg.Logger = c.log
 	gcfg.ACL = c.cfg.GatewayACL
 	gcfg.Client.Username, gcfg.Client.Password = c.cfg.GatewayUser, c.cfg.GatewayPassword
@@ -326,10 +394,21 @@ func (c *Cluster) Creds(role bus.Role, id string) string {
 func (c *Cluster) natsTLS() (*tls.Config, error) { return c.ClientTLS() }
 
 // LeafURL is the URL other DCs link to ("" without LeafListen).
-func (c *Cluster) LeafURL() string { return c.nats.LeafURL() }
+func (c *Cluster) LeafURL() string {
+	if c.nats == nil {
+		return ""
+	}
+	return c.nats.LeafURL()
+}
 
-// NATSURL is the URL clients and the other vasto commands connect to.
-func (c *Cluster) NATSURL() string { return c.nats.ClientURL() }
+// NATSURL is the URL clients and the other vasto commands connect to:
+// with a NATS cluster, every server's, comma-separated.
+func (c *Cluster) NATSURL() string {
+	if c.cfg.ExternalNATS != "" {
+		return c.cfg.ExternalNATS
+	}
+	return embedded.ClientURLs(c.natsAll)
+}
 
 // DC is the cluster's datacenter name.
 func (c *Cluster) DC() string { return c.cfg.DC }
@@ -355,7 +434,7 @@ func (c *Cluster) StartMaster(ctx context.Context) error {
 	if c.master != nil {
 		return errors.New("devcluster: master already running")
 	}
-	url := c.nats.ClientURL()
+	url := c.NATSURL()
 	if c.cfg.MasterNATSVia != nil {
 		url = c.cfg.MasterNATSVia(url)
 	}
@@ -364,7 +443,7 @@ func (c *Cluster) StartMaster(ctx context.Context) error {
 		return err
 	}
 	conn, err := bus.Connect(ctx, bus.ConnConfig{URL: url, Name: "vasto-master-" + c.cfg.DC, Logger: c.log.Named("master"),
-		CredsFile: c.Creds(bus.RoleMaster, ""), TLS: ntls})
+		CredsFile: c.Creds(bus.RoleMaster, ""), TLS: ntls, Replicas: c.cfg.Stream.Replicas})
 	if err != nil {
 		return err
 	}
@@ -428,7 +507,7 @@ func (c *Cluster) StartStore(ctx context.Context, i int) error {
 	if c.cfg.TombstoneGrace != 0 {
 		cfg.Engine.TombstoneGrace = c.cfg.TombstoneGrace
 	}
-	cfg.NATSURL, cfg.BusName = c.nats.ClientURL(), "vasto-"+st.ID
+	cfg.NATSURL, cfg.BusName = c.NATSURL(), "vasto-"+st.ID
 	cfg.RemoteDCs, cfg.Stream, cfg.FillRate = c.cfg.RemoteDCs, c.cfg.Stream, c.cfg.FillRate
 	cfg.Logger = log
 	cfg.AllowFaults = c.cfg.AllowFaults
@@ -500,9 +579,7 @@ func (c *Cluster) Shutdown(ctx context.Context) error {
 		errs = append(errs, c.StopStore(ctx, i))
 	}
 	errs = append(errs, c.StopMaster(ctx))
-	if c.nats != nil {
-		errs = append(errs, c.nats.Shutdown(ctx))
-	}
+	errs = append(errs, c.stopNATS(ctx))
 	return errors.Join(errs...)
 }
 

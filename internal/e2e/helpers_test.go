@@ -20,6 +20,10 @@ func TestMain(m *testing.M) {
 		runChild()
 		return
 	}
+	if os.Getenv(natsChildEnv) != "" {
+		runNATSChild()
+		return
+	}
 	goleak.VerifyTestMain(m,
 		// nats-server's own goroutine waiting (up to 30 s) for a source
 		// consumer reply that never comes; it holds nothing of ours.

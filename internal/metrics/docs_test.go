@@ -24,6 +24,7 @@ func definedNames(t *testing.T) []string {
 	ch := make(chan *prometheus.Desc, 256)
 	s.Describe(ch)
 	master{}.Describe(ch)
+	changeLog{}.Describe(ch)
 	g, err := NewGateway(reg, "dc1")
 	require.NoError(t, err)
 	defer g.Close()

@@ -280,7 +280,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		name = "vasto-store-" + ecfg.Node
 	}
 	n.conn, err = bus.Connect(ctx, bus.ConnConfig{URL: cfg.NATSURL, Name: name, Logger: busLog,
-		CredsFile: cfg.NATSCreds, TLS: cfg.NATSTLS})
+		CredsFile: cfg.NATSCreds, TLS: cfg.NATSTLS, Replicas: cfg.Stream.Replicas})
 	if err != nil {
 		return fmt.Errorf("storenode: connect to NATS: %w", err)
 	}
