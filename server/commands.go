@@ -75,6 +75,7 @@ func init() {
 		{"VLOGINFO", 1, false, cmdVLogInfo},
 		{"VFENCE", 2, false, cmdVFence},
 		{"VDIGEST", -1, false, cmdDigest},
+		{"VINGEST", -3, false, cmdVIngest},
 		{"VFAULT", -2, false, cmdFault},
 	} {
 		commands[cmd.name] = cmd
