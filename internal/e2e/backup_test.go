@@ -94,9 +94,11 @@ func requireRestored(t *testing.T, cl *client.Client, ks string, want map[string
 	}
 }
 
-func deleteKeyspace(t *testing.T, cl *client.Client, ks string) {
+// deleteKeyspace deletes ks and waits until the topology no longer has it.
+func deleteKeyspace(t testing.TB, cl *client.Client, ks string) {
 	t.Helper()
-	ctx := ctxT(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
 	require.NoError(t, cl.DeleteKeyspace(ctx, ks))
 	require.Eventually(t, func() bool {
 		_, ok := cl.Topology().Keyspaces[ks]
