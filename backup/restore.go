@@ -32,6 +32,9 @@ type RestoreConfig struct {
 	Parallel int
 	// Attempts bounds the tries of one page on one replica.
 	Attempts int
+	// Wait bounds the wait for every replica of every shard to be healthy
+	// and to hold the keyspace (after it is created, or a store restarted).
+	Wait time.Duration
 	Clock    lww.Clock
 	// Progress, when set, is called after every page.
 	Progress func(Progress)
@@ -46,7 +49,8 @@ func DefaultRestoreConfig(dir string) RestoreConfig {
 		Replicas: 1,
 		PageSize: 1000,
 		Parallel: 2,
-		Attempts: 5,
+		Attempts: 10,
+		Wait:     2 * time.Minute,
 		Clock:    lww.SystemClock(),
 		Logger:   hclog.NewNullLogger(),
 	}
@@ -63,7 +67,7 @@ func (c RestoreConfig) Validate() error {
 		return fmt.Errorf("%w: %d shards, %d replicas", ErrInvalid, c.Shards, c.Replicas)
 	case c.PageSize <= 0 || c.PageSize > 100000:
 		return fmt.Errorf("%w: page size %d (1..100000)", ErrInvalid, c.PageSize)
-	case c.Parallel <= 0 || c.Attempts <= 0:
+	case c.Parallel <= 0 || c.Attempts <= 0 || c.Wait <= 0:
 		return fmt.Errorf("%w: parallel %d, attempts %d", ErrInvalid, c.Parallel, c.Attempts)
 	case c.Clock == nil || c.Logger == nil:
 		return fmt.Errorf("%w: no clock or logger", ErrInvalid)
@@ -204,6 +208,11 @@ func prepare(ctx context.Context, c *client.Client, cfg RestoreConfig, m *Manife
 	if err := c.WaitForServing(ctx, res.Keyspace); err != nil {
 		return err
 	}
+	wctx, cancel := context.WithTimeout(ctx, cfg.Wait)
+	defer cancel()
+	if err := waitReplicas(wctx, c, res.Keyspace); err != nil {
+		return err
+	}
 	if !res.Created {
 		n, err := liveRecords(ctx, c, res.Keyspace, res.Shards)
 		if err != nil {
@@ -215,7 +224,7 @@ func prepare(ctx context.Context, c *client.Client, cfg RestoreConfig, m *Manife
 				"keyspace", res.Keyspace, "records", n)
 		}
 	}
-	return waitReplicas(ctx, c, res.Keyspace)
+	return nil
 }
 
 // liveRecords sums DBSIZE over the shards of ks.
@@ -239,34 +248,47 @@ func liveRecords(ctx context.Context, c *client.Client, ks string, shards int) (
 	return n, nil
 }
 
-// waitReplicas waits until every replica of every shard of ks is healthy.
+// waitReplicas waits until every replica of every shard of ks is healthy
+// and holds the keyspace's current incarnation of the shard (a keyspace
+// deleted and created again under the same name is swapped on each store
+// a little after the topology names it): each answers DBSIZE after VUSE
+// with the shard's epoch.
 func waitReplicas(ctx context.Context, c *client.Client, ks string) error {
+	var last error
 	for {
-		t := c.Topology()
-		k, ok := t.Keyspaces[ks]
-		if !ok {
-			return fmt.Errorf("%w: %q", client.ErrUnknownKeyspace, ks)
-		}
-		down := ""
-		for i, p := range k.Placement {
-			if len(p) == 0 {
-				down = strconv.Itoa(i) + " (no replica)"
-			}
-			for _, id := range p {
-				if s := t.Stores[id]; s == nil || !s.Healthy {
-					down = strconv.Itoa(i) + " on " + id
-				}
-			}
-		}
-		if down == "" {
+		last = replicasReady(ctx, c, ks)
+		if last == nil {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%w: shard %s is not healthy: %w", ErrUnavailable, down, ctx.Err())
+			return fmt.Errorf("%w: %w (%w)", ErrUnavailable, last, ctx.Err())
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// replicasReady returns why a replica of a shard of ks is not ready, or nil.
+func replicasReady(ctx context.Context, c *client.Client, ks string) error {
+	t := c.Topology()
+	k, ok := t.Keyspaces[ks]
+	if !ok {
+		return fmt.Errorf("%w: %q", client.ErrUnknownKeyspace, ks)
+	}
+	for i, p := range k.Placement {
+		if len(p) == 0 {
+			return fmt.Errorf("shard %d has no replica", i)
+		}
+		for _, id := range p {
+			if s := t.Stores[id]; s == nil || !s.Healthy {
+				return fmt.Errorf("shard %d: replica %s is not healthy", i, id)
+			}
+			if _, err := c.DoOn(ctx, ks, uint32(i), id, []byte("DBSIZE")); err != nil {
+				return fmt.Errorf("shard %d on %s: %w", i, id, err)
+			}
+		}
+	}
+	return nil
 }
 
 // ingest sends every record of the backup to every replica of its shard
@@ -411,7 +433,7 @@ func (r *router) send(ctx context.Context, shard uint32, store string, args [][]
 		select {
 		case <-ctx.Done():
 			return 0, 0, ctx.Err()
-		case <-time.After(time.Duration(attempt) * 200 * time.Millisecond):
+		case <-time.After(min(time.Duration(attempt)*200*time.Millisecond, 2*time.Second)):
 		}
 	}
 }
