@@ -34,8 +34,8 @@ type RestoreConfig struct {
 	Attempts int
 	// Wait bounds the wait for every replica of every shard to be healthy
 	// and to hold the keyspace (after it is created, or a store restarted).
-	Wait time.Duration
-	Clock    lww.Clock
+	Wait  time.Duration
+	Clock lww.Clock
 	// Progress, when set, is called after every page.
 	Progress func(Progress)
 	Logger   hclog.Logger
