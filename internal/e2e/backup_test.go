@@ -14,6 +14,7 @@ import (
 
 	"github.com/vasto-kv/vasto/backup"
 	"github.com/vasto-kv/vasto/client"
+	"github.com/vasto-kv/vasto/internal/devcluster"
 	"github.com/vasto-kv/vasto/lww"
 )
 
@@ -199,6 +200,34 @@ func TestBackupRestore(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "after", string(it.Value))
 
+	// Later writes replicate as usual: a write on the restored keyspace
+	// reaches both replicas of its shard.
+	_, err = cl.Put(ctxT(t), "bk", []byte("k00002"), []byte("replicated"))
+	require.NoError(t, err)
+	shard, _, err := cl.ShardOf("bk", []byte("k00002"))
+	require.NoError(t, err)
+	for _, store := range cl.Topology().Keyspaces["bk"].Placement[shard] {
+		require.Eventually(t, func() bool {
+			val, err := cl.DoOn(ctxT(t), "bk", shard, store, []byte("VGET"), []byte("k00002"))
+			v, ok := val.([]any)
+			return err == nil && ok && len(v) > 0 && v[0] == "replicated"
+		}, 20*time.Second, 20*time.Millisecond, "replica %s", store)
+	}
+
+	t.Run("fresh DC", func(t *testing.T) {
+		c2 := startCluster(t, 2, func(cfg *devcluster.Config) { cfg.DC = "dc9" })
+		cl2 := newClient(t, c2)
+		rcfg := backup.DefaultRestoreConfig(dir)
+		rcfg.Replicas = 2
+		res, err := backup.Restore(ctxT(t), cl2, rcfg)
+		require.NoError(t, err)
+		require.True(t, res.Created)
+		require.Len(t, res.Checks, 8)
+		waitServing(t, cl2, "bk")
+		requireRestored(t, cl2, "bk", want, true)
+		requireBackupReadable(t, cl2, "bk", dir)
+	})
+
 	t.Run("other shard count", func(t *testing.T) {
 		rcfg := backup.DefaultRestoreConfig(dir)
 		rcfg.Keyspace, rcfg.Shards, rcfg.Replicas = "bk3", 3, 2
@@ -268,5 +297,6 @@ func requireBackupReadable(t *testing.T, cl *client.Client, ks, dir string) {
 		}))
 	}
 	delete(want, "k00001") // written after the restore
+	delete(want, "k00002")
 	requireRestored(t, cl, ks, want, false)
 }
