@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -71,4 +72,52 @@ func TestServerVIngestRefusesBadInput(t *testing.T) {
 	n, err := rc.DBSize(ctx).Result()
 	require.NoError(t, err)
 	require.Zero(t, n)
+}
+
+func TestServerVDumpSnapshot(t *testing.T) {
+	srv, _ := testServer(t, nil)
+	rc := testClient(t, srv)
+	ctx := context.Background()
+	for i := 0; i < 30; i++ {
+		require.NoError(t, rc.Set(ctx, fmt.Sprintf("k%02d", i), "old", 0).Err())
+	}
+	res, err := rc.Do(ctx, "VSNAPSHOT").Slice()
+	require.NoError(t, err)
+	require.Len(t, res, 2)
+	id := res[0].(int64)
+	require.Positive(t, res[1].(int64))
+	for i := 0; i < 30; i += 3 {
+		require.NoError(t, rc.Set(ctx, fmt.Sprintf("k%02d", i), "new", 0).Err())
+	}
+	require.NoError(t, rc.Set(ctx, "k99", "new", 0).Err())
+
+	var n int
+	start := ""
+	for {
+		args := []any{"VDUMP", "LIMIT", 7, "SNAPSHOT", id}
+		if start != "" {
+			args = append(args, "START", start)
+		}
+		page, err := rc.Do(ctx, args...).Slice()
+		require.NoError(t, err)
+		changes, err := decodeDump(page)
+		require.NoError(t, err)
+		for _, ch := range changes {
+			require.Equal(t, "old", string(ch.Record.Value), string(ch.Key))
+			n++
+		}
+		if page[0] == nil {
+			break
+		}
+		start = page[0].(string)
+	}
+	require.Equal(t, 30, n)
+	// The last page released it.
+	require.Equal(t, wire.CodeErr, code(rc.Do(ctx, "VDUMP", "SNAPSHOT", id).Err()))
+	require.Equal(t, int64(0), rc.Do(ctx, "VSNAPSHOT", "RELEASE", id).Val())
+
+	res, err = rc.Do(ctx, "VSNAPSHOT").Slice()
+	require.NoError(t, err)
+	require.Equal(t, int64(1), rc.Do(ctx, "VSNAPSHOT", "RELEASE", res[0]).Val())
+	require.Equal(t, wire.CodeErr, code(rc.Do(ctx, "VSNAPSHOT", "NOPE").Err()))
 }

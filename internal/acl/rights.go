@@ -104,7 +104,7 @@ var StoreCommands = Table{
 	"INFO": global, "VSHARDS": global, "VFAULT": global, "VDIGEST": admin,
 
 	"VDUMP": inner, "VFENCE": inner, "VLOG": inner, "VLOGINFO": inner,
-	"VINGEST": inner,
+	"VINGEST": inner, "VSNAPSHOT": inner,
 }
 
 // GatewayCommands is the class of every command a gateway accepts. A
