@@ -66,7 +66,7 @@ func (ss *snapshots) get(id uint64, sh *store.Shard, now int64) (*store.DumpSnap
 	defer ss.mu.Unlock()
 	e, ok := ss.m[id]
 	if !ok || e.sn.Shard() != sh {
-		return nil, fmt.Errorf("%w: %s", errSyntax, errNoSnapshot)
+		return nil, fmt.Errorf("%w: %w", errSyntax, errNoSnapshot)
 	}
 	e.lastUsed = now
 	return e.sn, nil
