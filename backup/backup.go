@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -203,12 +204,22 @@ func copyShard(ctx context.Context, c *client.Client, cfg Config, m *Manifest, s
 	return ShardFile{}, fmt.Errorf("%w: %s/%d: %w", ErrUnavailable, cfg.Keyspace, shard, errors.Join(errs...))
 }
 
-// dumpShard copies shard from store to its file.
+// dumpShard copies shard from store to its file: one point in time of the
+// replica's data (VSNAPSHOT, then VDUMP ... SNAPSHOT id page by page), or,
+// from a store without VSNAPSHOT, pages read one after the other.
 func dumpShard(ctx context.Context, c *client.Client, cfg Config, m *Manifest, shard uint32, store string, tr *tracker) (ShardFile, error) {
 	f := ShardFile{Shard: shard, File: fileName(shard), Store: store, Started: cfg.now()}
 	var err error
 	if f.LogFirst, f.LogLast, err = logInfo(ctx, c, cfg.Keyspace, shard, store); err != nil {
 		return f, err
+	}
+	snap, logLast, err := openSnapshot(ctx, c, cfg.Keyspace, shard, store)
+	if err != nil {
+		return f, err
+	}
+	if snap != "" {
+		f.PointInTime, f.LogLast = true, logLast
+		defer releaseSnapshot(c, cfg.Keyspace, shard, store, snap)
 	}
 	fw, err := createFile(filepath.Join(cfg.Dir, f.File))
 	if err != nil {
@@ -217,6 +228,9 @@ func dumpShard(ctx context.Context, c *client.Client, cfg Config, m *Manifest, s
 	d := lww.NewDigest()
 	args := [][]byte{[]byte("VDUMP"), []byte("LIMIT"), []byte(strconv.Itoa(cfg.PageSize)),
 		[]byte("SHARDS"), []byte(strconv.Itoa(m.Shards)), []byte("TARGET"), []byte(strconv.FormatUint(uint64(shard), 10))}
+	if snap != "" {
+		args = append(args, []byte("SNAPSHOT"), []byte(snap))
+	}
 	var start []byte
 	for {
 		a := args
@@ -263,6 +277,38 @@ func dumpShard(ctx context.Context, c *client.Client, cfg Config, m *Manifest, s
 	f.Finished = cfg.now()
 	tr.add(0, 0, true)
 	return f, nil
+}
+
+// openSnapshot takes a dump snapshot of store's replica of shard and
+// returns its id and the last change-log index it holds; id "" when the
+// store has no VSNAPSHOT (an older version).
+func openSnapshot(ctx context.Context, c *client.Client, ks string, shard uint32, store string) (string, uint64, error) {
+	val, err := c.DoOn(ctx, ks, shard, store, []byte("VSNAPSHOT"))
+	var se *client.StoreError
+	if errors.As(err, &se) && strings.Contains(strings.ToLower(se.Error()), "unknown command") {
+		return "", 0, nil
+	}
+	if err != nil {
+		return "", 0, err
+	}
+	v, ok := val.([]any)
+	if !ok || len(v) != 2 {
+		return "", 0, fmt.Errorf("backup: VSNAPSHOT reply %v", val)
+	}
+	id, ok1 := v[0].(int64)
+	last, ok2 := v[1].(int64)
+	if !ok1 || !ok2 || id <= 0 || last < 0 {
+		return "", 0, fmt.Errorf("backup: VSNAPSHOT reply %v", val)
+	}
+	return strconv.FormatInt(id, 10), uint64(last), nil
+}
+
+// releaseSnapshot releases a snapshot the dump did not finish (the store
+// releases it with the last page, and after 5 idle minutes in any case).
+func releaseSnapshot(c *client.Client, ks string, shard uint32, store, id string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, _ = c.DoOn(ctx, ks, shard, store, []byte("VSNAPSHOT"), []byte("RELEASE"), []byte(id))
 }
 
 // logInfo returns the change-log bounds of store's replica of shard.

@@ -71,10 +71,16 @@ type ShardFile struct {
 	Digest string `json:"digest"`
 	// MaxEventTime is the highest event time of the file's records.
 	MaxEventTime int64 `json:"max_event_time"`
-	// LogFirst..LogLast is the replica's change log (VLOGINFO) when the
-	// dump started: every write the replica had applied by then is in the
-	// file, with its version or a newer one. LogLastAfter is the last index
-	// when the dump ended; writes in between may be in the file.
+	// PointInTime is set when the file is one point in time of the
+	// replica's data (a snapshot read page by page); otherwise (a store
+	// without VSNAPSHOT) pages were read one after the other, and writes
+	// made during the dump may or may not be in the file.
+	PointInTime bool `json:"point_in_time"`
+	// LogFirst..LogLast is the replica's change log: with PointInTime,
+	// LogLast is the last index the snapshot holds; otherwise the last
+	// index when the dump started. Every write the replica had applied by
+	// then is in the file. LogLastAfter is the last index when the dump
+	// ended.
 	LogFirst     uint64    `json:"log_first"`
 	LogLast      uint64    `json:"log_last"`
 	LogLastAfter uint64    `json:"log_last_after"`

@@ -159,6 +159,7 @@ func TestBackupRestore(t *testing.T) {
 	for _, f := range m.Files {
 		require.Contains(t, c.Stores()[0].ID+c.Stores()[1].ID+c.Stores()[2].ID, f.Store)
 		require.NotEmpty(t, f.Digest)
+		require.True(t, f.PointInTime)
 		require.LessOrEqual(t, f.LogLast, f.LogLastAfter)
 	}
 	// A second backup into the same directory is refused.
