@@ -346,6 +346,7 @@ func (s *Server) finish() {
 	t.Stop()
 	<-ended
 	s.cancel()
+	s.snaps.releaseAll()
 	close(s.done)
 }
 

@@ -136,3 +136,14 @@ func (c *conn) dumpSnapshot(id uint64, sh *store.Shard, start []byte, shards int
 	}
 	return res, err
 }
+
+// releaseAll releases every snapshot (the server stops: no connection can
+// read them any more).
+func (ss *snapshots) releaseAll() {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	for id, e := range ss.m {
+		e.sn.Release()
+		delete(ss.m, id)
+	}
+}
