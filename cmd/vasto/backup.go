@@ -60,8 +60,12 @@ func runBackup(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintf(e.stdout, "backup of keyspace %s (dc %s) in %s: %d shards, %d records, %.1f MB in %s (%.0f records/s)\n",
 		m.Keyspace, m.DC, *to, m.Shards, m.Records, float64(m.Bytes)/1e6, took.Round(time.Millisecond), rate(m.Records, took))
 	for _, f := range m.Files {
-		fmt.Fprintf(e.stdout, "  shard %d from %s: %d records (%d live), log %d..%d, digest %.16s\n",
-			f.Shard, f.Store, f.Records, f.Live, f.LogFirst, f.LogLast, f.Digest)
+		how := "point in time"
+		if !f.PointInTime {
+			how = "pages read one after the other"
+		}
+		fmt.Fprintf(e.stdout, "  shard %d from %s (%s, up to log index %d): %d records (%d live), digest %.16s\n",
+			f.Shard, f.Store, how, f.LogLast, f.Records, f.Live, f.Digest)
 	}
 	return nil
 }
