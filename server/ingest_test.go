@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -120,4 +121,28 @@ func TestServerVDumpSnapshot(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, int64(1), rc.Do(ctx, "VSNAPSHOT", "RELEASE", res[0]).Val())
 	require.Equal(t, wire.CodeErr, code(rc.Do(ctx, "VSNAPSHOT", "NOPE").Err()))
+}
+
+func TestServerSnapshotsBoundedAndExpire(t *testing.T) {
+	srv, e := testServer(t, nil)
+	rc := testClient(t, srv)
+	ctx := context.Background()
+	clock, ok := e.Config().Clock.(*lww.ManualClock)
+	require.True(t, ok)
+	var first int64
+	for i := 0; i < maxSnapshots; i++ {
+		res, err := rc.Do(ctx, "VSNAPSHOT").Slice()
+		require.NoError(t, err)
+		if i == 0 {
+			first = res[0].(int64)
+		}
+	}
+	require.Equal(t, wire.CodeErr, code(rc.Do(ctx, "VSNAPSHOT").Err()))
+
+	// Idle ones are released when the next is taken.
+	clock.Advance(snapshotIdle + time.Second)
+	_, err := rc.Do(ctx, "VSNAPSHOT").Slice()
+	require.NoError(t, err)
+	require.Equal(t, wire.CodeErr, code(rc.Do(ctx, "VDUMP", "SNAPSHOT", first).Err()))
+	require.Equal(t, int64(0), rc.Do(ctx, "VSNAPSHOT", "RELEASE", first).Val())
 }
