@@ -194,6 +194,9 @@ func copyShard(ctx context.Context, c *client.Client, cfg Config, m *Manifest, s
 			if ctx.Err() != nil {
 				return ShardFile{}, ctx.Err()
 			}
+			if final(err) {
+				return ShardFile{}, fmt.Errorf("%s/%d on %s: %w", cfg.Keyspace, shard, store, err)
+			}
 			cfg.Logger.Warn("shard copy failed, trying another replica", "shard", shard, "store", store, "error", err)
 			errs = append(errs, fmt.Errorf("%s: %w", store, err))
 		}
@@ -202,6 +205,15 @@ func copyShard(ctx context.Context, c *client.Client, cfg Config, m *Manifest, s
 		}
 	}
 	return ShardFile{}, fmt.Errorf("%w: %s/%d: %w", ErrUnavailable, cfg.Keyspace, shard, errors.Join(errs...))
+}
+
+// final reports whether err will not go away on another replica or a
+// later attempt: a store's error reply that is not retryable (NOPERM, a
+// syntax error), or an authentication failure.
+func final(err error) bool {
+	var se *client.StoreError
+	return errors.Is(err, client.ErrAuth) || errors.Is(err, client.ErrNoPerm) ||
+		(errors.As(err, &se) && !se.Retryable())
 }
 
 // dumpShard copies shard from store to its file: one point in time of the

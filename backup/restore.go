@@ -2,7 +2,6 @@ package backup
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -257,8 +256,8 @@ func waitReplicas(ctx context.Context, c *client.Client, ks string) error {
 	var last error
 	for {
 		last = replicasReady(ctx, c, ks)
-		if last == nil {
-			return nil
+		if last == nil || final(last) {
+			return last
 		}
 		select {
 		case <-ctx.Done():
@@ -425,8 +424,7 @@ func (r *router) send(ctx context.Context, shard uint32, store string, args [][]
 			s, _ := v[1].(int64)
 			return w, s, nil
 		}
-		var se *client.StoreError
-		if attempt >= r.cfg.Attempts || ctx.Err() != nil || (errors.As(err, &se) && !se.Retryable()) {
+		if attempt >= r.cfg.Attempts || ctx.Err() != nil || final(err) {
 			return 0, 0, err
 		}
 		r.cfg.Logger.Warn("restore page failed, trying again", "shard", shard, "store", store, "error", err)

@@ -301,3 +301,32 @@ func requireBackupReadable(t *testing.T, cl *client.Client, ks, dir string) {
 	delete(want, "k00002")
 	requireRestored(t, cl, ks, want, false)
 }
+
+// TestBackupRestoreWithACL: against stores with an ACL, a backup and a
+// restore need a user with the internal and admin rights; an application
+// user's backup is refused and writes nothing.
+func TestBackupRestoreWithACL(t *testing.T) {
+	users := append([]string{"ops ks:* +read +admin +internal"}, storeUsers...)
+	c := startCluster(t, 2, func(cfg *devcluster.Config) { cfg.StoreACL = parseACL(t, users...) })
+	ops := newClientAs(t, c, "ops", "ops-pw")
+	app := newClientAs(t, c, "app", "app-pw")
+	createKeyspace(t, c, ops, "bka", 2, 2)
+	written := newAcked()
+	writeVersioned(t, app, "bka", "a", 200, written)
+
+	dir := filepath.Join(t.TempDir(), "bka")
+	_, err := backup.Backup(ctxT(t), app, backup.DefaultConfig("bka", dir))
+	require.ErrorIs(t, err, client.ErrNoPerm)
+	_, err = os.Stat(filepath.Join(dir, backup.ManifestName))
+	require.ErrorIs(t, err, os.ErrNotExist)
+
+	_, err = backup.Backup(ctxT(t), ops, backup.DefaultConfig("bka", dir))
+	require.NoError(t, err)
+	deleteKeyspace(t, ops, "bka")
+	rcfg := backup.DefaultRestoreConfig(dir)
+	rcfg.Replicas = 2
+	_, err = backup.Restore(ctxT(t), ops, rcfg)
+	require.NoError(t, err)
+	waitServing(t, app, "bka")
+	requireRestored(t, app, "bka", written.copy(), false)
+}
