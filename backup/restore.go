@@ -327,6 +327,10 @@ func ingest(ctx context.Context, c *client.Client, cfg RestoreConfig, m *Manifes
 	return live, err
 }
 
+// maxPageBytes bounds the keys and records of one VINGEST, well below a
+// store's largest request (64 MiB by default) even with the largest value.
+const maxPageBytes = 8 << 20
+
 // page is the records bound for one shard, in key order.
 type page struct {
 	args  [][]byte
@@ -364,7 +368,7 @@ func (r *router) add(ctx context.Context, ch lww.Change) (int, int64, error) {
 	}
 	p.args = append(p.args, append([]byte(nil), ch.Key...), rec)
 	p.bytes += int64(len(ch.Key) + len(rec))
-	if len(p.args)/2 < r.cfg.PageSize {
+	if len(p.args)/2 < r.cfg.PageSize && p.bytes < maxPageBytes {
 		return 0, 0, nil
 	}
 	return r.flush(ctx, shard)

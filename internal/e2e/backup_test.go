@@ -330,3 +330,30 @@ func TestBackupRestoreWithACL(t *testing.T) {
 	waitServing(t, app, "bka")
 	requireRestored(t, app, "bka", written.copy(), false)
 }
+
+// TestBackupRestoreLargeValues: pages of large values stay within a
+// store's request size.
+func TestBackupRestoreLargeValues(t *testing.T) {
+	c := startCluster(t, 1, nil)
+	cl := newClient(t, c)
+	createKeyspace(t, c, cl, "big", 1, 1)
+	value := make([]byte, 900<<10)
+	want := map[string]ackedWrite{}
+	for i := 0; i < 80; i++ {
+		key := fmt.Sprintf("big%02d", i)
+		r, err := cl.Put(ctxT(t), "big", []byte(key), value)
+		require.NoError(t, err)
+		want[key] = ackedWrite{v: r.Version}
+	}
+	dir := filepath.Join(t.TempDir(), "big")
+	cfg := backup.DefaultConfig("big", dir)
+	cfg.PageSize = 10
+	_, err := backup.Backup(ctxT(t), cl, cfg)
+	require.NoError(t, err)
+	rcfg := backup.DefaultRestoreConfig(dir)
+	rcfg.Keyspace = "big2"
+	_, err = backup.Restore(ctxT(t), cl, rcfg)
+	require.NoError(t, err)
+	waitServing(t, cl, "big2")
+	requireRestored(t, cl, "big2", want, false)
+}
