@@ -76,6 +76,13 @@ var (
 	// ErrNoPerm is the NOPERM code: the user may not run the command on
 	// the keyspace. Not retried.
 	ErrNoPerm = errors.New("client: permission denied")
+	// ErrNotAcknowledged is the NOACK code: a write asked for an
+	// acknowledgement level (WithAck) that was not reached in time. The
+	// write was accepted and stands; it is retried with the same event
+	// time (on another replica when there is one), and returned wrapped
+	// in ErrUnavailable once the retries are spent. Never a silent
+	// downgrade: a result carries the level it reached.
+	ErrNotAcknowledged = errors.New("client: acknowledgement level not reached")
 )
 
 // Store error codes: the first word of a RESP error reply (docs/protocol.md;
@@ -109,6 +116,9 @@ const (
 	CodeNoAuth    = wire.CodeNoAuth
 	CodeWrongPass = wire.CodeWrongPass
 	CodeNoPerm    = wire.CodeNoPerm
+	// CodeNoAck is answered to a write whose acknowledgement level was not
+	// reached in time (ErrNotAcknowledged); retried.
+	CodeNoAck = wire.CodeNoAck
 )
 
 // storeSentinel maps store codes to sentinels (codes without one are
@@ -123,12 +133,14 @@ var storeSentinel = map[string]error{
 	CodeNoAuth:    ErrAuth,
 	CodeWrongPass: ErrAuth,
 	CodeNoPerm:    ErrNoPerm,
+	CodeNoAck:     ErrNotAcknowledged,
 }
 
 // StoreError is an error reply of a store. errors.Is matches it against the
 // sentinel of its code (ERR: ErrInvalid, TOOLARGE: ErrTooLarge, BADTIME:
 // ErrBadTime, BADNAME: ErrBadName, BEHIND: ErrBehind, MOVED: ErrMoved,
-// NOAUTH and WRONGPASS: ErrAuth, NOPERM: ErrNoPerm).
+// NOAUTH and WRONGPASS: ErrAuth, NOPERM: ErrNoPerm, NOACK:
+// ErrNotAcknowledged).
 type StoreError struct {
 	// Code is the first word of the reply, e.g. "NOSHARD".
 	Code string

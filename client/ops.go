@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -52,6 +53,9 @@ type WriteResult struct {
 	// shard of the key.
 	Store string
 	Shard uint32
+	// Ack is the acknowledgement level the write reached: the one asked
+	// with WithAck, or AckLocal.
+	Ack AckLevel
 }
 
 // Token names an applied write for read-your-writes: pass it to Get with
@@ -448,8 +452,16 @@ func parseWriteReply(cmd redis.Cmder) (WriteResult, error) {
 }
 
 func parseWriteValues(v []any) (WriteResult, error) {
-	if len(v) != 5 {
-		return WriteResult{}, replyErr("write reply of %d elements, want 5", len(v))
+	if len(v) != 5 && len(v) != 6 {
+		return WriteResult{}, replyErr("write reply of %d elements, want 5 or 6", len(v))
+	}
+	ack := AckLocal
+	if len(v) == 6 {
+		s, ok := v[5].(string)
+		if !ok || !slices.Contains(wire.AckLevels, s) {
+			return WriteResult{}, replyErr("write reply: acknowledgement level %v", v[5])
+		}
+		ack = AckLevel(s)
 	}
 	applied, err := asInt(v[0])
 	if err != nil {
@@ -463,7 +475,7 @@ func parseWriteValues(v []any) (WriteResult, error) {
 	if err != nil {
 		return WriteResult{}, err
 	}
-	return WriteResult{Applied: applied == 1, Version: ver, LogIndex: uint64(idx)}, nil
+	return WriteResult{Applied: applied == 1, Version: ver, LogIndex: uint64(idx), Ack: ack}, nil
 }
 
 // parseGetReply parses [value, event_time, origin_dc, origin_node,

@@ -3,10 +3,13 @@ package client
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/vasto-kv/vasto/topology"
+	"github.com/vasto-kv/vasto/wire"
 )
 
 // Limits the stores enforce, checked locally before anything is sent.
@@ -26,6 +29,32 @@ type writeOptions struct {
 	ttl       time.Duration
 	hasTime   bool
 	hasTTL    bool
+	ack       AckLevel
+}
+
+// AckLevel is how far a write must have gone before it is acknowledged.
+type AckLevel string
+
+// Acknowledgement levels (see WithAck).
+const (
+	// AckLocal: in the accepting store's write-ahead log (the default). A
+	// write acknowledged so is lost if that store's disk is lost before
+	// its change reached the DC's change log.
+	AckLocal AckLevel = wire.AckLocal
+	// AckPublished: also in the DC's change log (JetStream acknowledged
+	// it), from where every replica applies it: it survives losing the
+	// accepting store's disk, and its machine when the change-log streams
+	// are replicated.
+	AckPublished AckLevel = wire.AckPublished
+)
+
+// WithAck asks for a write to be acknowledged only once it reached level.
+// The result says the level reached (WriteResult.Ack); a level not reached
+// in time (the store's ack timeout, 2 s by default) is retried with the
+// same event time and then fails with ErrNotAcknowledged: the write is
+// never acknowledged at a lower level than asked.
+func WithAck(level AckLevel) WriteOption {
+	return func(o *writeOptions) { o.ack = level }
 }
 
 // WithEventTime sets the write's event time, in nanoseconds since the Unix
@@ -57,6 +86,9 @@ func buildWriteOptions(opts []WriteOption, isDelete bool) (writeOptions, error) 
 	if o.hasTime && o.eventTime <= 0 {
 		return o, fmt.Errorf("%w: event time %d is not positive", ErrBadTime, o.eventTime)
 	}
+	if o.ack != "" && !slices.Contains(wire.AckLevels, string(o.ack)) {
+		return o, fmt.Errorf("%w: acknowledgement level %q (want one of %s)", ErrInvalid, o.ack, strings.Join(wire.AckLevels, ", "))
+	}
 	if o.hasTTL {
 		switch {
 		case isDelete:
@@ -82,6 +114,9 @@ func (o writeOptions) args() []any {
 	}
 	if o.hasTTL {
 		a = append(a, "PX", strconv.FormatInt(o.ttl.Milliseconds(), 10))
+	}
+	if o.ack != "" {
+		a = append(a, "ACK", string(o.ack))
 	}
 	return a
 }

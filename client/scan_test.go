@@ -207,7 +207,12 @@ func TestParseScanValues(t *testing.T) {
 func TestParseWriteAndGetValues(t *testing.T) {
 	r, err := parseWriteValues([]any{int64(1), int64(10), "dc1", "s1", int64(99)})
 	require.NoError(t, err)
-	require.Equal(t, WriteResult{Applied: true, Version: Version{Time: 10, DC: "dc1", Node: "s1"}, LogIndex: 99}, r)
+	require.Equal(t, WriteResult{Applied: true, Version: Version{Time: 10, DC: "dc1", Node: "s1"}, LogIndex: 99, Ack: AckLocal}, r)
+	r, err = parseWriteValues([]any{int64(1), int64(10), "dc1", "s1", int64(99), "published"})
+	require.NoError(t, err)
+	require.Equal(t, AckPublished, r.Ack)
+	_, err = parseWriteValues([]any{int64(1), int64(10), "dc1", "s1", int64(99), "everywhere"})
+	require.ErrorIs(t, err, errReply)
 	_, err = parseWriteValues([]any{int64(1)})
 	require.ErrorIs(t, err, errReply)
 	_, err = parseWriteValues([]any{"1", int64(10), "dc1", "s1", int64(99)})

@@ -701,6 +701,27 @@ func (a *Agent) held() []topology.HeldShard {
 	return out
 }
 
+// stopWorkersAtOnce is how many shard workers Shutdown stops at a time:
+// each waits for its consumers to stop (a JetStream round trip or more
+// each), so a store with many shards would otherwise take seconds.
+const stopWorkersAtOnce = 32
+
+// stopWorkers stops workers, stopWorkersAtOnce at a time, and returns once
+// all have stopped.
+func stopWorkers(workers []*shardWorker) {
+	sem := make(chan struct{}, stopWorkersAtOnce)
+	var wg sync.WaitGroup
+	for _, w := range workers {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			w.stop()
+		}()
+	}
+	wg.Wait()
+}
+
 // Shutdown stops heartbeats, the topology watch and every shard worker, and
 // waits for them. It is idempotent.
 func (a *Agent) Shutdown(ctx context.Context) error {
@@ -740,9 +761,7 @@ func (a *Agent) Shutdown(ctx context.Context) error {
 	}
 	a.watch.Stop()
 	a.cancel()
-	for _, w := range workers {
-		w.stop()
-	}
+	stopWorkers(workers)
 	done := make(chan struct{})
 	go func() { a.routines.Wait(); close(done) }()
 	select {

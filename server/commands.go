@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -358,11 +359,13 @@ type writeOpts struct {
 	ttl       time.Duration
 	eventTime int64
 	cond      store.Cond
+	// ack is the acknowledgement level asked for ("": local).
+	ack string
 }
 
-// parseWriteOpts parses [EX s | PX ms] [NX | XX] [EVENTTIME ns]; allowTime
-// enables EVENTTIME and allowTTL enables EX/PX and NX/XX, which take no
-// value.
+// parseWriteOpts parses [EX s | PX ms] [NX | XX] [EVENTTIME ns] [ACK level];
+// allowTime enables EVENTTIME and ACK, and allowTTL enables EX/PX and
+// NX/XX, which take no value.
 func parseWriteOpts(args [][]byte, allowTTL, allowTime bool) (writeOpts, error) {
 	var o writeOpts
 	for i := 0; i < len(args); i++ {
@@ -379,6 +382,15 @@ func parseWriteOpts(args [][]byte, allowTTL, allowTime bool) (writeOpts, error) 
 		}
 		if i+1 >= len(args) {
 			return o, syntaxf("option %s needs a value", clip(args[i]))
+		}
+		if opt == "ACK" && allowTime && o.ack == "" {
+			level := strings.ToLower(string(args[i+1]))
+			if !slices.Contains(wire.AckLevels, level) {
+				return o, syntaxf("ACK level %s is not one of %s", clip(args[i+1]), strings.Join(wire.AckLevels, ", "))
+			}
+			o.ack = level
+			i++
+			continue
 		}
 		n, err := strconv.ParseInt(string(args[i+1]), 10, 64)
 		if err != nil {
@@ -407,8 +419,15 @@ func parseWriteOpts(args [][]byte, allowTTL, allowTime bool) (writeOpts, error) 
 	return o, nil
 }
 
-// prepareOne prepares one write for the selected shard and queues it.
+// queue prepares a command's writes for the selected shard and queues
+// them with the command's reply.
 func (c *conn) queue(kind replyKind, muts ...store.Mutation) {
+	c.queueAck(kind, "", muts...)
+}
+
+// queueAck is queue for a command that asked for acknowledgement level
+// ack ("" or local: none beyond the commit).
+func (c *conn) queueAck(kind replyKind, ack string, muts ...store.Mutation) {
 	sh, err := c.target()
 	if err != nil {
 		c.deferError(err)
@@ -437,6 +456,7 @@ func (c *conn) queue(kind replyKind, muts ...store.Mutation) {
 		}
 	}
 	c.pending.add(sh, kind, writes...)
+	c.pending.replies[len(c.pending.replies)-1].ack = ack
 }
 
 // SET key value [EX seconds | PX milliseconds] [NX | XX]: +OK, or a null
@@ -476,7 +496,7 @@ func cmdDel(c *conn, args [][]byte) {
 	c.queue(replyDelCount, muts...)
 }
 
-// VSET key value [EVENTTIME ns] [EX seconds | PX milliseconds]
+// VSET key value [EVENTTIME ns] [EX seconds | PX milliseconds] [ACK level]
 func cmdVSet(c *conn, args [][]byte) {
 	o, err := parseWriteOpts(args[3:], true, true)
 	if err == nil && o.cond != store.CondNone {
@@ -486,15 +506,15 @@ func cmdVSet(c *conn, args [][]byte) {
 		c.deferError(err)
 		return
 	}
-	c.queue(replyVersioned, store.Mutation{Key: args[1], Value: args[2], TTL: o.ttl, EventTime: o.eventTime})
+	c.queueAck(replyVersioned, o.ack, store.Mutation{Key: args[1], Value: args[2], TTL: o.ttl, EventTime: o.eventTime})
 }
 
-// VDEL key [EVENTTIME ns]
+// VDEL key [EVENTTIME ns] [ACK level]
 func cmdVDel(c *conn, args [][]byte) {
 	o, err := parseWriteOpts(args[2:], false, true)
 	if err != nil {
 		c.deferError(err)
 		return
 	}
-	c.queue(replyVersioned, store.Mutation{Key: args[1], Delete: true, EventTime: o.eventTime})
+	c.queueAck(replyVersioned, o.ack, store.Mutation{Key: args[1], Delete: true, EventTime: o.eventTime})
 }

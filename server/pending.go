@@ -1,11 +1,14 @@
 package server
 
 import (
+	"context"
+	"fmt"
 	"time"
 
 	"github.com/vasto-kv/vasto/server/resp"
 
 	"github.com/vasto-kv/vasto/store"
+	"github.com/vasto-kv/vasto/wire"
 )
 
 // replyKind says how a deferred write reply is rendered once its commit is
@@ -27,6 +30,8 @@ type deferred struct {
 	first int // first write of this command in the group
 	n     int
 	err   error
+	// ack is the acknowledgement level the command asked for ("": local).
+	ack string
 	// name and start are the command's, when an Observer is set.
 	name  string
 	start time.Time
@@ -86,6 +91,9 @@ func (c *conn) flushWrites() {
 		g := &p.groups[i]
 		g.results, g.err = g.shard.Commit(ctx, g.writes)
 	}
+	for i := range p.replies {
+		c.awaitAck(&p.replies[i])
+	}
 	for _, d := range p.replies {
 		c.code = ""
 		c.renderDeferred(d)
@@ -121,7 +129,7 @@ func (c *conn) renderDeferred(d deferred) {
 		}
 		c.w.WriteInt(n)
 	case replyVersioned:
-		writeResult(c.w, res[0])
+		writeResult(c.w, res[0], d.ack)
 	case replyCond:
 		if res[0].Skipped {
 			c.w.WriteNull()
@@ -131,10 +139,48 @@ func (c *conn) renderDeferred(d deferred) {
 	}
 }
 
+// awaitAck waits, for a committed command that asked for it, until its
+// writes reached their acknowledgement level; a level not reached within
+// the server's AckTimeout turns the reply into a NOACK error (the writes
+// stand).
+func (c *conn) awaitAck(d *deferred) {
+	if d.kind == replyError || d.ack == "" || d.ack == wire.AckLocal {
+		return
+	}
+	g := &c.pending.groups[d.group]
+	if g.err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.srv.ctx, c.srv.cfg.AckTimeout)
+	defer cancel()
+	for _, r := range g.results[d.first : d.first+d.n] {
+		idx := r.LogIndex
+		if !r.Applied {
+			// The key holds this version or a later one, perhaps from an
+			// earlier attempt of this write still in the outbox: wait for
+			// everything logged so far.
+			first, last := g.shard.LogBounds()
+			if first > last {
+				continue
+			}
+			idx = last
+		}
+		if err := g.shard.WaitPublished(ctx, idx); err != nil {
+			d.kind, d.err = replyError, fmt.Errorf("%w (asked: ACK %s, waited %v); the write stands: send it again with the same event time", err, d.ack, c.srv.cfg.AckTimeout)
+			return
+		}
+	}
+}
+
 // writeResult renders a VSET/VDEL result: applied, event time, origin DC,
-// origin node and log index of the version the key now holds.
-func writeResult(w *resp.Writer, r store.Result) {
-	w.WriteArray(5)
+// origin node and log index of the version the key now holds, and the
+// acknowledgement level reached when the command asked for one.
+func writeResult(w *resp.Writer, r store.Result, ack string) {
+	if ack != "" {
+		w.WriteArray(6)
+	} else {
+		w.WriteArray(5)
+	}
 	if r.Applied {
 		w.WriteInt(1)
 	} else {
@@ -144,4 +190,7 @@ func writeResult(w *resp.Writer, r store.Result) {
 	w.WriteBulkString(r.Version.DC)
 	w.WriteBulkString(r.Version.Node)
 	w.WriteInt(int64(r.LogIndex))
+	if ack != "" {
+		w.WriteBulkString(ack)
+	}
 }

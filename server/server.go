@@ -28,6 +28,8 @@ const (
 	DefaultWriteTimeout = 10 * time.Second
 	// DefaultDrainTimeout is the default Config.DrainTimeout.
 	DefaultDrainTimeout = time.Second
+	// DefaultAckTimeout is the default Config.AckTimeout.
+	DefaultAckTimeout = 2 * time.Second
 )
 
 // Accept back-off after a failed accept (out of file descriptors, for
@@ -62,6 +64,10 @@ type Config struct {
 	// commands they have read and flush the replies before it closes
 	// them; 0 closes them at once.
 	DrainTimeout time.Duration
+	// AckTimeout bounds the wait of a write that asked for an
+	// acknowledgement level beyond local (VSET ... ACK published); past it
+	// the write is answered NOACK. It holds that connection's pipeline.
+	AckTimeout time.Duration
 	// Faults, when not nil, is the fault injection VFAULT drives (a store
 	// started with --allow-faults); nil refuses VFAULT with NOFAULTS.
 	Faults Faults
@@ -94,6 +100,7 @@ func DefaultConfig(listen string, e *store.Engine) Config {
 		Limits:       lim,
 		WriteTimeout: DefaultWriteTimeout,
 		DrainTimeout: DefaultDrainTimeout,
+		AckTimeout:   DefaultAckTimeout,
 	}
 }
 
@@ -110,6 +117,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: max conns and max pipeline must be positive", ErrInvalidConfig)
 	case c.WriteTimeout <= 0:
 		return fmt.Errorf("%w: write timeout must be positive", ErrInvalidConfig)
+	case c.AckTimeout <= 0:
+		return fmt.Errorf("%w: ack timeout %v", ErrInvalidConfig, c.AckTimeout)
 	case c.DrainTimeout < 0:
 		return fmt.Errorf("%w: negative drain timeout", ErrInvalidConfig)
 	}

@@ -30,6 +30,7 @@ const (
 	codeMoved    = wire.CodeMoved
 	codeIO       = wire.CodeIOErr
 	codeReadOnly = wire.CodeReadOnly
+	codeNoAck    = wire.CodeNoAck
 )
 
 // wireError maps an error to its code and message.
@@ -63,6 +64,8 @@ func wireError(err error) string {
 		code = codeMoved
 	case errors.Is(err, store.ErrReadOnly):
 		code = codeReadOnly
+	case errors.Is(err, store.ErrNotPublished):
+		code = codeNoAck
 	case errors.Is(err, store.ErrCorrupt):
 		code = codeCorrupt
 	case errors.Is(err, errSyntax), errors.Is(err, store.ErrBadRange), errors.Is(err, lww.ErrInvalidRecord),

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"fmt"
 
@@ -123,7 +124,35 @@ func (s *Shard) TrimLog(below uint64) error {
 		return fmt.Errorf("store: trim log: %w", err)
 	}
 	s.firstIndex.Store(below)
+	s.pubMu.Lock()
+	close(s.pubCh)
+	s.pubCh = make(chan struct{})
+	s.pubMu.Unlock()
 	return nil
+}
+
+// WaitPublished waits until the change-log entry index left the log: the
+// publisher trims an entry only once the change log downstream (JetStream)
+// acknowledged it. It returns ErrNotPublished, wrapping ctx's error, when
+// ctx ends first, and at once when index names no entry (0: the write
+// logged nothing).
+func (s *Shard) WaitPublished(ctx context.Context, index uint64) error {
+	if index == 0 {
+		return fmt.Errorf("%w: the write has no change-log entry", ErrNotPublished)
+	}
+	for {
+		s.pubMu.Lock()
+		ch := s.pubCh
+		s.pubMu.Unlock()
+		if s.firstIndex.Load() > index {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("%w: log index %d: %w", ErrNotPublished, index, context.Cause(ctx))
+		}
+	}
 }
 
 // Cursor returns the last position of source applied by ApplyRemote, or 0.

@@ -551,3 +551,39 @@ func TestConditionalWrite(t *testing.T) {
 	_, err = s.Write(ctx, Mutation{Key: k, Value: []byte("d"), Cond: Cond(9)})
 	require.ErrorIs(t, err, lww.ErrInvalidRecord)
 }
+
+// TestWaitPublished: a waiter for a log index returns once a trim passes
+// it, not before; a deadline first gives ErrNotPublished, and index 0 (a
+// write that logged nothing) fails at once.
+func TestWaitPublished(t *testing.T) {
+	e, _ := testEngine(t, nil)
+	s, err := e.EnsureShard("ks", 0)
+	require.NoError(t, err)
+	ctx := context.Background()
+	var last uint64
+	for i := 0; i < 3; i++ {
+		r, err := s.Put(ctx, []byte(fmt.Sprintf("k%d", i)), []byte("v"))
+		require.NoError(t, err)
+		last = r.LogIndex
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.WaitPublished(ctx, last) }()
+	require.NoError(t, s.TrimLog(last)) // entries below last only
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	require.ErrorIs(t, s.WaitPublished(short, last), ErrNotPublished)
+	select {
+	case err := <-done:
+		t.Fatalf("returned before its entry was trimmed: %v", err)
+	default:
+	}
+	require.NoError(t, s.TrimLog(last+1))
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("waiter not woken by the trim")
+	}
+	require.NoError(t, s.WaitPublished(ctx, 1), "long published")
+	require.ErrorIs(t, s.WaitPublished(ctx, 0), ErrNotPublished)
+}

@@ -50,4 +50,8 @@ var (
 	// a write (typically a full disk): the shard serves reads but refuses
 	// writes until it could reopen its database. Write to another replica.
 	ErrReadOnly = errors.New("store: shard read-only")
+	// ErrNotPublished is returned by WaitPublished when the write's
+	// change-log entry was not acknowledged downstream in time (or the
+	// write logged none). The write itself stands.
+	ErrNotPublished = errors.New("store: write not published")
 )

@@ -80,6 +80,10 @@ type Shard struct {
 	// logged is signalled (without blocking) after every commit that added
 	// change-log entries.
 	logged chan struct{}
+	// pubMu guards pubCh, closed and replaced after every trim of the
+	// change log (see WaitPublished).
+	pubMu sync.Mutex
+	pubCh chan struct{}
 	// owner is the keys the shard owns (see SetOwner); nil: all of them.
 	owner atomic.Pointer[ownerState]
 
@@ -110,6 +114,7 @@ func openShard(e *Engine, id ShardID) (*Shard, error) {
 		log:      e.log.Named("shard").With("keyspace", id.Keyspace, "shard", id.Shard),
 		cursors:  make(map[string]uint64),
 		logged:   make(chan struct{}, 1),
+		pubCh:    make(chan struct{}),
 		recStop:  make(chan struct{}),
 		instance: strconv.FormatUint(rand.Uint64(), 36),
 	}

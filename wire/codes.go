@@ -41,18 +41,36 @@ const (
 	// CodeWrongPass: AUTH with an unknown or disabled user or a wrong
 	// password (the reply does not tell which).
 	CodeWrongPass = "WRONGPASS"
+	// CodeNoAck: the write was accepted and stands, but the acknowledgement
+	// level it asked for (ACK published) was not reached in time. Sending
+	// it again with the same event time is safe, on any replica.
+	CodeNoAck = "NOACK"
 )
+
+// Acknowledgement levels a write may ask for (VSET ... ACK level).
+const (
+	// AckLocal: the write is in the accepting store's write-ahead log (the
+	// default).
+	AckLocal = "local"
+	// AckPublished: the write's change is also in the DC's change log
+	// (JetStream acknowledged it): with replicated streams it survives
+	// losing the accepting store's machine.
+	AckPublished = "published"
+)
+
+// AckLevels lists the levels, weakest first.
+var AckLevels = []string{AckLocal, AckPublished}
 
 // Codes lists every code, in the order above.
 var Codes = []string{CodeErr, CodeTooLarge, CodeBadTime, CodeNoShard, CodeBadName, CodeClosed,
 	CodeCorrupt, CodeIOErr, CodeCatchUp, CodeBehind, CodeMoved, CodeReadOnly, CodeNoFaults,
-	CodeNoAuth, CodeNoPerm, CodeWrongPass}
+	CodeNoAuth, CodeNoPerm, CodeWrongPass, CodeNoAck}
 
 // Retryable reports whether a request answered with code may succeed when
 // sent again, on another replica when there is one.
 func Retryable(code string) bool {
 	switch code {
-	case CodeNoShard, CodeClosed, CodeCatchUp, CodeIOErr, CodeBehind, CodeMoved, CodeReadOnly:
+	case CodeNoShard, CodeClosed, CodeCatchUp, CodeIOErr, CodeBehind, CodeMoved, CodeReadOnly, CodeNoAck:
 		return true
 	}
 	return false

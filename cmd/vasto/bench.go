@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/vasto-kv/vasto/bus"
 	"github.com/vasto-kv/vasto/client"
+	"github.com/vasto-kv/vasto/wire"
 )
 
 // benchTarget is what a benchmark drives: Vasto through the Go client, a
@@ -26,12 +28,13 @@ type benchTarget interface {
 }
 
 type vastoTarget struct {
-	cl *client.Client
-	ks string
+	cl  *client.Client
+	ks  string
+	ack client.AckLevel
 }
 
 func (t vastoTarget) put(ctx context.Context, k, v []byte) error {
-	_, err := t.cl.Put(ctx, t.ks, k, v)
+	_, err := t.cl.Put(ctx, t.ks, k, v, client.WithAck(t.ack))
 	return err
 }
 
@@ -94,6 +97,7 @@ type benchFlags struct {
 	rate      *float64
 	asJSON    *bool
 	hedge     *time.Duration
+	ack       *string
 }
 
 func addBenchFlags(fs *flag.FlagSet) benchFlags {
@@ -111,6 +115,7 @@ func addBenchFlags(fs *flag.FlagSet) benchFlags {
 		readRatio: fs.Float64("read-ratio", 0.9, "--ops mix: probability that an operation is a get (else a put), 0 to 1"),
 		rate:      fs.Float64("rate", 0, "open loop: start operations at this many per second in total, latency measured from each one's scheduled start (default: closed loop, as fast as the workers go)"),
 		asJSON:    jsonFlag(fs),
+		ack:       ackFlag(fs),
 		hedge:     fs.Duration("hedge-after", client.DefaultConfig("", "").HedgeAfter, "send a read to a second replica after this long without a reply; negative: never"),
 	}
 }
@@ -122,6 +127,9 @@ func (f benchFlags) validate(fs *flag.FlagSet) ([]string, error) {
 	}
 	if *f.redisAddr != "" && *f.natsKV != "" {
 		return nil, fmt.Errorf("%w: --redis and --nats-kv are exclusive: one target per run", errUsage)
+	}
+	if !slices.Contains(wire.AckLevels, *f.ack) {
+		return nil, fmt.Errorf("%w: --ack %q: want one of %s", errUsage, *f.ack, strings.Join(wire.AckLevels, ", "))
 	}
 	if !(*f.readRatio >= 0 && *f.readRatio <= 1) {
 		return nil, fmt.Errorf("%w: --read-ratio %v: want 0 to 1", errUsage, *f.readRatio)
@@ -221,7 +229,11 @@ func openBenchTarget(ctx context.Context, e *env, f benchFlags) (benchTarget, st
 	if err != nil {
 		return nil, "", err
 	}
-	return vastoTarget{cl, *f.ks}, "vasto " + *f.ks, nil
+	name := "vasto " + *f.ks
+	if *f.ack != wire.AckLocal {
+		name += " ack " + *f.ack
+	}
+	return vastoTarget{cl, *f.ks, client.AckLevel(*f.ack)}, name, nil
 }
 
 // redactURLs hides the passwords of a comma-separated list of URLs.

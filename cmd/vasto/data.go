@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/vasto-kv/vasto/client"
+	"github.com/vasto-kv/vasto/wire"
 )
 
 // errNotFound makes `vasto get` exit with code 1.
@@ -76,15 +77,17 @@ func clientConfig(c commonFlags, e *env) (client.Config, error) {
 func runPut(ctx context.Context, e *env, args []string) error {
 	var eventTime *int64
 	var ttl *time.Duration
-	cl, pos, err := clientCmd(ctx, e, "put", args, 3, "vasto put KEYSPACE KEY VALUE [--event-time NS] [--ttl DUR]", func(fs *flag.FlagSet) {
+	var ack *string
+	cl, pos, err := clientCmd(ctx, e, "put", args, 3, "vasto put KEYSPACE KEY VALUE [--event-time NS] [--ttl DUR] [--ack LEVEL]", func(fs *flag.FlagSet) {
 		eventTime = fs.Int64("event-time", 0, "event time in ns since the Unix epoch (default: the store's clock)")
 		ttl = fs.Duration("ttl", 0, "expire the value this long after its event time")
+		ack = ackFlag(fs)
 	})
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
-	var opts []client.WriteOption
+	opts := []client.WriteOption{client.WithAck(client.AckLevel(*ack))}
 	if *eventTime != 0 {
 		opts = append(opts, client.WithEventTime(*eventTime))
 	}
@@ -101,14 +104,16 @@ func runPut(ctx context.Context, e *env, args []string) error {
 
 func runDel(ctx context.Context, e *env, args []string) error {
 	var eventTime *int64
-	cl, pos, err := clientCmd(ctx, e, "del", args, 2, "vasto del KEYSPACE KEY [--event-time NS]", func(fs *flag.FlagSet) {
+	var ack *string
+	cl, pos, err := clientCmd(ctx, e, "del", args, 2, "vasto del KEYSPACE KEY [--event-time NS] [--ack LEVEL]", func(fs *flag.FlagSet) {
 		eventTime = fs.Int64("event-time", 0, "event time in ns since the Unix epoch (default: the store's clock)")
+		ack = ackFlag(fs)
 	})
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
-	var opts []client.WriteOption
+	opts := []client.WriteOption{client.WithAck(client.AckLevel(*ack))}
 	if *eventTime != 0 {
 		opts = append(opts, client.WithEventTime(*eventTime))
 	}
@@ -120,14 +125,20 @@ func runDel(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
+// ackFlag is the --ack flag of the write commands.
+func ackFlag(fs *flag.FlagSet) *string {
+	return fs.String("ack", envOr("VASTO_ACK", wire.AckLocal), "acknowledge once the write is "+
+		"local (in the store's write-ahead log) or published (also in the DC's change log) (env VASTO_ACK)")
+}
+
 func printWrite(e *env, r client.WriteResult) {
 	if r.Applied {
-		fmt.Fprintf(e.stdout, "applied: event time %d, origin %s/%s, shard %d on %s, log index %d\n",
-			r.Version.Time, r.Version.DC, r.Version.Node, r.Shard, r.Store, r.LogIndex)
+		fmt.Fprintf(e.stdout, "applied: event time %d, origin %s/%s, shard %d on %s, log index %d, acknowledged %s\n",
+			r.Version.Time, r.Version.DC, r.Version.Node, r.Shard, r.Store, r.LogIndex, r.Ack)
 		return
 	}
-	fmt.Fprintf(e.stdout, "not applied: the key holds a later write (event time %d, origin %s/%s)\n",
-		r.Version.Time, r.Version.DC, r.Version.Node)
+	fmt.Fprintf(e.stdout, "not applied: the key holds a later write (event time %d, origin %s/%s), acknowledged %s\n",
+		r.Version.Time, r.Version.DC, r.Version.Node, r.Ack)
 }
 
 func runGet(ctx context.Context, e *env, args []string) error {

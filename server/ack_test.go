@@ -1,0 +1,73 @@
+package server
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/vasto-kv/vasto/wire"
+)
+
+// TestVSetAckPublished: VSET ... ACK published answers once the write's
+// change-log entry left the log (what the publisher does when JetStream
+// acknowledged it), with the level reached as a sixth element; without a
+// publisher it answers NOACK after AckTimeout and the write stands. An
+// unknown level is a syntax error that writes nothing.
+func TestVSetAckPublished(t *testing.T) {
+	srv, e := testServer(t, func(cfg *Config) { cfg.AckTimeout = 200 * time.Millisecond })
+	rc := testClient(t, srv)
+	ctx := context.Background()
+	sh, err := e.Shard(DefaultKeyspace, 0)
+	require.NoError(t, err)
+
+	err = rc.Do(ctx, "VSET", "k", "v", "ACK", "quorum").Err()
+	require.ErrorContains(t, err, "ERR")
+	require.ErrorContains(t, err, "ACK level quorum")
+	_, err = sh.Get([]byte("k"))
+	require.Error(t, err, "nothing written")
+
+	res, err := rc.Do(ctx, "VSET", "k", "v0", "ACK", "LOCAL").Slice()
+	require.NoError(t, err)
+	require.Len(t, res, 6)
+	require.Equal(t, wire.AckLocal, res[5])
+	res, err = rc.Do(ctx, "VSET", "k", "v0b").Slice()
+	require.NoError(t, err)
+	require.Len(t, res, 5, "no ACK asked: the reply is unchanged")
+
+	err = rc.Do(ctx, "VSET", "k", "v1", "ACK", "published").Err()
+	require.ErrorContains(t, err, wire.CodeNoAck+" ")
+	require.ErrorContains(t, err, "the write stands")
+	rec, err := sh.Get([]byte("k"))
+	require.NoError(t, err)
+	require.Equal(t, "v1", string(rec.Value))
+
+	// A publisher: trims whatever is logged.
+	pctx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			if _, last := sh.LogBounds(); last > 0 {
+				_ = sh.TrimLog(last + 1)
+			}
+			select {
+			case <-pctx.Done():
+				return
+			case <-sh.Logged():
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}()
+	defer func() { stop(); wg.Wait() }()
+	res, err = rc.Do(ctx, "VSET", "k", "v2", "ACK", "published").Slice()
+	require.NoError(t, err)
+	require.Len(t, res, 6)
+	require.Equal(t, wire.AckPublished, res[5])
+	res, err = rc.Do(ctx, "VDEL", "k", "ACK", "published").Slice()
+	require.NoError(t, err)
+	require.Equal(t, wire.AckPublished, res[5])
+}
