@@ -76,6 +76,8 @@ func init() {
 		{"VLOGINFO", 1, false, cmdVLogInfo},
 		{"VFENCE", 2, false, cmdVFence},
 		{"VDIGEST", -1, false, cmdDigest},
+		{"VINGEST", -3, false, cmdVIngest},
+		{"VSNAPSHOT", -1, false, cmdVSnapshot},
 		{"VFAULT", -2, false, cmdFault},
 	} {
 		commands[cmd.name] = cmd

@@ -371,6 +371,8 @@ func cmdVLogInfo(c *conn, _ [][]byte) {
 // call steps over a bounded number of records (see
 // store.Shard.DumpShardOf): a page may then hold fewer than LIMIT records,
 // or none, while next is not null.
+// With SNAPSHOT id every page reads the snapshot VSNAPSHOT took (one point
+// in time of the shard), and the last page releases it.
 // Reply: [next start key or null, [key, record, ...]]. Allowed while the
 // shard catches up: it serves copies, not reads.
 func cmdVDump(c *conn, args [][]byte) {
@@ -381,10 +383,11 @@ func cmdVDump(c *conn, args [][]byte) {
 	}
 	o := store.ScanOptions{Limit: 1000, IncludeDead: true}
 	if len(args)%2 != 1 {
-		c.writeErr(syntaxf("VDUMP [START s] [LIMIT n] [SHARDS m TARGET t]"))
+		c.writeErr(syntaxf("VDUMP [START s] [LIMIT n] [SHARDS m TARGET t] [SNAPSHOT id]"))
 		return
 	}
 	shards, target := int64(-1), int64(-1)
+	snap := uint64(0)
 	for i := 1; i < len(args); i += 2 {
 		switch strings.ToUpper(string(args[i])) {
 		case "START":
@@ -410,6 +413,13 @@ func cmdVDump(c *conn, args [][]byte) {
 				return
 			}
 			target = n
+		case "SNAPSHOT":
+			n, err := strconv.ParseUint(string(args[i+1]), 10, 64)
+			if err != nil || n == 0 {
+				c.writeErr(syntaxf("SNAPSHOT takes the id VSNAPSHOT returned"))
+				return
+			}
+			snap = n
 		default:
 			c.writeErr(syntaxf("unsupported VDUMP option %s", clip(args[i])))
 			return
@@ -420,9 +430,15 @@ func cmdVDump(c *conn, args [][]byte) {
 		return
 	}
 	var res store.ScanResult
-	if shards > 0 {
+	switch {
+	case snap != 0:
+		if shards < 0 {
+			shards, target = 1, 0 // every record
+		}
+		res, err = c.dumpSnapshot(snap, sh, o.Start, int(shards), uint32(target), o.Limit)
+	case shards > 0:
 		res, err = sh.DumpShardOf(o.Start, int(shards), uint32(target), o.Limit)
-	} else {
+	default:
 		res, err = sh.Scan(o)
 	}
 	if err != nil {

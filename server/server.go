@@ -160,6 +160,8 @@ type Server struct {
 	acl atomic.Pointer[acl.ACL]
 	// authFailures counts failed AUTH and HELLO AUTH.
 	authFailures atomic.Uint64
+	// snaps are the dump snapshots VSNAPSHOT opened.
+	snaps snapshots
 }
 
 // New checks cfg and returns a server that is not started.
@@ -358,6 +360,7 @@ func (s *Server) finish() {
 	t.Stop()
 	<-ended
 	s.cancel()
+	s.snaps.releaseAll()
 	close(s.done)
 }
 

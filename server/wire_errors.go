@@ -68,7 +68,8 @@ func wireError(err error) string {
 		code = codeNoAck
 	case errors.Is(err, store.ErrCorrupt):
 		code = codeCorrupt
-	case errors.Is(err, errSyntax), errors.Is(err, store.ErrBadRange), errors.Is(err, lww.ErrInvalidRecord):
+	case errors.Is(err, errSyntax), errors.Is(err, store.ErrBadRange), errors.Is(err, lww.ErrInvalidRecord),
+		errors.Is(err, store.ErrSnapshotReleased):
 		code = codeErr
 	}
 	return code + " " + stripPackages(err.Error())

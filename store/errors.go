@@ -42,6 +42,10 @@ var (
 	// ErrBadPage is returned by Ingest for a page whose keys are not sorted
 	// ascending and distinct.
 	ErrBadPage = errors.New("store: ingest page not sorted by distinct keys")
+	// ErrSnapshotReleased is returned by a DumpSnapshot read after the
+	// snapshot was released (by its holder, or because the shard closed or
+	// reopened).
+	ErrSnapshotReleased = errors.New("store: dump snapshot released")
 	// ErrReadOnly is returned for a write to a shard whose database failed
 	// a write (typically a full disk): the shard serves reads but refuses
 	// writes until it could reopen its database. Write to another replica.

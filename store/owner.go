@@ -140,14 +140,23 @@ func (s *Shard) DumpShardOf(start []byte, shards int, target uint32, limit int) 
 	if _, _, err := scanBounds(ScanOptions{Start: start, Limit: limit}); err != nil {
 		return ScanResult{}, err
 	}
-	budget := min(max(16*limit, minDumpVisits), maxScanVisits)
 	if err := s.acquire(); err != nil {
 		return ScanResult{}, err
 	}
 	defer s.mu.RUnlock()
+	return s.dumpShardOf(nil, start, shards, target, limit)
+}
+
+// dumpShardOf is DumpShardOf reading snap (nil: the latest data); s.mu
+// must be held for reading.
+func (s *Shard) dumpShardOf(snap *grocksdb.Snapshot, start []byte, shards int, target uint32, limit int) (ScanResult, error) {
+	budget := min(max(16*limit, minDumpVisits), maxScanVisits)
 	ro := grocksdb.NewDefaultReadOptions()
 	defer ro.Destroy()
 	ro.SetFillCache(false)
+	if snap != nil {
+		ro.SetSnapshot(snap)
+	}
 	it := s.db.NewIteratorCF(ro, s.cfData)
 	defer it.Close()
 	var res ScanResult

@@ -48,6 +48,11 @@ type Shard struct {
 	mu     sync.RWMutex
 	closed bool
 
+	// snaps are the dump snapshots open on the database (see
+	// NewDumpSnapshot); closeDB releases them.
+	snapMu sync.Mutex
+	snaps  map[*DumpSnapshot]struct{}
+
 	queue commitQueue
 	c     committer // owned by the current commit leader
 	stats shardCounters
@@ -225,6 +230,7 @@ func (s *Shard) destroyOpts() {
 }
 
 func (s *Shard) closeDB() {
+	s.releaseSnapshots()
 	s.cfData.Destroy()
 	s.cfLog.Destroy()
 	s.cfMeta.Destroy()

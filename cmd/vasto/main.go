@@ -41,6 +41,8 @@ var subcommands = map[string]subcommand{
 	"get":      {"read a value: get KEYSPACE KEY (exit code 1 when not found)", runGet},
 	"del":      {"delete a key: del KEYSPACE KEY", runDel},
 	"scan":     {"list keys in key order: scan KEYSPACE [--prefix P]", runScan},
+	"backup":   {"copy a keyspace to a directory: backup KEYSPACE --to DIR (per-shard files with versions, manifest, checksums)", runBackup},
+	"restore":  {"bring a backup into the DC: restore DIR [--keyspace NAME] [--shards N] (LWW merge, then verified)", runRestore},
 	"bench":    {"load a keyspace and report throughput and latency percentiles", runBench},
 	"dc":       {"cross-DC replication: 'dc status' shows link, lag and last applied per remote DC", runDC},
 	"acl":      {"help write an ACL file: 'acl hash' reads a password from stdin and prints its hash; 'acl check FILE'", runACL},

@@ -15,7 +15,7 @@ const (
 	// Admin: INFO, VSHARDS, VDIGEST, VFAULT.
 	Admin
 	// Internal: the store-to-store commands (VDUMP, VFENCE, VLOG,
-	// VLOGINFO), for the stores' own user.
+	// VLOGINFO) and VINGEST (restores), for the stores' own user.
 	Internal
 
 	// Connection is the class of commands that need no right once the
@@ -104,6 +104,7 @@ var StoreCommands = Table{
 	"INFO": global, "VSHARDS": global, "VFAULT": global, "VDIGEST": admin,
 
 	"VDUMP": inner, "VFENCE": inner, "VLOG": inner, "VLOGINFO": inner,
+	"VINGEST": inner, "VSNAPSHOT": inner,
 }
 
 // GatewayCommands is the class of every command a gateway accepts. A

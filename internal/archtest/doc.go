@@ -23,6 +23,10 @@
 //     not server/ either; server/resp is fine), replica/, dc/, master/,
 //     internal/storenode/, internal/peerclient/ or bus/embedded/: the
 //     gateway routes with client/;
+//   - packages under backup/ never import, even transitively, store/,
+//     replica/, dc/, master/, chaos/, internal/storenode/,
+//     internal/devcluster/, internal/peerclient/, bus/embedded/ or RocksDB:
+//     backups and restores go through client/;
 //   - only packages under cmd/ import "flag" directly;
 //   - the test-support packages (internal/bustest, internal/shardtest,
 //     internal/storetest, internal/disktest: helpers and in-memory twins)

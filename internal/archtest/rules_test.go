@@ -267,6 +267,10 @@ var denyRules = []denyRule{
 	{name: "gateway-no-engine", dir: "gateway", transitive: true,
 		forbidden: []string{"store", "replica", "dc", "master", "internal/storenode", "internal/peerclient", "bus/embedded"},
 		why:       "packages under gateway/ must not reach store/ (nor server/, which serves it), replica/, dc/, master/, internal/storenode/, internal/peerclient/ or bus/embedded/: the gateway routes with the client and speaks RESP with server/resp"},
+	{name: "backup-through-client", dir: "backup", transitive: true,
+		forbidden: []string{"store", "replica", "dc", "master", "chaos", "internal/storenode", "internal/devcluster",
+			"internal/peerclient", "bus/embedded", "github.com/linxGnu/grocksdb"},
+		why: "packages under backup/ must not reach store/ (nor server/, which serves it), replica/, dc/, master/, chaos/, internal/storenode/, internal/devcluster/, internal/peerclient/, bus/embedded/ or RocksDB: backups and restores act on a running DC from outside, through the client (VDUMP, VINGEST, VDIGEST)"},
 }
 
 func (r denyRule) matches(imp string) bool {

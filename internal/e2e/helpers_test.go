@@ -46,7 +46,7 @@ func testLogger(t testing.TB) hclog.Logger {
 }
 
 // startCluster runs a DC of n stores for the test.
-func startCluster(t *testing.T, n int, cb func(*devcluster.Config)) *devcluster.Cluster {
+func startCluster(t testing.TB, n int, cb func(*devcluster.Config)) *devcluster.Cluster {
 	t.Helper()
 	cfg := devcluster.DefaultConfig(t.TempDir())
 	cfg.Stores = n
@@ -67,7 +67,7 @@ func startCluster(t *testing.T, n int, cb func(*devcluster.Config)) *devcluster.
 	return c
 }
 
-func newClient(t *testing.T, c *devcluster.Cluster) *client.Client {
+func newClient(t testing.TB, c *devcluster.Cluster) *client.Client {
 	t.Helper()
 	return newClientAs(t, c, "", "")
 }
@@ -75,13 +75,13 @@ func newClient(t *testing.T, c *devcluster.Cluster) *client.Client {
 // newClientAs is newClient presenting user and password to the stores.
 // On a cluster with NATS users it connects to NATS as the admin role, so
 // tests can create keyspaces with it.
-func newClientAs(t *testing.T, c *devcluster.Cluster, user, password string) *client.Client {
+func newClientAs(t testing.TB, c *devcluster.Cluster, user, password string) *client.Client {
 	t.Helper()
 	return newClientRole(t, c, bus.RoleAdmin, user, password)
 }
 
 // newClientRole is newClientAs connecting to NATS as role.
-func newClientRole(t *testing.T, c *devcluster.Cluster, role bus.Role, user, password string) *client.Client {
+func newClientRole(t testing.TB, c *devcluster.Cluster, role bus.Role, user, password string) *client.Client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
