@@ -288,6 +288,20 @@ func (c *Client) topo() (*topology.Topology, error) {
 	return t, nil
 }
 
+// keyspace returns the latest topology and keyspace ks in it
+// (ErrUnknownKeyspace when it has none).
+func (c *Client) keyspace(ks string) (*topology.Topology, *topology.Keyspace, error) {
+	t, err := c.topo()
+	if err != nil {
+		return nil, nil, err
+	}
+	k, ok := t.Keyspaces[ks]
+	if !ok {
+		return nil, nil, fmt.Errorf("%w: %q", ErrUnknownKeyspace, ks)
+	}
+	return t, k, nil
+}
+
 // WaitForKeyspace waits until the keyspace is in the local topology, or ctx
 // ends.
 func (c *Client) WaitForKeyspace(ctx context.Context, name string) error {

@@ -24,13 +24,9 @@ func (c *Client) DoOn(ctx context.Context, ks string, shard uint32, store string
 	if len(args) == 0 {
 		return nil, fmt.Errorf("%w: empty command", ErrInvalid)
 	}
-	t, err := c.topo()
+	t, k, err := c.keyspace(ks)
 	if err != nil {
 		return nil, err
-	}
-	k, ok := t.Keyspaces[ks]
-	if !ok {
-		return nil, fmt.Errorf("%w: %q", ErrUnknownKeyspace, ks)
 	}
 	if int(shard) >= len(k.Placement) || !slices.Contains(k.Placement[shard], store) {
 		return nil, fmt.Errorf("%w: %s is not a replica of %s", ErrNoReplica, store, servingName(ks, shard))

@@ -124,13 +124,9 @@ func (c *Client) ShardOf(ks string, key []byte) (shard uint32, shards int, err e
 
 // Shards returns the shard count of keyspace ks under the latest topology.
 func (c *Client) Shards(ks string) (int, error) {
-	t, err := c.topo()
+	_, k, err := c.keyspace(ks)
 	if err != nil {
 		return 0, err
-	}
-	k, ok := t.Keyspaces[ks]
-	if !ok {
-		return 0, fmt.Errorf("%w: %q", ErrUnknownKeyspace, ks)
 	}
 	return k.Shards, nil
 }

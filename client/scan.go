@@ -62,13 +62,9 @@ func (c *Client) Scan(ctx context.Context, ks string, o ScanOptions) ([]Item, er
 	if err != nil {
 		return nil, err
 	}
-	t, err := c.topo()
+	_, k, err := c.keyspace(ks)
 	if err != nil {
 		return nil, err
-	}
-	k, ok := t.Keyspaces[ks]
-	if !ok {
-		return nil, fmt.Errorf("%w: %q", ErrUnknownKeyspace, ks)
 	}
 	n := k.Shards
 	shards := make([]uint32, n)
