@@ -91,3 +91,29 @@ func TestSecureConfigValidate(t *testing.T) {
 	_, _, err = LoadAuthConfig(filepath.Join(t.TempDir(), "missing.conf"))
 	require.ErrorIs(t, err, ErrInvalidConfig)
 }
+
+// The client port serves a certificate rotated on disk without a restart:
+// once the files hold a pair signed by a new authority, a client that
+// trusts only the new authority connects.
+func TestTLSRotatedCertificate(t *testing.T) {
+	dir := t.TempDir()
+	dev, err := secure.GenerateDev(dir)
+	require.NoError(t, err)
+	cfg := TestConfig(t, "dc1", t.TempDir())
+	cfg.TLS = secure.TLSFiles{CertFile: dev.NodeCert, KeyFile: dev.NodeKey}
+	s := StartTestServer(t, cfg)
+	connect := func() error {
+		c, err := secure.TLSFiles{CAFile: dev.CA}.Client()
+		require.NoError(t, err)
+		nc, err := nats.Connect(s.ClientURL(), nats.Secure(c), nats.Timeout(2*time.Second))
+		if err == nil {
+			nc.Close()
+		}
+		return err
+	}
+	require.NoError(t, connect())
+	_, err = secure.GenerateDev(dir) // a new authority and pair over the same files
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return connect() == nil }, 10*time.Second, 100*time.Millisecond,
+		"the rotated pair is served without a restart")
+}

@@ -173,6 +173,26 @@ func (l *load) waitWrites(t *testing.T, n int64) {
 	require.Eventually(t, func() bool { return l.writes.Load() >= from+n }, 30*time.Second, 5*time.Millisecond)
 }
 
+// fillThroughResize creates keyspace ks of 1 shard and 2 replicas, writes
+// n keys, resizes it to 2 shards (the new shard filled from the old one's
+// replicas) and reads every key back.
+func fillThroughResize(t *testing.T, c *devcluster.Cluster, cl *client.Client, ks string, n int) {
+	t.Helper()
+	createKeyspace(t, c, cl, ks, 1, 2)
+	ctx := ctxT(t)
+	for i := range n {
+		_, err := cl.Put(ctx, ks, []byte(keyN(i)), []byte(valN(i)))
+		require.NoError(t, err)
+	}
+	resize(t, cl, ks, 2)
+	waitServing(t, cl, ks)
+	for i := range n {
+		got, err := cl.Get(ctx, ks, []byte(keyN(i)))
+		require.NoError(t, err)
+		require.Equal(t, valN(i), string(got.Value))
+	}
+}
+
 func resize(t *testing.T, cl *client.Client, ks string, shards int) topology.OpReply {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)

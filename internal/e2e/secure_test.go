@@ -56,19 +56,8 @@ func TestSecureClusterEverythingOn(t *testing.T) {
 	cl := newClientAs(t, c, "app", "app-pw") // NATS admin role, RESP user app
 	reBootstrapPastRetention(t, c, cl)
 
-	createKeyspace(t, c, cl, "rs", 1, 2)
+	fillThroughResize(t, c, cl, "rs", 200)
 	ctx := ctxT(t)
-	for i := range 200 {
-		_, err := cl.Put(ctx, "rs", []byte(keyN(i)), []byte(valN(i)))
-		require.NoError(t, err)
-	}
-	resize(t, cl, "rs", 2)
-	waitServing(t, cl, "rs")
-	for i := range 200 {
-		got, err := cl.Get(ctx, "rs", []byte(keyN(i)))
-		require.NoError(t, err)
-		require.Equal(t, valN(i), string(got.Value))
-	}
 
 	// The gateway: TLS for its clients, its own ACL, the stores' gw user.
 	tcfg, err := d.Client().Client()
@@ -140,23 +129,10 @@ func TestSecureClusterEverythingOn(t *testing.T) {
 func TestSecureTwoDCsConverge(t *testing.T) {
 	d, err := secure.GenerateDev(t.TempDir())
 	require.NoError(t, err)
-	cfg := devcluster.DefaultConfig(t.TempDir())
-	cfg.Stores = 2
-	cfg.Logger = testLogger(t)
-	secureConfig(t, d)(&cfg)
-	cfg.Gateway = false
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cs, err := devcluster.StartMulti(ctx, cfg, []string{"dc1", "dc2"})
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		require.NoError(t, devcluster.ShutdownAll(ctx, cs))
+	cs := startDCsWith(t, 2, []string{"dc1", "dc2"}, func(cfg *devcluster.Config) {
+		secureConfig(t, d)(cfg)
+		cfg.Gateway = false
 	})
-	for _, c := range cs {
-		require.NoError(t, c.WaitReady(ctx))
-	}
 	c1, c2 := newClientAs(t, cs[0], "app", "app-pw"), newClientAs(t, cs[1], "app", "app-pw")
 	createKeyspace(t, cs[0], c1, "geo", 2, 2)
 	createKeyspace(t, cs[1], c2, "geo", 1, 2)

@@ -45,25 +45,14 @@ func TestTLSClusterReBootstrapsAndResizes(t *testing.T) {
 	cl := newClient(t, c)
 	reBootstrapPastRetention(t, c, cl)
 
-	createKeyspace(t, c, cl, "rs", 1, 2)
-	ctx := ctxT(t)
-	for i := range 300 {
-		_, err := cl.Put(ctx, "rs", []byte(keyN(i)), []byte(valN(i)))
-		require.NoError(t, err)
-	}
-	resize(t, cl, "rs", 2)
-	waitServing(t, cl, "rs")
-	for i := range 300 {
-		got, err := cl.Get(ctx, "rs", []byte(keyN(i)))
-		require.NoError(t, err)
-		require.Equal(t, valN(i), string(got.Value))
-	}
+	fillThroughResize(t, c, cl, "rs", 300)
 }
 
 // TestTLSClusterRefusesPlaintext: a client without TLS to the stores (but
 // with it to NATS, so it has the topology) cannot use the stores, one
-// without TLS to NATS cannot connect at all, and a plaintext RESP client of the gateway is told why; a TLS
-// client of the gateway speaking raw RESP (as redis-cli --tls) is served.
+// without TLS to NATS cannot connect at all, and a plaintext RESP client
+// of the gateway is told why; a TLS client of the gateway speaking raw
+// RESP (as redis-cli --tls) is served.
 func TestTLSClusterRefusesPlaintext(t *testing.T) {
 	c, d := startTLSCluster(t, 1, nil)
 	cl := newClient(t, c)

@@ -14,9 +14,19 @@ import (
 
 func startDCs(t *testing.T, stores int, dcs ...string) []*devcluster.Cluster {
 	t.Helper()
+	return startDCsWith(t, stores, dcs, nil)
+}
+
+// startDCsWith is startDCs with set (if not nil) adjusting the DCs'
+// common configuration.
+func startDCsWith(t *testing.T, stores int, dcs []string, set func(*devcluster.Config)) []*devcluster.Cluster {
+	t.Helper()
 	cfg := devcluster.DefaultConfig(t.TempDir())
 	cfg.Stores = stores
 	cfg.Logger = testLogger(t)
+	if set != nil {
+		set(&cfg)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cs, err := devcluster.StartMulti(ctx, cfg, dcs)
