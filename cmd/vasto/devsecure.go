@@ -35,11 +35,13 @@ type devSecurity struct {
 	dir   string
 	tls   secure.DevFiles
 	users *acl.ACL
+	// passwords are the users' passwords, by name.
+	passwords map[string]secure.Secret
 }
 
 // setupDevSecurity writes dir/secure and returns what it holds.
 func setupDevSecurity(dir string) (devSecurity, error) {
-	d := devSecurity{dir: filepath.Join(dir, "secure")}
+	d := devSecurity{dir: filepath.Join(dir, "secure"), passwords: map[string]secure.Secret{}}
 	var err error
 	if d.tls, err = secure.GenerateDev(filepath.Join(d.dir, "tls")); err != nil {
 		return devSecurity{}, err
@@ -51,6 +53,7 @@ func setupDevSecurity(dir string) (devSecurity, error) {
 		if err != nil {
 			return devSecurity{}, err
 		}
+		d.passwords[u.name] = pw
 		h, err := acl.HashPassword(pw.Reveal())
 		if err != nil {
 			return devSecurity{}, err
@@ -89,26 +92,13 @@ func devPassword(path string) (secure.Secret, error) {
 
 // apply secures cfg: mutual TLS everywhere, NATS users, the ACL on the
 // stores and the gateway.
-func (d devSecurity) apply(cfg *devcluster.Config) error {
+func (d devSecurity) apply(cfg *devcluster.Config) {
 	cfg.TLS = d.tls.Node()
 	cfg.TLS.ClientAuth = true
 	cfg.NATSAuth = true
 	cfg.StoreACL, cfg.GatewayACL = d.users, d.users
-	var err error
-	if cfg.PeerPassword, err = d.reveal("peer"); err != nil {
-		return err
-	}
-	if cfg.GatewayPassword, err = d.reveal("gateway"); err != nil {
-		return err
-	}
-	cfg.PeerUser, cfg.GatewayUser = "peer", "gateway"
-	return nil
-}
-
-// reveal reads user's password.
-func (d devSecurity) reveal(user string) (string, error) {
-	pw, err := secure.ReadSecret(d.passwordFile(user))
-	return pw.Reveal(), err
+	cfg.PeerUser, cfg.PeerPassword = "peer", d.passwords["peer"].Reveal()
+	cfg.GatewayUser, cfg.GatewayPassword = "gateway", d.passwords["gateway"].Reveal()
 }
 
 // printUsage prints how to use the secured cluster c from a shell.

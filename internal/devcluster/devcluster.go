@@ -389,10 +389,6 @@ func (c *Cluster) Creds(role bus.Role, id string) string {
 	return filepath.Join(c.cfg.Dir, "creds", bus.SeedFileName(bus.Identity{Role: role, DC: c.cfg.DC, Store: id}))
 }
 
-// natsTLS is the TLS configuration of the cluster's NATS connections
-// (nil without TLS).
-func (c *Cluster) natsTLS() (*tls.Config, error) { return c.ClientTLS() }
-
 // LeafURL is the URL other DCs link to ("" without LeafListen).
 func (c *Cluster) LeafURL() string {
 	if c.nats == nil {
@@ -438,7 +434,7 @@ func (c *Cluster) StartMaster(ctx context.Context) error {
 	if c.cfg.MasterNATSVia != nil {
 		url = c.cfg.MasterNATSVia(url)
 	}
-	ntls, err := c.natsTLS()
+	ntls, err := c.ClientTLS()
 	if err != nil {
 		return err
 	}
@@ -517,7 +513,7 @@ func (c *Cluster) StartStore(ctx context.Context, i int) error {
 	cfg.TLS = c.cfg.TLS
 	cfg.NATSCreds = c.Creds(bus.RoleStore, st.ID)
 	var err error
-	if cfg.NATSTLS, err = c.natsTLS(); err != nil {
+	if cfg.NATSTLS, err = c.ClientTLS(); err != nil {
 		return err
 	}
 	n, err := storenode.New(cfg)
