@@ -338,13 +338,16 @@ func tableProp(props, name string) float64 {
 	return 0
 }
 
-// WaitReplicated waits until another replica of the shard applied this
+// WaitReplicas waits until want other replicas of the shard applied this
 // store's change-log entry index, which must already be published (see
 // store.Shard.WaitPublished): until a peer's consumer of this store's
 // change subject has acknowledged (after applying) every message up to the
-// subject's last one. It returns ErrNotReplicated when the shard has no
-// other replica here, or ctx ends first.
-func (a *Agent) WaitReplicated(ctx context.Context, ks string, shard uint32, index uint64) error {
+// subject's last one. It returns how many other replicas had applied it
+// when it returned: want or more, or fewer with an error wrapping
+// ErrNotReplicated when ctx ended first or the shard has too few other
+// replicas on this store's placement. Index 0 (nothing written) counts
+// every other replica at once.
+func (a *Agent) WaitReplicas(ctx context.Context, ks string, shard uint32, index uint64, want int) (int, error) {
 	ref := topology.ShardRef{Keyspace: ks, Shard: shard}
 	a.mu.Lock()
 	var w *shardWorker
@@ -353,29 +356,53 @@ func (a *Agent) WaitReplicated(ctx context.Context, ks string, shard uint32, ind
 	}
 	a.mu.Unlock()
 	if w == nil || len(w.peers) == 0 {
-		return fmt.Errorf("%w: shard %s has no other replica on this store's placement", ErrNotReplicated, ref)
+		return 0, fmt.Errorf("%w: shard %s has no other replica on this store's placement", ErrNotReplicated, ref)
 	}
+	if index == 0 {
+		return len(w.peers), nil
+	}
+	// Asked for more replicas than the shard has: count those it has.
+	target := min(want, len(w.peers))
+	got, err := a.waitPeers(ctx, w.peers, ref, index, target)
+	if err == nil && target < want {
+		err = fmt.Errorf("%w: shard %s has %d other replicas on this store's placement, %d asked", ErrNotReplicated, ref, len(w.peers), want)
+	}
+	return got, err
+}
+
+// waitPeers waits until want of peers applied this store's change-log
+// entry index of ref (see WaitReplicas) and returns how many had.
+func (a *Agent) waitPeers(ctx context.Context, peers []string, ref topology.ShardRef, index uint64, want int) (int, error) {
 	stream, err := bus.ChangeStream(a.cfg.DC)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	subj, err := bus.ChangeSubject(a.cfg.DC, ks, shard, a.cfg.Store)
+	subj, err := bus.ChangeSubject(a.cfg.DC, ref.Keyspace, ref.Shard, a.cfg.Store)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	m, err := a.cfg.Bus.LastOnSubject(ctx, stream, subj)
 	if err != nil {
-		return fmt.Errorf("%w: log index %d: %w", ErrNotReplicated, index, err)
+		return 0, fmt.Errorf("%w: log index %d: %w", ErrNotReplicated, index, err)
 	}
+	passed := make([]bool, len(peers))
+	got := 0
 	delay := time.Millisecond
 	for {
-		for _, p := range w.peers {
+		for i, p := range peers {
+			if passed[i] {
+				continue
+			}
 			if ok, _ := a.cfg.Bus.ConsumerPassed(ctx, stream, peerDurable(p, ref, a.cfg.Store), m.StreamSeq); ok {
-				return nil
+				passed[i] = true
+				got++
 			}
 		}
+		if got >= want {
+			return got, nil
+		}
 		if !retry.Sleep(ctx, delay) {
-			return fmt.Errorf("%w: log index %d: %w", ErrNotReplicated, index, context.Cause(ctx))
+			return got, fmt.Errorf("%w: log index %d: %d of %d replicas: %w", ErrNotReplicated, index, got, want, context.Cause(ctx))
 		}
 		delay = min(2*delay, 20*time.Millisecond)
 	}

@@ -9,7 +9,8 @@ var (
 	ErrInvalidConfig = errors.New("replica: invalid config")
 	// ErrStarted is returned by a second Agent.Start.
 	ErrStarted = errors.New("replica: agent already started")
-	// ErrNotReplicated is returned by WaitReplicated when no other replica
-	// of the shard applied the write in time, or the shard has none.
+	// ErrNotReplicated is returned by WaitReplicas when fewer other
+	// replicas of the shard than asked applied the write in time, or the
+	// shard has fewer.
 	ErrNotReplicated = errors.New("replica: write not applied by another replica")
 )

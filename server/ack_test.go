@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/vasto-kv/vasto/store"
 	"github.com/vasto-kv/vasto/wire"
 )
 
@@ -44,8 +45,25 @@ func TestVSetAckPublished(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "v1", string(rec.Value))
 
-	// A publisher: trims whatever is logged.
-	pctx, stop := context.WithCancel(ctx)
+	publishAll(t, sh)
+	res, err = rc.Do(ctx, "VSET", "k", "v2", "ACK", "published").Slice()
+	require.NoError(t, err)
+	require.Len(t, res, 6)
+	require.Equal(t, wire.AckPublished, res[5])
+	res, err = rc.Do(ctx, "VDEL", "k", "ACK", "published").Slice()
+	require.NoError(t, err)
+	require.Equal(t, wire.AckPublished, res[5])
+
+	err = rc.Do(ctx, "VSET", "k", "v3", "ACK", "replicated").Err()
+	require.ErrorContains(t, err, wire.CodeNoAck+" ")
+	require.ErrorContains(t, err, "replicates nothing", "a server without replication cannot reach it")
+}
+
+// publishAll stands in for the publisher of sh until the test ends: it
+// trims whatever is logged, as the publisher does once JetStream
+// acknowledged it.
+func publishAll(t *testing.T, sh *store.Shard) {
+	pctx, stop := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -62,16 +80,5 @@ func TestVSetAckPublished(t *testing.T) {
 			}
 		}
 	}()
-	defer func() { stop(); wg.Wait() }()
-	res, err = rc.Do(ctx, "VSET", "k", "v2", "ACK", "published").Slice()
-	require.NoError(t, err)
-	require.Len(t, res, 6)
-	require.Equal(t, wire.AckPublished, res[5])
-	res, err = rc.Do(ctx, "VDEL", "k", "ACK", "published").Slice()
-	require.NoError(t, err)
-	require.Equal(t, wire.AckPublished, res[5])
-
-	err = rc.Do(ctx, "VSET", "k", "v3", "ACK", "replicated").Err()
-	require.ErrorContains(t, err, wire.CodeNoAck+" ")
-	require.ErrorContains(t, err, "replicates nothing", "a server without replication cannot reach it")
+	t.Cleanup(func() { stop(); wg.Wait() })
 }

@@ -62,6 +62,7 @@ func init() {
 		{"DEL", -2, true, cmdDel},
 		{"VSET", -3, true, cmdVSet},
 		{"VDEL", -2, true, cmdVDel},
+		{"WAIT", 3, false, cmdWait},
 
 		{"GET", 2, false, cmdGet},
 		{"VGET", -2, false, cmdVGet},

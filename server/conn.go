@@ -30,6 +30,9 @@ type conn struct {
 	sess acl.Session
 
 	pending pendingWrites
+	// written is, per shard this connection wrote to, the highest
+	// change-log index of its writes: what WAIT waits for.
+	written map[*store.Shard]uint64
 	scans   wire.ScanCursors
 	quit    bool
 	// code is the error code of the last error reply, for the Observer.

@@ -90,6 +90,7 @@ func (c *conn) flushWrites() {
 	for i := range p.groups {
 		g := &p.groups[i]
 		g.results, g.err = g.shard.Commit(ctx, g.writes)
+		c.noteWritten(g)
 	}
 	for i := range p.replies {
 		c.awaitAck(&p.replies[i])
@@ -183,7 +184,7 @@ func (c *conn) waitReplicated(ctx context.Context, sh *store.Shard, idx uint64) 
 		return fmt.Errorf("%w: this store replicates nothing", errNotAcknowledged)
 	}
 	id := sh.ID()
-	if err := wait(ctx, id.Keyspace, id.Shard, idx); err != nil {
+	if _, err := wait(ctx, id.Keyspace, id.Shard, idx, 1); err != nil {
 		return fmt.Errorf("%w: %w", errNotAcknowledged, err)
 	}
 	return nil

@@ -68,11 +68,13 @@ type Config struct {
 	// acknowledgement level beyond local (VSET ... ACK published); past it
 	// the write is answered NOACK. It holds that connection's pipeline.
 	AckTimeout time.Duration
-	// Replicated, when set, waits until another replica of the shard
-	// applied the published change-log entry index (ACK replicated); it
-	// returns an error when the level cannot be reached in time. nil: ACK
-	// replicated is answered NOACK (the store runs alone).
-	Replicated func(ctx context.Context, keyspace string, shard uint32, index uint64) error
+	// Replicated, when set, waits until want other replicas of the shard
+	// applied the published change-log entry index (ACK replicated: one;
+	// WAIT numreplicas: numreplicas) and returns how many had; it returns
+	// an error as well when fewer than want had when ctx ended. Index 0
+	// counts every other replica. nil: ACK replicated is answered NOACK
+	// and WAIT answers 0 (the store runs alone).
+	Replicated func(ctx context.Context, keyspace string, shard uint32, index uint64, want int) (int, error)
 	// Faults, when not nil, is the fault injection VFAULT drives (a store
 	// started with --allow-faults); nil refuses VFAULT with NOFAULTS.
 	Faults Faults

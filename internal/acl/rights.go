@@ -94,7 +94,7 @@ var (
 var StoreCommands = Table{
 	"AUTH": preAuth, "HELLO": preAuth, "QUIT": preAuth,
 	"PING": conn, "ECHO": conn, "COMMAND": conn, "CONFIG": conn, "CLIENT": conn,
-	"SELECT": conn, "VUSE": conn,
+	"SELECT": conn, "VUSE": conn, "WAIT": conn,
 
 	"GET": read, "VGET": read, "MGET": read, "EXISTS": read, "PTTL": read, "TTL": read,
 	"SCAN": read, "VSCAN": read, "DBSIZE": read,

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/vasto-kv/vasto/client"
@@ -72,4 +73,41 @@ func TestAckReplicatedIsOnAnotherReplica(t *testing.T) {
 		require.NoError(t, err, "write %d acknowledged replicated is not on %s", i, c.Stores()[other].ID)
 		require.Equal(t, valN(i), string(rec.Value))
 	}
+}
+
+// TestWaitCountsReplicas: Redis's WAIT numreplicas timeout on a store
+// connection that wrote answers how many other replicas applied the writes:
+// 1 for a keyspace of 2 replicas, and the value is then in the other
+// replica's engine; asking for more replicas than the shard has answers 1
+// once the timeout passes.
+func TestWaitCountsReplicas(t *testing.T) {
+	c := startCluster(t, 2, nil)
+	cl := newClient(t, c)
+	ctx := ctxT(t)
+	createKeyspace(t, c, cl, "w", 1, 2)
+	top := cl.Topology()
+	acceptor := top.Keyspaces["w"].Placement[0][0]
+	other := 0
+	if c.Stores()[0].ID == acceptor {
+		other = 1
+	}
+	rc := redis.NewClient(&redis.Options{Addr: top.Stores[acceptor].Addr, Protocol: 2, DisableIdentity: true})
+	t.Cleanup(func() { _ = rc.Close() })
+	conn := rc.Conn()
+	t.Cleanup(func() { _ = conn.Close() })
+	require.NoError(t, conn.Do(ctx, "VUSE", "w", "0").Err())
+	for i := range 20 {
+		require.NoError(t, conn.Do(ctx, "SET", keyN(i), valN(i)).Err())
+		n, err := conn.Do(ctx, "WAIT", "1", "10000").Int64()
+		require.NoError(t, err)
+		require.EqualValues(t, 1, n)
+		sh, err := c.Engine(other).Shard("w", 0)
+		require.NoError(t, err)
+		rec, err := sh.Get([]byte(keyN(i)))
+		require.NoError(t, err, "write %d answered by WAIT is not on %s", i, c.Stores()[other].ID)
+		require.Equal(t, valN(i), string(rec.Value))
+	}
+	n, err := conn.Do(ctx, "WAIT", "2", "200").Int64()
+	require.NoError(t, err)
+	require.EqualValues(t, 1, n, "the shard has one other replica")
 }

@@ -316,13 +316,13 @@ func (n *Node) Start(ctx context.Context) (err error) {
 }
 
 // waitReplicated is the server's Config.Replicated: the agent's
-// WaitReplicated once it runs.
-func (n *Node) waitReplicated(ctx context.Context, ks string, shard uint32, index uint64) error {
+// WaitReplicas once it runs.
+func (n *Node) waitReplicated(ctx context.Context, ks string, shard uint32, index uint64, want int) (int, error) {
 	a := n.ackAgent.Load()
 	if a == nil {
-		return fmt.Errorf("%w: the store has not joined the cluster", replica.ErrNotReplicated)
+		return 0, fmt.Errorf("%w: the store has not joined the cluster", replica.ErrNotReplicated)
 	}
-	return a.WaitReplicated(ctx, ks, shard, index)
+	return a.WaitReplicas(ctx, ks, shard, index, want)
 }
 
 // advertised is the address clients and peers dial; n.mu held.
