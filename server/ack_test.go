@@ -82,3 +82,41 @@ func publishAll(t *testing.T, sh *store.Shard) {
 	}()
 	t.Cleanup(func() { stop(); wg.Wait() })
 }
+
+// TestAckReplicatedRetryWaitsForPublishedEntries: a write sent again with
+// the same event time is not applied (the key holds it already); asked for
+// ACK replicated it still waits until another replica applied what this
+// store logged, even when the outbox is empty because the first attempt's
+// entry was published. Without that, a retry after a lost reply would be
+// acknowledged replicated before any other replica had the write.
+func TestAckReplicatedRetryWaitsForPublishedEntries(t *testing.T) {
+	r := &replicas{}
+	srv, e := testServer(t, func(cfg *Config) {
+		cfg.Replicated = r.wait
+		cfg.AckTimeout = 200 * time.Millisecond
+	})
+	rc := testClient(t, srv)
+	ctx := context.Background()
+	sh, err := e.Shard(DefaultKeyspace, 0)
+	require.NoError(t, err)
+	publishAll(t, sh)
+
+	const at = "1700000000000000000"
+	res, err := rc.Do(ctx, "VSET", "k", "v", "EVENTTIME", at).Slice()
+	require.NoError(t, err)
+	require.EqualValues(t, 1, res[0], "the first attempt is applied")
+	require.Eventually(t, func() bool { first, last := sh.LogBounds(); return last > 0 && first > last },
+		10*time.Second, time.Millisecond, "the first attempt's entry is published")
+	_, last := sh.LogBounds()
+
+	err = rc.Do(ctx, "VSET", "k", "v", "EVENTTIME", at, "ACK", "replicated").Err()
+	require.ErrorContains(t, err, wire.CodeNoAck+" ", "no other replica applied it yet")
+	require.Equal(t, last, r.lastAsked(), "the retry waits for the published entry")
+
+	r.have.Store(1)
+	r.upTo.Store(last)
+	res, err = rc.Do(ctx, "VSET", "k", "v", "EVENTTIME", at, "ACK", "replicated").Slice()
+	require.NoError(t, err)
+	require.EqualValues(t, 0, res[0], "the retry is not applied again")
+	require.Equal(t, wire.AckReplicated, res[5])
+}

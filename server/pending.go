@@ -158,10 +158,13 @@ func (c *conn) awaitAck(d *deferred) {
 		idx := r.LogIndex
 		if !r.Applied {
 			// The key holds this version or a later one, perhaps from an
-			// earlier attempt of this write still in the outbox: wait for
-			// everything logged so far.
-			first, last := g.shard.LogBounds()
-			if first > last {
+			// earlier attempt of this write, in the outbox or already
+			// published: wait for everything this store logged so far, even
+			// when the outbox is empty (a published entry may not be applied
+			// by another replica yet). A store that never logged anything
+			// holds the version from a peer, which has it.
+			_, last := g.shard.LogBounds()
+			if last == 0 {
 				continue
 			}
 			idx = last

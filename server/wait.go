@@ -27,9 +27,11 @@ func (c *conn) noteWritten(g *writeGroup) {
 		}
 	}
 	if skipped {
-		if first, last := g.shard.LogBounds(); first <= last {
-			idx = max(idx, last)
-		}
+		// Not applied: the key holds this version or a later one, perhaps
+		// logged here earlier and already published; count everything this
+		// store logged (see awaitAck).
+		_, last := g.shard.LogBounds()
+		idx = max(idx, last)
 	}
 	if idx == 0 {
 		return
