@@ -135,7 +135,7 @@ func (m *Master) start(ctx context.Context) ([]*bus.Subscription, error) {
 	if err := conn.EnsureTopologyBucket(ctx, dc); err != nil {
 		return nil, fmt.Errorf("master: topology bucket: %w", err)
 	}
-	t, rev, err := m.read(ctx)
+	t, rev, err := m.readAtStart(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -172,6 +172,23 @@ func (m *Master) start(ctx context.Context) ([]*bus.Subscription, error) {
 	m.log.Info("master started", "version", t.Version, "revision", rev,
 		"stores", len(t.Stores), "keyspaces", len(t.Keyspaces))
 	return subs, nil
+}
+
+// readAtStart is read, retried while the bucket has no responder yet (a
+// replicated bucket just created, or a NATS cluster electing its leaders)
+// until ctx ends.
+func (m *Master) readAtStart(ctx context.Context) (*topology.Topology, uint64, error) {
+	backoff := retry.Backoff{Min: minRetryBackoff / 10, Max: maxRetryBackoff}
+	for {
+		t, rev, err := m.read(ctx)
+		if err == nil || !errors.Is(err, bus.ErrNoResponders) {
+			return t, rev, err
+		}
+		m.log.Debug("topology bucket not answering yet, retrying", "error", err)
+		if !backoff.Wait(ctx, nil) {
+			return nil, 0, err
+		}
+	}
 }
 
 // read returns the topology in the bucket and its revision; an absent

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -220,8 +221,11 @@ func (c *Cluster) startNATSCluster(ctx context.Context, base embedded.Config) er
 		return err
 	}
 	for i := range cfgs {
-		if i > 0 {
-			cfgs[i].LeafListen, cfgs[i].LeafRemotes, cfgs[i].LeafCreds = "", nil, ""
+		// Every server of the cluster carries the DC's leafnode links, as
+		// in production: the links to other DCs survive losing any one.
+		if cfgs[i].LeafListen, err = nthListen(base.LeafListen, i); err != nil {
+			_ = c.stopNATS(context.Background())
+			return err
 		}
 		ns, err := embedded.New(cfgs[i])
 		if err == nil {
@@ -239,6 +243,27 @@ func (c *Cluster) startNATSCluster(ctx context.Context, base embedded.Config) er
 		return err
 	}
 	return nil
+}
+
+// nthListen is the leafnode listen address of the i-th server of a cluster
+// whose first listens on listen: a fixed port counts up, port -1 (any free
+// one) and "" (none) stay.
+func nthListen(listen string, i int) (string, error) {
+	if listen == "" || i == 0 {
+		return listen, nil
+	}
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "", fmt.Errorf("devcluster: leaf listen %q: %w", listen, err)
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil {
+		return "", fmt.Errorf("devcluster: leaf listen %q: %w", listen, err)
+	}
+	if p <= 0 {
+		return listen, nil
+	}
+	return net.JoinHostPort(host, strconv.Itoa(p+i)), nil
 }
 
 // stopNATS stops every NATS server of the DC.
@@ -389,12 +414,17 @@ func (c *Cluster) Creds(role bus.Role, id string) string {
 	return filepath.Join(c.cfg.Dir, "creds", bus.SeedFileName(bus.Identity{Role: role, DC: c.cfg.DC, Store: id}))
 }
 
-// LeafURL is the URL other DCs link to ("" without LeafListen).
+// LeafURL is what other DCs link to ("" without LeafListen): every
+// server's leafnode URL, comma-separated (one remote DC's entry of
+// embedded.Config.LeafRemotes).
 func (c *Cluster) LeafURL() string {
-	if c.nats == nil {
-		return ""
+	var urls []string
+	for _, ns := range c.natsAll {
+		if u := ns.LeafURL(); u != "" {
+			urls = append(urls, u)
+		}
 	}
-	return c.nats.LeafURL()
+	return strings.Join(urls, ",")
 }
 
 // NATSURL is the URL clients and the other vasto commands connect to:
