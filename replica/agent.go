@@ -137,6 +137,11 @@ type Agent struct {
 	routines goroutines
 	watch    Watch
 	topoCh   chan *topology.Topology
+
+	// ackMu guards ackTrackers: the shards whose writes wait for other
+	// replicas (see acktrack.go); taken before an ackTracker's mu.
+	ackMu       sync.Mutex
+	ackTrackers map[topology.ShardRef]*ackTracker
 }
 
 // NewAgent checks cfg and returns an agent that is not started.

@@ -363,47 +363,9 @@ func (a *Agent) WaitReplicas(ctx context.Context, ks string, shard uint32, index
 	}
 	// Asked for more replicas than the shard has: count those it has.
 	target := min(want, len(w.peers))
-	got, err := a.waitPeers(ctx, w.peers, ref, index, target)
+	got, err := a.waitApplied(ctx, ref, w.peers, index, target)
 	if err == nil && target < want {
 		err = fmt.Errorf("%w: shard %s has %d other replicas on this store's placement, %d asked", ErrNotReplicated, ref, len(w.peers), want)
 	}
 	return got, err
-}
-
-// waitPeers waits until want of peers applied this store's change-log
-// entry index of ref (see WaitReplicas) and returns how many had.
-func (a *Agent) waitPeers(ctx context.Context, peers []string, ref topology.ShardRef, index uint64, want int) (int, error) {
-	stream, err := bus.ChangeStream(a.cfg.DC)
-	if err != nil {
-		return 0, err
-	}
-	subj, err := bus.ChangeSubject(a.cfg.DC, ref.Keyspace, ref.Shard, a.cfg.Store)
-	if err != nil {
-		return 0, err
-	}
-	m, err := a.cfg.Bus.LastOnSubject(ctx, stream, subj)
-	if err != nil {
-		return 0, fmt.Errorf("%w: log index %d: %w", ErrNotReplicated, index, err)
-	}
-	passed := make([]bool, len(peers))
-	got := 0
-	delay := time.Millisecond
-	for {
-		for i, p := range peers {
-			if passed[i] {
-				continue
-			}
-			if ok, _ := a.cfg.Bus.ConsumerPassed(ctx, stream, peerDurable(p, ref, a.cfg.Store), m.StreamSeq); ok {
-				passed[i] = true
-				got++
-			}
-		}
-		if got >= want {
-			return got, nil
-		}
-		if !retry.Sleep(ctx, delay) {
-			return got, fmt.Errorf("%w: log index %d: %d of %d replicas: %w", ErrNotReplicated, index, got, want, context.Cause(ctx))
-		}
-		delay = min(2*delay, 20*time.Millisecond)
-	}
 }
