@@ -163,6 +163,7 @@ func (w *shardWorker) publishLoop(ctx context.Context) {
 				return
 			}
 			w.log.Warn("change log not published; will retry", "from", first, "error", err)
+			w.a.kickStream()
 			if !backoff.Wait(ctx, nil) {
 				return
 			}
