@@ -61,6 +61,13 @@ type ConsumerConfig struct {
 	StartSeq uint64
 	// Logger receives the consumer's logs; default: the connection's.
 	Logger hclog.Logger
+	// OnRecreate, if set, is called in the consumer's goroutine after the
+	// consumer created itself again because its durable or its stream was
+	// gone (deleted, or NATS lost its data), before it pulls anything from
+	// the new one: the new consumer starts at the beginning of the stream,
+	// which may no longer hold what the old one had not delivered. Until it
+	// returns nil it is called again, with back-off, and nothing is pulled.
+	OnRecreate func(ctx context.Context) error
 }
 
 // Handler applies a batch of messages, in stream order. Returning nil
@@ -258,6 +265,7 @@ func (k *Consumer) run(ctx context.Context, cons jetstream.Consumer) {
 			if cerr == nil {
 				k.log.Info("consumer recreated")
 				cons = c2
+				k.afterRecreate(ctx, &backoff)
 				continue
 			}
 			err = cerr
@@ -266,6 +274,23 @@ func (k *Consumer) run(ctx context.Context, cons jetstream.Consumer) {
 			k.log.Warn("fetch failed, retrying", "error", err, "backoff", backoff.Current())
 		}
 		backoff.Wait(ctx, k.conn.reconnected())
+	}
+}
+
+// afterRecreate calls OnRecreate until it succeeds or ctx ends.
+func (k *Consumer) afterRecreate(ctx context.Context, backoff *retry.Backoff) {
+	if k.cfg.OnRecreate == nil {
+		return
+	}
+	for ctx.Err() == nil {
+		err := k.cfg.OnRecreate(ctx)
+		if err == nil || ctx.Err() != nil {
+			backoff.Reset()
+			return
+		}
+		k.log.Warn("check after recreating the consumer failed; retrying before pulling", "error", err,
+			"backoff", backoff.Current())
+		backoff.Wait(ctx, nil)
 	}
 }
 

@@ -2,6 +2,7 @@ package bus
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -496,4 +497,69 @@ func TestConsumerRedeliversSoonWhatItNeverReceived(t *testing.T) {
 		}
 		return true
 	}, 10*time.Second, 20*time.Millisecond, "every message delivered")
+}
+
+// TestConsumerRecreatesItselfWhenStreamLost: the stream is deleted under
+// a running consumer (as when NATS loses its data) and created again. The
+// consumer creates itself again, calls OnRecreate (retrying it while it
+// fails) before it pulls anything, and then delivers the new stream's
+// messages from its start.
+func TestConsumerRecreatesItselfWhenStreamLost(t *testing.T) {
+	srv := embedded.RunTestServer(t, "dc1")
+	c := testConn(t, srv)
+	ctx := testCtx(t)
+	require.NoError(t, c.EnsureChangeStream(ctx, StreamConfig{DC: "dc1"}))
+	stream, _ := ChangeStream("dc1")
+	subj, _ := ChangeSubject("dc1", "ks", 0, "storeA")
+	_, err := c.PublishBatch(ctx, changeMsgs(subj, "old", 1, 3))
+	require.NoError(t, err)
+
+	var (
+		mu          sync.Mutex
+		got         []string
+		recreations int
+		gotAtCheck  = -1
+	)
+	k, err := c.NewConsumer(ConsumerConfig{Stream: stream, Durable: "survivor", FilterSubject: subj,
+		OnRecreate: func(context.Context) error {
+			mu.Lock()
+			defer mu.Unlock()
+			recreations++
+			if recreations == 1 {
+				return errors.New("not yet")
+			}
+			gotAtCheck = len(got)
+			return nil
+		}},
+		func(_ context.Context, msgs []Delivered) error {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, m := range msgs {
+				got = append(got, string(m.Data))
+			}
+			return nil
+		})
+	require.NoError(t, err)
+	require.NoError(t, k.Start(ctx))
+	t.Cleanup(func() { require.NoError(t, k.Shutdown(context.Background())) })
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got) == 3
+	}, 10*time.Second, 10*time.Millisecond)
+
+	require.NoError(t, c.js.DeleteStream(ctx, stream))
+	require.NoError(t, c.EnsureChangeStream(ctx, StreamConfig{DC: "dc1"}))
+	_, err = c.PublishBatch(ctx, changeMsgs(subj, "new", 1, 2))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got) == 5
+	}, 15*time.Second, 10*time.Millisecond, "the new stream's messages are delivered")
+	mu.Lock()
+	defer mu.Unlock()
+	require.Equal(t, []string{"change-1", "change-2", "change-3", "change-1", "change-2"}, got)
+	require.Equal(t, 2, recreations, "OnRecreate is called again after it failed")
+	require.Equal(t, 3, gotAtCheck, "nothing of the new stream is delivered before OnRecreate succeeds")
 }
