@@ -30,6 +30,12 @@ const (
 	minMaxAckPending = 1024
 )
 
+// pendingCheckInterval is how often a running consumer checks, between two
+// pulls, that the server holds nothing delivered to it that it never
+// received (see checkPending). A failed pull or a reconnect makes it check
+// at once.
+const pendingCheckInterval = 5 * time.Second
+
 // ConsumerConfig configures a durable pull consumer.
 type ConsumerConfig struct {
 	// Stream is the stream to consume, e.g. ChangeStream(dc).
@@ -55,6 +61,13 @@ type ConsumerConfig struct {
 	StartSeq uint64
 	// Logger receives the consumer's logs; default: the connection's.
 	Logger hclog.Logger
+	// OnRecreate, if set, is called in the consumer's goroutine after the
+	// consumer created itself again because its durable or its stream was
+	// gone (deleted, or NATS lost its data), before it pulls anything from
+	// the new one: the new consumer starts at the beginning of the stream,
+	// which may no longer hold what the old one had not delivered. Until it
+	// returns nil it is called again, with back-off, and nothing is pulled.
+	OnRecreate func(ctx context.Context) error
 }
 
 // Handler applies a batch of messages, in stream order. Returning nil
@@ -216,10 +229,24 @@ func (k *Consumer) Shutdown(ctx context.Context) error {
 func (k *Consumer) run(ctx context.Context, cons jetstream.Consumer) {
 	defer close(k.done)
 	backoff := retry.Backoff{Min: fetchMaxWait, Max: consumerBackoffMax}
+	reconn := k.conn.reconnected()
+	checked, suspect := time.Now(), false
 	for ctx.Err() == nil {
 		if k.conn.isClosing() {
 			k.log.Debug("connection closed, consumer stops")
 			return
+		}
+		select {
+		case <-reconn:
+			reconn, suspect = k.conn.reconnected(), true
+		default:
+		}
+		if suspect || time.Since(checked) >= pendingCheckInterval {
+			// Between two pulls: everything this run received has been
+			// acknowledged, or negatively acknowledged.
+			if k.checkPending(ctx, cons) {
+				checked, suspect = time.Now(), false
+			}
 		}
 		err := k.fetchOnce(ctx, cons)
 		if err == nil {
@@ -229,14 +256,16 @@ func (k *Consumer) run(ctx context.Context, cons jetstream.Consumer) {
 		if ctx.Err() != nil {
 			return
 		}
-		if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted) ||
-			errors.Is(err, nats.ErrNoResponders) {
+		suspect = true
+		if consumerLost(err) {
 			k.log.Warn("consumer gone, recreating", "error", err)
 			actx, cancel := apiCtx(ctx)
 			c2, cerr := k.conn.js.CreateOrUpdateConsumer(actx, k.cfg.Stream, k.jsConfig())
 			cancel()
 			if cerr == nil {
+				k.log.Info("consumer recreated")
 				cons = c2
+				k.afterRecreate(ctx, &backoff)
 				continue
 			}
 			err = cerr
@@ -246,6 +275,65 @@ func (k *Consumer) run(ctx context.Context, cons jetstream.Consumer) {
 		}
 		backoff.Wait(ctx, k.conn.reconnected())
 	}
+}
+
+// afterRecreate calls OnRecreate until it succeeds or ctx ends.
+func (k *Consumer) afterRecreate(ctx context.Context, backoff *retry.Backoff) {
+	if k.cfg.OnRecreate == nil {
+		return
+	}
+	for ctx.Err() == nil {
+		err := k.cfg.OnRecreate(ctx)
+		if err == nil || ctx.Err() != nil {
+			backoff.Reset()
+			return
+		}
+		k.log.Warn("check after recreating the consumer failed; retrying before pulling", "error", err,
+			"backoff", backoff.Current())
+		backoff.Wait(ctx, nil)
+	}
+}
+
+// consumerLost reports whether a pull failed because the durable or its
+// stream is gone (deleted, or the NATS cluster lost its data): the consumer
+// is created again (once the stream is back) and starts over at the
+// beginning of the stream.
+func consumerLost(err error) bool {
+	return errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted) ||
+		errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, nats.ErrNoResponders) ||
+		errors.Is(err, jetstream.ErrNoStreamResponse)
+}
+
+// checkPending makes the server deliver again at once what it delivered to
+// this run and the run never received: messages sent into a connection
+// that died, or to a pull the client had already given up. JetStream keeps
+// them pending until their ack wait (30 s by default) and meanwhile
+// delivers later messages, so the consumer would lag by the ack wait while
+// looking current. Called between two pulls, when everything the run
+// received has been handled and acknowledged, so anything still pending
+// was lost on the way (or negatively acknowledged with a delay, which
+// then comes back sooner): the consumer is reset to its ack floor, and
+// what lies above it and was acknowledged comes again as duplicates. It
+// reports whether the check was done.
+func (k *Consumer) checkPending(ctx context.Context, cons jetstream.Consumer) bool {
+	actx, cancel := context.WithTimeout(ctx, apiTimeout)
+	defer cancel()
+	info, err := cons.Info(actx)
+	if err != nil {
+		k.log.Debug("cannot check what the consumer holds pending", "error", mapErr(err))
+		return false
+	}
+	if info.NumAckPending == 0 {
+		return true
+	}
+	if _, err := k.conn.js.ResetConsumer(actx, k.cfg.Stream, k.cfg.Durable); err != nil {
+		k.log.Warn("cannot rewind the consumer; messages it never received come again after the ack wait",
+			"ack_pending", info.NumAckPending, "ack_wait", k.cfg.AckWait.String(), "error", mapErr(err))
+		return false
+	}
+	k.log.Info("delivering again what the consumer never received",
+		"ack_floor", info.AckFloor.Stream, "ack_pending", info.NumAckPending)
+	return true
 }
 
 // fetchOnce issues one pull for up to Batch messages and hands what arrives

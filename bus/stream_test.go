@@ -2,6 +2,7 @@ package bus
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -413,4 +414,152 @@ func TestStreamMaxBytesReservation(t *testing.T) {
 	require.NoError(t, c.EnsureChangeStream(ctx, StreamConfig{DC: "dc1", MaxBytes: 48 << 20}))
 	err = c.EnsureChangeStream(ctx, StreamConfig{DC: "dc2", MaxBytes: 48 << 20}) // 96 MiB > 64 MiB
 	require.Error(t, err)
+}
+
+// TestConsumerRedeliversSoonWhatItNeverReceived: while a consumer runs,
+// the server delivers some of its messages to a pull whose client never
+// reads them (here another connection pulling from the same durable, as a
+// connection that died would). The running consumer gets them again well
+// before their ack wait expires.
+func TestConsumerRedeliversSoonWhatItNeverReceived(t *testing.T) {
+	srv := embedded.RunTestServer(t, "dc1")
+	c := testConn(t, srv)
+	ctx := testCtx(t)
+	require.NoError(t, c.EnsureChangeStream(ctx, StreamConfig{DC: "dc1"}))
+	stream, _ := ChangeStream("dc1")
+	subj, _ := ChangeSubject("dc1", "ks", 0, "storeA")
+
+	const ackWait = time.Minute
+	var mu sync.Mutex
+	got := map[uint64]int{}
+	k, err := c.NewConsumer(ConsumerConfig{Stream: stream, Durable: "lossy", FilterSubject: subj, AckWait: ackWait},
+		func(_ context.Context, msgs []Delivered) error {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, m := range msgs {
+				got[m.StreamSeq]++
+			}
+			return nil
+		})
+	require.NoError(t, err)
+	require.NoError(t, k.Start(ctx))
+	t.Cleanup(func() { require.NoError(t, k.Shutdown(context.Background())) })
+
+	// A pull that receives messages and never acknowledges them: publish
+	// one message at a time until it took one.
+	dead := testConn(t, srv)
+	jc, err := dead.js.Consumer(ctx, stream, "lossy")
+	require.NoError(t, err)
+	var stolen uint64
+	for i := 1; stolen == 0; i++ {
+		require.Less(t, i, 200, "the second pull never got a message")
+		pulled := make(chan uint64, 1)
+		go func() {
+			b, err := jc.Fetch(1, jetstream.FetchMaxWait(300*time.Millisecond))
+			if err != nil {
+				pulled <- 0
+				return
+			}
+			var seq uint64
+			for m := range b.Messages() {
+				md, _ := m.Metadata()
+				seq = md.Sequence.Stream
+			}
+			pulled <- seq
+		}()
+		_, err := c.PublishBatch(ctx, changeMsgs(subj, "m", i, 1))
+		require.NoError(t, err)
+		stolen = recv(t, pulled)
+	}
+	dead.Close()
+	t.Logf("message %d delivered to a pull that never acknowledges it", stolen)
+
+	// Later messages reach the consumer; the lost one comes too, long
+	// before its ack wait.
+	_, err = c.PublishBatch(ctx, changeMsgs(subj, "after", 1, 3))
+	require.NoError(t, err)
+	start := time.Now()
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return got[stolen] > 0
+	}, ackWait/4, 20*time.Millisecond, "message %d not delivered again before its ack wait %s", stolen, ackWait)
+	t.Logf("delivered again after %s (ack wait %s)", time.Since(start).Round(time.Millisecond), ackWait)
+	st, err := c.StreamState(ctx, stream)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for seq := uint64(1); seq <= st.LastSeq; seq++ {
+			if got[seq] == 0 {
+				return false
+			}
+		}
+		return true
+	}, 10*time.Second, 20*time.Millisecond, "every message delivered")
+}
+
+// TestConsumerRecreatesItselfWhenStreamLost: the stream is deleted under
+// a running consumer (as when NATS loses its data) and created again. The
+// consumer creates itself again, calls OnRecreate (retrying it while it
+// fails) before it pulls anything, and then delivers the new stream's
+// messages from its start.
+func TestConsumerRecreatesItselfWhenStreamLost(t *testing.T) {
+	srv := embedded.RunTestServer(t, "dc1")
+	c := testConn(t, srv)
+	ctx := testCtx(t)
+	require.NoError(t, c.EnsureChangeStream(ctx, StreamConfig{DC: "dc1"}))
+	stream, _ := ChangeStream("dc1")
+	subj, _ := ChangeSubject("dc1", "ks", 0, "storeA")
+	_, err := c.PublishBatch(ctx, changeMsgs(subj, "old", 1, 3))
+	require.NoError(t, err)
+
+	var (
+		mu          sync.Mutex
+		got         []string
+		recreations int
+		gotAtCheck  = -1
+	)
+	k, err := c.NewConsumer(ConsumerConfig{Stream: stream, Durable: "survivor", FilterSubject: subj,
+		OnRecreate: func(context.Context) error {
+			mu.Lock()
+			defer mu.Unlock()
+			recreations++
+			if recreations == 1 {
+				return errors.New("not yet")
+			}
+			gotAtCheck = len(got)
+			return nil
+		}},
+		func(_ context.Context, msgs []Delivered) error {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, m := range msgs {
+				got = append(got, string(m.Data))
+			}
+			return nil
+		})
+	require.NoError(t, err)
+	require.NoError(t, k.Start(ctx))
+	t.Cleanup(func() { require.NoError(t, k.Shutdown(context.Background())) })
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got) == 3
+	}, 10*time.Second, 10*time.Millisecond)
+
+	require.NoError(t, c.js.DeleteStream(ctx, stream))
+	require.NoError(t, c.EnsureChangeStream(ctx, StreamConfig{DC: "dc1"}))
+	_, err = c.PublishBatch(ctx, changeMsgs(subj, "new", 1, 2))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got) == 5
+	}, 15*time.Second, 10*time.Millisecond, "the new stream's messages are delivered")
+	mu.Lock()
+	defer mu.Unlock()
+	require.Equal(t, []string{"change-1", "change-2", "change-3", "change-1", "change-2"}, got)
+	require.Equal(t, 2, recreations, "OnRecreate is called again after it failed")
+	require.Equal(t, 3, gotAtCheck, "nothing of the new stream is delivered before OnRecreate succeeds")
 }

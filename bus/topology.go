@@ -145,6 +145,16 @@ func (c *Conn) GetTopology(ctx context.Context, dc string) (doc []byte, rev uint
 		return nil, 0, err
 	}
 	e, err := kv.Get(ctx, topologyKey)
+	if errors.Is(err, nats.ErrNoResponders) {
+		// The bucket is read directly from its servers: nobody answering
+		// can mean that the cached bucket is gone (NATS lost its data).
+		// Look it up again.
+		c.forgetKV(dc)
+		if kv, err = c.topologyKV(ctx, dc); err != nil {
+			return nil, 0, err
+		}
+		e, err = kv.Get(ctx, topologyKey)
+	}
 	switch {
 	case err == nil:
 		return e.Value(), e.Revision(), nil

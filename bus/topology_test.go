@@ -166,3 +166,31 @@ func TestWatchTopologyFollowsRecreatedBucket(t *testing.T) {
 	require.Less(t, newRev, rev)
 	require.Equal(t, update{"new", newRev}, recv(t, ch))
 }
+
+// TestGetTopologyAfterBucketLost: a connection that read the topology,
+// and so holds the bucket's handle, is told the topology is gone
+// (ErrNoTopology) once the bucket is, as after NATS lost its data, and
+// reads the bucket made again.
+func TestGetTopologyAfterBucketLost(t *testing.T) {
+	srv := embedded.RunTestServer(t, "dc1")
+	c := testConn(t, srv)
+	other := testConn(t, srv)
+	ctx := testCtx(t)
+	require.NoError(t, c.EnsureTopologyBucket(ctx, "dc1"))
+	_, err := c.PutTopology(ctx, "dc1", []byte("v1"), 0)
+	require.NoError(t, err)
+	_, _, err = c.GetTopology(ctx, "dc1")
+	require.NoError(t, err)
+
+	bucket, _ := TopologyBucket("dc1")
+	require.NoError(t, other.js.DeleteKeyValue(ctx, bucket))
+	_, _, err = c.GetTopology(ctx, "dc1")
+	require.ErrorIs(t, err, ErrNoTopology)
+
+	require.NoError(t, other.EnsureTopologyBucket(ctx, "dc1"))
+	_, err = other.PutTopology(ctx, "dc1", []byte("again"), 0)
+	require.NoError(t, err)
+	doc, _, err := c.GetTopology(ctx, "dc1")
+	require.NoError(t, err)
+	require.Equal(t, "again", string(doc))
+}

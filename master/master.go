@@ -27,6 +27,9 @@ const (
 	// Back-off of the background publisher after a failed publish.
 	minRetryBackoff = 100 * time.Millisecond
 	maxRetryBackoff = 2 * time.Second
+	// topologyCheckInterval is how often the master checks that the
+	// topology it published is still in the bucket (see checkPublished).
+	topologyCheckInterval = time.Second
 )
 
 // adminOps lists the admin operations the master serves.
@@ -123,9 +126,10 @@ func (m *Master) Start(ctx context.Context) error {
 		return err
 	}
 	m.subs = subs
-	m.wg.Add(2)
+	m.wg.Add(3)
 	go m.tickLoop()
 	go m.publishLoop()
+	go m.checkLoop()
 	return nil
 }
 
@@ -372,6 +376,74 @@ func (m *Master) publishLoop() {
 		}
 		m.kickPublisher()
 	}
+}
+
+// checkLoop checks every topologyCheckInterval that the bucket still holds
+// the topology (checkPublished).
+func (m *Master) checkLoop() {
+	defer m.wg.Done()
+	t := time.NewTicker(topologyCheckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-m.ctx.Done():
+			return
+		case <-t.C:
+		}
+		if !m.cfg.Bus.IsConnected() {
+			continue
+		}
+		if err := m.checkPublished(m.ctx); err != nil && m.ctx.Err() == nil {
+			m.log.Warn("cannot check the published topology", "error", err)
+		}
+	}
+}
+
+// checkPublished writes the master's topology again when the bucket lost
+// it: NATS lost its data (every server of the cluster wiped or replaced),
+// or the bucket or document was deleted. Stores and clients keep what they
+// had meanwhile, but a store or client that starts, or a watcher that
+// re-watches, would find no topology. The document is created (never
+// overwritten), so a topology another master wrote meanwhile wins, and the
+// next publish rebases on it.
+func (m *Master) checkPublished(ctx context.Context) error {
+	m.pubMu.Lock()
+	defer m.pubMu.Unlock()
+	m.mu.Lock()
+	pub, rev := m.pub, m.rev
+	m.mu.Unlock()
+	if rev == 0 {
+		return nil // nothing published yet: the publisher writes it
+	}
+	rctx, cancel := context.WithTimeout(ctx, publishTimeout)
+	defer cancel()
+	_, _, err := m.cfg.Bus.GetTopology(rctx, m.cfg.DC)
+	if !errors.Is(err, bus.ErrNoTopology) {
+		return err
+	}
+	m.log.Warn("the topology is gone from NATS; publishing it again", "version", pub.Version, "revision", rev, "error", err)
+	if err := m.cfg.Bus.EnsureTopologyBucket(rctx, m.cfg.DC); err != nil {
+		return err
+	}
+	doc, err := pub.Encode()
+	if err != nil {
+		return err
+	}
+	newRev, err := m.cfg.Bus.PutTopology(rctx, m.cfg.DC, doc, 0)
+	if errors.Is(err, bus.ErrConflict) {
+		// Another master wrote one meanwhile: rebase on it when publishing.
+		m.kickPublisher()
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	m.mu.Lock()
+	m.rev = newRev
+	m.mu.Unlock()
+	m.log.Info("topology published again", "version", pub.Version, "revision", newRev)
+	m.kickPublisher() // changes made meanwhile
+	return nil
 }
 
 // publish applies op (if not nil) to the state and publishes the state if

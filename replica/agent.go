@@ -142,6 +142,8 @@ type Agent struct {
 	// replicas (see acktrack.go); taken before an ackTracker's mu.
 	ackMu       sync.Mutex
 	ackTrackers map[topology.ShardRef]*ackTracker
+	// streamKick wakes streamLoop; capacity 1, coalescing.
+	streamKick chan struct{}
 }
 
 // NewAgent checks cfg and returns an agent that is not started.
@@ -161,6 +163,8 @@ func NewAgent(cfg AgentConfig) (*Agent, error) {
 		shards: map[topology.ShardRef]*shardState{},
 		seen:   map[string]bool{},
 		topoCh: make(chan *topology.Topology, 1),
+
+		streamKick: make(chan struct{}, 1),
 	}
 	a.purge.Store(math.MinInt64)
 	// Message ids de-duplicate retried publishes of one process. A crash
@@ -196,6 +200,7 @@ func (a *Agent) Start(ctx context.Context) error {
 	a.routines.Go(a.heartbeatLoop)
 	a.routines.Go(a.reconcileLoop)
 	a.routines.Go(a.watermarkLoop)
+	a.routines.Go(a.streamLoop)
 	a.log.Info("joined cluster", "dc", a.cfg.DC, "store", a.cfg.Store, "addr", a.cfg.Addr)
 	return nil
 }

@@ -163,6 +163,7 @@ func (w *shardWorker) publishLoop(ctx context.Context) {
 				return
 			}
 			w.log.Warn("change log not published; will retry", "from", first, "error", err)
+			w.a.kickStream()
 			if !backoff.Wait(ctx, nil) {
 				return
 			}
@@ -328,6 +329,14 @@ func (w *shardWorker) startConsumer(ctx context.Context, stream, peer string) er
 	}
 	c, err := w.a.cfg.Bus.NewConsumer(bus.ConsumerConfig{
 		Stream: stream, Durable: durable, FilterSubject: subj, Logger: w.log,
+		// The stream was lost (NATS lost its data) or the durable deleted:
+		// the new consumer starts at the start of the stream, which may not
+		// hold what this replica had not applied yet. Check as at start,
+		// copying the peer if entries are gone.
+		OnRecreate: func(ctx context.Context) error {
+			_, err := w.checkGap(ctx, stream, subj, peer)
+			return err
+		},
 	}, func(ctx context.Context, msgs []bus.Delivered) error { return w.apply(ctx, peer, msgs) })
 	if err != nil {
 		return err

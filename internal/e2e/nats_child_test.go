@@ -63,8 +63,12 @@ func runNATSChild() {
 
 // natsChild is a NATS server process of the test.
 type natsChild struct {
+	t         *testing.T
 	name, url string
+	dir       string // its data directory
+	env       []byte // its natsChildConfig
 	cmd       *exec.Cmd
+	stderr    *storetest.Buffer
 }
 
 // startNATSChildren starts an n-server NATS cluster for dc as child
@@ -81,31 +85,68 @@ func startNATSChildren(t *testing.T, dc string, n int) []*natsChild {
 		env, err := json.Marshal(natsChildConfig{DC: dc, Name: cfg.Name, Dir: cfg.Dir, ClusterListen: cfg.ClusterListen,
 			Port: port, Routes: cfg.Routes})
 		require.NoError(t, err)
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), natsChildEnv+"="+string(env))
-		out, err := cmd.StdoutPipe()
-		require.NoError(t, err)
-		stderr := &storetest.Buffer{}
-		cmd.Stderr = stderr
-		require.NoError(t, cmd.Start())
-		ch := &natsChild{name: cfg.Name, url: "nats://" + net.JoinHostPort(embedded.DefaultHost, ps), cmd: cmd}
+		ch := &natsChild{t: t, name: cfg.Name, url: "nats://" + net.JoinHostPort(embedded.DefaultHost, ps), dir: cfg.Dir, env: env}
 		children[i] = ch
 		t.Cleanup(ch.kill)
-		ready := make(chan bool, 1)
-		go func() {
-			sc := bufio.NewScanner(out)
-			ready <- sc.Scan() && sc.Text() == "ready"
-			for sc.Scan() {
-			}
-		}()
-		select {
-		case ok := <-ready:
-			require.True(t, ok, "nats child %s failed: %s", cfg.Name, stderr.String())
-		case <-time.After(30 * time.Second):
-			t.Fatalf("nats child %s not ready: %s", cfg.Name, stderr.String())
-		}
+	}
+	// A clustered server becomes ready only once it found its routes:
+	// start all, then wait for each.
+	ready := make([]<-chan bool, n)
+	for i, ch := range children {
+		ready[i] = ch.spawn()
+	}
+	for i, ch := range children {
+		ch.waitReady(ready[i])
 	}
 	return children
+}
+
+// restartNATSChildren starts killed children again, with their ports,
+// names and data directories.
+func restartNATSChildren(children []*natsChild) {
+	ready := make([]<-chan bool, len(children))
+	for i, ch := range children {
+		ready[i] = ch.spawn()
+	}
+	for i, ch := range children {
+		ch.waitReady(ready[i])
+	}
+}
+
+// spawn starts the child process; the channel tells whether it printed
+// "ready".
+func (c *natsChild) spawn() <-chan bool {
+	t := c.t
+	t.Helper()
+	require.Nil(t, c.cmd, "nats child %s already running", c.name)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), natsChildEnv+"="+string(c.env))
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	stderr := &storetest.Buffer{}
+	cmd.Stderr = stderr
+	require.NoError(t, cmd.Start())
+	c.cmd = cmd
+	c.stderr = stderr
+	ready := make(chan bool, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		ready <- sc.Scan() && sc.Text() == "ready"
+		for sc.Scan() {
+		}
+	}()
+	return ready
+}
+
+func (c *natsChild) waitReady(ready <-chan bool) {
+	t := c.t
+	t.Helper()
+	select {
+	case ok := <-ready:
+		require.True(t, ok, "nats child %s failed: %s", c.name, c.stderr.String())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("nats child %s not ready: %s", c.name, c.stderr.String())
+	}
 }
 
 // kill kills the child with SIGKILL (once).
