@@ -71,8 +71,11 @@ type Replicator struct {
 	log hclog.Logger
 	top atomic.Pointer[topology.Topology]
 
+	// remotes are the remote DCs applied now, sorted; written under mu,
+	// read without it (heartbeats must not wait for a Reconcile).
+	remotes atomic.Pointer[[]string]
+
 	mu      sync.Mutex
-	remotes []string              // the remote DCs applied now, sorted
 	workers map[string]*xdcWorker // remote dc + "/" + keyspace
 	started bool
 	stopped bool
@@ -110,12 +113,10 @@ func New(cfg Config) (*Replicator, error) {
 // RemoteDCs returns the remote DCs whose changes this store applies now:
 // the configured ones until the topology manages the list (Reconcile).
 func (r *Replicator) RemoteDCs() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if !r.started {
-		return slices.Clone(r.cfg.RemoteDCs)
+	if p := r.remotes.Load(); p != nil {
+		return slices.Clone(*p)
 	}
-	return slices.Clone(r.remotes)
+	return slices.Clone(r.cfg.RemoteDCs)
 }
 
 // Durable names the consumer with which store applies remote's changes to
@@ -137,7 +138,8 @@ func (r *Replicator) Start(ctx context.Context) error {
 			return err
 		}
 	}
-	r.remotes = slices.Sorted(slices.Values(r.cfg.RemoteDCs))
+	remotes := slices.Sorted(slices.Values(r.cfg.RemoteDCs))
+	r.remotes.Store(&remotes)
 	r.ctx, r.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	r.started = true
 	return nil
@@ -170,7 +172,7 @@ func (r *Replicator) Reconcile(t *topology.Topology, keyspaces []string) {
 	r.followRemotes(t)
 	need := map[string][2]string{}
 	for _, ks := range keyspaces {
-		for _, d := range r.remotes {
+		for _, d := range *r.remotes.Load() {
 			need[d+"/"+ks] = [2]string{d, ks}
 		}
 	}
@@ -206,10 +208,11 @@ func (r *Replicator) followRemotes(t *topology.Topology) {
 	want = slices.DeleteFunc(want, func(d string) bool { return d == r.cfg.DC || topology.CheckName("dc", d) != nil })
 	slices.Sort(want)
 	want = slices.Compact(want)
-	if slices.Equal(want, r.remotes) {
+	current := *r.remotes.Load()
+	if slices.Equal(want, current) {
 		return
 	}
-	for _, d := range r.remotes {
+	for _, d := range current {
 		if slices.Contains(want, d) {
 			continue
 		}
@@ -231,7 +234,7 @@ func (r *Replicator) followRemotes(t *topology.Topology) {
 	}
 	var next []string
 	for _, d := range want {
-		if !slices.Contains(r.remotes, d) {
+		if !slices.Contains(current, d) {
 			ctx, cancel := context.WithTimeout(r.ctx, 10*time.Second)
 			err := r.ensureSource(ctx, d)
 			cancel()
@@ -243,7 +246,7 @@ func (r *Replicator) followRemotes(t *topology.Topology) {
 		}
 		next = append(next, d)
 	}
-	r.remotes = next
+	r.remotes.Store(&next)
 }
 
 // deleteConsumer deletes this store's durable consumer of remote's changes

@@ -88,7 +88,8 @@ func (c AgentConfig) Validate() error {
 // implements it (dc.Replicator); whoever wires a store process joins the
 // two.
 type CrossDC interface {
-	// RemoteDCs returns the remote DCs whose changes this store applies.
+	// RemoteDCs returns the remote DCs whose changes this store applies
+	// now (the heartbeat reports them). It must not block.
 	RemoteDCs() []string
 	// Start prepares the local copies of the remote DCs' change streams.
 	Start(ctx context.Context) error
@@ -649,7 +650,7 @@ func (a *Agent) heartbeatLoop() {
 }
 
 func (a *Agent) heartbeat(seq uint64) topology.Heartbeat {
-	hb := topology.Heartbeat{Store: a.cfg.Store, Addr: a.cfg.Addr, Seq: seq}
+	hb := topology.Heartbeat{Store: a.cfg.Store, Addr: a.cfg.Addr, Seq: seq, RemoteDCs: a.remoteDCs()}
 	// Never a.mu: a long reconcile must not delay the heartbeat.
 	if t := a.currentTopology(); t != nil {
 		hb.Version = t.Version
