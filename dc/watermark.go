@@ -2,6 +2,7 @@ package dc
 
 import (
 	"context"
+	"math"
 	"slices"
 	"time"
 
@@ -60,6 +61,9 @@ func (r *Replicator) Watermark(ctx context.Context) int64 {
 			delete(r.wm, d)
 			delete(r.kicked, d)
 		}
+	}
+	if len(remotes) == 0 {
+		return math.MaxInt64 // no remote DC holds purging back
 	}
 	marks := make([]int64, 0, len(remotes))
 	for _, d := range remotes {

@@ -379,7 +379,7 @@ func (a *Agent) follow(t *topology.Topology, st reconcileStep) {
 			continue
 		}
 		a.setOwner(ref, sh, p.owner, t.Version)
-		if a.cfg.CrossDC != nil || len(p.peers) > 0 {
+		if len(a.remoteDCs()) > 0 || len(p.peers) > 0 {
 			// Until the watermark loop has seen the peers and remote DCs
 			// caught up, keep every tombstone.
 			sh.SetPurgeWatermark(math.MinInt64)
