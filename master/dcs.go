@@ -147,9 +147,18 @@ func (s *State) ListDCs() topology.DCListReply {
 func (m *Master) changeDCs(ctx context.Context, add bool, name string) (topology.DCListReply, error) {
 	m.mu.Lock()
 	err := m.st.checkDCName(name)
+	listed := false
+	if err == nil && add {
+		if dcs, serr := m.st.seedRemoteDCs(); serr == nil {
+			listed = slices.Contains(dcs, name)
+		}
+	}
 	m.mu.Unlock()
-	if err != nil {
+	switch {
+	case err != nil:
 		return topology.DCListReply{}, err
+	case listed:
+		return topology.DCListReply{}, fmt.Errorf("%w: %s", ErrDCExists, name)
 	}
 	if add {
 		cctx, cancel := context.WithTimeout(ctx, remoteCheckTimeout)

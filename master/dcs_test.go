@@ -132,6 +132,8 @@ func TestDCOpsOverTheBus(t *testing.T) {
 	requireCode(t, err, topology.CodeBadName)
 	_, err = request(t, conn, topology.OpAddDC, topology.DCRequest{Name: "nosuchdc"})
 	requireCode(t, err, topology.CodeNotFound)
+	_, err = request(t, conn, topology.OpAddDC, topology.DCRequest{Name: "dc2"})
+	requireCode(t, err, topology.CodeExists) // listed by the stores, checked before the link
 	_, err = request(t, conn, topology.OpRemoveDC, topology.DCRequest{Name: "dc9"})
 	requireCode(t, err, topology.CodeNotFound)
 	_, err = request(t, conn, topology.OpRemoveDC, []byte("{"))
