@@ -161,7 +161,7 @@ func credsOption(path string) (nats.Option, error) {
 // copies changes from (and whose leaf links reach it).
 func DCIdentities(dc string, stores, remoteDCs []string) []Identity {
 	ids := []Identity{
-		{Role: RoleMaster, DC: dc},
+		{Role: RoleMaster, DC: dc, RemoteDCs: remoteDCs},
 		{Role: RoleAdmin, DC: dc, RemoteDCs: remoteDCs},
 		{Role: RoleClient, DC: dc},
 		{Role: RoleLeaf, DC: dc, RemoteDCs: remoteDCs},

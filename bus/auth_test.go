@@ -51,7 +51,7 @@ func perms(t *testing.T, id Identity) Permissions {
 // topology, ask which admin operation, and what crosses a leafnode.
 func TestRolePermissions(t *testing.T) {
 	remotes := []string{"dc2"}
-	master := perms(t, Identity{Role: RoleMaster, DC: "dc1"})
+	master := perms(t, Identity{Role: RoleMaster, DC: "dc1", RemoteDCs: remotes})
 	store := perms(t, Identity{Role: RoleStore, DC: "dc1", Store: "s1", RemoteDCs: remotes})
 	client := perms(t, Identity{Role: RoleClient, DC: "dc1"})
 	admin := perms(t, Identity{Role: RoleAdmin, DC: "dc1", RemoteDCs: remotes})
@@ -63,6 +63,8 @@ func TestRolePermissions(t *testing.T) {
 	topo := "$KV.vasto_topo_dc1.topology"
 	create, _ := AdminSubject("dc1", "keyspace-create")
 	list, _ := AdminSubject("dc1", "keyspace-list")
+	dcList, _ := AdminSubject("dc1", "dc-list")
+	dcAdd, _ := AdminSubject("dc1", "dc-add")
 	hb, _ := HeartbeatSubject("dc1")
 
 	cases := []struct {
@@ -75,8 +77,10 @@ func TestRolePermissions(t *testing.T) {
 		replies bool
 	}{
 		{"master", master,
-			[]string{topo, "$JS.API.STREAM.CREATE.KV_vasto_topo_dc1", "$JS.API.DIRECT.GET.KV_vasto_topo_dc1.$KV.vasto_topo_dc1.topology"},
-			[]string{own, other, create, "$JS.API.STREAM.DELETE.VASTO_CHG_dc1", "$JS.API.STREAM.PURGE.KV_vasto_topo_dc1", "_INBOX.x"},
+			[]string{topo, "$JS.API.STREAM.CREATE.KV_vasto_topo_dc1", "$JS.API.DIRECT.GET.KV_vasto_topo_dc1.$KV.vasto_topo_dc1.topology",
+				"$JS.dc2.API.DIRECT.GET.KV_vasto_topo_dc2.$KV.vasto_topo_dc2.topology"},
+			[]string{own, other, create, "$JS.API.STREAM.DELETE.VASTO_CHG_dc1", "$JS.API.STREAM.PURGE.KV_vasto_topo_dc1", "_INBOX.x",
+				"$JS.dc3.API.DIRECT.GET.KV_vasto_topo_dc3.$KV.vasto_topo_dc3.topology", "$KV.vasto_topo_dc2.topology"},
 			[]string{hb, create, "_INBOX.abc.def"}, []string{own}, true},
 		{"store", store,
 			[]string{own, hb, "$JS.API.STREAM.CREATE.VASTO_CHG_dc1", "$JS.API.STREAM.CREATE.VASTO_SRC_dc2",
@@ -87,11 +91,11 @@ func TestRolePermissions(t *testing.T) {
 				"$JS.API.STREAM.PURGE.VASTO_CHG_dc1", "$JS.API.STREAM.MSG.DELETE.VASTO_CHG_dc1", "$JS.dc2.API.STREAM.DELETE.VASTO_CHG_dc2"},
 			[]string{"_INBOX.x.y", "$JS.EVENT.ADVISORY.STREAM.DELETED.KV_vasto_topo_dc1"}, []string{own, hb, create}, false},
 		{"client", client,
-			[]string{list, "$JS.API.STREAM.INFO.KV_vasto_topo_dc1", "$JS.API.CONSUMER.CREATE.KV_vasto_topo_dc1.w.$KV.vasto_topo_dc1.topology"},
-			[]string{own, topo, create, hb, "$JS.API.STREAM.INFO.VASTO_CHG_dc1", "$JS.API.STREAM.UPDATE.KV_vasto_topo_dc1"},
+			[]string{list, dcList, "$JS.API.STREAM.INFO.KV_vasto_topo_dc1", "$JS.API.CONSUMER.CREATE.KV_vasto_topo_dc1.w.$KV.vasto_topo_dc1.topology"},
+			[]string{own, topo, create, dcAdd, hb, "$JS.API.STREAM.INFO.VASTO_CHG_dc1", "$JS.API.STREAM.UPDATE.KV_vasto_topo_dc1"},
 			[]string{"_INBOX.x"}, []string{own, hb, create}, false},
 		{"admin", admin,
-			[]string{list, create, "$JS.API.STREAM.INFO.VASTO_SRC_dc2", "$JS.dc2.API.STREAM.INFO.VASTO_CHG_dc2"},
+			[]string{list, create, dcAdd, "$JS.API.STREAM.INFO.VASTO_SRC_dc2", "$JS.dc2.API.STREAM.INFO.VASTO_CHG_dc2"},
 			[]string{own, topo, hb, "$JS.API.STREAM.DELETE.VASTO_SRC_dc2", "$JS.API.STREAM.CREATE.VASTO_SRC_dc2"},
 			[]string{"_INBOX.x"}, []string{own, create}, false},
 		{"leaf", leaf,

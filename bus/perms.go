@@ -58,7 +58,7 @@ type Identity struct {
 }
 
 // readOnlyOps are the admin operations RoleClient may request.
-var readOnlyOps = []string{"keyspace-list", "keyspace-describe", "store-list", "op-get"}
+var readOnlyOps = []string{"keyspace-list", "keyspace-describe", "store-list", "op-get", "dc-list"}
 
 // inboxes are the reply subjects of the requests a connection makes
 // (nats.go's default inbox prefix).
@@ -101,7 +101,7 @@ func RolePermissions(id Identity) (Permissions, error) {
 	dc := id.DC
 	switch id.Role {
 	case RoleMaster:
-		return masterPerms(dc), nil
+		return masterPerms(dc, id.RemoteDCs), nil
 	case RoleStore:
 		return storePerms(dc, id.Store, id.RemoteDCs), nil
 	case RoleClient:
@@ -179,7 +179,9 @@ func streamOwn(stream string) []string {
 	}
 }
 
-func masterPerms(dc string) Permissions {
+// masterPerms: the master also reads the topology of each DC it may be
+// asked to add to the DC's remote DCs (vasto dc add checks it is linked).
+func masterPerms(dc string, remotes []string) Permissions {
 	bucket, _ := TopologyBucket(dc)
 	s := kvStream(dc)
 	hb, _ := HeartbeatSubject(dc)
@@ -189,6 +191,9 @@ func masterPerms(dc string) Permissions {
 		api("STREAM.UPDATE", s),
 		"$KV."+bucket+"."+topologyKey,
 	)
+	for _, r := range remotes {
+		pub = append(pub, remoteTopologyRead(r)...)
+	}
 	sub = append(sub, hb, adminPrefix+dc+".*")
 	return Permissions{Publish: pub, Subscribe: sub, AllowResponses: true}
 }

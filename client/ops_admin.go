@@ -208,3 +208,44 @@ func checkStore(id string) error {
 	}
 	return nil
 }
+
+// AddDC asks the master to add remote DC name to the DC's list of remote
+// DCs (topology.Topology.RemoteDCs): every store of this DC starts applying
+// its changes, without a restart. The DC must be linked (its topology is
+// read across the NATS link first: ErrNotFound otherwise); the local DC is
+// ErrInvalid and a DC already listed code EXISTS (ErrKeyspaceExists). The
+// first change of a list the master does not manage yet seeds it from the
+// stores' configured remote DCs and answers ErrBusy (try again) until
+// every healthy store has reported them. It returns the list as published.
+func (c *Client) AddDC(ctx context.Context, name string) (topology.DCListReply, error) {
+	return c.dcRequest(ctx, topology.OpAddDC, name)
+}
+
+// RemoveDC asks the master to remove remote DC name from the DC's list:
+// every store stops applying its changes and deletes its durable consumers
+// of them, and tombstone purging no longer waits for it. A DC not listed
+// is ErrNotFound. Like AddDC, the first change may answer ErrBusy.
+func (c *Client) RemoveDC(ctx context.Context, name string) (topology.DCListReply, error) {
+	return c.dcRequest(ctx, topology.OpRemoveDC, name)
+}
+
+// ListDCs asks the master for the DC's list of remote DCs: the topology's
+// once managed, else the union of what the stores report applying.
+func (c *Client) ListDCs(ctx context.Context) (topology.DCListReply, error) {
+	var r topology.DCListReply
+	if err := c.request(ctx, topology.OpListDCs, nil, &r); err != nil {
+		return topology.DCListReply{}, err
+	}
+	return r, nil
+}
+
+func (c *Client) dcRequest(ctx context.Context, op, name string) (topology.DCListReply, error) {
+	if !topology.ValidName(name) {
+		return topology.DCListReply{}, fmt.Errorf("%w: dc %q: use 1-64 of A-Z a-z 0-9 - _", ErrBadName, name)
+	}
+	var r topology.DCListReply
+	if err := c.request(ctx, op, topology.DCRequest{Name: name}, &r); err != nil {
+		return topology.DCListReply{}, err
+	}
+	return r, nil
+}

@@ -2,7 +2,9 @@ package dc
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,7 +22,9 @@ type Config struct {
 	DC    string
 	Store string
 	// RemoteDCs are the other datacenters whose changes this store applies
-	// (at least one).
+	// while the topology does not manage the DC's list (see
+	// topology.Topology.Remotes); possibly none. Once it does, the
+	// replicator follows the topology's list live.
 	RemoteDCs []string
 	// Bus is the DC's message bus (ConnBus of a connection).
 	Bus Bus
@@ -45,8 +49,6 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: bad dc %q or store %q", ErrInvalidConfig, c.DC, c.Store)
 	case c.Bus == nil || c.Shards == nil || c.Logger == nil:
 		return fmt.Errorf("%w: bus, shards and logger are required", ErrInvalidConfig)
-	case len(c.RemoteDCs) == 0:
-		return fmt.Errorf("%w: no remote dc", ErrInvalidConfig)
 	}
 	for _, r := range c.RemoteDCs {
 		if topology.CheckName("dc", r) != nil || r == c.DC {
@@ -59,11 +61,19 @@ func (c Config) Validate() error {
 // Replicator applies the remote DCs' changes to the shards a store holds:
 // one applier per remote DC and keyspace the store holds shards of (see
 // Reconcile), and it computes the purge watermark the remote DCs allow
-// (Watermark). The store's cluster agent drives it.
+// (Watermark). The store's cluster agent drives it. The remote DCs are the
+// configured ones until the topology manages the DC's list; then a DC
+// added to it gets its local copy stream and appliers, and a DC removed
+// from it loses its appliers, their durable consumers and its purge
+// watermark entry (its local copy stream is kept).
 type Replicator struct {
 	cfg Config
 	log hclog.Logger
 	top atomic.Pointer[topology.Topology]
+
+	// remotes are the remote DCs applied now, sorted; written under mu,
+	// read without it (heartbeats must not wait for a Reconcile).
+	remotes atomic.Pointer[[]string]
 
 	mu      sync.Mutex
 	workers map[string]*xdcWorker // remote dc + "/" + keyspace
@@ -100,8 +110,14 @@ func New(cfg Config) (*Replicator, error) {
 	}, nil
 }
 
-// RemoteDCs returns the remote DCs whose changes this store applies.
-func (r *Replicator) RemoteDCs() []string { return r.cfg.RemoteDCs }
+// RemoteDCs returns the remote DCs whose changes this store applies now:
+// the configured ones until the topology manages the list (Reconcile).
+func (r *Replicator) RemoteDCs() []string {
+	if p := r.remotes.Load(); p != nil {
+		return slices.Clone(*p)
+	}
+	return slices.Clone(r.cfg.RemoteDCs)
+}
 
 // Durable names the consumer with which store applies remote's changes to
 // keyspace (see the function Durable).
@@ -118,11 +134,12 @@ func (r *Replicator) Start(ctx context.Context) error {
 		return ErrStarted
 	}
 	for _, d := range r.cfg.RemoteDCs {
-		src := bus.SourceConfig{LocalDC: r.cfg.DC, RemoteDC: d, MaxAge: r.cfg.Stream.MaxAge, MaxBytes: r.cfg.Stream.MaxBytes}
-		if err := r.cfg.Bus.EnsureSourceStream(ctx, src); err != nil {
-			return fmt.Errorf("dc: source stream of %s: %w", d, err)
+		if err := r.ensureSource(ctx, d); err != nil {
+			return err
 		}
 	}
+	remotes := slices.Sorted(slices.Values(r.cfg.RemoteDCs))
+	r.remotes.Store(&remotes)
 	r.ctx, r.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	r.started = true
 	return nil
@@ -132,18 +149,30 @@ func (r *Replicator) Start(ctx context.Context) error {
 // through.
 func (r *Replicator) Follow(t *topology.Topology) { r.top.Store(t) }
 
-// Reconcile runs one applier per remote DC and keyspace of keyspaces (those
-// this store holds shards of under t) and stops the others; the consumer of
-// a stopped applier is deleted if t no longer knows its keyspace.
+// ensureSource creates the local copy (source stream) of remote's change
+// stream if needed.
+func (r *Replicator) ensureSource(ctx context.Context, remote string) error {
+	src := bus.SourceConfig{LocalDC: r.cfg.DC, RemoteDC: remote, MaxAge: r.cfg.Stream.MaxAge, MaxBytes: r.cfg.Stream.MaxBytes}
+	if err := r.cfg.Bus.EnsureSourceStream(ctx, src); err != nil {
+		return fmt.Errorf("dc: source stream of %s: %w", remote, err)
+	}
+	return nil
+}
+
+// Reconcile follows t's remote DCs (see topology.Topology.Remotes) and runs
+// one applier per remote DC and keyspace of keyspaces (those this store
+// holds shards of under t), stopping the others; the consumer of a stopped
+// applier is deleted if t no longer knows its keyspace or its remote DC.
 func (r *Replicator) Reconcile(t *topology.Topology, keyspaces []string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !r.started || r.stopped {
 		return
 	}
+	r.followRemotes(t)
 	need := map[string][2]string{}
 	for _, ks := range keyspaces {
-		for _, d := range r.cfg.RemoteDCs {
+		for _, d := range *r.remotes.Load() {
 			need[d+"/"+ks] = [2]string{d, ks}
 		}
 	}
@@ -152,10 +181,7 @@ func (r *Replicator) Reconcile(t *topology.Topology, keyspaces []string) {
 			w.stop()
 			delete(r.workers, k)
 			if _, exists := t.Keyspaces[w.keyspace]; !exists {
-				stream, _ := bus.SourceStream(r.cfg.DC, w.remote)
-				ctx, cancel := context.WithTimeout(r.ctx, 5*time.Second)
-				_ = r.cfg.Bus.DeleteConsumer(ctx, stream, Durable(r.cfg.Store, w.remote, w.keyspace))
-				cancel()
+				r.deleteConsumer(w.remote, w.keyspace)
 			}
 		}
 	}
@@ -169,6 +195,72 @@ func (r *Replicator) Reconcile(t *topology.Topology, keyspaces []string) {
 			continue
 		}
 		r.workers[k] = w
+	}
+}
+
+// followRemotes makes t's remote DCs the ones applied: a DC added gets its
+// local copy stream (its appliers start in Reconcile; a failure is retried
+// at the next Reconcile), a DC removed has its appliers stopped and this
+// store's durable consumers of it deleted (Watermark drops its entry). r.mu
+// held.
+func (r *Replicator) followRemotes(t *topology.Topology) {
+	want := t.Remotes(r.cfg.RemoteDCs)
+	want = slices.DeleteFunc(want, func(d string) bool { return d == r.cfg.DC || topology.CheckName("dc", d) != nil })
+	slices.Sort(want)
+	want = slices.Compact(want)
+	current := *r.remotes.Load()
+	if slices.Equal(want, current) {
+		return
+	}
+	for _, d := range current {
+		if slices.Contains(want, d) {
+			continue
+		}
+		keyspaces := map[string]bool{}
+		for k, w := range r.workers {
+			if w.remote == d {
+				w.stop()
+				delete(r.workers, k)
+				keyspaces[w.keyspace] = true
+			}
+		}
+		for ks := range t.Keyspaces {
+			keyspaces[ks] = true
+		}
+		for ks := range keyspaces {
+			r.deleteConsumer(d, ks)
+		}
+		r.log.Info("stopped applying a remote DC removed from the topology", "remote_dc", d, "version", t.Version)
+	}
+	var next []string
+	for _, d := range want {
+		if !slices.Contains(current, d) {
+			ctx, cancel := context.WithTimeout(r.ctx, 10*time.Second)
+			err := r.ensureSource(ctx, d)
+			cancel()
+			if err != nil {
+				r.log.Error("cannot add remote DC; retrying with the next topology", "remote_dc", d, "error", err)
+				continue
+			}
+			r.log.Info("applying a remote DC added to the topology", "remote_dc", d, "version", t.Version)
+		}
+		next = append(next, d)
+	}
+	r.remotes.Store(&next)
+}
+
+// deleteConsumer deletes this store's durable consumer of remote's changes
+// to keyspace, if there is one.
+func (r *Replicator) deleteConsumer(remote, keyspace string) {
+	stream, err := bus.SourceStream(r.cfg.DC, remote)
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.ctx, 5*time.Second)
+	defer cancel()
+	err = r.cfg.Bus.DeleteConsumer(ctx, stream, Durable(r.cfg.Store, remote, keyspace))
+	if err != nil && !errors.Is(err, bus.ErrNoConsumer) {
+		r.log.Warn("cannot delete durable consumer", "remote_dc", remote, "keyspace", keyspace, "error", err)
 	}
 }
 

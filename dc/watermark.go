@@ -2,6 +2,8 @@ package dc
 
 import (
 	"context"
+	"math"
+	"slices"
 	"time"
 
 	"github.com/vasto-kv/vasto/bus"
@@ -35,7 +37,12 @@ func (r *Replicator) Watermark(ctx context.Context) int64 {
 	// when SourceStatus (which reads the remote's last sequence afterwards)
 	// says CaughtUp, and applied when the appliers have nothing pending.
 	before := r.cfg.Shards.Clock().Now()
-	infos, err := r.cfg.Bus.SourceStatus(ctx, r.cfg.DC, r.cfg.RemoteDCs)
+	remotes := r.RemoteDCs()
+	var infos []bus.SourceInfo
+	var err error
+	if len(remotes) > 0 {
+		infos, err = r.cfg.Bus.SourceStatus(ctx, r.cfg.DC, remotes)
+	}
 	if err == nil {
 		r.kickStalled(ctx, infos)
 		for _, info := range infos {
@@ -45,8 +52,21 @@ func (r *Replicator) Watermark(ctx context.Context) int64 {
 			r.wm[info.RemoteDC] = store.AdvanceMark(r.wm[info.RemoteDC], r.appliersIdle(ctx, info.RemoteDC), before)
 		}
 	}
-	marks := make([]int64, 0, len(r.cfg.RemoteDCs))
-	for _, d := range r.cfg.RemoteDCs {
+	// A remote DC removed meanwhile no longer holds purging back: only the
+	// DCs applied now count, and a removed DC's entry is forgotten (added
+	// again, it starts from nothing).
+	remotes = r.RemoteDCs()
+	for d := range r.wm {
+		if !slices.Contains(remotes, d) {
+			delete(r.wm, d)
+			delete(r.kicked, d)
+		}
+	}
+	if len(remotes) == 0 {
+		return math.MaxInt64 // no remote DC holds purging back
+	}
+	marks := make([]int64, 0, len(remotes))
+	for _, d := range remotes {
 		marks = append(marks, r.wm[d])
 	}
 	return store.PurgeBound(marks, r.cfg.Shards.MaxFuture())

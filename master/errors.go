@@ -27,6 +27,9 @@ var (
 	// ErrBusy is returned when an operation is started on a keyspace (or a
 	// store holding one) that has another operation running.
 	ErrBusy = errors.New("master: operation running")
-	// ErrNotFound is returned for an unknown store or operation.
+	// ErrNotFound is returned for an unknown store or operation, a remote
+	// DC to remove that is not listed, or one to add that cannot be reached.
 	ErrNotFound = errors.New("master: not found")
+	// ErrDCExists is returned when adding a remote DC already listed.
+	ErrDCExists = errors.New("master: remote DC already listed")
 )

@@ -46,6 +46,9 @@ var adminOps = []string{
 	topology.OpDrainStore,
 	topology.OpGetOperation,
 	topology.OpRecoverKeyspaces,
+	topology.OpAddDC,
+	topology.OpRemoveDC,
+	topology.OpListDCs,
 }
 
 // Master owns the topology of one DC: it follows store heartbeats, serves
@@ -599,7 +602,7 @@ func codeOf(err error) string {
 	switch {
 	case errors.Is(err, topology.ErrBadName):
 		return topology.CodeBadName
-	case errors.Is(err, ErrKeyspaceExists):
+	case errors.Is(err, ErrKeyspaceExists), errors.Is(err, ErrDCExists):
 		return topology.CodeExists
 	case errors.Is(err, topology.ErrUnknownKeyspace):
 		return topology.CodeUnknown
@@ -713,6 +716,16 @@ func (m *Master) admin(ctx context.Context, op string, data []byte) (any, error)
 			return nil, err
 		}
 		return m.operation(req.ID)
+	case topology.OpAddDC, topology.OpRemoveDC:
+		var req topology.DCRequest
+		if err := decode(data, &req); err != nil {
+			return nil, err
+		}
+		return m.changeDCs(ctx, op == topology.OpAddDC, req.Name)
+	case topology.OpListDCs:
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		return m.st.ListDCs(), nil
 	}
 	return nil, fmt.Errorf("%w: unknown operation %q", ErrInvalidRequest, op)
 }

@@ -22,6 +22,8 @@ type report struct {
 	sizes   map[string]topology.ShardSize
 	serving map[string]bool
 	held    []topology.HeldShard
+	// remoteDCs are the valid remote DC names the store reports applying.
+	remoteDCs []string
 }
 
 func (s *State) record(hb topology.Heartbeat) {
@@ -36,6 +38,7 @@ func (s *State) record(hb topology.Heartbeat) {
 		r.serving[sh] = true
 	}
 	r.held = hb.Held
+	r.remoteDCs = reportedRemoteDCs(s.topo.DC, hb.RemoteDCs)
 	if prev, ok := s.reports[hb.Store]; ok && !hb.HeldFull {
 		r.held = prev.held // the full list comes with every few heartbeats only
 	}

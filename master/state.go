@@ -442,6 +442,9 @@ func validate(t *topology.Topology) error {
 			return fmt.Errorf("%w: store %q inconsistent", topology.ErrCorrupt, id)
 		}
 	}
+	if err := topology.CheckRemoteDCs(t.DC, t.RemoteDCs); err != nil {
+		return fmt.Errorf("%w: %w", topology.ErrCorrupt, err)
+	}
 	for name, ks := range t.Keyspaces {
 		if ks == nil || ks.Name != name || !topology.ValidName(name) ||
 			ks.Shards < 1 || ks.Shards > topology.MaxShards ||
@@ -462,6 +465,9 @@ func clone(t *topology.Topology) *topology.Topology {
 		Stores:    make(map[string]*topology.Store, len(t.Stores)),
 		Keyspaces: make(map[string]*topology.Keyspace, len(t.Keyspaces)),
 		Deleted:   slices.Clone(t.Deleted),
+
+		RemoteDCs:        slices.Clone(t.RemoteDCs),
+		RemoteDCsManaged: t.RemoteDCsManaged,
 	}
 	for id, st := range t.Stores {
 		cp := copyStore(st)

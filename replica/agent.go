@@ -88,7 +88,8 @@ func (c AgentConfig) Validate() error {
 // implements it (dc.Replicator); whoever wires a store process joins the
 // two.
 type CrossDC interface {
-	// RemoteDCs returns the remote DCs whose changes this store applies.
+	// RemoteDCs returns the remote DCs whose changes this store applies
+	// now (the heartbeat reports them). It must not block.
 	RemoteDCs() []string
 	// Start prepares the local copies of the remote DCs' change streams.
 	Start(ctx context.Context) error
@@ -388,7 +389,7 @@ func (a *Agent) follow(t *topology.Topology, st reconcileStep) {
 			continue
 		}
 		a.setOwner(ref, sh, p.owner, t.Version)
-		if a.cfg.CrossDC != nil || len(p.peers) > 0 {
+		if len(a.remoteDCs()) > 0 || len(p.peers) > 0 {
 			// Until the watermark loop has seen the peers and remote DCs
 			// caught up, keep every tombstone.
 			sh.SetPurgeWatermark(math.MinInt64)
@@ -659,7 +660,7 @@ func (a *Agent) heartbeatLoop() {
 }
 
 func (a *Agent) heartbeat(seq uint64) topology.Heartbeat {
-	hb := topology.Heartbeat{Store: a.cfg.Store, Addr: a.cfg.Addr, Seq: seq}
+	hb := topology.Heartbeat{Store: a.cfg.Store, Addr: a.cfg.Addr, Seq: seq, RemoteDCs: a.remoteDCs()}
 	// Never a.mu: a long reconcile must not delay the heartbeat.
 	if t := a.currentTopology(); t != nil {
 		hb.Version = t.Version

@@ -34,6 +34,10 @@ type Heartbeat struct {
 	// write to their database failed (a full disk) to the reason, at most
 	// MaxReadOnlyReason bytes. They still serve reads.
 	ReadOnly map[string]string `json:"read_only,omitempty"`
+	// RemoteDCs are the remote DCs the store applies the changes of: its
+	// configuration until the topology manages them. The master seeds the
+	// topology's list from them (see OpAddDC).
+	RemoteDCs []string `json:"remote_dcs,omitempty"`
 }
 
 // MaxReadOnlyReason bounds the reason a store gives for a read-only shard.
@@ -66,7 +70,31 @@ const (
 	OpDrainStore       = "store-drain"
 	OpGetOperation     = "op-get"
 	OpRecoverKeyspaces = "keyspace-recover"
+	OpAddDC            = "dc-add"
+	OpRemoveDC         = "dc-remove"
+	OpListDCs          = "dc-list"
 )
+
+// DCRequest names a remote DC to add to or remove from the DC's list
+// (Topology.RemoteDCs). The first add or remove seeds the list from the
+// remote DCs the stores report in their heartbeats; until every healthy
+// store has reported since the master started, it is answered CodeBusy
+// (try again).
+type DCRequest struct {
+	Name string `json:"name"`
+}
+
+// DCListReply is the DC's list of remote DCs. Managed false: the master does
+// not manage it yet, and Reported is what the stores are configured with.
+type DCListReply struct {
+	DC        string   `json:"dc"`
+	RemoteDCs []string `json:"remote_dcs"`
+	Managed   bool     `json:"managed"`
+	// Reported maps each store heard from since the master started to the
+	// remote DCs it applies.
+	Reported map[string][]string `json:"reported,omitempty"`
+	Version  uint64              `json:"version"`
+}
 
 // RecoverRequest asks the master to rebuild keyspaces the topology does not
 // know from the shards the stores report holding (after the topology was
@@ -218,5 +246,5 @@ const (
 	CodeInvalid        = "INVALID"  // bad shard or replica count, malformed request
 	CodeInternal       = "INTERNAL" // the master failed (e.g. could not publish)
 	CodeBusy           = "BUSY"     // another operation on the keyspace or store is running
-	CodeNotFound       = "NOTFOUND" // no such store or operation
+	CodeNotFound       = "NOTFOUND" // no such store, operation or remote DC
 )

@@ -21,6 +21,9 @@ var (
 	ErrUnknownKeyspace = errors.New("topology: unknown keyspace")
 	// ErrCorrupt is returned when a topology document cannot be decoded.
 	ErrCorrupt = errors.New("topology: corrupt document")
+	// ErrBadRemoteDCs is returned for a list of remote DCs that names the
+	// local DC, is not sorted, repeats a DC or is too long.
+	ErrBadRemoteDCs = errors.New("topology: bad remote DCs")
 )
 
 // Store is one store as the master sees it.
@@ -81,6 +84,47 @@ type Topology struct {
 	// Deleted are the deleted keyspace incarnations, oldest first (at most
 	// MaxDeleted): the only reason a store deletes a keyspace's shards.
 	Deleted []Deleted `json:"deleted,omitempty"`
+	// RemoteDCs are the other DCs this DC replicates with, sorted, once the
+	// master manages them (RemoteDCsManaged): every store applies their
+	// changes and follows additions and removals live. Until then each
+	// store applies the remote DCs of its own configuration.
+	RemoteDCs []string `json:"remote_dcs,omitempty"`
+	// RemoteDCsManaged says RemoteDCs is the DC's list (set by the first
+	// `vasto dc add` or `dc remove`); false: the stores' configuration.
+	RemoteDCsManaged bool `json:"remote_dcs_managed,omitempty"`
+}
+
+// MaxRemoteDCs bounds the remote DCs of a topology.
+const MaxRemoteDCs = 64
+
+// CheckRemoteDCs reports why dcs cannot be the remote DCs of local: each
+// must be a valid name (ErrBadName: it could inject into a NATS subject),
+// not local, listed once, in order, and at most MaxRemoteDCs of them.
+func CheckRemoteDCs(local string, dcs []string) error {
+	if len(dcs) > MaxRemoteDCs {
+		return fmt.Errorf("%w: %d remote DCs, at most %d", ErrBadRemoteDCs, len(dcs), MaxRemoteDCs)
+	}
+	for i, d := range dcs {
+		if err := CheckName("dc", d); err != nil {
+			return err
+		}
+		switch {
+		case d == local:
+			return fmt.Errorf("%w: %q is the local DC", ErrBadRemoteDCs, d)
+		case i > 0 && dcs[i-1] >= d:
+			return fmt.Errorf("%w: %v not sorted or listing a DC twice", ErrBadRemoteDCs, dcs)
+		}
+	}
+	return nil
+}
+
+// Remotes returns the remote DCs the stores of t's DC apply: RemoteDCs when
+// the master manages them, else configured (a store's own list).
+func (t *Topology) Remotes(configured []string) []string {
+	if t != nil && t.RemoteDCsManaged {
+		return slices.Clone(t.RemoteDCs)
+	}
+	return slices.Clone(configured)
 }
 
 // New returns an empty topology of dc.
@@ -102,6 +146,9 @@ func Decode(b []byte) (*Topology, error) {
 	}
 	if t.Keyspaces == nil {
 		t.Keyspaces = map[string]*Keyspace{}
+	}
+	if err := CheckRemoteDCs(t.DC, t.RemoteDCs); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
 	for name, ks := range t.Keyspaces {
 		if ks == nil || ks.Name != name || ks.Shards <= 0 || len(ks.Placement) != ks.Shards {

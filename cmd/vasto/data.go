@@ -202,22 +202,7 @@ func runKeyspace(ctx context.Context, e *env, args []string) error {
 	}
 	switch args[0] {
 	case "create":
-		var shards, replicas *int
-		var ack *string
-		cl, pos, err := clientCmd(ctx, e, "keyspace create", args[1:], 1, "vasto keyspace create NAME --shards N --replicas R [--ack LEVEL]", func(fs *flag.FlagSet) {
-			shards = fs.Int("shards", 1, "number of shards")
-			replicas = fs.Int("replicas", 1, "replicas of each shard, on distinct stores")
-			ack = fs.String("ack", "", "acknowledgement level of the keyspace's writes that ask for none: local, published or replicated (default local)")
-		})
-		if err != nil {
-			return err
-		}
-		defer cl.Close()
-		if err := cl.CreateKeyspace(ctx, pos[0], *shards, *replicas, client.WithDefaultAck(client.AckLevel(*ack))); err != nil {
-			return err
-		}
-		fmt.Fprintf(e.stdout, "created keyspace %s: %d shards x %d replicas\n", pos[0], *shards, *replicas)
-		return describe(ctx, e, cl, pos[0])
+		return runKeyspaceCreate(ctx, e, args[1:])
 	case "delete":
 		var epoch *uint64
 		cl, pos, err := clientCmd(ctx, e, "keyspace delete", args[1:], 1, "vasto keyspace delete NAME [--epoch N]", func(fs *flag.FlagSet) {

@@ -15,18 +15,25 @@ import (
 )
 
 // runDC: vasto dc status — the DC's NATS streams (replicas, cluster
-// state, retention) and replication from every remote DC into this one.
+// state, retention) and replication from every remote DC into this one;
+// vasto dc add / remove / list — the DC's remote DCs (dcmember.go).
 func runDC(ctx context.Context, e *env, args []string) error {
 	if done, err := groupArgs(e, "dc", args); done {
 		return err
 	}
-	if args[0] != "status" {
+	switch args[0] {
+	case "add", "remove":
+		return runDCChange(ctx, e, args[0] == "add", args[1:])
+	case "list":
+		return runDCList(ctx, e, args[1:])
+	case "status":
+	default:
 		return unknownSub("dc", args[0])
 	}
 	fs := flag.NewFlagSet("dc status", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	c := addCommon(fs)
-	remotes := fs.String("remote-dcs", envOr("VASTO_REMOTE_DCS", ""), "comma-separated remote DCs whose replication to show (env VASTO_REMOTE_DCS); empty: only this DC's streams")
+	remotes := fs.String("remote-dcs", envOr("VASTO_REMOTE_DCS", ""), "comma-separated remote DCs whose replication to show (env VASTO_REMOTE_DCS); empty: the master's list once it manages it (vasto dc list), else only this DC's streams")
 	asJSON := jsonFlag(fs)
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
@@ -56,6 +63,15 @@ func runDC(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer cl.Close()
+	if *remotes == "" {
+		list, err := cl.ListDCs(cctx)
+		switch {
+		case err != nil:
+			fmt.Fprintf(e.stderr, "warning: cannot read the DC's remote DCs from the master (%v); showing only this DC's streams\n", err)
+		case list.Managed:
+			remoteDCs = list.RemoteDCs
+		}
+	}
 	infos, err := conn.SourceStatus(cctx, *c.dc, remoteDCs)
 	if err != nil {
 		return err

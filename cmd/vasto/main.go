@@ -44,7 +44,7 @@ var subcommands = map[string]subcommand{
 	"backup":   {"copy a keyspace to a directory: backup KEYSPACE --to DIR (per-shard files with versions, manifest, checksums)", runBackup},
 	"restore":  {"bring a backup into the DC: restore DIR [--keyspace NAME] [--shards N] (LWW merge, then verified)", runRestore},
 	"bench":    {"load a keyspace and report throughput and latency percentiles", runBench},
-	"dc":       {"cross-DC replication: 'dc status' shows link, lag and last applied per remote DC", runDC},
+	"dc":       {"cross-DC replication: 'dc add/remove/list' the DC's remote DCs live, 'dc status' link, lag and last applied per remote DC", runDC},
 	"acl":      {"help write an ACL file: 'acl hash' reads a password from stdin and prints its hash; 'acl check FILE'", runACL},
 	"chaos":    {"fault injection for drills (stores started with --allow-faults): skew, crash, pause-replication, proxy, verify...; run and list for whole drills", runChaos},
 	"version":  {"print the version", runVersion},

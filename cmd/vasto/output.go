@@ -28,7 +28,7 @@ type subHelp struct{ name, summary string }
 // `vasto GROUP -h` and for the error naming an unknown one.
 var groups = map[string][]subHelp{
 	"keyspace": {
-		{"create", "create NAME --shards N --replicas R"},
+		{"create", "create NAME --shards N --replicas R [--dcs dc1,dc2 --shards 8,dc2=4 --dc-nats dc2=URL]"},
 		{"delete", "delete NAME [--epoch N]"},
 		{"list", "list the keyspaces [--json]"},
 		{"describe", "describe NAME: placement, health and operations [--json]"},
@@ -50,7 +50,10 @@ var groups = map[string][]subHelp{
 		{"init", "write one NATS nkey per role (master, admin, client, leaf, each store) and the nats-server authorization config: auth init DIR --dc DC --stores s1,s2"},
 	},
 	"dc": {
-		{"status", "status --remote-dcs dc2,...: link, lag and last applied per remote DC [--json]"},
+		{"add", "add DC: replicate with another (linked) DC from now on, no restart [--json]"},
+		{"remove", "remove DC: stop replicating with a DC; tombstone purging stops waiting for it [--json]"},
+		{"list", "list the DC's remote DCs and the stores applying each [--json]"},
+		{"status", "status [--remote-dcs dc2,...]: link, lag and last applied per remote DC [--json]"},
 	},
 }
 

@@ -55,6 +55,10 @@ type Config struct {
 	LeafRemotes []string
 	// RemoteDCs are the other DCs whose changes the stores apply.
 	RemoteDCs []string
+	// UnlistedRemoteDCs starts the stores with no remote DC configured
+	// (RemoteDCs still shape the NATS permissions): the DCs are linked but
+	// replicate only once `vasto dc add` lists them in the topology.
+	UnlistedRemoteDCs bool
 	// TombstoneGrace overrides the stores' tombstone grace period.
 	TombstoneGrace time.Duration
 	// FillRate bounds each resize fill's copy rate in bytes/s (0: none).
@@ -535,6 +539,9 @@ func (c *Cluster) StartStore(ctx context.Context, i int) error {
 	}
 	cfg.NATSURL, cfg.BusName = c.NATSURL(), "vasto-"+st.ID
 	cfg.RemoteDCs, cfg.Stream, cfg.FillRate = c.cfg.RemoteDCs, c.cfg.Stream, c.cfg.FillRate
+	if c.cfg.UnlistedRemoteDCs {
+		cfg.RemoteDCs = nil
+	}
 	cfg.Logger = log
 	cfg.AllowFaults = c.cfg.AllowFaults
 	cfg.Metrics = c.cfg.Metrics

@@ -38,7 +38,7 @@ func (n *Node) PauseXDC(d time.Duration) error {
 		return fmt.Errorf("%w: negative pause %s", ErrInvalidFault, d)
 	}
 	x := n.xdc.Load()
-	if x == nil {
+	if x == nil || len(x.RemoteDCs()) == 0 {
 		return fmt.Errorf("%w: this store applies no other DC's changes", ErrInvalidFault)
 	}
 	until := time.Time{}

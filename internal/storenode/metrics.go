@@ -37,13 +37,13 @@ func (n *Node) attachEngine() {
 
 // attachLinks lets scrapes read the state of the copies of the remote DCs'
 // streams; n.mu held.
-func (n *Node) attachLinks(local string, remotes []string) {
+func (n *Node) attachLinks(local string, remotes func() []string) {
 	if n.metrics == nil {
 		return
 	}
 	conn := n.conn
 	n.metrics.AttachLinks(func(ctx context.Context) ([]bus.SourceInfo, error) {
-		return conn.SourceStatus(ctx, local, remotes)
+		return conn.SourceStatus(ctx, local, remotes())
 	})
 }
 

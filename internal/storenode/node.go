@@ -56,8 +56,9 @@ type Config struct {
 	NATSCreds string
 	// NATSTLS, if set, makes the NATS connection TLS.
 	NATSTLS *tls.Config
-	// RemoteDCs are the other DCs whose changes the store applies (none:
-	// no cross-DC replicator). They need NATSURL.
+	// RemoteDCs are the other DCs whose changes the store applies until
+	// the DC's topology manages its list of remote DCs (then the store
+	// follows that list live). They need NATSURL.
 	RemoteDCs []string
 	// Stream sizes the DC's change-log stream (zero fields: defaults); its
 	// DC is always Engine.DC.
@@ -163,7 +164,7 @@ type Node struct {
 	metrics *metrics.Store
 	addr    string // the address the server listens on
 
-	// xdc is the cross-DC replicator while running with remote DCs. Not
+	// xdc is the cross-DC replicator while running in a DC. Not
 	// under mu: VFAULT reads it from a connection of the server, which
 	// Start (holding mu) may be shutting down.
 	xdc atomic.Pointer[crossdc.Replicator]
@@ -193,8 +194,7 @@ func New(cfg Config) (*Node, error) {
 }
 
 // Start opens the engine, starts the RESP server and, with a NATS URL,
-// connects to NATS, builds the cross-DC replicator when there are remote
-// DCs and starts the agent. It does not block: ctx bounds the start only.
+// connects to NATS, builds the cross-DC replicator and starts the agent. It does not block: ctx bounds the start only.
 // On error it stops what it had started.
 func (n *Node) Start(ctx context.Context) (err error) {
 	n.mu.Lock()
@@ -291,18 +291,18 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	acfg.Stream.DC = ecfg.DC
 	acfg.FillRate = cfg.FillRate
 	acfg.Observer = n.replicaObserver()
-	if len(cfg.RemoteDCs) > 0 {
-		x, err := crossdc.New(crossdc.Config{DC: ecfg.DC, Store: ecfg.Node, RemoteDCs: cfg.RemoteDCs,
-			Bus: crossdc.ConnBus(n.conn), Shards: crossdc.EngineShards(n.eng), Dial: crossdc.DialPeer(peers),
-			Logger: cfg.Logger, Stream: acfg.Stream,
-			Observer: n.crossDCObserver()})
-		if err != nil {
-			return fmt.Errorf("storenode: %w", err)
-		}
-		acfg.CrossDC = x
-		n.xdc.Store(x)
-		n.attachLinks(ecfg.DC, cfg.RemoteDCs)
+	// Always a replicator, even with no remote DC configured: the DC's
+	// topology may list remote DCs (vasto dc add), followed live.
+	x, err := crossdc.New(crossdc.Config{DC: ecfg.DC, Store: ecfg.Node, RemoteDCs: cfg.RemoteDCs,
+		Bus: crossdc.ConnBus(n.conn), Shards: crossdc.EngineShards(n.eng), Dial: crossdc.DialPeer(peers),
+		Logger: cfg.Logger, Stream: acfg.Stream,
+		Observer: n.crossDCObserver()})
+	if err != nil {
+		return fmt.Errorf("storenode: %w", err)
 	}
+	acfg.CrossDC = x
+	n.xdc.Store(x)
+	n.attachLinks(ecfg.DC, x.RemoteDCs)
 	agent, err := replica.NewAgent(acfg)
 	if err != nil {
 		return fmt.Errorf("storenode: %w", err)
