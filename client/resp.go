@@ -160,7 +160,7 @@ func (rr *replyReader) readDepth(depth int) (any, error) {
 		for range n {
 			v, err := rr.readDepth(depth + 1)
 			if err != nil {
-				return nil, err
+				return nil, unexpectedEOF(err)
 			}
 			vals = append(vals, v)
 		}
