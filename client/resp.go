@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"unsafe"
 )
 
 // The client's RESP2 codec: commands are written as arrays of bulk
@@ -146,7 +147,11 @@ func (rr *replyReader) readDepth(depth int) (any, error) {
 		if buf[n] != '\r' || buf[n+1] != '\n' {
 			return nil, malformed("bulk string of %d bytes not followed by CRLF", n)
 		}
-		return string(buf[:n]), nil
+		if n == 0 {
+			return "", nil
+		}
+		// buf is this string's alone: no copy.
+		return unsafe.String(&buf[0], n), nil
 	case '*':
 		if depth >= maxReplyDepth {
 			return nil, malformed("arrays nested deeper than %d", maxReplyDepth)
