@@ -84,14 +84,13 @@ type pipeConn struct {
 	idle bool
 	err  error // why the connection failed; set once
 	wake chan struct{}
-	more chan struct{}
 	quit chan struct{}
 }
 
 // startConn starts the goroutines of a connection set up by dial.
 func startConn(cfg *connConfig, nc net.Conn, rd *replyReader, wg *sync.WaitGroup, onDead func(*pipeConn)) *pipeConn {
 	p := &pipeConn{cfg: cfg, nc: nc, rd: rd, bw: bufio.NewWriterSize(nc, 64<<10), onDead: onDead,
-		wake: make(chan struct{}, 1), more: make(chan struct{}, 1), quit: make(chan struct{})}
+		wake: make(chan struct{}, 1), quit: make(chan struct{})}
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
@@ -122,7 +121,7 @@ func (p *pipeConn) enqueue(r *request) error {
 	return nil
 }
 
-// wait waits for r's replies, or until ctx ends: the caller returns at
+// waitFor waits for r's replies, or until ctx ends: the caller returns at
 // once and r is abandoned (its replies, if it was sent, are read and
 // dropped later, so the stream stays in order).
 func (r *request) waitFor(ctx context.Context) error {
