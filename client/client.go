@@ -8,8 +8,6 @@ import (
 	"sync/atomic"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/redis/go-redis/v9"
-
 	"github.com/vasto-kv/vasto/bus"
 	"github.com/vasto-kv/vasto/internal/secure"
 	"github.com/vasto-kv/vasto/lww"
@@ -30,8 +28,8 @@ type Client struct {
 	firstMu sync.Once
 
 	mu      sync.Mutex
-	changed chan struct{}            // closed and replaced at every topology
-	pools   map[string]*redis.Client // by store address
+	changed chan struct{}          // closed and replaced at every topology
+	pools   map[string]*storeConns // by store address
 	closed  bool
 
 	// suspects maps the address of a store that failed at the transport
@@ -99,38 +97,25 @@ func newClient(cfg Config) *Client {
 		log:     cfg.Logger.Named("client"),
 		first:   make(chan struct{}),
 		changed: make(chan struct{}),
-		pools:   map[string]*redis.Client{},
+		pools:   map[string]*storeConns{},
 		clock:   lww.NewHLC(wall),
 	}
 	c.closing, c.stopAll = context.WithCancel(context.Background())
 	return c
 }
 
-// dialPool makes the connection pool of one store.
-func (c *Client) dialPool(addr string) *redis.Client {
-	return redis.NewClient(&redis.Options{
-		Addr: addr,
-		// Stores speak RESP2 only.
-		Protocol: 2,
-		// Every command is a pipeline (VUSE first), so pipelines share the
-		// one pool of PoolSize connections.
-		PoolSize:         c.cfg.PoolSize,
-		PipelinePoolSize: -1,
-		DialTimeout:      c.cfg.DialTimeout,
-		// One dial per attempt: the client fails over to another replica
-		// rather than redialling a dead store.
-		DialerRetries:         1,
-		ReadTimeout:           c.cfg.ReadTimeout,
-		WriteTimeout:          c.cfg.WriteTimeout,
-		ContextTimeoutEnabled: true,
-		// Retries are the client's (it picks another replica).
-		MaxRetries:      -1,
-		DisableIdentity: true,
+// dialPool makes the connections of one store (dialled on first use).
+func (c *Client) dialPool(addr string) *storeConns {
+	return newStoreConns(connConfig{
+		addr:         addr,
+		dialTimeout:  c.cfg.DialTimeout,
+		readTimeout:  c.cfg.ReadTimeout,
+		writeTimeout: c.cfg.WriteTimeout,
 		// Sent as HELLO 2 AUTH username password on every new connection.
-		Username:  c.cfg.Username,
-		Password:  c.cfg.Password,
-		TLSConfig: secure.ForAddr(c.cfg.TLS, addr),
-	})
+		username: c.cfg.Username,
+		password: c.cfg.Password,
+		tls:      secure.ForAddr(c.cfg.TLS, addr),
+	}, c.cfg.Pipelines, c.cfg.PoolSize)
 }
 
 // Close stops following the topology, closes the NATS connection and every
@@ -141,7 +126,7 @@ func (c *Client) Close() error {
 		c.mu.Lock()
 		c.closed = true
 		pools := c.pools
-		c.pools = map[string]*redis.Client{}
+		c.pools = map[string]*storeConns{}
 		c.mu.Unlock()
 		c.stopAll()
 		if c.watch != nil {
@@ -151,7 +136,7 @@ func (c *Client) Close() error {
 			c.conn.Close()
 		}
 		for _, p := range pools {
-			_ = p.Close()
+			p.close()
 		}
 		c.mu.Lock()
 		close(c.changed) // wake waiters
@@ -207,7 +192,7 @@ func (c *Client) setTopology(t *topology.Topology) {
 			keep[s.Addr] = true
 		}
 	}
-	var drop []*redis.Client
+	var drop []*storeConns
 	c.mu.Lock()
 	for addr, p := range c.pools {
 		if !keep[addr] {
@@ -221,7 +206,7 @@ func (c *Client) setTopology(t *topology.Topology) {
 	}
 	c.mu.Unlock()
 	for _, p := range drop {
-		_ = p.Close()
+		p.close()
 	}
 	c.firstMu.Do(func() { close(c.first) })
 }
@@ -237,7 +222,7 @@ func (c *Client) changes() <-chan struct{} {
 // for a store the latest topology lists healthy (errStoreDown otherwise):
 // setTopology swaps the topology before it closes pools under c.mu, so a
 // pool made here for a store just marked down is closed too.
-func (c *Client) pool(addr string) (*redis.Client, error) {
+func (c *Client) pool(addr string) (*storeConns, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {

@@ -13,7 +13,9 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultPoolSize     = 16
+	DefaultPoolSize = 16
+	// DefaultPipelines is the number of shared connections per store.
+	DefaultPipelines    = 2
 	DefaultDialTimeout  = 2 * time.Second
 	DefaultReadTimeout  = 3 * time.Second
 	DefaultWriteTimeout = 3 * time.Second
@@ -28,6 +30,10 @@ const (
 	// takes to mark a silent store down.
 	DefaultAttemptTimeout = 500 * time.Millisecond
 )
+
+// maxPipelines bounds Config.Pipelines: more shared connections only split
+// the batches.
+const maxPipelines = 64
 
 // Config configures a Client. The zero value of every field except NATSURL
 // and DC means its default.
@@ -47,7 +53,17 @@ type Config struct {
 	NATSTLS *tls.Config
 	// Logger receives the client's logs; default: discard.
 	Logger hclog.Logger
-	// PoolSize is the number of connections kept per store; default 16.
+	// Pipelines is the number of connections per store that the calls
+	// share: each sends the requests of every call waiting for it in one
+	// write and matches the replies in order (automatic pipelining), so
+	// concurrent calls to a store cost one round trip together. Default 2.
+	Pipelines int
+	// PoolSize bounds the dedicated connections per store, one per call in
+	// progress, of the calls that wait server-side and would hold up the
+	// shared connections: writes WithAck above AckLocal, reads WithAfter,
+	// the second request of a hedged read, and Do or DoOn commands that
+	// block (WAIT, BLPOP, ..., AFTER, ACK). A call waits for a free one.
+	// Default 16.
 	PoolSize int
 	// DialTimeout bounds connecting to a store; default 2 s.
 	DialTimeout time.Duration
@@ -101,6 +117,7 @@ func DefaultConfig(natsURL, dc string) Config {
 		DC:             dc,
 		Logger:         hclog.NewNullLogger(),
 		PoolSize:       DefaultPoolSize,
+		Pipelines:      DefaultPipelines,
 		DialTimeout:    DefaultDialTimeout,
 		ReadTimeout:    DefaultReadTimeout,
 		WriteTimeout:   DefaultWriteTimeout,
@@ -118,6 +135,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.PoolSize == 0 {
 		c.PoolSize = d.PoolSize
+	}
+	if c.Pipelines == 0 {
+		c.Pipelines = d.Pipelines
 	}
 	if c.DialTimeout == 0 {
 		c.DialTimeout = d.DialTimeout
@@ -161,6 +181,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: config: DC %q: use 1-64 of A-Z a-z 0-9 - _", ErrBadName, c.DC)
 	case c.PoolSize < 0:
 		return bad("PoolSize %d is negative", c.PoolSize)
+	case c.Pipelines < 0:
+		return bad("Pipelines %d is negative", c.Pipelines)
+	case c.Pipelines > maxPipelines:
+		return bad("Pipelines %d is over %d", c.Pipelines, maxPipelines)
 	case c.DialTimeout < 0:
 		return bad("DialTimeout %v is negative", c.DialTimeout)
 	case c.ReadTimeout < 0:

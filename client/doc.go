@@ -4,8 +4,9 @@
 // key-value bucket (bus.WatchTopology): the stores with their addresses,
 // health and the shards they serve, and the keyspaces with the placement of
 // every shard. It routes every key itself and talks RESP2 to the stores
-// directly (one go-redis connection pool per store address); NATS carries
-// only the topology and the admin requests to the master.
+// directly (its own codec, a few shared connections per store address, see
+// Connections); NATS carries only the topology and the admin requests to
+// the master.
 //
 //	c, err := client.New(ctx, client.DefaultConfig("nats://127.0.0.1:4222", "dc1"))
 //	...
@@ -25,11 +26,43 @@
 //   - Reads (Get, BatchGet, Scan) go to the first healthy replica that lists
 //     the shard in Store.Serving (caught up), else to the first healthy one.
 //
-// Every request to a store is one pipeline on one pooled connection:
-// "VUSE keyspace shard" and then the commands of that shard (the selected
-// target is connection state, so it must travel with the commands). Batch
-// operations group their keys by shard and send the shards' pipelines in
+// Every request to a store is one piece on one connection: "VUSE keyspace
+// shard" and then the commands of that shard (the selected target is
+// connection state, so it must travel with the commands, and other calls'
+// requests on the same connection do not come between them). Batch
+// operations group their keys by shard and send the shards' requests in
 // parallel; results come back in input order.
+//
+// # Connections
+//
+// Calls share Config.Pipelines connections per store (default 2), used in
+// turn: each has a writer goroutine that sends every request queued since
+// its last write in one write, and a reader goroutine that hands the
+// replies back in order (automatic pipelining, as rueidis does). So N
+// concurrent calls to a store cost about one round trip together, and the
+// store reads their requests in one go and commits their writes in one
+// batch per shard. A call whose context ends returns at once; its request
+// is dropped if not sent yet, else its replies are read and dropped later,
+// so the stream stays in order. A connection that fails (reset, timeout,
+// malformed reply) fails every request on it with a retryable error, and
+// the next call dials it again. Each connection sends HELLO 2 (with AUTH
+// when Config.Password is set) when it is dialled, speaks TLS with
+// Config.TLS, and is bounded by DialTimeout, ReadTimeout (per request,
+// while a reply is awaited) and WriteTimeout.
+//
+// Calls that wait server-side would hold up everything behind them on a
+// shared connection, so they get a dedicated connection of their own, one
+// call at a time, from at most Config.PoolSize per store (a call waits for
+// a free one): writes WithAck above AckLocal, reads WithAfter, the second
+// request of a hedged read, and the Do and DoOn commands that block (WAIT,
+// BLPOP and the other blocking commands, AFTER, ACK above local).
+//
+// Head-of-line blocking remains for everything else: a store answers a
+// connection's requests in order, so a request waits behind those sent
+// before it on the same connection: a large VSCAN page or BatchPut, or the
+// commit of the writes batched with it (a read sent with writes returns
+// once they are committed). A frozen store holds every call on its shared
+// connections until the attempt timeout (or hedge) moves them elsewhere.
 //
 // # Retries
 //
@@ -82,12 +115,12 @@
 //     topology.DeadAfter. A write is retried with the same event time, so
 //     it is safe even if the abandoned attempt was applied.
 //   - When the topology marks a store down, the client closes its
-//     connections: requests in flight to it are abandoned and retried on
+//     connections: requests in flight to it fail and are retried on
 //     another replica at once.
 //
-// An abandoned request's connection is closed (or, for the slower request
-// of a hedged read, read to the end of its reply first), never reused with
-// a reply pending. So with two replicas, a frozen replica delays the reads
+// An abandoned request's replies are read and dropped when they come, or
+// the connection is closed when it fails, so a later request never gets
+// another's reply. So with two replicas, a frozen replica delays the reads
 // sent to it by about HedgeAfter, and the writes sent to it before the
 // client suspects it by about AttemptTimeout. A shard whose only replica is
 // frozen waits ReadTimeout.

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/vasto-kv/vasto/bus"
 	"github.com/vasto-kv/vasto/topology"
 	"github.com/vasto-kv/vasto/wire"
@@ -270,23 +268,35 @@ func mapAdminError(op, dc string, err error) error {
 // classify maps an error of one command sent to a store. It returns the
 // error to report and whether the command may be retried (elsewhere).
 func classify(ctx context.Context, err error, storeID, addr string) (error, bool) {
-	var rerr redis.Error
+	var rerr errorReply
 	switch {
 	case err == nil:
 		return nil, false
 	case ctx.Err() != nil:
-		// The caller's context ended; a context error of go-redis' own
-		// (a dial timeout) is a transport error, below.
+		// The caller's context ended; a context error of the client's own
+		// (a dial timeout, an attempt's timeout) is a transport error,
+		// below.
 		return fmt.Errorf("client: store %s (%s): %w", storeID, addr, ctx.Err()), false
 	case errors.As(err, &rerr):
 		code, msg := wire.SplitError(rerr.Error())
 		se := &StoreError{Code: code, Message: msg, Store: storeID, Addr: addr}
 		return se, se.Retryable()
 	}
-	// Anything else is the transport: dial, reset, EOF, timeout, or a pool
-	// closed because the store left the topology.
+	// Anything else is the transport: dial, reset, EOF, timeout, a
+	// malformed reply, or connections closed because the store left the
+	// topology.
 	return fmt.Errorf("client: store %s (%s): %w", storeID, addr, err), true
 }
+
+// errMalformed is the error of a reply that breaks RESP2; the connection
+// it came on is closed and the requests on it are retried.
+var errMalformed = errors.New("client: malformed reply")
+
+// errConnClosed is the error of the requests in flight on a connection the
+// client closed itself (Close, or a store that left the topology or was
+// marked down); they are retried elsewhere, and say nothing about the
+// store.
+var errConnClosed = errors.New("client: connection closed")
 
 // errStoreDown is returned (and retried) for a request to a store that the
 // latest topology marks down or no longer lists.

@@ -7,21 +7,12 @@ import (
 	"io"
 	"testing"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/vasto-kv/vasto/bus"
 	"github.com/vasto-kv/vasto/topology"
 	"github.com/vasto-kv/vasto/wire"
 )
-
-// respErr is a RESP error reply as go-redis reports it.
-type respErr string
-
-func (e respErr) Error() string { return string(e) }
-func (respErr) RedisError()     {}
-
-var _ redis.Error = respErr("")
 
 func TestClassifyStoreErrors(t *testing.T) {
 	ctx := context.Background()
@@ -43,7 +34,7 @@ func TestClassifyStoreErrors(t *testing.T) {
 		{"WHATEVER new code", nil, false},
 	}
 	for _, tc := range cases {
-		err, retry := classify(ctx, respErr(tc.reply), "s1", "127.0.0.1:7000")
+		err, retry := classify(ctx, errorReply(tc.reply), "s1", "127.0.0.1:7000")
 		require.Equal(t, tc.retry, retry, tc.reply)
 		var se *StoreError
 		require.ErrorAs(t, err, &se, tc.reply)
@@ -58,7 +49,7 @@ func TestClassifyStoreErrors(t *testing.T) {
 	}
 
 	// Transport errors are retried.
-	for _, e := range []error{io.EOF, io.ErrUnexpectedEOF, redis.ErrClosed, fmt.Errorf("dial tcp: %w", context.DeadlineExceeded)} {
+	for _, e := range []error{io.EOF, io.ErrUnexpectedEOF, errConnClosed, fmt.Errorf("dial tcp: %w", context.DeadlineExceeded)} {
 		err, retry := classify(ctx, e, "s1", "a")
 		require.True(t, retry, "%v", e)
 		require.ErrorIs(t, err, e)

@@ -508,6 +508,23 @@ func (f *fakeStore) catchUp(peer *fakeStore, target string) {
 	f.mu.Unlock()
 }
 
+// connCount returns how many client connections the store has open.
+func (f *fakeStore) connCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.conns)
+}
+
+// dropConns closes every client connection (a reset), the store staying
+// up.
+func (f *fakeStore) dropConns() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for c := range f.conns {
+		_ = c.Close()
+	}
+}
+
 // put stores an item directly (test setup).
 func (f *fakeStore) put(target, key, value string) {
 	f.mu.Lock()

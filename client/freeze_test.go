@@ -30,14 +30,15 @@ func testClientWith(t *testing.T, top *topology.Topology, change func(*Config)) 
 	return c
 }
 
-// warm makes the client hold a connection to every store of ks/0 (one a
-// frozen store still reads requests from: a new one would wait at HELLO).
+// warm makes the client hold its shared connections to every store of
+// ks/0 (ones a frozen store still reads requests from: a new one would wait
+// at HELLO).
 func warm(t *testing.T, c *Client, stores ...*fakeStore) {
 	t.Helper()
 	for _, s := range stores {
 		p, err := c.pool(s.addr)
 		require.NoError(t, err)
-		require.NoError(t, p.Ping(context.Background()).Err())
+		require.NoError(t, p.ping(context.Background()))
 	}
 }
 
@@ -163,13 +164,13 @@ func TestRequestsInFlightToAStoreMarkedDownAreRetriedElsewhere(t *testing.T) {
 		r, err := c.Put(ctx, "ks", []byte("k"), []byte("new"))
 		done <- result{w: r, err: err}
 	}()
-	// The write has the connection, the read waits at a new one's HELLO.
+	// The write waits on one shared connection, the read on the other.
 	require.Eventually(t, func() bool { return s1.waiting("VUSE") == 1 }, 2*time.Second, 5*time.Millisecond)
 	go func() {
 		it, err := c.Get(ctx, "ks", []byte("k"))
 		done <- result{it: it, err: err}
 	}()
-	require.Eventually(t, func() bool { return s1.waiting("HELLO") == 1 }, 2*time.Second, 5*time.Millisecond,
+	require.Eventually(t, func() bool { return s1.waiting("VUSE") == 2 }, 2*time.Second, 5*time.Millisecond,
 		"both requests wait at the frozen s1")
 
 	down := top.Clone()

@@ -2,17 +2,13 @@ package client
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
-	"strconv"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // DoOn sends one command to the replica store of shard of keyspace ks,
-// after "VUSE ks shard" (with the shard's epoch), and returns its reply as
-// go-redis parses RESP2 (nil for a null). Unlike Do it neither picks the
+// after "VUSE ks shard" (with the shard's epoch), and returns its reply
+// (typed as Reply.Val; nil for a null). Unlike Do it neither picks the
 // replica nor retries: tools that must reach every replica of a shard
 // (a restore) or one named replica (a backup) use it. The store must be a
 // healthy replica of the shard in the latest topology (ErrNoReplica
@@ -39,32 +35,23 @@ func (c *Client) DoOn(ctx context.Context, ks string, shard uint32, store string
 	if err != nil {
 		return nil, err
 	}
-	useArgs := []any{"VUSE", ks, strconv.FormatUint(uint64(shard), 10)}
+	var b cmdBuf
 	if epoch := k.ShardEpoch(shard); epoch != 0 {
-		useArgs = append(useArgs, "EPOCH", strconv.FormatUint(epoch, 10))
+		b.add("VUSE", ks, uint64(shard), "EPOCH", epoch)
+	} else {
+		b.add("VUSE", ks, uint64(shard))
 	}
-	cmdArgs := make([]any, len(args))
-	for i, a := range args {
-		cmdArgs[i] = a
-	}
-	pipe := p.Pipeline()
-	use := pipe.Do(ctx, useArgs...)
-	cmd := pipe.Do(ctx, cmdArgs...)
-	_, execErr := pipe.Exec(ctx)
-	if err := use.Err(); err != nil {
+	b.addBytes(args)
+	r := newRequest(&b, 0)
+	if err := p.do(ctx, r, isBlocking(args)); err != nil {
 		e, _ := classify(ctx, err, s.ID, s.Addr)
 		return nil, e
 	}
-	if use.Val() == nil && execErr != nil {
-		e, _ := classify(ctx, execErr, s.ID, s.Addr)
-		return nil, e
-	}
-	if err := cmd.Err(); err != nil {
-		if errors.Is(err, redis.Nil) {
-			return nil, nil
+	for _, v := range r.vals {
+		if e, ok := v.(errorReply); ok {
+			err, _ := classify(ctx, e, s.ID, s.Addr)
+			return nil, err
 		}
-		e, _ := classify(ctx, err, s.ID, s.Addr)
-		return nil, e
 	}
-	return cmd.Val(), nil
+	return r.vals[1], nil
 }

@@ -5,10 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/vasto-kv/vasto/lww"
 	"github.com/vasto-kv/vasto/topology"
@@ -204,7 +201,10 @@ func (c *Client) write(ctx context.Context, ks string, kvs []KV, isDelete bool, 
 		write:   true,
 		n:       len(kvs),
 		shardOf: shardOfKey(keys),
-		add: func(ctx context.Context, p redis.Pipeliner, i int) redis.Cmder {
+		// A level above local waits server-side for the change log or a
+		// replica.
+		blocking: o.ack != "" && o.ack != AckLocal,
+		add: func(b *cmdBuf, i int) {
 			args := make([]any, 0, 5+len(extra))
 			if isDelete {
 				args = append(args, "VDEL", kvs[i].Key)
@@ -212,13 +212,13 @@ func (c *Client) write(ctx context.Context, ks string, kvs []KV, isDelete bool, 
 				args = append(args, "VSET", kvs[i].Key, valueArg(kvs[i].Value))
 			}
 			if times != nil {
-				args = append(args, "EVENTTIME", strconv.FormatInt(times[i], 10))
+				args = append(args, "EVENTTIME", times[i])
 			}
-			return p.Do(ctx, append(args, extra...)...)
+			b.add(append(args, extra...)...)
 		},
 	}
-	w.done = func(i int, cmd redis.Cmder, s *topology.Store, shard uint32) error {
-		r, err := parseWriteReply(cmd)
+	w.done = func(i int, v any, s *topology.Store, shard uint32) error {
+		r, err := parseWriteReply(v)
 		if err != nil {
 			return fmt.Errorf("client: store %s (%s): %w", s.ID, s.Addr, err)
 		}
@@ -320,22 +320,24 @@ func (c *Client) readWith(ctx context.Context, ks string, keys [][]byte, ro read
 		keys = detachKeys(keys)
 	}
 	items := make([]*Item, len(keys))
-	after := func(ctx context.Context, p redis.Pipeliner, i int, token string, wait time.Duration) redis.Cmder {
-		return p.Do(ctx, "VGET", keys[i], "AFTER", token, "TIMEOUT", wait.Milliseconds())
+	after := func(b *cmdBuf, i int, token string, wait time.Duration) {
+		b.add("VGET", keys[i], "AFTER", token, "TIMEOUT", wait.Milliseconds())
 	}
 	o := &op{
-		ks:      ks,
-		n:       len(keys),
-		slack:   ro.timeout, // the store waits this long for the token's write
-		shardOf: shardOfKey(keys),
-		add: func(ctx context.Context, p redis.Pipeliner, i int) redis.Cmder {
+		ks:       ks,
+		n:        len(keys),
+		slack:    ro.timeout, // the store waits this long for the token's write
+		blocking: ro.after != "",
+		shardOf:  shardOfKey(keys),
+		add: func(b *cmdBuf, i int) {
 			if ro.after != "" {
-				return after(ctx, p, i, ro.after, ro.timeout)
+				after(b, i, ro.after, ro.timeout)
+				return
 			}
-			return p.Do(ctx, "VGET", keys[i])
+			b.add("VGET", keys[i])
 		},
-		done: func(i int, cmd redis.Cmder, s *topology.Store, _ uint32) error {
-			it, err := parseGetReply(cmd)
+		done: func(i int, v any, s *topology.Store, _ uint32) error {
+			it, err := parseGetReply(v)
 			if err != nil {
 				return fmt.Errorf("client: store %s (%s): %w", s.ID, s.Addr, err)
 			}
@@ -419,17 +421,13 @@ func asString(v any) (string, error) {
 	return "", replyErr("want a bulk string, got %T", v)
 }
 
-// cmdSlice returns the array reply of a Do command.
-func cmdSlice(cmd redis.Cmder) ([]any, error) {
-	c, ok := cmd.(*redis.Cmd)
+// asSlice returns an array reply.
+func asSlice(v any) ([]any, error) {
+	a, ok := v.([]any)
 	if !ok {
-		return nil, replyErr("command of type %T", cmd)
+		return nil, replyErr("want an array, got %T", v)
 	}
-	v, err := c.Slice()
-	if err != nil {
-		return nil, replyErr("%v", err)
-	}
-	return v, nil
+	return a, nil
 }
 
 // parseVersion parses event time, origin DC, origin node.
@@ -451,8 +449,8 @@ func parseVersion(v []any) (Version, error) {
 
 // parseWriteReply parses [applied, event_time, origin_dc, origin_node,
 // log_index].
-func parseWriteReply(cmd redis.Cmder) (WriteResult, error) {
-	v, err := cmdSlice(cmd)
+func parseWriteReply(reply any) (WriteResult, error) {
+	v, err := asSlice(reply)
 	if err != nil {
 		return WriteResult{}, err
 	}
@@ -488,11 +486,11 @@ func parseWriteValues(v []any) (WriteResult, error) {
 
 // parseGetReply parses [value, event_time, origin_dc, origin_node,
 // expires_at], or nil for a null array (no live value).
-func parseGetReply(cmd redis.Cmder) (*Item, error) {
-	if errors.Is(cmd.Err(), redis.Nil) {
+func parseGetReply(reply any) (*Item, error) {
+	if reply == nil {
 		return nil, nil
 	}
-	v, err := cmdSlice(cmd)
+	v, err := asSlice(reply)
 	if err != nil {
 		return nil, err
 	}

@@ -88,6 +88,8 @@ func TestConfig(t *testing.T) {
 	// Zero fields get defaults.
 	z := Config{NATSURL: "nats://x", DC: "dc1"}.withDefaults()
 	require.Equal(t, DefaultConfig("nats://x", "dc1").PoolSize, z.PoolSize)
+	require.Equal(t, DefaultPipelines, z.Pipelines)
+	require.Equal(t, 2, z.Pipelines)
 	require.Equal(t, DefaultDialTimeout, z.DialTimeout)
 	require.Equal(t, DefaultReadTimeout, z.ReadTimeout)
 	require.Equal(t, DefaultWriteTimeout, z.WriteTimeout)
@@ -109,6 +111,8 @@ func TestConfig(t *testing.T) {
 	for name, mut := range map[string]func(*Config){
 		"no url":        func(c *Config) { c.NATSURL = "" },
 		"pool":          func(c *Config) { c.PoolSize = -1 },
+		"pipelines":     func(c *Config) { c.Pipelines = -1 },
+		"pipelines max": func(c *Config) { c.Pipelines = maxPipelines + 1 },
 		"dial timeout":  func(c *Config) { c.DialTimeout = -1 },
 		"read timeout":  func(c *Config) { c.ReadTimeout = -1 },
 		"write timeout": func(c *Config) { c.WriteTimeout = -1 },

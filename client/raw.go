@@ -1,13 +1,13 @@
 package client
 
 import (
+	"bytes"
 	"context"
-	"errors"
 	"fmt"
-
-	"github.com/redis/go-redis/v9"
+	"strings"
 
 	"github.com/vasto-kv/vasto/topology"
+	"github.com/vasto-kv/vasto/wire"
 )
 
 // Command is one store command that Do routes: sent, after "VUSE keyspace
@@ -32,8 +32,9 @@ type Command struct {
 
 // Reply is the outcome of one Command.
 type Reply struct {
-	// Val is the store's reply as go-redis parses RESP2: string (simple or
-	// bulk), int64, []any, or nil for a null bulk or null array.
+	// Val is the store's reply: string (simple or bulk), int64, []any, or
+	// nil for a null bulk or null array (as go-redis parses RESP2; an error
+	// inside an array is an error value).
 	Val any
 	// Err is the store's error reply (a *StoreError: ERR, TOOLARGE,
 	// BADTIME, ... are final) or why the command could not be answered
@@ -59,7 +60,7 @@ func (c *Client) Do(ctx context.Context, ks string, cmds []Command) ([]Reply, er
 	if len(cmds) == 0 {
 		return nil, nil
 	}
-	write := false
+	write, blocking := false, false
 	for i, cmd := range cmds {
 		if len(cmd.Args) == 0 {
 			return nil, itemErr(len(cmds), i, fmt.Errorf("%w: empty command", ErrInvalid))
@@ -70,12 +71,14 @@ func (c *Client) Do(ctx context.Context, ks string, cmds []Command) ([]Reply, er
 			}
 		}
 		write = write || cmd.Write
+		blocking = blocking || isBlocking(cmd.Args)
 	}
 	replies := make([]Reply, len(cmds))
 	o := &op{
-		ks:    ks,
-		write: write,
-		n:     len(cmds),
+		ks:       ks,
+		write:    write,
+		blocking: blocking,
+		n:        len(cmds),
 		shardOf: func(k *topology.Keyspace, i int) (uint32, error) {
 			if cmds[i].Key != nil {
 				return topology.ShardOf(cmds[i].Key, k.Shards), nil
@@ -85,20 +88,9 @@ func (c *Client) Do(ctx context.Context, ks string, cmds []Command) ([]Reply, er
 			}
 			return cmds[i].Shard, nil
 		},
-		add: func(ctx context.Context, p redis.Pipeliner, i int) redis.Cmder {
-			args := make([]any, len(cmds[i].Args))
-			for j, a := range cmds[i].Args {
-				args[j] = a
-			}
-			return p.Do(ctx, args...)
-		},
-		done: func(i int, cmd redis.Cmder, _ *topology.Store, _ uint32) error {
-			if errors.Is(cmd.Err(), redis.Nil) {
-				return nil
-			}
-			if rc, ok := cmd.(*redis.Cmd); ok {
-				replies[i].Val = rc.Val()
-			}
+		add: func(b *cmdBuf, i int) { b.addBytes(cmds[i].Args) },
+		done: func(i int, v any, _ *topology.Store, _ uint32) error {
+			replies[i].Val = v
 			return nil
 		},
 	}
@@ -137,4 +129,34 @@ func (c *Client) TopologyVersion() uint64 {
 		return t.Version
 	}
 	return 0
+}
+
+// blockingCommands wait server-side for an event (Redis' blocking commands,
+// WAIT).
+var blockingCommands = map[string]bool{
+	"WAIT": true, "WAITAOF": true, "BLPOP": true, "BRPOP": true, "BLMOVE": true, "BLMPOP": true,
+	"BRPOPLPUSH": true, "BZPOPMIN": true, "BZPOPMAX": true, "BZMPOP": true, "XREAD": true, "XREADGROUP": true,
+}
+
+// isBlocking reports whether a command may wait server-side: a blocking
+// command, a read with AFTER (it waits for a write), a write with ACK at a
+// level above local (it waits for the change log or a replica). Such
+// commands go on a dedicated connection.
+func isBlocking(args [][]byte) bool {
+	if len(args) == 0 {
+		return false
+	}
+	if blockingCommands[strings.ToUpper(string(args[0]))] {
+		return true
+	}
+	for j := 1; j < len(args); j++ {
+		a := args[j]
+		switch {
+		case bytes.EqualFold(a, []byte("AFTER")):
+			return true
+		case bytes.EqualFold(a, []byte("ACK")) && j+1 < len(args) && !bytes.EqualFold(args[j+1], []byte(wire.AckLocal)):
+			return true
+		}
+	}
+	return false
 }

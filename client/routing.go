@@ -10,8 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/vasto-kv/vasto/internal/retry"
 	"github.com/vasto-kv/vasto/topology"
 )
@@ -89,17 +87,22 @@ type op struct {
 	slack time.Duration
 	// shardOf returns the shard of item i in ks (a final error fails it).
 	shardOf func(ks *topology.Keyspace, i int) (uint32, error)
-	// add queues item i's command on the pipeline. It may run for two
-	// replicas at once (a hedged read), so it must only read shared state.
-	add func(ctx context.Context, p redis.Pipeliner, i int) redis.Cmder
-	// addAfter, set for the reads that may be hedged, queues item i's read
+	// blocking marks commands that wait server-side (a write WithAck above
+	// local, a read WithAfter, WAIT): they go on a dedicated connection,
+	// not on a shared one where they would hold up other calls' replies.
+	blocking bool
+	// add encodes item i's command. It may run for two replicas at once (a
+	// hedged read), so it must only read shared state.
+	add func(b *cmdBuf, i int)
+	// addAfter, set for the reads that may be hedged, encodes item i's read
 	// made to wait up to wait for the write token names (the client's
 	// latest write of the shard elsewhere) on a hedge's replica.
-	addAfter func(ctx context.Context, p redis.Pipeliner, i int, token string, wait time.Duration) redis.Cmder
-	// done parses the reply of item i (cmd.Err() is nil or redis.Nil) that
-	// store s answered for shard; an error it returns is final. It runs on
-	// the operation's goroutine, for the reply the operation keeps only.
-	done func(i int, cmd redis.Cmder, s *topology.Store, shard uint32) error
+	addAfter func(b *cmdBuf, i int, token string, wait time.Duration)
+	// done parses the reply of item i (not an error reply; nil for a null)
+	// that store s answered for shard; an error it returns is final. It
+	// runs on the operation's goroutine, for the reply the operation keeps
+	// only.
+	done func(i int, v any, s *topology.Store, shard uint32) error
 	// unsure[i] is set (by run, before done) once an attempt of item i
 	// failed with its outcome unknown: the request may have reached the
 	// store (a write may have been applied there).
@@ -109,8 +112,8 @@ type op struct {
 // exchange is one pipeline sent to one replica and what came back of it.
 type exchange struct {
 	s     *topology.Store
-	cmds  []redis.Cmder
-	errs  []error // per item: nil when cmds holds its reply
+	vals  []any
+	errs  []error // per item: nil when vals holds its reply
 	retry []bool
 }
 
@@ -147,7 +150,7 @@ func (x *exchange) failAll(err error, retry bool) {
 }
 
 func newExchange(s *topology.Store, n int) *exchange {
-	return &exchange{s: s, cmds: make([]redis.Cmder, n), errs: make([]error, n), retry: make([]bool, n)}
+	return &exchange{s: s, vals: make([]any, n), errs: make([]error, n), retry: make([]bool, n)}
 }
 
 // groupResult is what one shard's attempt did.
@@ -236,7 +239,7 @@ func (c *Client) run(ctx context.Context, o *op) ([]error, error) {
 			for j, i := range res.items {
 				switch {
 				case x.errs[j] == nil:
-					errs[i] = o.done(i, x.cmds[j], x.s, res.shard)
+					errs[i] = o.done(i, x.vals[j], x.s, res.shard)
 				case x.retry[j]:
 					errs[i] = x.errs[j]
 					pending = append(pending, i)
@@ -525,8 +528,9 @@ func (c *Client) backoff(ctx context.Context, wait int, seen *topology.Topology)
 	return nil
 }
 
-// send sends the items of one shard to store s as one pipeline: VUSE ks
-// shard, then each item's command, on one connection; with a token, the
+// send sends the items of one shard to store s as one request: VUSE ks
+// shard, then each item's command, in one piece on one connection (shared
+// with other calls, or dedicated for a blocking op); with a token, the
 // reads that wait for it (op.addAfter). actx bounds the request; ctx is the
 // operation's (whose end makes errors final).
 func (c *Client) send(ctx, actx context.Context, o *op, s *topology.Store, shard uint32, items []int, token string) *exchange {
@@ -536,57 +540,65 @@ func (c *Client) send(ctx, actx context.Context, o *op, s *topology.Store, shard
 		x.failAll(err, errors.Is(err, errStoreDown))
 		return x
 	}
-	pipe := p.Pipeline()
+	var b cmdBuf
 	// The epoch names the incarnation of the shard this client routes for
 	// (the keyspace's, or the resize's that added the shard); a store still
 	// holding an earlier one (a keyspace deleted and created again, a shard
 	// of an earlier layout) refuses it with NOSHARD instead of taking the
 	// writes.
-	useArgs := []any{"VUSE", o.ks, strconv.FormatUint(uint64(shard), 10)}
-	if ks, ok := c.top.Load().Keyspaces[o.ks]; ok {
-		if epoch := ks.ShardEpoch(shard); epoch != 0 {
-			useArgs = append(useArgs, "EPOCH", strconv.FormatUint(epoch, 10))
-		}
-	}
-	use := pipe.Do(actx, useArgs...)
-	for j, i := range items {
+	c.addUse(&b, o.ks, shard)
+	for _, i := range items {
 		if token != "" {
-			x.cmds[j] = o.addAfter(actx, pipe, i, token, hedgeWaitForWrites)
+			o.addAfter(&b, i, token, hedgeWaitForWrites)
 		} else {
-			x.cmds[j] = o.add(actx, pipe, i)
+			o.add(&b, i)
 		}
 	}
-	// A connection whose request fails (a timeout included) is closed by
-	// go-redis, never put back with a reply pending.
-	_, execErr := pipe.Exec(actx) // each command carries its own error...
-	useErr := use.Err()
-	if useErr == nil && use.Val() == nil && execErr != nil {
-		// ...except when the connection could not be set up (a failed
-		// HELLO AUTH): nothing was sent, and only Exec tells why.
-		useErr = execErr
+	wait := o.slack
+	if token != "" {
+		wait = hedgeWaitForWrites
+	}
+	r := newRequest(&b, wait)
+	useErr := p.do(actx, r, o.blocking || token != "")
+	if useErr == nil {
+		if e, ok := r.vals[0].(errorReply); ok {
+			useErr = e
+		}
 	}
 	if useErr != nil {
 		// The target was not selected, so the replies of the commands are
 		// not the shard's: all fail with VUSE's error (NOSHARD: retried on
-		// another replica or the next topology).
+		// another replica or the next topology), or the request's.
 		err, retry := classify(ctx, useErr, s.ID, s.Addr)
 		var se *StoreError
-		if retry && !errors.As(err, &se) && !errors.Is(err, redis.ErrClosed) &&
+		if retry && !errors.As(err, &se) && !errors.Is(err, errConnClosed) &&
 			!errors.Is(err, net.ErrClosed) && !errors.Is(err, context.Canceled) {
-			// The transport failed or timed out (a pool closed by a
+			// The transport failed or timed out (connections closed by a
 			// topology change, or a request abandoned for a faster
-			// replica, says nothing about the store).
+			// replica, say nothing about the store).
 			c.suspectAfter(s, err)
 		}
 		x.failAll(err, retry)
 		return x
 	}
 	c.clearSuspect(s.Addr)
-	for j, cmd := range x.cmds {
-		cerr := cmd.Err()
-		if cerr != nil && !errors.Is(cerr, redis.Nil) {
-			x.errs[j], x.retry[j] = classify(ctx, cerr, s.ID, s.Addr)
+	for j, v := range r.vals[1:] {
+		if e, ok := v.(errorReply); ok {
+			x.errs[j], x.retry[j] = classify(ctx, e, s.ID, s.Addr)
+		} else {
+			x.vals[j] = v
 		}
 	}
 	return x
+}
+
+// addUse encodes VUSE ks shard, with the shard's epoch when it has one.
+func (c *Client) addUse(b *cmdBuf, ks string, shard uint32) {
+	if k, ok := c.top.Load().Keyspaces[ks]; ok {
+		if epoch := k.ShardEpoch(shard); epoch != 0 {
+			b.add("VUSE", ks, uint64(shard), "EPOCH", epoch)
+			return
+		}
+	}
+	b.add("VUSE", ks, uint64(shard))
 }

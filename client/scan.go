@@ -8,8 +8,6 @@ import (
 	"strconv"
 	"sync"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/vasto-kv/vasto/topology"
 )
 
@@ -91,7 +89,7 @@ func (c *Client) scanPage(ctx context.Context, ks string, shards int, shard uint
 			}
 			return shard, nil
 		},
-		add: func(ctx context.Context, p redis.Pipeliner, _ int) redis.Cmder {
+		add: func(b *cmdBuf, _ int) {
 			args := []any{"VSCAN"}
 			if len(o.Prefix) > 0 {
 				args = append(args, "PREFIX", o.Prefix)
@@ -103,10 +101,10 @@ func (c *Client) scanPage(ctx context.Context, ks string, shards int, shard uint
 				args = append(args, "END", o.End)
 			}
 			args = append(args, "LIMIT", strconv.Itoa(limit), "WITHVERSIONS")
-			return p.Do(ctx, args...)
+			b.add(args...)
 		},
-		done: func(_ int, cmd redis.Cmder, s *topology.Store, _ uint32) error {
-			v, err := cmdSlice(cmd)
+		done: func(_ int, reply any, s *topology.Store, _ uint32) error {
+			v, err := asSlice(reply)
 			if err == nil {
 				items, next, err = parseScanValues(v)
 			}

@@ -7,8 +7,8 @@ const maxIdleWorkers = 64
 
 // workers runs the requests an operation does not wait for on its own
 // goroutine (both requests of a hedged read) on goroutines it keeps for the
-// next ones: a fresh goroutine would grow its stack through go-redis' calls
-// every time, which costs more than the request itself.
+// next ones: a fresh goroutine would grow its stack through a request's
+// calls every time, which costs more than the request itself.
 type workers struct {
 	mu     sync.Mutex
 	closed bool

@@ -17,8 +17,10 @@ import (
 const (
 	// DefaultKeyspace is the keyspace a connection uses until VUSE.
 	DefaultKeyspace = "default"
-	// DefaultPoolSize is the connections kept per store: a gateway carries
-	// the load of many clients.
+	// DefaultPoolSize is the client's Config.PoolSize: the dedicated
+	// connections per store for commands that wait server-side (WAIT,
+	// AFTER, ACK above local), as a gateway carries the load of many
+	// clients. Other commands share the client's pipelined connections.
 	DefaultPoolSize = 64
 	// DefaultRequestTimeout bounds one batch of commands, retries included.
 	DefaultRequestTimeout = 10 * time.Second
