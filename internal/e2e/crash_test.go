@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os/exec"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -48,16 +49,38 @@ func TestStoreKill9DuringWrites(t *testing.T) {
 // value.
 func requireReadable(t *testing.T, cl *client.Client, ks string, acked map[string]string, msg string) {
 	t.Helper()
-	ctx := ctxT(t)
-	require.Eventually(t, func() bool {
-		for k, v := range acked {
-			it, err := cl.Get(ctx, ks, []byte(k))
-			if err != nil || string(it.Value) != v {
-				return false
+	// Keys read back with their value are not read again; the rest are read
+	// in batches until the deadline, which grows with the number of writes.
+	left := make([]string, 0, len(acked))
+	for k := range acked {
+		left = append(left, k)
+	}
+	wait := 20*time.Second + time.Duration(len(acked))*time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), wait+10*time.Second)
+	defer cancel()
+	const batch = 500
+	ok := assert.Eventually(t, func() bool {
+		var still []string
+		for i := 0; i < len(left); i += batch {
+			keys := left[i:min(i+batch, len(left))]
+			bs := make([][]byte, len(keys))
+			for j, k := range keys {
+				bs[j] = []byte(k)
+			}
+			items, _ := cl.BatchGet(ctx, ks, bs)
+			for j, k := range keys {
+				if items == nil || items[j] == nil || string(items[j].Value) != acked[k] {
+					still = append(still, k)
+				}
 			}
 		}
-		return true
-	}, 20*time.Second, 100*time.Millisecond, msg)
+		left = still
+		return len(left) == 0
+	}, wait, 100*time.Millisecond, msg)
+	if !ok {
+		sort.Strings(left)
+		t.Fatalf("%d of %d acknowledged writes not readable, e.g. %v", len(left), len(acked), left[:min(len(left), 10)])
+	}
 }
 
 // TestStoreVFaultCrashDuringWrites is the drill's crash: a store started
