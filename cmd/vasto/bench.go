@@ -98,6 +98,7 @@ type benchFlags struct {
 	asJSON    *bool
 	hedge     *time.Duration
 	ack       *string
+	pipelines *int
 }
 
 func addBenchFlags(fs *flag.FlagSet) benchFlags {
@@ -117,6 +118,7 @@ func addBenchFlags(fs *flag.FlagSet) benchFlags {
 		asJSON:    jsonFlag(fs),
 		ack:       ackFlag(fs),
 		hedge:     fs.Duration("hedge-after", client.DefaultConfig("", "").HedgeAfter, "send a read to a second replica after this long without a reply; negative: never"),
+		pipelines: fs.Int("pipelines", client.DefaultPipelines, "shared connections per store that the client pipelines concurrent calls on (1 to 64)"),
 	}
 }
 
@@ -224,6 +226,7 @@ func openBenchTarget(ctx context.Context, e *env, f benchFlags) (benchTarget, st
 		return natsKVTarget{kv}, "nats-kv " + redactURLs(*f.natsKV) + " " + kv.Bucket(), nil
 	}
 	cfg.PoolSize = *f.conc
+	cfg.Pipelines = *f.pipelines
 	cfg.HedgeAfter = *f.hedge
 	cl, err := client.New(cctx, cfg)
 	if err != nil {

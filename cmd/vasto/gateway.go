@@ -19,7 +19,7 @@ func runGateway(ctx context.Context, e *env, args []string) error {
 	c := addCommon(fs)
 	listen := fs.String("listen", "127.0.0.1:6370", "address to serve the Redis protocol on")
 	keyspace := fs.String("keyspace", gateway.DefaultKeyspace, "keyspace of a new connection (VUSE keyspace picks another)")
-	poolSize := fs.Int("pool-size", gateway.DefaultPoolSize, "connections kept per store")
+	poolSize := fs.Int("pool-size", gateway.DefaultPoolSize, "dedicated connections per store for calls that wait server-side (acks above local, AFTER reads, hedges); other calls share pipelined ones")
 	timeout := fs.Duration("request-timeout", gateway.DefaultRequestTimeout, "bound on one batch of commands, retries included")
 	writeTimeout := fs.Duration("write-timeout", gateway.DefaultWriteTimeout, "disconnect a client that reads no replies for this long")
 	maxBatches := fs.Int("max-batches", gateway.DefaultMaxBatches, "merged batches in flight; connections' batches that arrive meanwhile are merged into one pipeline per store")
