@@ -430,10 +430,21 @@ func TestConsumerRedeliversSoonWhatItNeverReceived(t *testing.T) {
 	subj, _ := ChangeSubject("dc1", "ks", 0, "storeA")
 
 	const ackWait = time.Minute
-	var mu sync.Mutex
-	got := map[uint64]int{}
-	k, err := c.NewConsumer(ConsumerConfig{Stream: stream, Durable: "lossy", FilterSubject: subj, AckWait: ackWait},
+	var (
+		mu       sync.Mutex
+		got      = map[uint64]int{}
+		holding  = make(chan struct{})
+		release  = make(chan struct{})
+		holdOnce sync.Once
+	)
+	// Batch 1: while the handler holds the first message, the consumer has
+	// no pull open, so the next message goes to the other pull below.
+	k, err := c.NewConsumer(ConsumerConfig{Stream: stream, Durable: "lossy", FilterSubject: subj, AckWait: ackWait, Batch: 1},
 		func(_ context.Context, msgs []Delivered) error {
+			holdOnce.Do(func() {
+				close(holding)
+				<-release
+			})
 			mu.Lock()
 			defer mu.Unlock()
 			for _, m := range msgs {
@@ -444,34 +455,35 @@ func TestConsumerRedeliversSoonWhatItNeverReceived(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, k.Start(ctx))
 	t.Cleanup(func() { require.NoError(t, k.Shutdown(context.Background())) })
+	_, err = c.PublishBatch(ctx, changeMsgs(subj, "m", 1, 1))
+	require.NoError(t, err)
+	recv(t, holding)
 
-	// A pull that receives messages and never acknowledges them: publish
-	// one message at a time until it took one.
+	// A pull on another connection takes the next message and never
+	// acknowledges it; its connection goes.
 	dead := testConn(t, srv)
 	jc, err := dead.js.Consumer(ctx, stream, "lossy")
 	require.NoError(t, err)
-	var stolen uint64
-	for i := 1; stolen == 0; i++ {
-		require.Less(t, i, 200, "the second pull never got a message")
-		pulled := make(chan uint64, 1)
-		go func() {
-			b, err := jc.Fetch(1, jetstream.FetchMaxWait(300*time.Millisecond))
-			if err != nil {
-				pulled <- 0
-				return
-			}
-			var seq uint64
-			for m := range b.Messages() {
-				md, _ := m.Metadata()
-				seq = md.Sequence.Stream
-			}
-			pulled <- seq
-		}()
-		_, err := c.PublishBatch(ctx, changeMsgs(subj, "m", i, 1))
-		require.NoError(t, err)
-		stolen = recv(t, pulled)
-	}
+	pulled := make(chan uint64, 1)
+	go func() {
+		b, err := jc.Fetch(1, jetstream.FetchMaxWait(10*time.Second))
+		if err != nil {
+			pulled <- 0
+			return
+		}
+		var seq uint64
+		for m := range b.Messages() {
+			md, _ := m.Metadata()
+			seq = md.Sequence.Stream
+		}
+		pulled <- seq
+	}()
+	_, err = c.PublishBatch(ctx, changeMsgs(subj, "m", 2, 1))
+	require.NoError(t, err)
+	stolen := recv(t, pulled)
+	require.NotZero(t, stolen, "the other pull took the message")
 	dead.Close()
+	close(release)
 	t.Logf("message %d delivered to a pull that never acknowledges it", stolen)
 
 	// Later messages reach the consumer; the lost one comes too, long
