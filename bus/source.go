@@ -108,6 +108,8 @@ func (c *Conn) EnsureSourceStream(ctx context.Context, cfg SourceConfig) error {
 			MaxAge:      cfg.MaxAge,
 			MaxBytes:    cfg.MaxBytes,
 			Replicas:    replicas,
+			// One consumer per store and keyspace: see MaxStreamConsumers.
+			MaxConsumers: MaxStreamConsumers,
 			Sources: []*jetstream.StreamSource{{
 				Name:          remoteStream,
 				FilterSubject: changeStreamSubjects(cfg.RemoteDC),

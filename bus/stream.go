@@ -18,6 +18,12 @@ const (
 	DefaultStreamDuplicates = 2 * time.Minute
 )
 
+// MaxStreamConsumers is the consumer limit set on the change log and on
+// the copies of other DCs' change logs. A stream that sets none gets
+// nats-server's default of 1000 (since 2.15), which a DC reaches with a
+// few hundred shard replicas; "unlimited" (-1) is not accepted per stream.
+const MaxStreamConsumers = 1 << 20
+
 // maxMsgIDLen bounds Message.ID.
 const maxMsgIDLen = 256
 
@@ -91,6 +97,10 @@ func (c *Conn) EnsureChangeStream(ctx context.Context, cfg StreamConfig) error {
 			MaxBytes:    cfg.MaxBytes,
 			Duplicates:  cfg.Duplicates,
 			Replicas:    replicas,
+			// nats-server 2.15 limits a stream that sets no limit to 1000
+			// consumers; a DC's change log has one per shard replica and
+			// peer, more than that with a few hundred shards.
+			MaxConsumers: MaxStreamConsumers,
 		})
 		return err
 	})

@@ -575,3 +575,26 @@ func TestConsumerRecreatesItselfWhenStreamLost(t *testing.T) {
 	require.Equal(t, 2, recreations, "OnRecreate is called again after it failed")
 	require.Equal(t, 3, gotAtCheck, "nothing of the new stream is delivered before OnRecreate succeeds")
 }
+
+// TestChangeStreamHoldsThousandsOfConsumers: the change log sets its own
+// consumer limit, past nats-server's default of 1000 a stream gets when
+// it sets none (one consumer per shard replica and peer reaches it with a
+// few hundred shards).
+func TestChangeStreamHoldsThousandsOfConsumers(t *testing.T) {
+	srv := embedded.RunTestServer(t, "dc1")
+	c := testConn(t, srv)
+	ctx := testCtx(t)
+	require.NoError(t, c.EnsureChangeStream(ctx, StreamConfig{DC: "dc1"}))
+	stream, _ := ChangeStream("dc1")
+	s, err := c.js.Stream(ctx, stream)
+	require.NoError(t, err)
+	info, err := s.Info(ctx)
+	require.NoError(t, err)
+	require.Equal(t, MaxStreamConsumers, info.Config.MaxConsumers)
+	subj, _ := ChangeSubject("dc1", "ks", 0, "storeA")
+	for i := range 1001 {
+		_, err := c.js.CreateOrUpdateConsumer(ctx, stream, jetstream.ConsumerConfig{
+			Durable: fmt.Sprintf("c%04d", i), FilterSubject: subj, AckPolicy: jetstream.AckExplicitPolicy})
+		require.NoError(t, err, "consumer %d", i)
+	}
+}
