@@ -221,18 +221,19 @@ func (t *ackTracker) poll(ctx context.Context) bool {
 	}
 	t.mu.Unlock()
 
+	seqs := []uint64{hi}
+	if lo < hi {
+		seqs = append(seqs, lo)
+	}
 	moved := false
 	for p, f := range floor {
-		for _, seq := range []uint64{hi, lo} {
+		durable := peerDurable(p, t.ref, t.a.cfg.Store)
+		for _, seq := range seqs {
 			if f >= seq {
 				break
 			}
-			durable := peerDurable(p, t.ref, t.a.cfg.Store)
 			if ok, _ := t.a.cfg.Bus.ConsumerPassed(ctx, t.stream, durable, seq); ok {
 				floor[p], moved = seq, true
-				break
-			}
-			if lo == hi {
 				break
 			}
 		}
