@@ -21,19 +21,26 @@ const (
 	// DefaultNakDelay is how long a batch whose handler failed waits before
 	// it is delivered again.
 	DefaultNakDelay = 250 * time.Millisecond
-	// fetchMaxWait bounds one pull, and so how long Shutdown waits for an
-	// idle consumer.
-	fetchMaxWait = 200 * time.Millisecond
+	// fetchMaxWait bounds one pull. A pull hands over messages as they
+	// arrive, so it bounds only how often an idle consumer asks the server
+	// again: with thousands of shard replicas a DC has thousands of idle
+	// consumers. Shutdown and a reconnect cancel the pull in progress.
+	fetchMaxWait = 5 * time.Second
+	// fetchRetryMin is the first pause after a failed pull.
+	fetchRetryMin = 200 * time.Millisecond
 	// consumerBackoffMax caps the pause after failed pulls.
 	consumerBackoffMax = 2 * time.Second
 	// minMaxAckPending is the least MaxAckPending a consumer gets.
 	minMaxAckPending = 1024
 )
 
-// pendingCheckInterval is how often a running consumer checks, between two
-// pulls, that the server holds nothing delivered to it that it never
-// received (see checkPending). A failed pull or a reconnect makes it check
-// at once.
+// pendingCheckInterval is how often a running consumer that received
+// messages checks, between two pulls, that the server holds nothing
+// delivered to it that it never received (see checkPending). A failed pull
+// or a reconnect makes it check at once. An idle consumer does not check:
+// messages are lost on the way only when a connection dies (a reconnect)
+// or a pull is given up (a shutdown, or a reconnect), and the ack wait
+// redelivers anything else.
 const pendingCheckInterval = 5 * time.Second
 
 // ConsumerConfig configures a durable pull consumer.
@@ -228,9 +235,9 @@ func (k *Consumer) Shutdown(ctx context.Context) error {
 
 func (k *Consumer) run(ctx context.Context, cons jetstream.Consumer) {
 	defer close(k.done)
-	backoff := retry.Backoff{Min: fetchMaxWait, Max: consumerBackoffMax}
+	backoff := retry.Backoff{Min: fetchRetryMin, Max: consumerBackoffMax}
 	reconn := k.conn.reconnected()
-	checked, suspect := time.Now(), false
+	checked, suspect, received := time.Now(), false, false
 	for ctx.Err() == nil {
 		if k.conn.isClosing() {
 			k.log.Debug("connection closed, consumer stops")
@@ -241,20 +248,25 @@ func (k *Consumer) run(ctx context.Context, cons jetstream.Consumer) {
 			reconn, suspect = k.conn.reconnected(), true
 		default:
 		}
-		if suspect || time.Since(checked) >= pendingCheckInterval {
+		if suspect || (received && time.Since(checked) >= pendingCheckInterval) {
 			// Between two pulls: everything this run received has been
 			// acknowledged, or negatively acknowledged.
 			if k.checkPending(ctx, cons) {
-				checked, suspect = time.Now(), false
+				checked, suspect, received = time.Now(), false, false
 			}
 		}
-		err := k.fetchOnce(ctx, cons)
+		n, err := k.fetchOnce(ctx, cons, reconn)
+		received = received || n > 0
 		if err == nil {
 			backoff.Reset()
 			continue
 		}
 		if ctx.Err() != nil {
 			return
+		}
+		if errors.Is(err, errPullGivenUp) {
+			suspect = true
+			continue
 		}
 		suspect = true
 		if consumerLost(err) {
@@ -336,13 +348,32 @@ func (k *Consumer) checkPending(ctx context.Context, cons jetstream.Consumer) bo
 	return true
 }
 
-// fetchOnce issues one pull for up to Batch messages and hands what arrives
-// to the handler in sub-batches, as soon as messages are there.
-func (k *Consumer) fetchOnce(ctx context.Context, cons jetstream.Consumer) error {
-	batch, err := cons.Fetch(k.cfg.Batch, jetstream.FetchMaxWait(fetchMaxWait))
+// errPullGivenUp is fetchOnce's error when the client ended the pull
+// before the server did: after a reconnect, or when the server's end of
+// the pull was late.
+var errPullGivenUp = errors.New("bus: pull given up after a reconnect")
+
+// fetchOnce issues one pull for up to Batch messages, for at most
+// fetchMaxWait, and hands what arrives to the handler in sub-batches, as
+// soon as messages are there. It returns how many messages it received.
+// The pull ends early when ctx ends or reconn is closed (a reconnect).
+func (k *Consumer) fetchOnce(ctx context.Context, cons jetstream.Consumer, reconn <-chan struct{}) (int, error) {
+	pctx, cancel := context.WithTimeout(ctx, fetchMaxWait)
+	defer cancel()
+	watchDone := make(chan struct{})
+	defer close(watchDone)
+	go func() {
+		select {
+		case <-reconn:
+			cancel()
+		case <-watchDone:
+		}
+	}()
+	batch, err := cons.Fetch(k.cfg.Batch, jetstream.FetchContext(pctx))
 	if err != nil {
-		return err
+		return 0, err
 	}
+	received := 0
 	ch := batch.Messages()
 	buf := make([]jetstream.Msg, 0, k.cfg.Batch)
 	for {
@@ -364,20 +395,28 @@ func (k *Consumer) fetchOnce(ctx context.Context, cons jetstream.Consumer) error
 				break more
 			}
 		}
+		received += len(buf)
 		if ctx.Err() != nil {
 			k.nakAll(buf, 0)
-			for m := range ch { // the pull ends within fetchMaxWait
+			for m := range ch { // the pull ends with ctx
 				_ = m.Nak()
 			}
-			return nil
+			return received, nil
 		}
 		k.handle(ctx, buf)
 	}
 	err = batch.Error()
-	if err == nil || errors.Is(err, jetstream.ErrNoMessages) || errors.Is(err, context.DeadlineExceeded) {
-		return nil
+	switch {
+	case err == nil || errors.Is(err, jetstream.ErrNoMessages):
+		return received, nil
+	case ctx.Err() != nil:
+		return received, nil
+	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+		// A reconnect, or the server's end of the pull did not come in
+		// time: what it delivered after may never arrive.
+		return received, errPullGivenUp
 	}
-	return err
+	return received, err
 }
 
 func (k *Consumer) handle(ctx context.Context, msgs []jetstream.Msg) {

@@ -39,10 +39,10 @@ func (e *Engine) Held() []HeldInfo {
 			continue
 		}
 		h := HeldInfo{ID: id, Epoch: sh.Epoch()}
-		if v, err := sh.getMeta(metaLayout); err == nil {
+		if v, err := sh.Layout(); err == nil {
 			h.Shards = int(min(v, 1<<20))
 		}
-		if v, err := sh.getMeta(metaReplicas); err == nil {
+		if v, err := sh.Replicas(); err == nil {
 			h.Replicas = int(min(v, 1<<10))
 		}
 		out = append(out, h)

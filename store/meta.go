@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 )
 
 // Small per-shard records kept in the meta column family for the cluster
@@ -24,18 +25,61 @@ const (
 // Layout returns the shard count the shard was last cleaned for: keys that
 // belong to other shards under that count have been removed (0: none
 // recorded, the shard may hold keys of any layout).
-func (s *Shard) Layout() (uint64, error) { return s.getMeta(metaLayout) }
+// The heartbeat reports it for every shard, so it is kept in memory.
+func (s *Shard) Layout() (uint64, error) {
+	if err := s.acquire(); err != nil {
+		return 0, err
+	}
+	defer s.mu.RUnlock()
+	return s.layout.Load(), nil
+}
 
 // SetLayout records the shard count the shard is clean for (0 forgets it:
 // the shard may hold keys of another layout).
-func (s *Shard) SetLayout(shards uint64) error { return s.putMeta(metaLayout, shards) }
+func (s *Shard) SetLayout(shards uint64) error {
+	return s.putMetaCached(metaLayout, shards, &s.layout)
+}
 
 // Replicas returns the keyspace's replica count recorded when the shard
-// was last placed (0: none recorded).
-func (s *Shard) Replicas() (uint64, error) { return s.getMeta(metaReplicas) }
+// was last placed (0: none recorded). Kept in memory, as Layout.
+func (s *Shard) Replicas() (uint64, error) {
+	if err := s.acquire(); err != nil {
+		return 0, err
+	}
+	defer s.mu.RUnlock()
+	return s.replicas.Load(), nil
+}
 
 // SetReplicas records the keyspace's replica count (0 forgets it).
-func (s *Shard) SetReplicas(n uint64) error { return s.putMeta(metaReplicas, n) }
+func (s *Shard) SetReplicas(n uint64) error { return s.putMetaCached(metaReplicas, n, &s.replicas) }
+
+// putMetaCached writes a meta record that the shard also keeps in memory
+// (in c), once it is written.
+func (s *Shard) putMetaCached(key string, v uint64, c *atomic.Uint64) error {
+	s.metaMu.Lock()
+	defer s.metaMu.Unlock()
+	if err := s.putMeta(key, v); err != nil {
+		return err
+	}
+	c.Store(v)
+	return nil
+}
+
+// loadCachedMeta reads the meta records the shard keeps in memory, at open
+// and after a reopen.
+func (s *Shard) loadCachedMeta() error {
+	layout, err := s.metaUint(metaLayout)
+	if err != nil {
+		return err
+	}
+	replicas, err := s.metaUint(metaReplicas)
+	if err != nil {
+		return err
+	}
+	s.layout.Store(layout)
+	s.replicas.Store(replicas)
+	return nil
+}
 
 // FillMark returns what the shard recorded of resize fill id: the
 // change-stream sequence the fill tails after (0: none) and whether its

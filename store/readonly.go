@@ -254,6 +254,9 @@ func (s *Shard) reload() error {
 	if err := s.loadLogBounds(); err != nil {
 		return err
 	}
+	if err := s.loadCachedMeta(); err != nil {
+		return err
+	}
 	s.epoch.Store(epoch)
 	s.cursorMu.Lock()
 	clear(s.cursors)

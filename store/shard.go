@@ -77,6 +77,10 @@ type Shard struct {
 	notCaughtUp atomic.Bool
 	// epoch is the keyspace incarnation (see topology.Keyspace.Epoch).
 	epoch atomic.Uint64
+	// layout and replicas are the meta records of the same names (see
+	// Layout, Replicas); metaMu orders their writes.
+	layout, replicas atomic.Uint64
+	metaMu           sync.Mutex
 	// logged is signalled (without blocking) after every commit that added
 	// change-log entries.
 	logged chan struct{}
@@ -128,6 +132,10 @@ func openShard(e *Engine, id ShardID) (*Shard, error) {
 		return nil, err
 	}
 	s.epoch.Store(epoch)
+	if err := s.loadCachedMeta(); err != nil {
+		s.closeDB()
+		return nil, err
+	}
 	if err := s.loadLogBounds(); err != nil {
 		s.closeDB()
 		return nil, err

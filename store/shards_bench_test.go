@@ -8,6 +8,9 @@ package store
 //
 //	go test -run='^$' -bench=Shards -benchtime=1x ./store/
 //
+// VASTO_SHARDS_PROFILE=/tmp/shards writes a CPU profile of each size's load
+// to /tmp/shards-<n>.prof.
+//
 // The child creates n empty shards, closes the engine, opens it again (the
 // start-up a restarted store pays) and measures the idle engine; then it
 // runs shardsBenchOps puts and as many gets from 50 goroutines, keys spread
@@ -22,6 +25,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -143,12 +147,17 @@ func runShardsBench(arg string) error {
 			return err
 		}
 	}
+	stopProfile, err := startShardsProfile(n)
+	if err != nil {
+		return err
+	}
 	if r.PutsPerSec, err = shardsLoad(shards, true); err != nil {
 		return err
 	}
 	if r.GetsPerSec, err = shardsLoad(shards, false); err != nil {
 		return err
 	}
+	stopProfile()
 	r.LoadedRSS, _ = procStatus()
 
 	start, cpu = time.Now(), cpuSeconds()
@@ -157,6 +166,28 @@ func runShardsBench(arg string) error {
 	}
 	r.CloseSec, r.CloseCPU = time.Since(start).Seconds(), cpuSeconds()-cpu
 	return json.NewEncoder(os.Stdout).Encode(r)
+}
+
+// startShardsProfile starts a CPU profile of the load, written to
+// $VASTO_SHARDS_PROFILE-<n>.prof, if that variable is set; the returned
+// function stops it.
+func startShardsProfile(n int) (func(), error) {
+	prefix := os.Getenv("VASTO_SHARDS_PROFILE")
+	if prefix == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(fmt.Sprintf("%s-%d.prof", prefix, n))
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		_ = f.Close()
+	}, nil
 }
 
 // shardsBenchIDs names n shards, 10 per keyspace.
@@ -270,4 +301,26 @@ func diskAllocated(dir string) (int64, error) {
 		return nil
 	})
 	return total, err
+}
+
+// BenchmarkCreateShard measures what creating one empty shard costs (the
+// engine's part of placing a shard replica on a store):
+//
+//	go test -run='^$' -bench=CreateShard ./store/
+func BenchmarkCreateShard(b *testing.B) {
+	cfg := DefaultConfig(b.TempDir())
+	cfg.Logger = hclog.NewNullLogger()
+	cfg.MaxOpenFiles = 1 << 20
+	e, err := Open(cfg)
+	require.NoError(b, err)
+	defer func() { require.NoError(b, e.Close()) }()
+	cpu := cpuSeconds()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := e.CreateShard(fmt.Sprintf("ks%06d", i/10), uint32(i%10)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric((cpuSeconds()-cpu)*1000/float64(b.N), "cpu-ms/op")
 }
