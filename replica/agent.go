@@ -378,14 +378,14 @@ func (a *Agent) follow(t *topology.Topology, st reconcileStep) {
 			a.dropIfDeleted(t, w.ref)
 		}
 	}
+	opened := a.openShards(t, want)
 	for ref, p := range want {
 		if s := a.shard(ref); s.worker != nil {
 			a.setOwner(ref, s.worker.sh, p.owner, t.Version)
 			continue
 		}
-		sh, err := a.openShard(t, ref, p)
-		if err != nil {
-			a.log.Error("open shard", "shard", ref.String(), "error", err)
+		sh, ok := opened[ref]
+		if !ok {
 			continue
 		}
 		a.setOwner(ref, sh, p.owner, t.Version)
@@ -709,6 +709,44 @@ func (a *Agent) held() []topology.HeldShard {
 		out = append(out, topology.HeldShard{Keyspace: h.ID.Keyspace, Shard: h.ID.Shard, Epoch: h.Epoch,
 			Shards: h.Shards, Replicas: h.Replicas})
 	}
+	return out
+}
+
+// openShardsAtOnce is how many shards follow opens (or creates) at a time:
+// creating one waits for a few fsyncs, and a keyspace created places
+// several shards on a store at once.
+const openShardsAtOnce = 8
+
+// openShards opens (creating if needed) the shards want places here that
+// have no worker yet, openShardsAtOnce at a time, and returns those that
+// opened; it logs the others.
+func (a *Agent) openShards(t *topology.Topology, want map[topology.ShardRef]shardPlan) map[topology.ShardRef]Shard {
+	var refs []topology.ShardRef
+	for ref := range want {
+		if a.shard(ref).worker == nil {
+			refs = append(refs, ref)
+		}
+	}
+	out := make(map[topology.ShardRef]Shard, len(refs))
+	var mu sync.Mutex
+	sem := make(chan struct{}, openShardsAtOnce)
+	var wg sync.WaitGroup
+	for _, ref := range refs {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			sh, err := a.openShard(t, ref, want[ref])
+			if err != nil {
+				a.log.Error("open shard", "shard", ref.String(), "error", err)
+				return
+			}
+			mu.Lock()
+			out[ref] = sh
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
 	return out
 }
 
