@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
@@ -319,6 +320,63 @@ func TestConsumerShutdownIsPrompt(t *testing.T) {
 	require.ErrorIs(t, k2.Start(ctx), ErrClosed)
 }
 
+// TestIdleConsumerPullsRarely: an idle consumer keeps one pull open for
+// fetchMaxWait instead of asking the server again several times a second
+// (thousands of idle shard replicas otherwise keep a DC's NATS busy), and a
+// message published meanwhile arrives through the open pull.
+func TestIdleConsumerPullsRarely(t *testing.T) {
+	srv := embedded.RunTestServer(t, "dc1")
+	c := testConn(t, srv)
+	ctx := testCtx(t)
+	require.NoError(t, c.EnsureChangeStream(ctx, StreamConfig{DC: "dc1"}))
+	stream, _ := ChangeStream("dc1")
+	subj, _ := ChangeSubject("dc1", "ks", 0, "storeA")
+
+	// The pull requests, as the server receives them.
+	var mu sync.Mutex
+	var pulls []time.Time
+	spy := testConn(t, srv)
+	sub, err := spy.nc.Subscribe("$JS.API.CONSUMER.MSG.NEXT."+stream+".idle", func(*nats.Msg) {
+		mu.Lock()
+		pulls = append(pulls, time.Now())
+		mu.Unlock()
+	})
+	require.NoError(t, err)
+	require.NoError(t, spy.nc.Flush())
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	pullCount := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(pulls)
+	}
+
+	got := make(chan string, 1)
+	k, err := c.NewConsumer(ConsumerConfig{Stream: stream, Durable: "idle", FilterSubject: subj},
+		func(_ context.Context, msgs []Delivered) error {
+			for _, m := range msgs {
+				got <- string(m.Data)
+			}
+			return nil
+		})
+	require.NoError(t, err)
+	require.NoError(t, k.Start(ctx))
+	t.Cleanup(func() { require.NoError(t, k.Shutdown(context.Background())) })
+
+	require.Eventually(t, func() bool { return pullCount() >= 1 }, 10*time.Second, 10*time.Millisecond)
+	_, err = c.PublishBatch(ctx, changeMsgs(subj, "m", 1, 1))
+	require.NoError(t, err)
+	require.Equal(t, "change-1", recv(t, got))
+
+	// Once idle again, the next pulls are fetchMaxWait apart (less the
+	// 10 % the client keeps for the server's answer).
+	n := pullCount()
+	require.Eventually(t, func() bool { return pullCount() >= n+2 }, 4*fetchMaxWait, 20*time.Millisecond)
+	mu.Lock()
+	gap := pulls[n+1].Sub(pulls[n])
+	mu.Unlock()
+	require.GreaterOrEqual(t, gap, fetchMaxWait*8/10, "an idle consumer pulled again after %s", gap)
+}
+
 func TestConsumerConfigErrors(t *testing.T) {
 	srv := embedded.RunTestServer(t, "dc1")
 	c := testConn(t, srv)
@@ -429,7 +487,7 @@ func TestConsumerRedeliversSoonWhatItNeverReceived(t *testing.T) {
 	stream, _ := ChangeStream("dc1")
 	subj, _ := ChangeSubject("dc1", "ks", 0, "storeA")
 
-	const ackWait = time.Minute
+	const ackWait = 2 * time.Minute
 	var (
 		mu       sync.Mutex
 		got      = map[uint64]int{}
