@@ -15,10 +15,15 @@ import (
 
 // BenchmarkCreateKeyspaces creates VASTO_KEYSPACES keyspaces (default 100)
 // of 10 shards and 2 replicas in a DC of 3 stores and reports how long it
-// takes until every replica serves, then how long one store takes to stop
-// and to start again with its shards:
+// takes until every replica serves, the CPU the DC then uses at rest (the
+// process: 3 stores, the master and NATS), and how long one store takes to
+// stop and to start again with its shards:
 //
 //	go test -run='^$' -bench=CreateKeyspaces -benchtime=1x ./internal/e2e/
+// ksIdleWindow is how long BenchmarkCreateKeyspaces measures the CPU the
+// DC uses at rest, once every replica serves.
+const ksIdleWindow = 10 * time.Second
+
 func BenchmarkCreateKeyspaces(b *testing.B) {
 	const shards, replicas = 10, 2
 	n := envInt("VASTO_KEYSPACES", 100)
@@ -60,6 +65,12 @@ func BenchmarkCreateKeyspaces(b *testing.B) {
 		serving := time.Since(start)
 		b.StopTimer()
 
+		// The DC at rest: what its thousands of idle shard replicas cost
+		// (consumers waiting on NATS, heartbeats), as a share of one core.
+		cpu, at := xbCPU(), time.Now()
+		time.Sleep(ksIdleWindow)
+		idle := float64(xbCPU()-cpu) / float64(time.Since(at)) * 100
+
 		held := len(c.Engine(0).Shards())
 		start = time.Now()
 		if err := c.StopStore(ctx, 0); err != nil {
@@ -75,6 +86,7 @@ func BenchmarkCreateKeyspaces(b *testing.B) {
 		b.ReportMetric(created.Seconds(), "created-s")
 		b.ReportMetric(serving.Seconds(), "serving-s")
 		b.ReportMetric(float64(held), "shards/store")
+		b.ReportMetric(idle, "idle-cpu-%")
 		b.ReportMetric(stopped.Seconds(), "store-stop-s")
 		b.ReportMetric(started.Seconds(), "store-start-s")
 		cl.Close()
