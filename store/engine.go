@@ -3,10 +3,12 @@ package store
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -42,6 +44,11 @@ type Engine struct {
 
 	notesMu  sync.Mutex
 	unplaced map[ShardID]string // see SetUnplaced
+
+	// tmplMu guards tmplFiles, the files of the shard template (see
+	// cloneTemplate), read once.
+	tmplMu    sync.Mutex
+	tmplFiles map[string][]byte
 }
 
 // Open opens the engine in cfg.Dir, creating it if needed, and opens every
@@ -133,6 +140,13 @@ func (e *Engine) scan() ([]ShardID, error) {
 			return nil, fmt.Errorf("store: read keyspace dir: %w", err)
 		}
 		for _, sh := range shards {
+			if strings.HasSuffix(sh.Name(), cloneSuffix) {
+				// A shard whose creation was interrupted: never opened.
+				if err := os.RemoveAll(filepath.Join(e.cfg.Dir, ks.Name(), sh.Name())); err != nil {
+					return nil, fmt.Errorf("store: remove interrupted shard creation: %w", err)
+				}
+				continue
+			}
 			n, err := strconv.ParseUint(sh.Name(), 10, 32)
 			if err != nil || !sh.IsDir() || strconv.FormatUint(n, 10) != sh.Name() {
 				continue
@@ -209,6 +223,15 @@ func (e *Engine) reserve(id ShardID) error {
 
 // createShard opens the new shard id and starts its log at first.
 func (e *Engine) createShard(id ShardID, first uint64) (*Shard, error) {
+	dir := e.shardDir(id)
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+			return nil, fmt.Errorf("store: create keyspace dir: %w", err)
+		}
+		if err := e.cloneTemplate(dir); err != nil {
+			return nil, err
+		}
+	}
 	s, err := openShard(e, id)
 	if err != nil {
 		return nil, err
