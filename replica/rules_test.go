@@ -69,3 +69,33 @@ func TestEngineShards(t *testing.T) {
 	require.Equal(t, clock.Now(), s.Clock().Now())
 	require.Equal(t, e.Config().MaxFuture, s.MaxFuture())
 }
+
+// TestWatermarkTurn: the watermark loop asks at most its budget of workers
+// per tick, and every worker within ceil(n / budget) ticks.
+func TestWatermarkTurn(t *testing.T) {
+	for _, n := range []int{0, 1, 5, 64, 65, 667, 2000} {
+		const budget = 64
+		counts := make([]int, n)
+		next := 0
+		ticks := (n + budget - 1) / budget
+		for tick := 0; tick < ticks; tick++ {
+			var ask func(int) bool
+			ask, next = watermarkTurn(n, next, budget)
+			asked := 0
+			for i := 0; i < n; i++ {
+				if ask(i) {
+					counts[i]++
+					asked++
+				}
+			}
+			require.LessOrEqual(t, asked, budget, "n=%d tick %d", n, tick)
+		}
+		for i, c := range counts {
+			require.GreaterOrEqual(t, c, 1, "n=%d: worker %d not asked in %d ticks", n, i, ticks)
+		}
+	}
+	// Fewer workers than at the last tick: the turn starts within them.
+	ask, next := watermarkTurn(10, 500, 4)
+	require.True(t, ask(0) && ask(3) && !ask(4), "after 500 of 10 workers")
+	require.Equal(t, 4, next)
+}

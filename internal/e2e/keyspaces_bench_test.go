@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"testing"
 	"time"
 
@@ -17,7 +18,8 @@ import (
 // of 10 shards and 2 replicas in a DC of 3 stores and reports how long it
 // takes until every replica serves, the CPU the DC then uses at rest (the
 // process: 3 stores, the master and NATS), and how long one store takes to
-// stop and to start again with its shards:
+// stop and to start again with its shards (VASTO_BENCH_IDLE_PROFILE=FILE
+// writes a CPU profile of the DC at rest):
 //
 //	go test -run='^$' -bench=CreateKeyspaces -benchtime=1x ./internal/e2e/
 // ksIdleWindow is how long BenchmarkCreateKeyspaces measures the CPU the
@@ -67,9 +69,11 @@ func BenchmarkCreateKeyspaces(b *testing.B) {
 
 		// The DC at rest: what its thousands of idle shard replicas cost
 		// (consumers waiting on NATS, heartbeats), as a share of one core.
+		stopProfile := startIdleProfile(b)
 		cpu, at := xbCPU(), time.Now()
 		time.Sleep(ksIdleWindow)
 		idle := float64(xbCPU()-cpu) / float64(time.Since(at)) * 100
+		stopProfile()
 
 		held := len(c.Engine(0).Shards())
 		start = time.Now()
@@ -94,5 +98,27 @@ func BenchmarkCreateKeyspaces(b *testing.B) {
 			b.Fatal(err)
 		}
 		cancel()
+	}
+}
+
+// startIdleProfile starts a CPU profile of the DC at rest, written to
+// $VASTO_BENCH_IDLE_PROFILE if set; the returned function stops it.
+func startIdleProfile(b *testing.B) func() {
+	name := os.Getenv("VASTO_BENCH_IDLE_PROFILE")
+	if name == "" {
+		return func() {}
+	}
+	f, err := os.Create(name)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
