@@ -22,6 +22,7 @@ import (
 // writes a CPU profile of the DC at rest):
 //
 //	go test -run='^$' -bench=CreateKeyspaces -benchtime=1x ./internal/e2e/
+//
 // ksIdleWindow is how long BenchmarkCreateKeyspaces measures the CPU the
 // DC uses at rest, once every replica serves.
 const ksIdleWindow = 10 * time.Second
