@@ -264,11 +264,10 @@ func (k *Consumer) run(ctx context.Context, cons jetstream.Consumer) {
 		if ctx.Err() != nil {
 			return
 		}
+		suspect = true
 		if errors.Is(err, errPullGivenUp) {
-			suspect = true
 			continue
 		}
-		suspect = true
 		if consumerLost(err) {
 			k.log.Warn("consumer gone, recreating", "error", err)
 			actx, cancel := apiCtx(ctx)
@@ -351,7 +350,7 @@ func (k *Consumer) checkPending(ctx context.Context, cons jetstream.Consumer) bo
 // errPullGivenUp is fetchOnce's error when the client ended the pull
 // before the server did: after a reconnect, or when the server's end of
 // the pull was late.
-var errPullGivenUp = errors.New("bus: pull given up after a reconnect")
+var errPullGivenUp = errors.New("bus: pull ended by the client before the server")
 
 // fetchOnce issues one pull for up to Batch messages, for at most
 // fetchMaxWait, and hands what arrives to the handler in sub-batches, as
