@@ -370,8 +370,9 @@ func (c *Conn) StreamLastSeq(ctx context.Context, stream string) (uint64, error)
 
 // ConsumerPassed reports whether durable has handled (acknowledged) every
 // message of its filter up to stream sequence seq: its acknowledgement floor
-// reached seq, or it has nothing pending and nothing unacknowledged. A
-// missing consumer gives an error wrapping ErrNoConsumer.
+// reached seq, or it has nothing pending, nothing unacknowledged and no
+// message of its filter after its floor up to seq. A missing consumer gives
+// an error wrapping ErrNoConsumer.
 func (c *Conn) ConsumerPassed(ctx context.Context, stream, durable string, seq uint64) (bool, error) {
 	if err := checkStream(stream); err != nil {
 		return false, err
@@ -395,5 +396,23 @@ func (c *Conn) ConsumerPassed(ctx context.Context, stream, durable string, seq u
 	if info.AckFloor.Stream >= seq {
 		return true, nil
 	}
-	return info.NumPending == 0 && info.NumAckPending == 0, nil
+	if info.NumPending > 0 || info.NumAckPending > 0 {
+		return false, nil
+	}
+	// Nothing pending, but the server counts a consumer's pending messages
+	// after it has acknowledged their publication: a message stored just
+	// now may not be counted yet. Passed only if no message of the filter
+	// lies between the acknowledgement floor and seq.
+	filter := info.Config.FilterSubject
+	if filter == "" {
+		filter = ">"
+	}
+	next, err := c.FirstOnSubject(ctx, stream, filter, info.AckFloor.Stream+1)
+	switch {
+	case errors.Is(err, ErrNoMessage):
+		return true, nil
+	case err != nil:
+		return false, err
+	}
+	return next.StreamSeq > seq, nil
 }

@@ -656,3 +656,64 @@ func TestChangeStreamHoldsThousandsOfConsumers(t *testing.T) {
 		require.NoError(t, err, "consumer %d", i)
 	}
 }
+
+// TestConsumerPassedOnlyWhatItHandled: ConsumerPassed says a consumer
+// passed a message only once its handler has returned for it, even asked
+// right after the message's publication. The server takes a moment to
+// count a new message as pending for a consumer, and while it delivers
+// it the message is neither pending nor unacknowledged: "nothing pending"
+// alone said yes then (and ACK replicated answered before the other
+// replica had the write).
+func TestConsumerPassedOnlyWhatItHandled(t *testing.T) {
+	srv := embedded.RunTestServer(t, "dc1")
+	c := testConn(t, srv)
+	ctx := testCtx(t)
+	require.NoError(t, c.EnsureChangeStream(ctx, StreamConfig{DC: "dc1"}))
+	stream, _ := ChangeStream("dc1")
+	subj, _ := ChangeSubject("dc1", "ks", 0, "storeA")
+	other, _ := ChangeSubject("dc1", "ks", 1, "storeA")
+
+	var mu sync.Mutex
+	handled := map[uint64]bool{}
+	k, err := c.NewConsumer(ConsumerConfig{Stream: stream, Durable: "follower", FilterSubject: subj},
+		func(_ context.Context, msgs []Delivered) error {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, m := range msgs {
+				handled[m.StreamSeq] = true
+			}
+			return nil
+		})
+	require.NoError(t, err)
+	require.NoError(t, k.Start(ctx))
+	t.Cleanup(func() { require.NoError(t, k.Shutdown(context.Background())) })
+
+	passed := 0
+	const n = 1000
+	for i := 1; i <= n; i++ {
+		_, err := c.PublishBatch(ctx, changeMsgs(subj, "m", i, 1))
+		require.NoError(t, err)
+		seq, err := c.StreamLastSeq(ctx, stream)
+		require.NoError(t, err)
+		ok, err := c.ConsumerPassed(ctx, stream, "follower", seq)
+		require.NoError(t, err)
+		mu.Lock()
+		done := handled[seq]
+		mu.Unlock()
+		if ok {
+			passed++
+			require.True(t, done, "message %d (stream sequence %d) taken as handled before its handler ran", i, seq)
+		}
+	}
+	t.Logf("passed at once %d times of %d", passed, n)
+
+	// Messages on another subject do not hold it back.
+	_, err = c.PublishBatch(ctx, changeMsgs(other, "o", 1, 1))
+	require.NoError(t, err)
+	last, err := c.StreamLastSeq(ctx, stream)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		ok, err := c.ConsumerPassed(ctx, stream, "follower", last)
+		return err == nil && ok
+	}, 10*time.Second, 10*time.Millisecond)
+}
