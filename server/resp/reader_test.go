@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"runtime"
 	"strings"
 	"testing"
@@ -467,6 +468,18 @@ func allocatedBytes(f func()) uint64 {
 	return after.TotalAlloc - before.TotalAlloc
 }
 
+// leastAllocatedBytes is the least allocatedBytes of n calls of f: the
+// heap counters are the process's, so whatever else runs meanwhile (the
+// race detector's runtime, another test's goroutines) can only add to one
+// call's figure.
+func leastAllocatedBytes(n int, f func()) uint64 {
+	least := uint64(math.MaxUint64)
+	for range n {
+		least = min(least, allocatedBytes(f))
+	}
+	return least
+}
+
 func TestSkipOversizedArgDoesNotAllocate(t *testing.T) {
 	const size = 256 << 20 // 256 MiB streamed through a 1 KiB MaxArgSize
 	src := io.MultiReader(
@@ -507,7 +520,7 @@ func TestHardCapDoesNotAllocateOrWait(t *testing.T) {
 			require.ErrorIs(t, err, ErrProtocol)
 			require.False(t, IsRecoverable(err))
 			require.LessOrEqual(t, testing.AllocsPerRun(100, run), 8.0)
-			require.Less(t, allocatedBytes(run), uint64(1<<10))
+			require.Less(t, leastAllocatedBytes(5, run), uint64(1<<10))
 		})
 	}
 }
