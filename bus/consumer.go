@@ -355,7 +355,8 @@ var errPullGivenUp = errors.New("bus: pull ended by the client before the server
 // fetchOnce issues one pull for up to Batch messages, for at most
 // fetchMaxWait, and hands what arrives to the handler in sub-batches, as
 // soon as messages are there. It returns how many messages it received.
-// The pull ends early when ctx ends or reconn is closed (a reconnect).
+// The pull ends early when ctx ends, reconn is closed (a reconnect) or the
+// connection closes.
 func (k *Consumer) fetchOnce(ctx context.Context, cons jetstream.Consumer, reconn <-chan struct{}) (int, error) {
 	pctx, cancel := context.WithTimeout(ctx, fetchMaxWait)
 	defer cancel()
@@ -364,6 +365,8 @@ func (k *Consumer) fetchOnce(ctx context.Context, cons jetstream.Consumer, recon
 	go func() {
 		select {
 		case <-reconn:
+			cancel()
+		case <-k.conn.closedCh:
 			cancel()
 		case <-watchDone:
 		}
