@@ -375,7 +375,7 @@ func detachKeys(keys [][]byte) [][]byte {
 	return out
 }
 
-// clip shortens a key for an error message.
+// clip shortens a key or a reply line for an error message.
 func clip(b []byte) string {
 	const n = 64
 	if len(b) > n {

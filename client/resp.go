@@ -132,7 +132,7 @@ func (rr *replyReader) readDepth(depth int) (any, error) {
 	case ':':
 		n, err := strconv.ParseInt(string(line[1:]), 10, 64)
 		if err != nil {
-			return nil, malformed("integer reply %q", clipReply(line))
+			return nil, malformed("integer reply %q", clip(line))
 		}
 		return n, nil
 	case '$':
@@ -171,7 +171,7 @@ func (rr *replyReader) readDepth(depth int) (any, error) {
 		}
 		return vals, nil
 	}
-	return nil, malformed("unknown reply type %q in %q", line[0], clipReply(line))
+	return nil, malformed("unknown reply type %q in %q", line[0], clip(line))
 }
 
 // parseLen parses the length of a bulk string or array: -1 (null, returned
@@ -180,11 +180,11 @@ func parseLen(line []byte, limit int) (int, error) {
 	n, err := strconv.ParseInt(string(line[1:]), 10, 64)
 	switch {
 	case err != nil:
-		return 0, malformed("length %q", clipReply(line))
+		return 0, malformed("length %q", clip(line))
 	case n == -1:
 		return -1, nil
 	case n < 0:
-		return 0, malformed("negative length in %q", clipReply(line))
+		return 0, malformed("negative length in %q", clip(line))
 	case n > int64(limit):
 		return 0, malformed("length %d over the limit of %d", n, limit)
 	}
@@ -203,7 +203,7 @@ func (rr *replyReader) line() ([]byte, error) {
 	case err != nil:
 		return nil, err
 	case len(line) < 2 || line[len(line)-2] != '\r':
-		return nil, malformed("reply line %q not ended by CRLF", clipReply(line))
+		return nil, malformed("reply line %q not ended by CRLF", clip(line))
 	}
 	return line[:len(line)-2], nil
 }
@@ -223,11 +223,3 @@ func unexpectedEOF(err error) error {
 	return err
 }
 
-// clipReply shortens a reply line for an error message.
-func clipReply(b []byte) string {
-	const n = 64
-	if len(b) > n {
-		return string(b[:n]) + "..."
-	}
-	return string(b)
-}

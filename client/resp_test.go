@@ -70,8 +70,8 @@ func TestReplyReaderRejectsMalformedReplies(t *testing.T) {
 	}
 	for _, tc := range cases {
 		_, err := newReplyReader(strings.NewReader(tc.in)).read()
-		require.ErrorIs(t, err, errMalformed, "%q", clipReply([]byte(tc.in)))
-		require.ErrorContains(t, err, tc.msg, "%q", clipReply([]byte(tc.in)))
+		require.ErrorIs(t, err, errMalformed, "%q", clip([]byte(tc.in)))
+		require.ErrorContains(t, err, tc.msg, "%q", clip([]byte(tc.in)))
 		require.True(t, strings.HasPrefix(err.Error(), "client: malformed reply: "), err.Error())
 	}
 
