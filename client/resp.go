@@ -222,4 +222,3 @@ func unexpectedEOF(err error) error {
 	}
 	return err
 }
-
