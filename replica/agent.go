@@ -729,25 +729,33 @@ func (a *Agent) openShards(t *topology.Topology, want map[topology.ShardRef]shar
 	}
 	out := make(map[topology.ShardRef]Shard, len(refs))
 	var mu sync.Mutex
-	sem := make(chan struct{}, openShardsAtOnce)
+	atOnce(refs, openShardsAtOnce, func(ref topology.ShardRef) {
+		sh, err := a.openShard(t, ref, want[ref])
+		if err != nil {
+			a.log.Error("open shard", "shard", ref.String(), "error", err)
+			return
+		}
+		mu.Lock()
+		out[ref] = sh
+		mu.Unlock()
+	})
+	return out
+}
+
+// atOnce calls fn for every item, n at a time, and returns when all calls
+// have returned.
+func atOnce[T any](items []T, n int, fn func(T)) {
+	sem := make(chan struct{}, n)
 	var wg sync.WaitGroup
-	for _, ref := range refs {
+	for _, it := range items {
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			sh, err := a.openShard(t, ref, want[ref])
-			if err != nil {
-				a.log.Error("open shard", "shard", ref.String(), "error", err)
-				return
-			}
-			mu.Lock()
-			out[ref] = sh
-			mu.Unlock()
+			fn(it)
 		}()
 	}
 	wg.Wait()
-	return out
 }
 
 // stopWorkersAtOnce is how many shard workers Shutdown stops at a time:
@@ -758,17 +766,7 @@ const stopWorkersAtOnce = 32
 // stopWorkers stops workers, stopWorkersAtOnce at a time, and returns once
 // all have stopped.
 func stopWorkers(workers []*shardWorker) {
-	sem := make(chan struct{}, stopWorkersAtOnce)
-	var wg sync.WaitGroup
-	for _, w := range workers {
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			w.stop()
-		}()
-	}
-	wg.Wait()
+	atOnce(workers, stopWorkersAtOnce, (*shardWorker).stop)
 }
 
 // Shutdown stops heartbeats, the topology watch and every shard worker, and

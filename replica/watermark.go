@@ -1,6 +1,7 @@
 package replica
 
 import (
+	"cmp"
 	"context"
 	"math"
 	"slices"
@@ -53,7 +54,9 @@ func (a *Agent) watermarkLoop() {
 			}
 		}
 		a.mu.Unlock()
-		slices.SortFunc(workers, func(x, y *shardWorker) int { return strings.Compare(x.ref.String(), y.ref.String()) })
+		slices.SortFunc(workers, func(x, y *shardWorker) int {
+			return cmp.Or(strings.Compare(x.ref.Keyspace, y.ref.Keyspace), cmp.Compare(x.ref.Shard, y.ref.Shard))
+		})
 		var ask func(i int) bool
 		ask, next = watermarkTurn(len(workers), next, watermarkAsksPerTick)
 		for i, sw := range workers {
