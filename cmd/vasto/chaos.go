@@ -383,13 +383,13 @@ func runChaosSlow(ctx context.Context, e *env, args []string) error {
 
 // parseDCs parses dc1=nats://...,dc2=nats://....
 func parseDCs(s string) ([]chaos.DC, error) {
-	var out []chaos.DC
-	for _, part := range strings.Split(s, ",") {
-		name, url, ok := strings.Cut(strings.TrimSpace(part), "=")
-		if !ok || name == "" || url == "" {
-			return nil, fmt.Errorf("%w: --dcs wants dc1=nats://host:port,dc2=..., got %q", errUsage, part)
-		}
-		dc, err := chaosDC(name, url)
+	list, err := parseDCURLList("dcs", s)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]chaos.DC, 0, len(list))
+	for _, p := range list {
+		dc, err := chaosDC(p.dc, p.url)
 		if err != nil {
 			return nil, err
 		}

@@ -44,7 +44,7 @@ func TestChaosHelp(t *testing.T) {
 	require.Contains(t, errs, "must be a loopback IP")
 	code, _, errs = vasto(t, "chaos", "verify", "ks", "--dcs", "dc1")
 	require.Equal(t, 2, code)
-	require.Contains(t, errs, "--dcs wants")
+	require.Contains(t, errs, `--dcs "dc1": want DC=URL`)
 }
 
 // TestChaosStoreFaults runs stores as child processes: one without

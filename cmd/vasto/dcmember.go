@@ -135,23 +135,42 @@ func (p perDC) of(dc string) int {
 	return p.def
 }
 
+// dcURL is one DC=URL of a flag such as --dc-nats.
+type dcURL struct{ dc, url string }
+
+// parseDCURLList parses a flag of DC=URL pairs, comma-separated, in order:
+// every DC a valid name and named once, every URL given.
+func parseDCURLList(flagName, s string) ([]dcURL, error) {
+	var out []dcURL
+	seen := map[string]bool{}
+	for _, part := range strings.Split(s, ",") {
+		dc, url, ok := strings.Cut(strings.TrimSpace(part), "=")
+		switch {
+		case !ok || url == "":
+			return nil, fmt.Errorf("%w: --%s %q: want DC=URL, comma-separated (dc1=nats://host:4222,dc2=...)", errUsage, flagName, s)
+		case !topology.ValidName(dc):
+			return nil, fmt.Errorf("%w: --%s: dc %q: use 1-64 of A-Z a-z 0-9 - _", errUsage, flagName, dc)
+		case seen[dc]:
+			return nil, fmt.Errorf("%w: --%s: dc %s twice", errUsage, flagName, dc)
+		}
+		seen[dc] = true
+		out = append(out, dcURL{dc, url})
+	}
+	return out, nil
+}
+
 // parseDCURLs parses --dc-nats: "dc2=URL,dc3=URL".
 func parseDCURLs(s string) (map[string]string, error) {
 	out := map[string]string{}
 	if s == "" {
 		return out, nil
 	}
-	for _, part := range strings.Split(s, ",") {
-		dc, url, ok := strings.Cut(strings.TrimSpace(part), "=")
-		switch {
-		case !ok || url == "":
-			return nil, fmt.Errorf("%w: --dc-nats %q: want DC=URL, comma-separated", errUsage, s)
-		case !topology.ValidName(dc):
-			return nil, fmt.Errorf("%w: --dc-nats: dc %q: use 1-64 of A-Z a-z 0-9 - _", errUsage, dc)
-		case out[dc] != "":
-			return nil, fmt.Errorf("%w: --dc-nats: dc %s twice", errUsage, dc)
-		}
-		out[dc] = url
+	list, err := parseDCURLList("dc-nats", s)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range list {
+		out[p.dc] = p.url
 	}
 	return out, nil
 }
