@@ -3,6 +3,7 @@ package replica
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -112,18 +113,10 @@ func (t *ackTracker) forget(wt *ackWaiter) (int, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	wt.gone = true
-	t.fresh = remove(t.fresh, wt)
-	t.waiting = remove(t.waiting, wt)
+	is := func(w *ackWaiter) bool { return w == wt }
+	t.fresh = slices.DeleteFunc(t.fresh, is)
+	t.waiting = slices.DeleteFunc(t.waiting, is)
 	return wt.got, wt.err == nil && wt.got >= wt.want
-}
-
-func remove(ws []*ackWaiter, wt *ackWaiter) []*ackWaiter {
-	for i, w := range ws {
-		if w == wt {
-			return append(ws[:i], ws[i+1:]...)
-		}
-	}
-	return ws
 }
 
 // run polls until nothing waits (or the agent stops), then unregisters.
