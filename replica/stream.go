@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/vasto-kv/vasto/bus"
+	"github.com/vasto-kv/vasto/internal/retry"
 )
 
 // streamCheckInterval is the least time between two checks that the DC's
@@ -33,14 +34,8 @@ func (a *Agent) streamLoop() {
 			return
 		case <-tick.C:
 		case <-a.streamKick:
-			if wait := streamCheckInterval - time.Since(last); wait > 0 {
-				t := time.NewTimer(wait)
-				select {
-				case <-a.ctx.Done():
-					t.Stop()
-					return
-				case <-t.C:
-				}
+			if wait := streamCheckInterval - time.Since(last); wait > 0 && !retry.Sleep(a.ctx, wait) {
+				return
 			}
 		}
 		last = time.Now()
