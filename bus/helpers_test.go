@@ -68,3 +68,19 @@ func errorIsAny(err error, targets ...error) bool {
 	}
 	return false
 }
+
+// testChangeStream starts a server with dc1's change stream and returns it,
+// a connection to it, a test context, the stream's name and the subject of
+// storeA's changes to ks/0.
+func testChangeStream(t testing.TB) (*embedded.Server, *Conn, context.Context, string, string) {
+	t.Helper()
+	srv := embedded.RunTestServer(t, "dc1")
+	c := testConn(t, srv)
+	ctx := testCtx(t)
+	require.NoError(t, c.EnsureChangeStream(ctx, StreamConfig{DC: "dc1"}))
+	stream, err := ChangeStream("dc1")
+	require.NoError(t, err)
+	subj, err := ChangeSubject("dc1", "ks", 0, "storeA")
+	require.NoError(t, err)
+	return srv, c, ctx, stream, subj
+}

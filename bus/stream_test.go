@@ -248,12 +248,7 @@ func TestConsumerRedeliversFailedAndResumes(t *testing.T) {
 // dead run's delivery expires, and before it counts as drained: a
 // restarted replica must not serve while its peer's writes wait there.
 func TestConsumerRedeliversAtOnceWhatADeadRunHeld(t *testing.T) {
-	srv := embedded.RunTestServer(t, "dc1")
-	c := testConn(t, srv)
-	ctx := testCtx(t)
-	require.NoError(t, c.EnsureChangeStream(ctx, StreamConfig{DC: "dc1"}))
-	stream, _ := ChangeStream("dc1")
-	subj, _ := ChangeSubject("dc1", "ks", 0, "storeA")
+	srv, c, ctx, stream, subj := testChangeStream(t)
 	_, err := c.PublishBatch(ctx, changeMsgs(subj, "a", 1, 6))
 	require.NoError(t, err)
 
@@ -325,12 +320,7 @@ func TestConsumerShutdownIsPrompt(t *testing.T) {
 // (thousands of idle shard replicas otherwise keep a DC's NATS busy), and a
 // message published meanwhile arrives through the open pull.
 func TestIdleConsumerPullsRarely(t *testing.T) {
-	srv := embedded.RunTestServer(t, "dc1")
-	c := testConn(t, srv)
-	ctx := testCtx(t)
-	require.NoError(t, c.EnsureChangeStream(ctx, StreamConfig{DC: "dc1"}))
-	stream, _ := ChangeStream("dc1")
-	subj, _ := ChangeSubject("dc1", "ks", 0, "storeA")
+	srv, c, ctx, stream, subj := testChangeStream(t)
 
 	// The pull requests, as the server receives them.
 	var mu sync.Mutex
@@ -480,12 +470,7 @@ func TestStreamMaxBytesReservation(t *testing.T) {
 // connection that died would). The running consumer gets them again well
 // before their ack wait expires.
 func TestConsumerRedeliversSoonWhatItNeverReceived(t *testing.T) {
-	srv := embedded.RunTestServer(t, "dc1")
-	c := testConn(t, srv)
-	ctx := testCtx(t)
-	require.NoError(t, c.EnsureChangeStream(ctx, StreamConfig{DC: "dc1"}))
-	stream, _ := ChangeStream("dc1")
-	subj, _ := ChangeSubject("dc1", "ks", 0, "storeA")
+	srv, c, ctx, stream, subj := testChangeStream(t)
 
 	const ackWait = 2 * time.Minute
 	var (
@@ -575,12 +560,7 @@ func TestConsumerRedeliversSoonWhatItNeverReceived(t *testing.T) {
 // fails) before it pulls anything, and then delivers the new stream's
 // messages from its start.
 func TestConsumerRecreatesItselfWhenStreamLost(t *testing.T) {
-	srv := embedded.RunTestServer(t, "dc1")
-	c := testConn(t, srv)
-	ctx := testCtx(t)
-	require.NoError(t, c.EnsureChangeStream(ctx, StreamConfig{DC: "dc1"}))
-	stream, _ := ChangeStream("dc1")
-	subj, _ := ChangeSubject("dc1", "ks", 0, "storeA")
+	_, c, ctx, stream, subj := testChangeStream(t)
 	_, err := c.PublishBatch(ctx, changeMsgs(subj, "old", 1, 3))
 	require.NoError(t, err)
 
@@ -665,12 +645,7 @@ func TestChangeStreamHoldsThousandsOfConsumers(t *testing.T) {
 // alone said yes then (and ACK replicated answered before the other
 // replica had the write).
 func TestConsumerPassedOnlyWhatItHandled(t *testing.T) {
-	srv := embedded.RunTestServer(t, "dc1")
-	c := testConn(t, srv)
-	ctx := testCtx(t)
-	require.NoError(t, c.EnsureChangeStream(ctx, StreamConfig{DC: "dc1"}))
-	stream, _ := ChangeStream("dc1")
-	subj, _ := ChangeSubject("dc1", "ks", 0, "storeA")
+	_, c, ctx, stream, subj := testChangeStream(t)
 	other, _ := ChangeSubject("dc1", "ks", 1, "storeA")
 
 	var mu sync.Mutex
